@@ -1,0 +1,213 @@
+//! Short ASCII names stored inline, so contract keys and geometry are `Copy` and
+//! comparing or hashing them never chases a pointer.
+//!
+//! An OCC root is at most six characters; an underlying symbol such as `SPX` or `BRK.B`
+//! at most [`Underlying::MAX_LEN`]. Both are validated once, at construction.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use thiserror::Error;
+
+/// Why a string is not a valid [`Root`] or [`Underlying`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TickerError {
+    /// The name was empty.
+    #[error("empty {kind}")]
+    Empty {
+        /// `"root"` or `"underlying"`.
+        kind: &'static str,
+    },
+    /// The name was longer than the kind allows.
+    #[error("{kind} {name:?} is longer than {max} characters")]
+    TooLong {
+        /// `"root"` or `"underlying"`.
+        kind: &'static str,
+        /// The offending name, lossily decoded.
+        name: String,
+        /// The limit.
+        max: usize,
+    },
+    /// The name contains a character the kind does not allow.
+    #[error("{kind} {name:?} has an invalid character at position {position}")]
+    BadChar {
+        /// `"root"` or `"underlying"`.
+        kind: &'static str,
+        /// The offending name, lossily decoded.
+        name: String,
+        /// Zero-based byte position of the first bad character.
+        position: usize,
+    },
+}
+
+/// Fixed-capacity ASCII storage; unused bytes are zero so derived `Eq`/`Ord`/`Hash`
+/// agree with the string's own.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct InlineAscii<const N: usize> {
+    bytes: [u8; N],
+    len: u8,
+}
+
+impl<const N: usize> InlineAscii<N> {
+    fn new(s: &[u8], kind: &'static str, valid: impl Fn(usize, u8) -> bool) -> Result<Self, TickerError> {
+        if s.is_empty() {
+            return Err(TickerError::Empty { kind });
+        }
+        if s.len() > N {
+            return Err(TickerError::TooLong {
+                kind,
+                name: String::from_utf8_lossy(s).into_owned(),
+                max: N,
+            });
+        }
+        if let Some(position) = s.iter().enumerate().position(|(i, &b)| !valid(i, b)) {
+            return Err(TickerError::BadChar {
+                kind,
+                name: String::from_utf8_lossy(s).into_owned(),
+                position,
+            });
+        }
+        let mut bytes = [0u8; N];
+        bytes[..s.len()].copy_from_slice(s);
+        Ok(Self { bytes, len: s.len() as u8 })
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII bytes are ever stored (checked in `new`), so this cannot fail;
+        // an empty string is the impossible fallback rather than a panic.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+/// An OCC option root: `SPX`, `SPXW`, `NDXP`, or an adjusted equity root like `AAPL1`.
+///
+/// One to six characters: uppercase letters, with an optional single trailing digit
+/// (Massive: "allow a trailing digit" for adjusted roots).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Root(InlineAscii<6>);
+
+impl Root {
+    /// Longest root OCC allows.
+    pub const MAX_LEN: usize = 6;
+
+    /// Validates and stores a root.
+    pub fn new(s: &str) -> Result<Self, TickerError> {
+        Self::from_bytes(s.as_bytes())
+    }
+
+    /// As [`Root::new`], from bytes (the frame parser's input).
+    pub fn from_bytes(s: &[u8]) -> Result<Self, TickerError> {
+        let last = s.len().saturating_sub(1);
+        InlineAscii::new(s, "root", |i, b| {
+            b.is_ascii_uppercase() || (i == last && i > 0 && b.is_ascii_digit())
+        })
+        .map(Self)
+    }
+
+    /// The root as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether the root ends in a digit, i.e. is an adjusted (non-standard) series.
+    pub fn is_adjusted(&self) -> bool {
+        self.as_str().as_bytes().last().is_some_and(u8::is_ascii_digit)
+    }
+
+    /// The root packed into the low 48 bits of a `u64` (for compact keys).
+    pub(crate) fn packed(&self) -> u64 {
+        self.0.bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+    }
+}
+
+/// The underlying an option is written on, as chainboard names it: `SPX`, `NDX`, `SPY`.
+///
+/// One to eight characters: uppercase letters, digits and `.` (class shares such as
+/// `BRK.B`), starting with a letter. Massive's `I:` index prefix is not part of it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Underlying(InlineAscii<8>);
+
+impl Underlying {
+    /// Longest underlying symbol accepted.
+    pub const MAX_LEN: usize = 8;
+
+    /// Validates and stores an underlying symbol.
+    pub fn new(s: &str) -> Result<Self, TickerError> {
+        InlineAscii::new(s.as_bytes(), "underlying", |i, b| {
+            b.is_ascii_uppercase() || (i > 0 && (b.is_ascii_digit() || b == b'.'))
+        })
+        .map(Self)
+    }
+
+    /// The symbol as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+macro_rules! text_impls {
+    ($t:ty) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", self.as_str())
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = TickerError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    };
+}
+text_impls!(Root);
+text_impls!(Underlying);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_accept_letters_and_one_trailing_digit() {
+        for ok in ["SPX", "SPXW", "NDXP", "AAPL1", "A", "ABCDEF"] {
+            assert_eq!(Root::new(ok).unwrap().as_str(), ok);
+        }
+        assert!(Root::new("AAPL1").unwrap().is_adjusted());
+        assert!(!Root::new("SPXW").unwrap().is_adjusted());
+    }
+
+    #[test]
+    fn roots_reject_bad_names() {
+        assert_eq!(Root::new(""), Err(TickerError::Empty { kind: "root" }));
+        assert!(matches!(Root::new("ABCDEFG"), Err(TickerError::TooLong { max: 6, .. })));
+        assert!(matches!(Root::new("1SPX"), Err(TickerError::BadChar { position: 0, .. })));
+        assert!(matches!(Root::new("SP1X"), Err(TickerError::BadChar { position: 2, .. })));
+        assert!(matches!(Root::new("spx"), Err(TickerError::BadChar { position: 0, .. })));
+        assert!(matches!(Root::new("1"), Err(TickerError::BadChar { position: 0, .. })));
+    }
+
+    #[test]
+    fn underlyings_allow_class_shares() {
+        assert_eq!(Underlying::new("BRK.B").unwrap().to_string(), "BRK.B");
+        assert!(Underlying::new("I:SPX").is_err());
+        assert!(Underlying::new(".SPX").is_err());
+    }
+
+    #[test]
+    fn ordering_matches_text_ordering() {
+        let mut roots: Vec<Root> = ["SPXW", "NDX", "SPX", "NDXP"].iter().map(|s| s.parse().unwrap()).collect();
+        roots.sort();
+        let names: Vec<&str> = roots.iter().map(Root::as_str).collect();
+        assert_eq!(names, ["NDX", "NDXP", "SPX", "SPXW"]);
+    }
+}
