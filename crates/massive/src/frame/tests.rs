@@ -1,0 +1,224 @@
+use super::*;
+use proptest::prelude::*;
+
+/// Records everything a frame delivered, in order, as owned values.
+#[derive(Debug, Default)]
+struct Recorder {
+    events: Vec<String>,
+    quotes: Vec<(String, f64, f64, u64, u64, i64)>,
+}
+
+impl FrameSink for Recorder {
+    fn quote(&mut self, q: &MassiveQuote<'_>) {
+        self.events.push(format!("Q {}", q.sym));
+        self.quotes.push((q.sym.to_owned(), q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ms));
+    }
+    fn trade(&mut self, t: &MassiveTrade<'_>) {
+        self.events.push(format!("T {} {}x{} @{}", t.sym, t.size, t.price, t.ts_ms));
+    }
+    fn aggregate(&mut self, a: &MassiveAggregate<'_>) {
+        self.events.push(format!("{:?} {} av={:?} c={:?}", a.span, a.sym, a.day_volume, a.close));
+    }
+    fn index_value(&mut self, v: &MassiveIndexValue<'_>) {
+        self.events.push(format!("V {} {} @{}", v.ticker, v.value, v.ts_ms));
+    }
+    fn status(&mut self, s: &MassiveStatus<'_>) {
+        self.events.push(format!("status {} {:?}", s.status, s.message));
+    }
+}
+
+fn parse(frame: &str) -> (Result<FrameStats, FrameError>, Recorder) {
+    let mut rec = Recorder::default();
+    let result = FrameParser::new().parse(frame, &mut rec);
+    (result, rec)
+}
+
+fn data(name: &str) -> String {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn parses_the_documented_quote() {
+    let (r, rec) = parse(
+        r#"[{"ev":"Q","sym":"O:SPY241220P00720000","bx":302,"ax":302,"bp":9.71,"ap":9.81,"bs":17,"as":24,"t":1644506128351,"q":844090872}]"#,
+    );
+    assert_eq!(r.unwrap().quotes, 1);
+    assert_eq!(rec.quotes, [("O:SPY241220P00720000".into(), 9.71, 9.81, 17, 24, 1_644_506_128_351)]);
+}
+
+#[test]
+fn status_only_frames_from_the_handshake() {
+    for (frame, expected) in [
+        (r#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#, "status connected \"Connected Successfully\""),
+        (r#"[{"ev":"status","status":"success","message":"Connected Successfully"}]"#, "status success \"Connected Successfully\""),
+        (r#"[{"ev":"status","status":"auth_success","message":"authenticated"}]"#, "status auth_success \"authenticated\""),
+        (r#"[{"ev":"status","status":"auth_failed","message":"authentication failed"}]"#, "status auth_failed \"authentication failed\""),
+        (r#"[{"ev":"status","status":"max_connections"}]"#, "status max_connections \"\""),
+    ] {
+        let (r, rec) = parse(frame);
+        assert_eq!(r.unwrap().statuses, 1, "{frame}");
+        assert_eq!(rec.events, [expected]);
+    }
+}
+
+#[test]
+fn mixed_frame_delivers_every_kind_in_order() {
+    let (r, rec) = parse(&data("frame_mixed.json"));
+    let stats = r.unwrap();
+    assert_eq!(
+        (stats.quotes, stats.trades, stats.aggregates, stats.index_values, stats.statuses, stats.unknown, stats.invalid),
+        (2, 1, 2, 1, 1, 1, 0)
+    );
+    assert_eq!(
+        rec.events,
+        [
+            "status success \"subscribed to: Q.O:SPXW261124C06850000\"",
+            "Q O:SPXW261124C06850000",
+            "T O:SPXW261124C06850000 3x12.4 @1795532400100",
+            "Second O:SPXW261124C06850000 av=Some(1520) c=Some(12.4)",
+            "Minute I:SPX av=None c=Some(6851.25)",
+            "V I:SPX 6850.12 @1795532400150",
+            "Q O:SPXW261124P06800000",
+        ]
+    );
+}
+
+#[test]
+fn field_order_does_not_matter() {
+    let (r, rec) = parse(r#"[{"t":1795532400000,"as":2,"bs":1,"ap":1.1,"bp":1.0,"sym":"O:SPX261218P05000000","ev":"Q"}]"#);
+    assert_eq!(r.unwrap().quotes, 1);
+    assert_eq!(rec.quotes[0].0, "O:SPX261218P05000000");
+}
+
+#[test]
+fn timestamps_of_any_unit_become_milliseconds() {
+    for t in ["1795532400", "1795532400000", "1795532400000000", "1795532400000000000", "1.7955324e12"] {
+        let frame = format!(r#"[{{"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":{t}}}]"#);
+        let (r, rec) = parse(&frame);
+        assert_eq!(r.unwrap().quotes, 1, "{t}");
+        assert_eq!(rec.quotes[0].5, 1_795_532_400_000, "{t}");
+    }
+}
+
+#[test]
+fn escaped_strings_are_decoded() {
+    let (r, rec) = parse(
+        r#"[{"ev":"\u0051","sym":"\u004F:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":1795532400000},
+            {"ev":"status","status":"info","message":"tab\there \"quoted\" \ud83d\ude00"}]"#,
+    );
+    assert_eq!(r.unwrap().delivered(), 2);
+    assert_eq!(rec.events, ["Q O:SPX261218P05000000", "status info \"tab\\there \\\"quoted\\\" 😀\""]);
+}
+
+#[test]
+fn unknown_and_invalid_events_are_counted_and_skipped() {
+    let frame = r#"[
+        {"ev":"LULD","sym":"O:X"},
+        {"ev":"Q","sym":"O:SPX261218P05000000","ap":2,"bs":1,"as":1,"t":1795532400000},
+        {"ev":"Q","sym":"O:SPX261218P05000000","bp":"1.0","ap":2,"bs":1,"as":1,"t":1795532400000},
+        {"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":-1,"as":1,"t":1795532400000},
+        {"ev":"T","sym":"O:SPX261218P05000000","p":1.5,"s":2.5,"t":1795532400000},
+        {"sym":"O:SPX261218P05000000"},
+        {"ev":"status","status":"auth_timeout","message":null},
+        {"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":1795532400000}
+    ]"#;
+    let (r, rec) = parse(frame);
+    let stats = r.unwrap();
+    assert_eq!((stats.unknown, stats.invalid, stats.quotes), (1, 5, 1));
+    assert_eq!(rec.events, ["status auth_timeout \"\"", "Q O:SPX261218P05000000"]);
+}
+
+#[test]
+fn damage_keeps_what_came_before_and_says_where() {
+    let good = r#"{"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":1795532400000}"#;
+    let cases = [
+        (format!("[{good},{good},{{\"ev\":\"Q\",\"sym\":"), 2, FrameErrorKind::UnexpectedEnd),
+        (format!("[{good},{good}"), 2, FrameErrorKind::UnexpectedEnd),
+        (format!("[{good},{{\"ev\":\"Q\",\"bp\":1.2.3}}]"), 1, FrameErrorKind::UnexpectedByte(b'.')),
+        (format!("[{good} {good}]"), 1, FrameErrorKind::UnexpectedByte(b'{')),
+        (format!("[{good},42]"), 1, FrameErrorKind::EventNotAnObject),
+        (format!("[{good}] x"), 1, FrameErrorKind::TrailingBytes),
+        (format!("[{good},{{\"ev\":\"Q\",\"bp\":01}}]"), 1, FrameErrorKind::BadNumber),
+        (format!("[{good},{{\"ev\":\"Q\",\"sym\":\"a\u{1}b\"}}]"), 1, FrameErrorKind::BadString),
+        (format!("[{good},{{\"ev\":\"Q\",\"sym\":\"\\x\"}}]"), 1, FrameErrorKind::BadString),
+        (format!("[{good},{{\"ev\":\"Q\",\"c\":{}}}]", "[".repeat(40) + &"]".repeat(40)), 1, FrameErrorKind::TooDeep),
+        (format!("[{good},{{\"ev\":\"Q\",\"c\":tru}}]"), 1, FrameErrorKind::UnexpectedByte(b't')),
+        (format!("{good}"), 0, FrameErrorKind::NotAnArray),
+        (String::new(), 0, FrameErrorKind::UnexpectedEnd),
+    ];
+    for (frame, delivered, kind) in cases {
+        let (r, rec) = parse(&frame);
+        let err = r.unwrap_err();
+        assert_eq!(err.kind, kind, "{frame}");
+        assert_eq!(err.stats.delivered(), delivered, "{frame}");
+        assert_eq!(rec.quotes.len(), delivered as usize, "{frame}");
+        assert!(err.offset <= frame.len());
+        assert!(err.to_string().contains("malformed frame at byte"));
+    }
+}
+
+#[test]
+fn empty_array_is_a_valid_frame() {
+    assert_eq!(parse(" [ ] ").0.unwrap(), FrameStats::default());
+}
+
+#[test]
+fn reuses_scratch_without_leaking_between_events() {
+    let mut parser = FrameParser::new();
+    let mut rec = Recorder::default();
+    let frame = r#"[{"ev":"status","status":"a\"b","message":"m\"1"},{"ev":"status","status":"plain","message":"m\"2"}]"#;
+    parser.parse(frame, &mut rec).unwrap();
+    parser.parse(frame, &mut rec).unwrap();
+    assert_eq!(rec.events[1], "status plain \"m\\\"2\"");
+    assert_eq!(rec.events[2], rec.events[0]);
+}
+
+fn arb_quote() -> impl Strategy<Value = (u32, u32, u32, u64, u64, i64)> {
+    (1u32..99_999_999, 0u32..1_000_000, 0u32..1_000_000, 0u64..100_000, 0u64..100_000, 1_600_000_000_000i64..1_900_000_000_000)
+}
+
+proptest! {
+    /// The fast number path agrees with serde_json (the reference parser) on every
+    /// quote it reads, and every quote lands with its own symbol.
+    #[test]
+    fn agrees_with_serde_json(quotes in proptest::collection::vec(arb_quote(), 0..20), pretty in any::<bool>()) {
+        let events: Vec<serde_json::Value> = quotes.iter().map(|&(k, b, a, bs, as_, t)| serde_json::json!({
+            "ev": "Q", "sym": format!("O:SPXW261124C{k:08}"),
+            "bp": f64::from(b) / 100.0, "ap": f64::from(a) / 1000.0, "bs": bs, "as": as_, "t": t, "q": 7,
+        })).collect();
+        let frame = if pretty { serde_json::to_string_pretty(&events) } else { serde_json::to_string(&events) }.unwrap();
+        let (r, rec) = parse(&frame);
+        prop_assert_eq!(r.unwrap().quotes as usize, quotes.len());
+        for (got, want) in rec.quotes.iter().zip(&events) {
+            prop_assert_eq!(got.0.as_str(), want["sym"].as_str().unwrap());
+            prop_assert_eq!(got.1.to_bits(), want["bp"].as_f64().unwrap().to_bits());
+            prop_assert_eq!(got.2.to_bits(), want["ap"].as_f64().unwrap().to_bits());
+            prop_assert_eq!((got.3, got.4, got.5), (want["bs"].as_u64().unwrap(), want["as"].as_u64().unwrap(), want["t"].as_i64().unwrap()));
+        }
+    }
+
+    /// A frame cut anywhere is an error, and exactly the whole events before the cut
+    /// were delivered.
+    #[test]
+    fn truncation_delivers_a_prefix(quotes in proptest::collection::vec(arb_quote(), 1..8), cut in any::<proptest::sample::Index>()) {
+        let events: Vec<String> = quotes.iter().map(|&(k, b, a, bs, as_, t)| format!(
+            r#"{{"ev":"Q","sym":"O:SPX261124P{k:08}","bp":{b}.5,"ap":{a},"bs":{bs},"as":{as_},"t":{t}}}"#)).collect();
+        let frame = format!("[{}]", events.join(","));
+        let at = cut.index(frame.len());
+        let (r, rec) = parse(&frame[..at]);
+        prop_assert!(r.is_err());
+        let complete = events.iter().scan(1usize, |end, e| { *end += e.len() + 1; Some(*end - 1) }).filter(|&end| end <= at).count();
+        prop_assert_eq!(rec.quotes.len(), complete);
+    }
+
+    #[test]
+    fn never_panics(frame in "[\\[\\]{}\":,0-9a-zA-Z.\\-\\\\ ]{0,120}") {
+        let _ = parse(&frame);
+    }
+
+    #[test]
+    fn never_panics_on_any_utf8(frame in any::<String>()) {
+        let _ = parse(&frame);
+    }
+}
