@@ -1,0 +1,140 @@
+//! The board: an epoch's frozen set of contracts and its O(1) slot index.
+//!
+//! Contracts are stored sorted by [`ContractKey`] in a boxed slice that is never
+//! mutated after construction and is shared (`Arc`) by everyone who reads the epoch.
+//! A contract's *slot* is its position in that order; mutable state lives in a parallel
+//! `Vec` owned by the epoch. Lookup from a key hashes the key's packed form (two `u64`
+//! writes into FxHash) rather than the ticker string.
+
+use chainboard_model::{ContractGeometry, ContractKey};
+use rustc_hash::FxHashMap;
+
+/// A contract's position on its board. Only meaningful for the board that issued it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot(u32);
+
+impl Slot {
+    /// The slot as an index into the board's parallel arrays.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// A slot minted without a board, for unit tests of slot-keyed structures.
+    #[cfg(test)]
+    pub(crate) fn for_test(index: u32) -> Self {
+        Self(index)
+    }
+}
+
+/// The slot at a position of a board's slot order (crate-internal: callers outside
+/// get slots from [`Board::slot`]).
+pub(crate) fn slot_at(i: usize) -> Slot {
+    Slot(i as u32)
+}
+
+/// A frozen set of contracts with O(1) lookup by key.
+#[derive(Debug)]
+pub struct Board {
+    contracts: Box<[ContractGeometry]>,
+    index: FxHashMap<ContractKey, Slot>,
+}
+
+/// How two boards differ: what a new epoch added and what it removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeometryDiff {
+    /// Contracts on the new board only, in key order.
+    pub added: Vec<ContractKey>,
+    /// Contracts on the old board only, in key order.
+    pub removed: Vec<ContractKey>,
+}
+
+impl GeometryDiff {
+    /// Whether the boards hold the same contracts.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+impl Board {
+    /// Builds a board from contracts sorted by key with no duplicate keys.
+    ///
+    /// # Errors
+    /// Returns the offending key if the input is unsorted or repeats a key; the engine
+    /// sorts and deduplicates photos before calling this.
+    pub fn from_sorted(contracts: Vec<ContractGeometry>) -> Result<Self, ContractKey> {
+        if let Some(w) = contracts.windows(2).find(|w| w[0].key >= w[1].key) {
+            return Err(w[1].key);
+        }
+        let mut index = FxHashMap::with_capacity_and_hasher(contracts.len(), Default::default());
+        for (i, g) in contracts.iter().enumerate() {
+            index.insert(g.key, Slot(i as u32));
+        }
+        Ok(Self {
+            contracts: contracts.into_boxed_slice(),
+            index,
+        })
+    }
+
+    /// Number of contracts.
+    pub fn len(&self) -> usize {
+        self.contracts.len()
+    }
+
+    /// Whether the board has no contracts.
+    pub fn is_empty(&self) -> bool {
+        self.contracts.is_empty()
+    }
+
+    /// The slot of a contract, if it is on this board.
+    #[inline]
+    pub fn slot(&self, key: &ContractKey) -> Option<Slot> {
+        self.index.get(key).copied()
+    }
+
+    /// The geometry in a slot issued by this board.
+    pub fn geometry(&self, slot: Slot) -> &ContractGeometry {
+        &self.contracts[slot.index()]
+    }
+
+    /// Every contract in key order; the position is the slot index.
+    pub fn contracts(&self) -> &[ContractGeometry] {
+        &self.contracts
+    }
+
+    /// Whether `keys` (sorted) is exactly this board's key set.
+    pub fn has_keys(&self, keys: impl ExactSizeIterator<Item = ContractKey>) -> bool {
+        keys.len() == self.contracts.len()
+            && keys.zip(self.contracts.iter()).all(|(k, g)| k == g.key)
+    }
+
+    /// What `next` adds to and removes from this board, by one merge walk.
+    pub fn diff(&self, next: &[ContractGeometry]) -> GeometryDiff {
+        let mut diff = GeometryDiff::default();
+        let (mut a, mut b) = (self.contracts.iter().peekable(), next.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.key == y.key => {
+                    a.next();
+                    b.next();
+                }
+                (Some(x), Some(y)) if x.key < y.key => {
+                    diff.removed.push(x.key);
+                    a.next();
+                }
+                (Some(_), Some(y)) => {
+                    diff.added.push(y.key);
+                    b.next();
+                }
+                (Some(x), None) => {
+                    diff.removed.push(x.key);
+                    a.next();
+                }
+                (None, Some(y)) => {
+                    diff.added.push(y.key);
+                    b.next();
+                }
+                (None, None) => return diff,
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! One epoch: a frozen board plus the live state painted on it.
+
+use std::sync::Arc;
+
+use chainboard_model::{
+    AggregateUpdate, ContractGeometry, ContractRecord, ContractState, EpochId, EpochReason,
+    FieldMask, QuoteUpdate, TradeUpdate,
+};
+
+use crate::board::{Board, Slot};
+use crate::dirty::DirtySet;
+
+/// A frozen board of contracts from one photo, and the live state painted on it.
+///
+/// Nothing of an earlier epoch is visible here: the state vector is built from the
+/// photo that started this epoch alone.
+#[derive(Debug)]
+pub struct Epoch {
+    id: EpochId,
+    reason: EpochReason,
+    previous: Option<EpochId>,
+    started_at_ms: i64,
+    board: Arc<Board>,
+    states: Vec<ContractState>,
+    underlying_value: Option<(f64, i64)>,
+    dirty: DirtySet,
+}
+
+impl Epoch {
+    pub(crate) fn new(
+        id: EpochId,
+        reason: EpochReason,
+        previous: Option<EpochId>,
+        started_at_ms: i64,
+        board: Board,
+        states: Vec<ContractState>,
+        underlying_value: Option<(f64, i64)>,
+    ) -> Self {
+        debug_assert_eq!(board.len(), states.len());
+        let dirty = DirtySet::new(board.len());
+        Self {
+            id,
+            reason,
+            previous,
+            started_at_ms,
+            board: Arc::new(board),
+            states,
+            underlying_value,
+            dirty,
+        }
+    }
+
+    /// The epoch's id.
+    pub fn id(&self) -> EpochId {
+        self.id
+    }
+
+    /// Why it began.
+    pub fn reason(&self) -> EpochReason {
+        self.reason
+    }
+
+    /// The epoch it replaced, if any.
+    pub fn previous(&self) -> Option<EpochId> {
+        self.previous
+    }
+
+    /// When it began, Unix ms (the engine's clock, not the photo's).
+    pub fn started_at_ms(&self) -> i64 {
+        self.started_at_ms
+    }
+
+    /// The frozen board, shareable with readers on other threads.
+    pub fn board(&self) -> &Arc<Board> {
+        &self.board
+    }
+
+    /// Number of contracts on the board.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether the board is empty (never true for an epoch the engine started).
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// The live state of a contract.
+    pub fn state(&self, slot: Slot) -> &ContractState {
+        &self.states[slot.index()]
+    }
+
+    /// Every state, in slot order (parallel to [`Board::contracts`]).
+    pub fn states(&self) -> &[ContractState] {
+        &self.states
+    }
+
+    /// Geometry and state of every contract, in key order.
+    pub fn contracts(&self) -> impl ExactSizeIterator<Item = (&ContractGeometry, &ContractState)> {
+        self.board.contracts().iter().zip(self.states.iter())
+    }
+
+    /// A contract as published.
+    pub fn record(&self, slot: Slot) -> ContractRecord {
+        ContractRecord::new(self.board.geometry(slot), self.state(slot))
+    }
+
+    /// The underlying's latest value and its time (Unix ms).
+    pub fn underlying_value(&self) -> Option<(f64, i64)> {
+        self.underlying_value
+    }
+
+    /// How many contracts changed since the last drain.
+    pub fn dirty_len(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// Hands each contract changed since the last drain to `f`, with what changed, and
+    /// clears the set. Costs O(changed).
+    pub fn drain_dirty(
+        &mut self,
+        mut f: impl FnMut(Slot, FieldMask, &ContractGeometry, &ContractState),
+    ) {
+        let (board, states) = (&self.board, &self.states);
+        self.dirty
+            .drain(|slot, mask| f(slot, mask, board.geometry(slot), &states[slot.index()]));
+    }
+
+    #[inline]
+    pub(crate) fn apply_quote(&mut self, slot: Slot, q: &QuoteUpdate) {
+        let mask = self.states[slot.index()].apply_quote(q);
+        self.dirty.mark(slot, mask);
+    }
+
+    #[inline]
+    pub(crate) fn apply_trade(&mut self, slot: Slot, t: &TradeUpdate) {
+        let mask = self.states[slot.index()].apply_trade(t);
+        self.dirty.mark(slot, mask);
+    }
+
+    #[inline]
+    pub(crate) fn apply_aggregate(&mut self, slot: Slot, a: &AggregateUpdate) {
+        let mask = self.states[slot.index()].apply_aggregate(a);
+        self.dirty.mark(slot, mask);
+    }
+
+    /// Refreshes every contract from a same-geometry photo whose states are in slot
+    /// order. Returns how many contracts changed.
+    pub(crate) fn refresh(&mut self, photo: &[ContractState], photo_ts_ms: i64) -> usize {
+        let mut changed = 0;
+        for (i, (state, fresh)) in self.states.iter_mut().zip(photo).enumerate() {
+            let mask = state.refresh_from_photo(fresh, photo_ts_ms);
+            if !mask.is_empty() {
+                changed += 1;
+                self.dirty.mark(crate::board::slot_at(i), mask);
+            }
+        }
+        changed
+    }
+
+    /// Takes a newer underlying value; an older one is ignored.
+    pub(crate) fn set_underlying_value(&mut self, value: f64, ts_ms: i64) -> bool {
+        if self.underlying_value.is_some_and(|(_, t)| t > ts_ms) {
+            return false;
+        }
+        self.underlying_value = Some((value, ts_ms));
+        true
+    }
+}
