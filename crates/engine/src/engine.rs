@@ -429,18 +429,16 @@ impl Engine {
         }
     }
 
-    /// Sorts a photo by key, keeps the last of any duplicate key and drops contracts of
-    /// other underlyings, counting both.
+    /// Sorts a photo by key, keeps the first of any duplicate key (as the chain
+    /// assembler does) and drops contracts of other underlyings, counting both.
     fn canonical(&mut self, mut contracts: Vec<ChainContract>) -> Vec<ChainContract> {
         let before = contracts.len();
         contracts.retain(|c| c.geometry.underlying == self.underlying);
         self.stats.foreign_contracts += (before - contracts.len()) as u64;
-        // Stable sort keeps page order among equal keys, so "last" means last received.
+        // Stable sort keeps page order among equal keys, so dedup keeps the first received.
         contracts.sort_by_key(|c| c.geometry.key);
         let before = contracts.len();
-        contracts.reverse();
         contracts.dedup_by_key(|c| c.geometry.key);
-        contracts.reverse();
         self.stats.duplicate_contracts += (before - contracts.len()) as u64;
         contracts
     }

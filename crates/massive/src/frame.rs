@@ -235,12 +235,24 @@ impl FrameParser {
     }
 
     /// Parses one text frame, handing each event to `sink` as it completes.
-    pub fn parse<S: FrameSink>(&mut self, frame: &str, sink: &mut S) -> Result<FrameStats, FrameError> {
+    pub fn parse<S: FrameSink>(
+        &mut self,
+        frame: &str,
+        sink: &mut S,
+    ) -> Result<FrameStats, FrameError> {
         let mut stats = FrameStats::default();
-        let mut cur = Cursor { text: frame, bytes: frame.as_bytes(), pos: 0 };
+        let mut cur = Cursor {
+            text: frame,
+            bytes: frame.as_bytes(),
+            pos: 0,
+        };
         match self.parse_array(&mut cur, sink, &mut stats) {
             Ok(()) => Ok(stats),
-            Err(kind) => Err(FrameError { kind, offset: cur.pos, stats }),
+            Err(kind) => Err(FrameError {
+                kind,
+                offset: cur.pos,
+                stats,
+            }),
         }
     }
 
@@ -295,7 +307,11 @@ impl FrameParser {
                 stats.trades += 1;
             }),
             "A" | "AM" => {
-                let span = if ev == "A" { AggregateSpan::Second } else { AggregateSpan::Minute };
+                let span = if ev == "A" {
+                    AggregateSpan::Second
+                } else {
+                    AggregateSpan::Minute
+                };
                 aggregate(f, span, s1).map(|a| {
                     sink.aggregate(&a);
                     stats.aggregates += 1;
@@ -345,7 +361,11 @@ fn trade<'a>(f: &Fields<'a>, scratch: &'a mut String) -> Option<MassiveTrade<'a>
     })
 }
 
-fn aggregate<'a>(f: &Fields<'a>, span: AggregateSpan, scratch: &'a mut String) -> Option<MassiveAggregate<'a>> {
+fn aggregate<'a>(
+    f: &Fields<'a>,
+    span: AggregateSpan,
+    scratch: &'a mut String,
+) -> Option<MassiveAggregate<'a>> {
     Some(MassiveAggregate {
         span,
         volume: f.v.and_then(Value::as_count),
@@ -418,7 +438,10 @@ impl<'a> Value<'a> {
     }
 
     fn as_ts_ms(self) -> Option<i64> {
-        unix_ms_from_any(self.as_i64().or_else(|| self.as_count().and_then(|c| i64::try_from(c).ok()))?)
+        unix_ms_from_any(
+            self.as_i64()
+                .or_else(|| self.as_count().and_then(|c| i64::try_from(c).ok()))?,
+        )
     }
 
     fn as_str<'s>(self, scratch: &'s mut String) -> Option<&'s str>
@@ -564,8 +587,8 @@ impl<'a> Fields<'a> {
 
 /// Exact powers of ten for the fast number path (every one is representable).
 const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
 struct Cursor<'a> {
@@ -605,7 +628,11 @@ impl<'a> Cursor<'a> {
 
     fn finish(&mut self) -> Result<(), FrameErrorKind> {
         self.skip_ws();
-        if self.pos == self.bytes.len() { Ok(()) } else { Err(FrameErrorKind::TrailingBytes) }
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(FrameErrorKind::TrailingBytes)
+        }
     }
 
     fn expect(&mut self, want: u8) -> Result<(), FrameErrorKind> {
@@ -631,7 +658,11 @@ impl<'a> Cursor<'a> {
             self.skip_ws();
             self.expect(b':')?;
             self.skip_ws();
-            let slot = if key.escaped { None } else { fields.slot(key.raw.as_bytes()) };
+            let slot = if key.escaped {
+                None
+            } else {
+                fields.slot(key.raw.as_bytes())
+            };
             match slot {
                 Some(slot) => *slot = Some(self.value(0)?),
                 None => self.skip_value(0)?,
@@ -745,7 +776,10 @@ impl<'a> Cursor<'a> {
             }
         }
         // Both ends sit next to an ASCII quote, so they are char boundaries of `text`.
-        let raw = self.text.get(start..self.pos - 1).ok_or(FrameErrorKind::BadString)?;
+        let raw = self
+            .text
+            .get(start..self.pos - 1)
+            .ok_or(FrameErrorKind::BadString)?;
         Ok(JsonStr { raw, escaped })
     }
 
@@ -804,7 +838,10 @@ impl<'a> Cursor<'a> {
             if negative { -v } else { v }
         } else {
             // The slice is ASCII digits, sign, '.', 'e' — always a char boundary.
-            let text = self.text.get(start..self.pos).ok_or(FrameErrorKind::BadNumber)?;
+            let text = self
+                .text
+                .get(start..self.pos)
+                .ok_or(FrameErrorKind::BadNumber)?;
             text.parse::<f64>().map_err(|_| FrameErrorKind::BadNumber)?
         };
         let int = int.or_else(|| {

@@ -9,4 +9,9 @@
 //! Wire types carry the `Massive` prefix; everything past this crate uses the domain
 //! types of `chainboard-model`.
 
+pub mod chain;
 pub mod frame;
+mod wire;
+
+pub use chain::{ChainAssembler, ChainPage, Normalizer, PageError, Rejection};
+pub use frame::{FrameError, FrameParser, FrameSink, FrameStats};

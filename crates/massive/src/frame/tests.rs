@@ -11,19 +11,32 @@ struct Recorder {
 impl FrameSink for Recorder {
     fn quote(&mut self, q: &MassiveQuote<'_>) {
         self.events.push(format!("Q {}", q.sym));
-        self.quotes.push((q.sym.to_owned(), q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ms));
+        self.quotes.push((
+            q.sym.to_owned(),
+            q.bid,
+            q.ask,
+            q.bid_size,
+            q.ask_size,
+            q.ts_ms,
+        ));
     }
     fn trade(&mut self, t: &MassiveTrade<'_>) {
-        self.events.push(format!("T {} {}x{} @{}", t.sym, t.size, t.price, t.ts_ms));
+        self.events
+            .push(format!("T {} {}x{} @{}", t.sym, t.size, t.price, t.ts_ms));
     }
     fn aggregate(&mut self, a: &MassiveAggregate<'_>) {
-        self.events.push(format!("{:?} {} av={:?} c={:?}", a.span, a.sym, a.day_volume, a.close));
+        self.events.push(format!(
+            "{:?} {} av={:?} c={:?}",
+            a.span, a.sym, a.day_volume, a.close
+        ));
     }
     fn index_value(&mut self, v: &MassiveIndexValue<'_>) {
-        self.events.push(format!("V {} {} @{}", v.ticker, v.value, v.ts_ms));
+        self.events
+            .push(format!("V {} {} @{}", v.ticker, v.value, v.ts_ms));
     }
     fn status(&mut self, s: &MassiveStatus<'_>) {
-        self.events.push(format!("status {} {:?}", s.status, s.message));
+        self.events
+            .push(format!("status {} {:?}", s.status, s.message));
     }
 }
 
@@ -44,17 +57,42 @@ fn parses_the_documented_quote() {
         r#"[{"ev":"Q","sym":"O:SPY241220P00720000","bx":302,"ax":302,"bp":9.71,"ap":9.81,"bs":17,"as":24,"t":1644506128351,"q":844090872}]"#,
     );
     assert_eq!(r.unwrap().quotes, 1);
-    assert_eq!(rec.quotes, [("O:SPY241220P00720000".into(), 9.71, 9.81, 17, 24, 1_644_506_128_351)]);
+    assert_eq!(
+        rec.quotes,
+        [(
+            "O:SPY241220P00720000".into(),
+            9.71,
+            9.81,
+            17,
+            24,
+            1_644_506_128_351
+        )]
+    );
 }
 
 #[test]
 fn status_only_frames_from_the_handshake() {
     for (frame, expected) in [
-        (r#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#, "status connected \"Connected Successfully\""),
-        (r#"[{"ev":"status","status":"success","message":"Connected Successfully"}]"#, "status success \"Connected Successfully\""),
-        (r#"[{"ev":"status","status":"auth_success","message":"authenticated"}]"#, "status auth_success \"authenticated\""),
-        (r#"[{"ev":"status","status":"auth_failed","message":"authentication failed"}]"#, "status auth_failed \"authentication failed\""),
-        (r#"[{"ev":"status","status":"max_connections"}]"#, "status max_connections \"\""),
+        (
+            r#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#,
+            "status connected \"Connected Successfully\"",
+        ),
+        (
+            r#"[{"ev":"status","status":"success","message":"Connected Successfully"}]"#,
+            "status success \"Connected Successfully\"",
+        ),
+        (
+            r#"[{"ev":"status","status":"auth_success","message":"authenticated"}]"#,
+            "status auth_success \"authenticated\"",
+        ),
+        (
+            r#"[{"ev":"status","status":"auth_failed","message":"authentication failed"}]"#,
+            "status auth_failed \"authentication failed\"",
+        ),
+        (
+            r#"[{"ev":"status","status":"max_connections"}]"#,
+            "status max_connections \"\"",
+        ),
     ] {
         let (r, rec) = parse(frame);
         assert_eq!(r.unwrap().statuses, 1, "{frame}");
@@ -67,7 +105,15 @@ fn mixed_frame_delivers_every_kind_in_order() {
     let (r, rec) = parse(&data("frame_mixed.json"));
     let stats = r.unwrap();
     assert_eq!(
-        (stats.quotes, stats.trades, stats.aggregates, stats.index_values, stats.statuses, stats.unknown, stats.invalid),
+        (
+            stats.quotes,
+            stats.trades,
+            stats.aggregates,
+            stats.index_values,
+            stats.statuses,
+            stats.unknown,
+            stats.invalid
+        ),
         (2, 1, 2, 1, 1, 1, 0)
     );
     assert_eq!(
@@ -86,15 +132,25 @@ fn mixed_frame_delivers_every_kind_in_order() {
 
 #[test]
 fn field_order_does_not_matter() {
-    let (r, rec) = parse(r#"[{"t":1795532400000,"as":2,"bs":1,"ap":1.1,"bp":1.0,"sym":"O:SPX261218P05000000","ev":"Q"}]"#);
+    let (r, rec) = parse(
+        r#"[{"t":1795532400000,"as":2,"bs":1,"ap":1.1,"bp":1.0,"sym":"O:SPX261218P05000000","ev":"Q"}]"#,
+    );
     assert_eq!(r.unwrap().quotes, 1);
     assert_eq!(rec.quotes[0].0, "O:SPX261218P05000000");
 }
 
 #[test]
 fn timestamps_of_any_unit_become_milliseconds() {
-    for t in ["1795532400", "1795532400000", "1795532400000000", "1795532400000000000", "1.7955324e12"] {
-        let frame = format!(r#"[{{"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":{t}}}]"#);
+    for t in [
+        "1795532400",
+        "1795532400000",
+        "1795532400000000",
+        "1795532400000000000",
+        "1.7955324e12",
+    ] {
+        let frame = format!(
+            r#"[{{"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":{t}}}]"#
+        );
         let (r, rec) = parse(&frame);
         assert_eq!(r.unwrap().quotes, 1, "{t}");
         assert_eq!(rec.quotes[0].5, 1_795_532_400_000, "{t}");
@@ -108,7 +164,13 @@ fn escaped_strings_are_decoded() {
             {"ev":"status","status":"info","message":"tab\there \"quoted\" \ud83d\ude00"}]"#,
     );
     assert_eq!(r.unwrap().delivered(), 2);
-    assert_eq!(rec.events, ["Q O:SPX261218P05000000", "status info \"tab\\there \\\"quoted\\\" 😀\""]);
+    assert_eq!(
+        rec.events,
+        [
+            "Q O:SPX261218P05000000",
+            "status info \"tab\\there \\\"quoted\\\" 😀\""
+        ]
+    );
 }
 
 #[test]
@@ -126,24 +188,63 @@ fn unknown_and_invalid_events_are_counted_and_skipped() {
     let (r, rec) = parse(frame);
     let stats = r.unwrap();
     assert_eq!((stats.unknown, stats.invalid, stats.quotes), (1, 5, 1));
-    assert_eq!(rec.events, ["status auth_timeout \"\"", "Q O:SPX261218P05000000"]);
+    assert_eq!(
+        rec.events,
+        ["status auth_timeout \"\"", "Q O:SPX261218P05000000"]
+    );
 }
 
 #[test]
 fn damage_keeps_what_came_before_and_says_where() {
-    let good = r#"{"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":1795532400000}"#;
+    let good =
+        r#"{"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":1795532400000}"#;
     let cases = [
-        (format!("[{good},{good},{{\"ev\":\"Q\",\"sym\":"), 2, FrameErrorKind::UnexpectedEnd),
+        (
+            format!("[{good},{good},{{\"ev\":\"Q\",\"sym\":"),
+            2,
+            FrameErrorKind::UnexpectedEnd,
+        ),
         (format!("[{good},{good}"), 2, FrameErrorKind::UnexpectedEnd),
-        (format!("[{good},{{\"ev\":\"Q\",\"bp\":1.2.3}}]"), 1, FrameErrorKind::UnexpectedByte(b'.')),
-        (format!("[{good} {good}]"), 1, FrameErrorKind::UnexpectedByte(b'{')),
+        (
+            format!("[{good},{{\"ev\":\"Q\",\"bp\":1.2.3}}]"),
+            1,
+            FrameErrorKind::UnexpectedByte(b'.'),
+        ),
+        (
+            format!("[{good} {good}]"),
+            1,
+            FrameErrorKind::UnexpectedByte(b'{'),
+        ),
         (format!("[{good},42]"), 1, FrameErrorKind::EventNotAnObject),
         (format!("[{good}] x"), 1, FrameErrorKind::TrailingBytes),
-        (format!("[{good},{{\"ev\":\"Q\",\"bp\":01}}]"), 1, FrameErrorKind::BadNumber),
-        (format!("[{good},{{\"ev\":\"Q\",\"sym\":\"a\u{1}b\"}}]"), 1, FrameErrorKind::BadString),
-        (format!("[{good},{{\"ev\":\"Q\",\"sym\":\"\\x\"}}]"), 1, FrameErrorKind::BadString),
-        (format!("[{good},{{\"ev\":\"Q\",\"c\":{}}}]", "[".repeat(40) + &"]".repeat(40)), 1, FrameErrorKind::TooDeep),
-        (format!("[{good},{{\"ev\":\"Q\",\"c\":tru}}]"), 1, FrameErrorKind::UnexpectedByte(b't')),
+        (
+            format!("[{good},{{\"ev\":\"Q\",\"bp\":01}}]"),
+            1,
+            FrameErrorKind::BadNumber,
+        ),
+        (
+            format!("[{good},{{\"ev\":\"Q\",\"sym\":\"a\u{1}b\"}}]"),
+            1,
+            FrameErrorKind::BadString,
+        ),
+        (
+            format!("[{good},{{\"ev\":\"Q\",\"sym\":\"\\x\"}}]"),
+            1,
+            FrameErrorKind::BadString,
+        ),
+        (
+            format!(
+                "[{good},{{\"ev\":\"Q\",\"c\":{}}}]",
+                "[".repeat(40) + &"]".repeat(40)
+            ),
+            1,
+            FrameErrorKind::TooDeep,
+        ),
+        (
+            format!("[{good},{{\"ev\":\"Q\",\"c\":tru}}]"),
+            1,
+            FrameErrorKind::UnexpectedByte(b't'),
+        ),
         (format!("{good}"), 0, FrameErrorKind::NotAnArray),
         (String::new(), 0, FrameErrorKind::UnexpectedEnd),
     ];
@@ -175,7 +276,14 @@ fn reuses_scratch_without_leaking_between_events() {
 }
 
 fn arb_quote() -> impl Strategy<Value = (u32, u32, u32, u64, u64, i64)> {
-    (1u32..99_999_999, 0u32..1_000_000, 0u32..1_000_000, 0u64..100_000, 0u64..100_000, 1_600_000_000_000i64..1_900_000_000_000)
+    (
+        1u32..99_999_999,
+        0u32..1_000_000,
+        0u32..1_000_000,
+        0u64..100_000,
+        0u64..100_000,
+        1_600_000_000_000i64..1_900_000_000_000,
+    )
 }
 
 proptest! {
