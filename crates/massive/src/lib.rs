@@ -4,14 +4,18 @@
 //! - [`chain`]: REST chain snapshot pages → a normalized [`ChainSnapshot`](chainboard_model::ChainSnapshot),
 //!   tolerant of the vendor's quirks, strict about contract identity and numbers;
 //! - [`frame`]: WebSocket text frames → typed events handed to a sink, without
-//!   allocating per event (the hot path).
+//!   allocating per event (the hot path);
+//! - [`feed`]: frames routed by root to each underlying's epoch engine (one
+//!   connection carries SPX and NDX at once).
 //!
 //! Wire types carry the `Massive` prefix; everything past this crate uses the domain
 //! types of `chainboard-model`.
 
 pub mod chain;
+pub mod feed;
 pub mod frame;
 mod wire;
 
 pub use chain::{ChainAssembler, ChainPage, Normalizer, PageError, Rejection};
+pub use feed::{Feed, FeedStats};
 pub use frame::{FrameError, FrameParser, FrameSink, FrameStats};

@@ -1,0 +1,363 @@
+//! Raw WebSocket frames → the engines of the underlyings they concern.
+//!
+//! One Massive connection carries several underlyings (SPX and NDX at once), so each
+//! event is routed by its symbol's root (`SPXW` → the SPX engine) to the engine that
+//! owns that board. This is the hot path end to end: parse an event in place, parse
+//! its OCC symbol into a key without allocating, find the engine through a small root
+//! cache (a handful of roots, compared as inline bytes), and paint the contract.
+//!
+//! Everything that cannot be applied is counted, never silently dropped: malformed
+//! frames, invalid events, unparseable symbols, roots no engine owns, and (inside the
+//! engines) contracts that are not on the board (`geometry_miss`).
+
+use chainboard_engine::Engine;
+use chainboard_model::{
+    AggregateUpdate, ContractKey, QuoteUpdate, Root, RootMap, TradeUpdate, Underlying,
+};
+
+use crate::frame::{
+    FrameError, FrameParser, FrameSink, FrameStats, MassiveAggregate, MassiveIndexValue,
+    MassiveQuote, MassiveStatus, MassiveTrade,
+};
+
+/// Roots remembered by the route cache; past this, lookups go to the [`RootMap`]
+/// uncached, so garbage symbols cannot grow memory.
+const ROUTE_CACHE: usize = 32;
+
+/// What the feed could not apply, and how much it saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedStats {
+    /// Frames read.
+    pub frames: u64,
+    /// Frames that were not valid JSON of the expected shape (events before the damage
+    /// were applied; see [`crate::frame`]).
+    pub malformed_frames: u64,
+    /// Events of an unknown `ev`.
+    pub unknown_events: u64,
+    /// Events missing a required field or carrying a wrongly typed one.
+    pub invalid_events: u64,
+    /// Events whose symbol is not a valid option ticker.
+    pub bad_symbols: u64,
+    /// Events for roots no engine here owns.
+    pub unrouted: u64,
+    /// Quotes or trades with an impossible price or time.
+    pub rejected_updates: u64,
+    /// Status events seen.
+    pub statuses: u64,
+    /// Index values applied.
+    pub index_values: u64,
+}
+
+/// The engines of one connection, fed from raw frames.
+#[derive(Debug)]
+pub struct Feed {
+    engines: Vec<Engine>,
+    roots: RootMap,
+    parser: FrameParser,
+    routes: Vec<(Root, Option<usize>)>,
+    touched: Vec<bool>,
+    stats: FeedStats,
+}
+
+impl Feed {
+    /// A feed over `engines` (one per underlying), routing roots through `roots`.
+    pub fn new(engines: Vec<Engine>, roots: RootMap) -> Self {
+        let touched = vec![false; engines.len()];
+        Self {
+            engines,
+            roots,
+            parser: FrameParser::new(),
+            routes: Vec::new(),
+            touched,
+            stats: FeedStats::default(),
+        }
+    }
+
+    /// The engines, in the order given.
+    pub fn engines(&self) -> &[Engine] {
+        &self.engines
+    }
+
+    /// The engines, mutably (photos, polls, dirty drains).
+    pub fn engines_mut(&mut self) -> &mut [Engine] {
+        &mut self.engines
+    }
+
+    /// The engine of `underlying`.
+    pub fn engine_mut(&mut self, underlying: Underlying) -> Option<&mut Engine> {
+        self.engines
+            .iter_mut()
+            .find(|e| e.underlying() == underlying)
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &FeedStats {
+        &self.stats
+    }
+
+    /// Parses one text frame received at `now_ms` and applies its events. Engines that
+    /// received any event have their watchdog fed once with `now_ms`.
+    pub fn apply_frame(&mut self, frame: &str, now_ms: i64) -> Result<FrameStats, FrameError> {
+        let Self {
+            engines,
+            roots,
+            parser,
+            routes,
+            touched,
+            stats,
+        } = self;
+        stats.frames += 1;
+        let mut router = Router {
+            engines,
+            roots,
+            routes,
+            touched,
+            stats,
+        };
+        let result = parser.parse(frame, &mut router);
+        let frame_stats = match &result {
+            Ok(s) => *s,
+            Err(e) => e.stats,
+        };
+        self.stats.malformed_frames += u64::from(result.is_err());
+        self.stats.unknown_events += u64::from(frame_stats.unknown);
+        self.stats.invalid_events += u64::from(frame_stats.invalid);
+        for (engine, touched) in self.engines.iter_mut().zip(self.touched.iter_mut()) {
+            if std::mem::take(touched) {
+                engine.observe_live(now_ms);
+            }
+        }
+        result
+    }
+}
+
+/// The sink a frame is parsed into; borrows the feed's parts so the parser (also in
+/// the feed) can run alongside.
+struct Router<'f> {
+    engines: &'f mut [Engine],
+    roots: &'f RootMap,
+    routes: &'f mut Vec<(Root, Option<usize>)>,
+    touched: &'f mut [bool],
+    stats: &'f mut FeedStats,
+}
+
+impl Router<'_> {
+    /// The engine for an option symbol, with its parsed key.
+    #[inline]
+    fn route(&mut self, sym: &str) -> Option<(usize, ContractKey)> {
+        let Ok(key) = ContractKey::parse(sym) else {
+            self.stats.bad_symbols += 1;
+            return None;
+        };
+        let cached = self
+            .routes
+            .iter()
+            .find(|(r, _)| *r == key.root)
+            .map(|&(_, e)| e);
+        let engine = match cached {
+            Some(e) => e,
+            None => {
+                let e = self.roots.lookup(key.root).and_then(|info| {
+                    self.engines
+                        .iter()
+                        .position(|e| e.underlying() == info.underlying)
+                });
+                if self.routes.len() < ROUTE_CACHE {
+                    self.routes.push((key.root, e));
+                }
+                e
+            }
+        };
+        match engine {
+            Some(i) => {
+                self.touched[i] = true;
+                Some((i, key))
+            }
+            None => {
+                self.stats.unrouted += 1;
+                None
+            }
+        }
+    }
+}
+
+impl FrameSink for Router<'_> {
+    #[inline]
+    fn quote(&mut self, q: &MassiveQuote<'_>) {
+        let Some((i, key)) = self.route(q.sym) else {
+            return;
+        };
+        match QuoteUpdate::new(q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ms) {
+            Ok(update) => {
+                self.engines[i].apply_quote(&key, &update);
+            }
+            Err(_) => self.stats.rejected_updates += 1,
+        }
+    }
+
+    fn trade(&mut self, t: &MassiveTrade<'_>) {
+        let Some((i, key)) = self.route(t.sym) else {
+            return;
+        };
+        match TradeUpdate::new(t.price, t.size, t.ts_ms) {
+            Ok(update) => {
+                self.engines[i].apply_trade(&key, &update);
+            }
+            Err(_) => self.stats.rejected_updates += 1,
+        }
+    }
+
+    fn aggregate(&mut self, a: &MassiveAggregate<'_>) {
+        // Index bars (`I:SPX`) are not contract state; the index level comes from `V`.
+        if !a.sym.starts_with("O:") {
+            return;
+        }
+        let Some((i, key)) = self.route(a.sym) else {
+            return;
+        };
+        if let Some(day_volume) = a.day_volume {
+            self.engines[i].apply_aggregate(&key, &AggregateUpdate::new(day_volume));
+        }
+    }
+
+    fn index_value(&mut self, v: &MassiveIndexValue<'_>) {
+        let name = v.ticker.strip_prefix("I:").unwrap_or(v.ticker);
+        let Ok(underlying) = Underlying::new(name) else {
+            self.stats.unrouted += 1;
+            return;
+        };
+        match self
+            .engines
+            .iter()
+            .position(|e| e.underlying() == underlying)
+        {
+            Some(i) if v.value.is_finite() && v.value > 0.0 => {
+                self.engines[i].set_underlying_value(v.value, v.ts_ms);
+                self.touched[i] = true;
+                self.stats.index_values += 1;
+            }
+            Some(_) => self.stats.rejected_updates += 1,
+            None => self.stats.unrouted += 1,
+        }
+    }
+
+    fn status(&mut self, _status: &MassiveStatus<'_>) {
+        self.stats.statuses += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chainboard_engine::EngineConfig;
+    use chainboard_model::{
+        ChainContract, ChainSnapshot, ContractGeometry, ContractState, RejectTally,
+    };
+
+    const T0: i64 = 1_795_532_400_000;
+
+    fn photo(underlying: &str, tickers: &[&str]) -> ChainSnapshot {
+        let roots = RootMap::default();
+        ChainSnapshot {
+            underlying: Underlying::new(underlying).unwrap(),
+            taken_at_ms: T0,
+            underlying_value: None,
+            contracts: tickers
+                .iter()
+                .map(|t| {
+                    let key = ContractKey::parse(t).unwrap();
+                    let info = roots.lookup(key.root).unwrap();
+                    ChainContract {
+                        geometry: ContractGeometry {
+                            key,
+                            underlying: info.underlying,
+                            settlement: info.settlement,
+                        },
+                        state: ContractState::default(),
+                    }
+                })
+                .collect(),
+            rejected: RejectTally::default(),
+        }
+    }
+
+    fn feed() -> Feed {
+        let mut spx = Engine::new(Underlying::new("SPX").unwrap(), EngineConfig::default());
+        spx.on_snapshot(
+            photo("SPX", &["O:SPXW261124C06850000", "O:SPX261218P05000000"]),
+            T0,
+        );
+        let mut ndx = Engine::new(Underlying::new("NDX").unwrap(), EngineConfig::default());
+        ndx.on_snapshot(photo("NDX", &["O:NDXP261127C21000000"]), T0);
+        Feed::new(vec![spx, ndx], RootMap::default())
+    }
+
+    fn q(sym: &str, bid: f64) -> String {
+        format!(
+            r#"{{"ev":"Q","sym":"{sym}","bp":{bid},"ap":{},"bs":1,"as":1,"t":{}}}"#,
+            bid + 0.2,
+            T0 + 5
+        )
+    }
+
+    #[test]
+    fn two_underlyings_on_one_connection_are_routed_by_root() {
+        let mut f = feed();
+        let frame = format!(
+            "[{},{},{},{},{},{},{}]",
+            q("O:SPXW261124C06850000", 12.3),
+            q("O:SPX261218P05000000", 40.1),
+            q("O:NDXP261127C21000000", 150.0),
+            q("O:SPXW261124C09999000", 0.05), // not on the SPX board
+            q("O:RUTW261124C02400000", 3.0),  // no RUT engine
+            q("SPXW261124C06850000", 1.0),    // not a ticker
+            r#"{"ev":"V","val":6851.5,"T":"I:SPX","t":1795532400100}"#,
+        );
+        let stats = f.apply_frame(&frame, T0 + 10).unwrap();
+        assert_eq!(stats.quotes, 6);
+        let [spx, ndx] = f.engines() else { panic!() };
+        assert_eq!((spx.stats().quotes, spx.stats().geometry_miss), (2, 1));
+        assert_eq!((ndx.stats().quotes, ndx.stats().geometry_miss), (1, 0));
+        assert_eq!(
+            spx.epoch().unwrap().underlying_value(),
+            Some((6851.5, 1_795_532_400_100))
+        );
+        assert_eq!(
+            (
+                f.stats().unrouted,
+                f.stats().bad_symbols,
+                f.stats().index_values
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(spx.feed_silence_ms(T0 + 10), 0, "watchdog fed");
+    }
+
+    #[test]
+    fn malformed_frames_are_counted_and_the_feed_keeps_going() {
+        let mut f = feed();
+        let good = q("O:SPXW261124C06850000", 12.3);
+        assert!(
+            f.apply_frame(&format!("[{good},{{\"ev\":"), T0 + 1)
+                .is_err()
+        );
+        assert!(f.apply_frame("garbage", T0 + 2).is_err());
+        f.apply_frame(&format!("[{good}]"), T0 + 3).unwrap();
+        let bad_price =
+            r#"[{"ev":"T","sym":"O:SPXW261124C06850000","p":-1,"s":1,"t":1795532400000}]"#;
+        f.apply_frame(bad_price, T0 + 4).unwrap();
+        assert_eq!(
+            (
+                f.stats().frames,
+                f.stats().malformed_frames,
+                f.stats().rejected_updates
+            ),
+            (4, 2, 1)
+        );
+        assert_eq!(
+            f.engines()[0].stats().quotes,
+            2,
+            "the quote before the damage was applied"
+        );
+    }
+}
