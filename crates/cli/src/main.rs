@@ -1,0 +1,44 @@
+//! The `chainboard` binary: commands, configuration and wiring.
+//!
+//! This is the only crate that knows every other one, and the only one that uses
+//! `anyhow`: library crates return typed errors, and this layer turns them into
+//! messages for a person and an exit code.
+
+mod commands;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A live, exact picture of an index option chain (SPX, NDX) from Massive's market data.
+#[derive(Debug, Parser)]
+#[command(name = "chainboard", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Normalize Massive chain snapshot responses into one contract record per line.
+    Normalize(commands::normalize::Args),
+    /// Measure a hot path.
+    #[command(subcommand)]
+    Bench(commands::bench::Bench),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Normalize(args) => commands::normalize::run(&args),
+        Command::Bench(bench) => commands::bench::run(&bench),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("chainboard: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The `chainboard` binary as a user runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../massive/tests/data")
+        .join(name)
+}
+
+fn chainboard(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn normalize_prints_one_record_per_contract_and_a_summary() {
+    let out = chainboard(&[
+        "normalize".as_ref(),
+        data("chain_spx_page1.json").as_os_str(),
+        data("chain_spy_page.json").as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0]["id"], "O:SPXW261124C06850000");
+    assert_eq!(lines[5]["underlying"], "SPY");
+    assert!(
+        text(&out.stderr).contains("pages=2 contracts=6 rejected=0"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn normalize_reads_json_lines_and_reports_each_broken_page() {
+    let dir = std::env::temp_dir().join(format!("chainboard-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pages.jsonl");
+    let good = std::fs::read_to_string(data("chain_spy_page.json")).unwrap();
+    let denied = std::fs::read_to_string(data("chain_not_authorized.json")).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{{\"status\":\"OK\",\"results\":[\n{}\n",
+            good.trim(),
+            denied.trim()
+        ),
+    )
+    .unwrap();
+
+    let out = chainboard(&["normalize".as_ref(), file.as_os_str()]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("pages.jsonl:2: chain page is not a valid snapshot response"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pages.jsonl:3: Massive refused the request (NOT_AUTHORIZED)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("failed_pages=2"), "{stderr}");
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "the good page is still printed"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn normalize_fails_clearly_on_unreadable_input() {
+    let out = chainboard(&["normalize".as_ref(), "/no/such/file.json".as_ref()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("cannot read /no/such/file.json"));
+    let out = chainboard(&["normalize".as_ref()]);
+    assert!(!out.status.success(), "a file is required");
+}
+
+#[test]
+fn bench_hydrate_reports_exact_counts_on_its_last_line() {
+    let out = chainboard(&[
+        "bench".as_ref(),
+        "hydrate".as_ref(),
+        "--chain".as_ref(),
+        data("chain_spx_page1.json").as_os_str(),
+        "--frames".as_ref(),
+        data("frames_small.jsonl").as_os_str(),
+        "--passes".as_ref(),
+        "2".as_ref(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let last = stdout.lines().last().unwrap();
+    // frames_small.jsonl delivers 5 quotes per pass, one for a strike not on the board;
+    // the malformed frame's quote before the damage counts, the one after it is lost.
+    assert!(
+        last.starts_with("quotes=10 geometry_miss=2 seconds="),
+        "{last}"
+    );
+    assert!(last.contains(" quotes_per_s="), "{last}");
+    assert!(
+        text(&out.stderr).contains("malformed_frames=2"),
+        "{}",
+        text(&out.stderr)
+    );
+}
