@@ -1,5 +1,7 @@
 //! The `chainboard` binary as a user runs it.
 
+#![allow(clippy::unwrap_used)] // a fixture that fails to build is a failed test
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -122,7 +122,10 @@ impl RejectTally {
 
     /// Reasons with a non-zero count, in report order.
     pub fn iter(&self) -> impl Iterator<Item = (RejectReason, u64)> + '_ {
-        RejectReason::ALL.into_iter().map(|r| (r, self.get(r))).filter(|&(_, n)| n > 0)
+        RejectReason::ALL
+            .into_iter()
+            .map(|r| (r, self.get(r)))
+            .filter(|&(_, n)| n > 0)
     }
 }
 

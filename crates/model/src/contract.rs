@@ -155,11 +155,23 @@ pub struct QuoteUpdate {
 impl QuoteUpdate {
     /// Validates a quote. Crossed or locked markets are kept as sent (they happen, and
     /// the models decide what to do with them); a zero bid is a real, common quote.
-    pub fn new(bid: f64, ask: f64, bid_size: u64, ask_size: u64, ts_ms: i64) -> Result<Self, UpdateError> {
+    pub fn new(
+        bid: f64,
+        ask: f64,
+        bid_size: u64,
+        ask_size: u64,
+        ts_ms: i64,
+    ) -> Result<Self, UpdateError> {
         check_price(bid)?;
         check_price(ask)?;
         check_ts(ts_ms)?;
-        Ok(Self { bid, ask, bid_size, ask_size, ts_ms })
+        Ok(Self {
+            bid,
+            ask,
+            bid_size,
+            ask_size,
+            ts_ms,
+        })
     }
 
     /// Quote time, Unix milliseconds.
@@ -200,11 +212,19 @@ impl AggregateUpdate {
 }
 
 fn check_price(p: f64) -> Result<(), UpdateError> {
-    if p.is_finite() && p >= 0.0 { Ok(()) } else { Err(UpdateError::BadPrice) }
+    if p.is_finite() && p >= 0.0 {
+        Ok(())
+    } else {
+        Err(UpdateError::BadPrice)
+    }
 }
 
 fn check_ts(ts_ms: i64) -> Result<(), UpdateError> {
-    if ts_ms > 0 { Ok(()) } else { Err(UpdateError::BadTimestamp) }
+    if ts_ms > 0 {
+        Ok(())
+    } else {
+        Err(UpdateError::BadTimestamp)
+    }
 }
 
 /// The mutable part of a contract. It has no geometry fields, so code holding
@@ -252,7 +272,10 @@ impl ContractState {
     /// day's volume.
     pub fn apply_trade(&mut self, t: &TradeUpdate) -> FieldMask {
         let mut m = FieldMask::NONE;
-        m.set_if(replace(&mut self.last_price, t.price), FieldMask::LAST_PRICE);
+        m.set_if(
+            replace(&mut self.last_price, t.price),
+            FieldMask::LAST_PRICE,
+        );
         m.set_if(replace(&mut self.last_size, t.size), FieldMask::LAST_SIZE);
         m.set_if(replace(&mut self.trade_ts_ms, t.ts_ms), FieldMask::TRADE_TS);
         let volume = self.volume.unwrap_or(0).saturating_add(t.size);
@@ -295,7 +318,10 @@ impl ContractState {
             self.quote_ts_ms = photo.quote_ts_ms;
         }
         if newer(photo.trade_ts_ms, self.trade_ts_ms) {
-            m.set_if(!same_opt(self.last_price, photo.last_price), FieldMask::LAST_PRICE);
+            m.set_if(
+                !same_opt(self.last_price, photo.last_price),
+                FieldMask::LAST_PRICE,
+            );
             m.set_if(self.last_size != photo.last_size, FieldMask::LAST_SIZE);
             m |= FieldMask::TRADE_TS;
             self.last_price = photo.last_price;
@@ -318,7 +344,10 @@ impl ContractState {
 
     /// The newest time any source touched this contract, Unix ms.
     pub fn last_update_ms(&self) -> Option<i64> {
-        [self.quote_ts_ms, self.trade_ts_ms, self.slow_ts_ms].into_iter().flatten().max()
+        [self.quote_ts_ms, self.trade_ts_ms, self.slow_ts_ms]
+            .into_iter()
+            .flatten()
+            .max()
     }
 
     fn raise_volume(&mut self, total: u64) -> FieldMask {
@@ -446,11 +475,26 @@ mod tests {
 
     #[test]
     fn quotes_validate_prices_and_times() {
-        assert_eq!(QuoteUpdate::new(-0.05, 1.0, 1, 1, 1), Err(UpdateError::BadPrice));
-        assert_eq!(QuoteUpdate::new(1.0, f64::INFINITY, 1, 1, 1), Err(UpdateError::BadPrice));
-        assert_eq!(QuoteUpdate::new(1.0, f64::NAN, 1, 1, 1), Err(UpdateError::BadPrice));
-        assert_eq!(QuoteUpdate::new(1.0, 1.1, 1, 1, 0), Err(UpdateError::BadTimestamp));
-        assert!(QuoteUpdate::new(0.0, 0.05, 0, 3, 1).is_ok(), "zero bid is a real quote");
+        assert_eq!(
+            QuoteUpdate::new(-0.05, 1.0, 1, 1, 1),
+            Err(UpdateError::BadPrice)
+        );
+        assert_eq!(
+            QuoteUpdate::new(1.0, f64::INFINITY, 1, 1, 1),
+            Err(UpdateError::BadPrice)
+        );
+        assert_eq!(
+            QuoteUpdate::new(1.0, f64::NAN, 1, 1, 1),
+            Err(UpdateError::BadPrice)
+        );
+        assert_eq!(
+            QuoteUpdate::new(1.0, 1.1, 1, 1, 0),
+            Err(UpdateError::BadTimestamp)
+        );
+        assert!(
+            QuoteUpdate::new(0.0, 0.05, 0, 3, 1).is_ok(),
+            "zero bid is a real quote"
+        );
         assert!(TradeUpdate::new(-1.0, 1, 1).is_err());
     }
 
@@ -483,7 +527,10 @@ mod tests {
         s.apply_trade(&TradeUpdate::new(2.1, 4, 11).unwrap());
         assert_eq!(s.volume, Some(7));
         assert_eq!(s.apply_aggregate(&AggregateUpdate::new(5)), FieldMask::NONE);
-        assert_eq!(s.apply_aggregate(&AggregateUpdate::new(9)), FieldMask::VOLUME);
+        assert_eq!(
+            s.apply_aggregate(&AggregateUpdate::new(9)),
+            FieldMask::VOLUME
+        );
         assert_eq!(s.volume, Some(9));
     }
 
@@ -492,18 +539,30 @@ mod tests {
         let mut live = ContractState::default();
         live.apply_quote(&quote(1.0, 1.2, 2_000));
         let mut photo = ContractState {
-            slow: SlowFields { iv: Some(0.2), oi: Some(500), ..Default::default() },
+            slow: SlowFields {
+                iv: Some(0.2),
+                oi: Some(500),
+                ..Default::default()
+            },
             ..Default::default()
         };
         photo.apply_quote(&quote(0.9, 1.1, 1_000));
         let m = live.refresh_from_photo(&photo, 3_000);
-        assert_eq!((live.bid, live.ask), (Some(1.0), Some(1.2)), "older photo quote loses");
+        assert_eq!(
+            (live.bid, live.ask),
+            (Some(1.0), Some(1.2)),
+            "older photo quote loses"
+        );
         assert!(m.contains(FieldMask::IV | FieldMask::OI));
         assert!(!m.intersects(FieldMask::QUOTE));
 
         photo.apply_quote(&quote(0.8, 1.0, 4_000));
         let m = live.refresh_from_photo(&photo, 5_000);
-        assert_eq!((live.bid, live.ask), (Some(0.8), Some(1.0)), "newer photo quote wins");
+        assert_eq!(
+            (live.bid, live.ask),
+            (Some(0.8), Some(1.0)),
+            "newer photo quote wins"
+        );
         assert!(m.contains(FieldMask::BID | FieldMask::ASK | FieldMask::QUOTE_TS));
         assert_eq!(live.last_update_ms(), Some(5_000));
     }

@@ -29,7 +29,12 @@ pub enum EpochReason {
 
 impl EpochReason {
     /// Every reason, in report order.
-    pub const ALL: [Self; 4] = [Self::Startup, Self::GeometryChange, Self::StaleFeed, Self::Manual];
+    pub const ALL: [Self; 4] = [
+        Self::Startup,
+        Self::GeometryChange,
+        Self::StaleFeed,
+        Self::Manual,
+    ];
 
     /// The reason's name in logs, metrics and the store.
     pub fn as_str(self) -> &'static str {
@@ -71,7 +76,10 @@ pub struct EpochIdError {
 impl EpochId {
     /// Parses `SPX-20261124-0003`.
     pub fn parse(s: &str) -> Result<Self, EpochIdError> {
-        let err = |why| EpochIdError { input: s.to_owned(), why };
+        let err = |why| EpochIdError {
+            input: s.to_owned(),
+            why,
+        };
         let mut parts = s.rsplitn(3, '-');
         let (Some(seq), Some(date), Some(underlying)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -88,7 +96,11 @@ impl EpochId {
             return Err(err("sequence is not at least four digits"));
         }
         let seq = seq.parse().map_err(|_| err("sequence out of range"))?;
-        Ok(Self { underlying, date, seq })
+        Ok(Self {
+            underlying,
+            date,
+            seq,
+        })
     }
 }
 
@@ -125,17 +137,35 @@ mod tests {
 
     #[test]
     fn formats_and_parses() {
-        let id = EpochId { underlying: Underlying::new("SPX").unwrap(), date: date(2026, 11, 24), seq: 3 };
+        let id = EpochId {
+            underlying: Underlying::new("SPX").unwrap(),
+            date: date(2026, 11, 24),
+            seq: 3,
+        };
         assert_eq!(id.to_string(), "SPX-20261124-0003");
         assert_eq!(EpochId::parse("SPX-20261124-0003").unwrap(), id);
         let big = EpochId { seq: 123_456, ..id };
         assert_eq!(EpochId::parse(&big.to_string()).unwrap(), big);
-        assert_eq!(EpochId::parse("BRK.B-20261124-0001").unwrap().underlying.as_str(), "BRK.B");
+        assert_eq!(
+            EpochId::parse("BRK.B-20261124-0001")
+                .unwrap()
+                .underlying
+                .as_str(),
+            "BRK.B"
+        );
     }
 
     #[test]
     fn rejects_malformed_ids() {
-        for bad in ["", "SPX", "SPX-2026112-0003", "SPX-20261324-0003", "SPX-20261124-3", "spx-20261124-0003", "SPX-20261124-00x3"] {
+        for bad in [
+            "",
+            "SPX",
+            "SPX-2026112-0003",
+            "SPX-20261324-0003",
+            "SPX-20261124-3",
+            "spx-20261124-0003",
+            "SPX-20261124-00x3",
+        ] {
             assert!(EpochId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -44,7 +44,9 @@ pub struct RootMap {
 
 impl Default for RootMap {
     fn default() -> Self {
-        let mut map = Self { entries: FxHashMap::default() };
+        let mut map = Self {
+            entries: FxHashMap::default(),
+        };
         for (root, underlying, settlement) in [
             ("SPX", "SPX", Settlement::AmOpen),
             ("SPXW", "SPX", Settlement::PmClose),
@@ -89,7 +91,8 @@ mod tests {
     use super::*;
 
     fn lookup(map: &RootMap, root: &str) -> Option<(String, Settlement)> {
-        map.lookup(Root::new(root).unwrap()).map(|i| (i.underlying.to_string(), i.settlement))
+        map.lookup(Root::new(root).unwrap())
+            .map(|i| (i.underlying.to_string(), i.settlement))
     }
 
     #[test]
@@ -103,7 +106,11 @@ mod tests {
             ("SPY", "SPY", Settlement::PmClose),
         ];
         for (root, underlying, settlement) in cases {
-            assert_eq!(lookup(&map, root), Some((underlying.to_string(), settlement)), "{root}");
+            assert_eq!(
+                lookup(&map, root),
+                Some((underlying.to_string(), settlement)),
+                "{root}"
+            );
         }
         assert_eq!(lookup(&map, "AAPL1"), None);
     }
@@ -111,8 +118,14 @@ mod tests {
     #[test]
     fn other_roots_are_configurable() {
         let mut map = RootMap::default();
-        let rut = RootInfo { underlying: Underlying::new("RUT").unwrap(), settlement: Settlement::PmClose };
+        let rut = RootInfo {
+            underlying: Underlying::new("RUT").unwrap(),
+            settlement: Settlement::PmClose,
+        };
         map.insert(Root::new("RUTW").unwrap(), rut);
-        assert_eq!(lookup(&map, "RUTW"), Some(("RUT".to_string(), Settlement::PmClose)));
+        assert_eq!(
+            lookup(&map, "RUTW"),
+            Some(("RUT".to_string(), Settlement::PmClose))
+        );
     }
 }

@@ -216,21 +216,32 @@ impl ContractKey {
             && strike_digits < occ.len()
             && matches!(occ[occ.len() - strike_digits - 1], b'C' | b'P')
         {
-            return Err(SymbolError::StrikeDigits { symbol: owned(), found: strike_digits });
+            return Err(SymbolError::StrikeDigits {
+                symbol: owned(),
+                found: strike_digits,
+            });
         }
         if occ.len() <= SUFFIX_LEN {
             return Err(if occ.len() == SUFFIX_LEN {
                 SymbolError::EmptyRoot(owned())
             } else {
-                SymbolError::BadLength { symbol: owned(), len: s.len() }
+                SymbolError::BadLength {
+                    symbol: owned(),
+                    len: s.len(),
+                }
             });
         }
         if occ.len() > SUFFIX_LEN + Root::MAX_LEN {
-            return Err(SymbolError::BadLength { symbol: owned(), len: s.len() });
+            return Err(SymbolError::BadLength {
+                symbol: owned(),
+                len: s.len(),
+            });
         }
         let (root, suffix) = occ.split_at(occ.len() - SUFFIX_LEN);
-        let root =
-            Root::from_bytes(root).map_err(|source| SymbolError::BadRoot { symbol: owned(), source })?;
+        let root = Root::from_bytes(root).map_err(|source| SymbolError::BadRoot {
+            symbol: owned(),
+            source,
+        })?;
 
         let date = &suffix[..6];
         let Some(yymmdd) = digits(date) else {
@@ -244,14 +255,22 @@ impl ContractKey {
             b'C' => Right::Call,
             b'P' => Right::Put,
             other => {
-                return Err(SymbolError::BadRight { symbol: owned(), right: char::from(other) });
+                return Err(SymbolError::BadRight {
+                    symbol: owned(),
+                    right: char::from(other),
+                });
             }
         };
         let Some(milli) = digits(&suffix[7..]) else {
             return Err(SymbolError::NonDigitStrike(owned()));
         };
         let strike = Strike::from_milli(milli).ok_or_else(|| SymbolError::ZeroStrike(owned()))?;
-        Ok(Self { root, expiration, right, strike })
+        Ok(Self {
+            root,
+            expiration,
+            right,
+            strike,
+        })
     }
 
     /// A packed form: injective over valid keys, used for hashing in a single pass.
@@ -259,13 +278,18 @@ impl ContractKey {
         let date = &self.expiration;
         let ymd = ((date.year() as u64) << 9) | ((date.month() as u64) << 5) | date.day() as u64;
         let right = matches!(self.right, Right::Put) as u64;
-        (self.root.packed(), (ymd << 33) | (right << 32) | u64::from(self.strike.0))
+        (
+            self.root.packed(),
+            (ymd << 33) | (right << 32) | u64::from(self.strike.0),
+        )
     }
 }
 
 /// Reads an all-digit slice as a number; `None` if any byte is not a digit.
 fn digits(s: &[u8]) -> Option<u32> {
-    s.iter().try_fold(0u32, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
+    s.iter().try_fold(0u32, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })
 }
 
 impl Hash for ContractKey {
@@ -321,11 +345,41 @@ mod tests {
     #[test]
     fn parses_the_documented_examples() {
         let cases = [
-            ("O:SPXW261124C06850000", "SPXW", date(2026, 11, 24), Right::Call, 6_850_000),
-            ("O:SPX261218P05000000", "SPX", date(2026, 12, 18), Right::Put, 5_000_000),
-            ("O:NDXP261127C21000000", "NDXP", date(2026, 11, 27), Right::Call, 21_000_000),
-            ("O:SPY241220P00720000", "SPY", date(2024, 12, 20), Right::Put, 720_000),
-            ("O:AAPL1250117C00152500", "AAPL1", date(2025, 1, 17), Right::Call, 152_500),
+            (
+                "O:SPXW261124C06850000",
+                "SPXW",
+                date(2026, 11, 24),
+                Right::Call,
+                6_850_000,
+            ),
+            (
+                "O:SPX261218P05000000",
+                "SPX",
+                date(2026, 12, 18),
+                Right::Put,
+                5_000_000,
+            ),
+            (
+                "O:NDXP261127C21000000",
+                "NDXP",
+                date(2026, 11, 27),
+                Right::Call,
+                21_000_000,
+            ),
+            (
+                "O:SPY241220P00720000",
+                "SPY",
+                date(2024, 12, 20),
+                Right::Put,
+                720_000,
+            ),
+            (
+                "O:AAPL1250117C00152500",
+                "AAPL1",
+                date(2025, 1, 17),
+                Right::Call,
+                152_500,
+            ),
         ];
         for (s, root, exp, right, milli) in cases {
             let k = ContractKey::parse(s).unwrap();
@@ -341,19 +395,45 @@ mod tests {
     fn rejects_malformed_symbols_with_the_reason() {
         type Check = fn(&SymbolError) -> bool;
         let cases: [(&str, Check); 13] = [
-            ("SPXW261124C06850000", |e| matches!(e, SymbolError::MissingPrefix(_))),
-            ("o:SPXW261124C06850000", |e| matches!(e, SymbolError::MissingPrefix(_))),
-            ("O:261124C06850000", |e| matches!(e, SymbolError::EmptyRoot(_))),
-            ("O:SPXW261124C0685000", |e| matches!(e, SymbolError::StrikeDigits { found: 7, .. })),
-            ("O:SP-X261124C06850000", |e| matches!(e, SymbolError::BadRoot { .. })),
-            ("O:X1124C06850000", |e| matches!(e, SymbolError::BadLength { .. })),
-            ("O:ABCDEFG261124C06850000", |e| matches!(e, SymbolError::BadLength { .. })),
-            ("O:SPXW261324C06850000", |e| matches!(e, SymbolError::ImpossibleDate(_))),
-            ("O:SPXW260230C06850000", |e| matches!(e, SymbolError::ImpossibleDate(_))),
-            ("O:SPXW26112XC06850000", |e| matches!(e, SymbolError::NonDigitDate(_))),
-            ("O:SPXW261124X06850000", |e| matches!(e, SymbolError::BadRight { right: 'X', .. })),
-            ("O:SPXW261124C0685000A", |e| matches!(e, SymbolError::NonDigitStrike(_))),
-            ("O:SPXW261124C00000000", |e| matches!(e, SymbolError::ZeroStrike(_))),
+            ("SPXW261124C06850000", |e| {
+                matches!(e, SymbolError::MissingPrefix(_))
+            }),
+            ("o:SPXW261124C06850000", |e| {
+                matches!(e, SymbolError::MissingPrefix(_))
+            }),
+            ("O:261124C06850000", |e| {
+                matches!(e, SymbolError::EmptyRoot(_))
+            }),
+            ("O:SPXW261124C0685000", |e| {
+                matches!(e, SymbolError::StrikeDigits { found: 7, .. })
+            }),
+            ("O:SP-X261124C06850000", |e| {
+                matches!(e, SymbolError::BadRoot { .. })
+            }),
+            ("O:X1124C06850000", |e| {
+                matches!(e, SymbolError::BadLength { .. })
+            }),
+            ("O:ABCDEFG261124C06850000", |e| {
+                matches!(e, SymbolError::BadLength { .. })
+            }),
+            ("O:SPXW261324C06850000", |e| {
+                matches!(e, SymbolError::ImpossibleDate(_))
+            }),
+            ("O:SPXW260230C06850000", |e| {
+                matches!(e, SymbolError::ImpossibleDate(_))
+            }),
+            ("O:SPXW26112XC06850000", |e| {
+                matches!(e, SymbolError::NonDigitDate(_))
+            }),
+            ("O:SPXW261124X06850000", |e| {
+                matches!(e, SymbolError::BadRight { right: 'X', .. })
+            }),
+            ("O:SPXW261124C0685000A", |e| {
+                matches!(e, SymbolError::NonDigitStrike(_))
+            }),
+            ("O:SPXW261124C00000000", |e| {
+                matches!(e, SymbolError::ZeroStrike(_))
+            }),
         ];
         for (s, check) in cases {
             let err = ContractKey::parse(s).unwrap_err();
@@ -370,7 +450,13 @@ mod tests {
 
     #[test]
     fn non_ascii_input_is_an_error_not_a_panic() {
-        for s in ["O:SPXé261124C0685000", "O:€€€€€€€€€€€€€€€€€€", "O:", "", "O:SPXW261124C068500€"] {
+        for s in [
+            "O:SPXé261124C0685000",
+            "O:€€€€€€€€€€€€€€€€€€",
+            "O:",
+            "",
+            "O:SPXW261124C068500€",
+        ] {
             assert!(ContractKey::parse(s).is_err(), "{s}");
         }
     }
@@ -397,11 +483,23 @@ mod tests {
             };
             Root::new(&s).unwrap()
         });
-        (root, 2000i16..2100, 1i8..=12, 1i8..=31, any::<bool>(), 1u32..=Strike::MAX_MILLI)
+        (
+            root,
+            2000i16..2100,
+            1i8..=12,
+            1i8..=31,
+            any::<bool>(),
+            1u32..=Strike::MAX_MILLI,
+        )
             .prop_filter_map("real date", |(root, y, m, d, call, milli)| {
                 let expiration = Date::new(y, m, d).ok()?;
                 let right = if call { Right::Call } else { Right::Put };
-                Some(ContractKey { root, expiration, right, strike: Strike::from_milli(milli)? })
+                Some(ContractKey {
+                    root,
+                    expiration,
+                    right,
+                    strike: Strike::from_milli(milli)?,
+                })
             })
     }
 

@@ -49,7 +49,11 @@ struct InlineAscii<const N: usize> {
 }
 
 impl<const N: usize> InlineAscii<N> {
-    fn new(s: &[u8], kind: &'static str, valid: impl Fn(usize, u8) -> bool) -> Result<Self, TickerError> {
+    fn new(
+        s: &[u8],
+        kind: &'static str,
+        valid: impl Fn(usize, u8) -> bool,
+    ) -> Result<Self, TickerError> {
         if s.is_empty() {
             return Err(TickerError::Empty { kind });
         }
@@ -69,7 +73,10 @@ impl<const N: usize> InlineAscii<N> {
         }
         let mut bytes = [0u8; N];
         bytes[..s.len()].copy_from_slice(s);
-        Ok(Self { bytes, len: s.len() as u8 })
+        Ok(Self {
+            bytes,
+            len: s.len() as u8,
+        })
     }
 
     fn as_str(&self) -> &str {
@@ -111,12 +118,18 @@ impl Root {
 
     /// Whether the root ends in a digit, i.e. is an adjusted (non-standard) series.
     pub fn is_adjusted(&self) -> bool {
-        self.as_str().as_bytes().last().is_some_and(u8::is_ascii_digit)
+        self.as_str()
+            .as_bytes()
+            .last()
+            .is_some_and(u8::is_ascii_digit)
     }
 
     /// The root packed into the low 48 bits of a `u64` (for compact keys).
     pub(crate) fn packed(&self) -> u64 {
-        self.0.bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+        self.0
+            .bytes
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
     }
 }
 
@@ -189,11 +202,26 @@ mod tests {
     #[test]
     fn roots_reject_bad_names() {
         assert_eq!(Root::new(""), Err(TickerError::Empty { kind: "root" }));
-        assert!(matches!(Root::new("ABCDEFG"), Err(TickerError::TooLong { max: 6, .. })));
-        assert!(matches!(Root::new("1SPX"), Err(TickerError::BadChar { position: 0, .. })));
-        assert!(matches!(Root::new("SP1X"), Err(TickerError::BadChar { position: 2, .. })));
-        assert!(matches!(Root::new("spx"), Err(TickerError::BadChar { position: 0, .. })));
-        assert!(matches!(Root::new("1"), Err(TickerError::BadChar { position: 0, .. })));
+        assert!(matches!(
+            Root::new("ABCDEFG"),
+            Err(TickerError::TooLong { max: 6, .. })
+        ));
+        assert!(matches!(
+            Root::new("1SPX"),
+            Err(TickerError::BadChar { position: 0, .. })
+        ));
+        assert!(matches!(
+            Root::new("SP1X"),
+            Err(TickerError::BadChar { position: 2, .. })
+        ));
+        assert!(matches!(
+            Root::new("spx"),
+            Err(TickerError::BadChar { position: 0, .. })
+        ));
+        assert!(matches!(
+            Root::new("1"),
+            Err(TickerError::BadChar { position: 0, .. })
+        ));
     }
 
     #[test]
@@ -205,7 +233,10 @@ mod tests {
 
     #[test]
     fn ordering_matches_text_ordering() {
-        let mut roots: Vec<Root> = ["SPXW", "NDX", "SPX", "NDXP"].iter().map(|s| s.parse().unwrap()).collect();
+        let mut roots: Vec<Root> = ["SPXW", "NDX", "SPX", "NDXP"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         roots.sort();
         let names: Vec<&str> = roots.iter().map(Root::as_str).collect();
         assert_eq!(names, ["NDX", "NDXP", "SPX", "SPXW"]);

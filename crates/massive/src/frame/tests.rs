@@ -245,7 +245,7 @@ fn damage_keeps_what_came_before_and_says_where() {
             1,
             FrameErrorKind::UnexpectedByte(b't'),
         ),
-        (format!("{good}"), 0, FrameErrorKind::NotAnArray),
+        (good.to_string(), 0, FrameErrorKind::NotAnArray),
         (String::new(), 0, FrameErrorKind::UnexpectedEnd),
     ];
     for (frame, delivered, kind) in cases {
