@@ -1,0 +1,954 @@
+//! A synthetic option chain shaped like SPX's (or NDX's): the "photo" every other part
+//! of the simulator renders.
+//!
+//! [`SimChain::generate`] lays out the expirations a real index chain lists (dailies,
+//! weeklies, AM and PM monthlies, quarterlies), a strike ladder per expiration that is
+//! dense near the money and sparse in the wings and widens with time, and prices each
+//! call and put with BSM on a skewed volatility smile. Market fields (quote, sizes,
+//! open interest, volume, last trade) are drawn from a seeded RNG so the same config
+//! gives the same chain, byte for byte, on every machine.
+//!
+//! There is no holiday calendar: every weekday is a trading day. The chain is a photo
+//! taken at one instant of `today`, [`ChainConfig::hours_to_close`] before the close.
+
+use std::collections::BTreeMap;
+
+use chainboard_model::{ContractKey, Right, Root, Settlement, Strike, Underlying};
+use chainboard_quant::{Greeks, bsm};
+use jiff::civil::{Date, Weekday};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::ticks;
+
+/// Calendar days between `today` and the last expiration of each kind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExpirySchedule {
+    /// PM-settled expirations on every weekday up to this horizon (0DTE included).
+    pub daily_days: i64,
+    /// Then PM-settled Friday expirations up to this horizon.
+    pub weekly_days: i64,
+    /// AM- and PM-settled third-Friday monthlies up to this horizon.
+    pub monthly_days: i64,
+    /// PM-settled end-of-quarter expirations (last weekday of Mar/Jun/Sep/Dec) up to
+    /// this horizon.
+    pub quarterly_days: i64,
+}
+
+impl Default for ExpirySchedule {
+    /// About what Cboe lists for SPX: six weeks of dailies, three months of weeklies,
+    /// a year of monthlies and two years of quarterlies.
+    fn default() -> Self {
+        Self {
+            daily_days: 42,
+            weekly_days: 92,
+            monthly_days: 365,
+            quarterly_days: 730,
+        }
+    }
+}
+
+/// How far a band of strikes reaches from spot, as a fraction of spot that grows with
+/// the square root of time to expiry (a fixed number of standard deviations, roughly).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BandWidth {
+    /// Reach below spot at zero time to expiry.
+    pub base: f64,
+    /// Added reach per √year.
+    pub per_sqrt_year: f64,
+    /// Largest reach below spot, whatever the expiry.
+    pub cap: f64,
+    /// Reach above spot as a multiple of the reach below: index chains list far more
+    /// downside strikes, where the put demand is.
+    pub upside: f64,
+}
+
+impl BandWidth {
+    /// `(below, above)` reach as fractions of spot for `t_years` to expiry.
+    pub fn reach(&self, t_years: f64) -> (f64, f64) {
+        let below = (self.base + self.per_sqrt_year * t_years.max(0.0).sqrt()).min(self.cap);
+        (below, below * self.upside)
+    }
+}
+
+/// The strike ladder: three spacings, each covering a band around spot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StrikeGrid {
+    /// Spacing near the money, in whole points (5 for SPX).
+    pub fine_step: u32,
+    /// Where `fine_step` strikes are listed.
+    pub fine: BandWidth,
+    /// Spacing further out (25 for SPX).
+    pub mid_step: u32,
+    /// Where `mid_step` strikes are listed.
+    pub mid: BandWidth,
+    /// Spacing in the far wings (100 for SPX).
+    pub wide_step: u32,
+    /// Where `wide_step` strikes are listed; nothing beyond.
+    pub wide: BandWidth,
+}
+
+/// Which band of the ladder a strike belongs to; the wings get sparser vendor data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StrikeBand {
+    /// Within [`StrikeGrid::fine`].
+    Fine,
+    /// Within [`StrikeGrid::mid`].
+    Mid,
+    /// Within [`StrikeGrid::wide`]: the far wings.
+    Wide,
+}
+
+impl StrikeGrid {
+    /// Strikes in whole points, ascending, with their band, for one expiration.
+    pub fn strikes(&self, spot: f64, t_years: f64) -> Vec<(u32, StrikeBand)> {
+        let mut ladder: BTreeMap<u32, StrikeBand> = BTreeMap::new();
+        // Coarse bands first, so a strike on several grids keeps the finest band.
+        for (step, width, band) in [
+            (self.wide_step, self.wide, StrikeBand::Wide),
+            (self.mid_step, self.mid, StrikeBand::Mid),
+            (self.fine_step, self.fine, StrikeBand::Fine),
+        ] {
+            let step = step.max(1);
+            let (below, above) = width.reach(t_years);
+            let low = (spot * (1.0 - below)).max(0.0);
+            let high = spot * (1.0 + above);
+            let mut k = ((low / f64::from(step)).ceil() as u32).max(1) * step;
+            while f64::from(k) <= high {
+                ladder.insert(k, band);
+                k += step;
+            }
+        }
+        ladder.into_iter().collect()
+    }
+}
+
+/// The implied-volatility surface: term structure plus a skewed smile.
+///
+/// ```text
+/// vol = atm_vol + term_slope·(√t − √0.5) + skew_per_log_moneyness·m
+///     + skew_per_sd·z + curvature·z²
+/// ```
+///
+/// where `m = ln(K/F)` and `z = m/√t` (clamped to `[−5, 4]`), then clamped to
+/// `[0.05, 2.0]`. Negative skews make low strikes (puts) dearer, as in every equity
+/// index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Smile {
+    /// At-the-money vol at six months (`0.15` = 15%).
+    pub atm_vol: f64,
+    /// Change of at-the-money vol per √year; positive is the calm-market upward slope.
+    pub term_slope: f64,
+    /// Skew in vol per unit of log-moneyness (dominates long expiries).
+    pub skew_per_log_moneyness: f64,
+    /// Skew in vol per standard deviation of moneyness (dominates short expiries).
+    pub skew_per_sd: f64,
+    /// Smile curvature in vol per squared standard deviation: lifts both wings.
+    pub curvature: f64,
+}
+
+impl Smile {
+    /// The implied volatility at log-moneyness `m = ln(K/F)` for `t_years` to expiry.
+    pub fn vol(&self, m: f64, t_years: f64) -> f64 {
+        let sqrt_t = t_years.max(1e-6).sqrt();
+        let z = (m / sqrt_t).clamp(-5.0, 4.0);
+        let v = self.atm_vol
+            + self.term_slope * (sqrt_t - 0.5_f64.sqrt())
+            + self.skew_per_log_moneyness * m
+            + self.skew_per_sd * z
+            + self.curvature * z * z;
+        v.clamp(0.05, 2.0)
+    }
+}
+
+/// Everything that shapes a generated chain. Start from [`ChainConfig::spx_like`] or
+/// [`ChainConfig::ndx_like`] and adjust fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainConfig {
+    /// The index the options are written on (`SPX`); Massive names it `I:SPX`.
+    pub underlying: Underlying,
+    /// The AM-settled third-Friday root (`SPX`).
+    pub monthly_root: Root,
+    /// The PM-settled root of dailies, weeklies, monthlies and quarterlies (`SPXW`).
+    pub weekly_root: Root,
+    /// Index level at the photo.
+    pub spot: f64,
+    /// The trading day of the photo: the first 0DTE expiration.
+    pub today: Date,
+    /// Hours left until the 16:00 ET close at the photo; a 0DTE contract's whole life.
+    pub hours_to_close: f64,
+    /// Seed of every random draw, so the chain is reproducible.
+    pub seed: u64,
+    /// Continuous risk-free rate for pricing.
+    pub rate: f64,
+    /// Continuous dividend yield of the index.
+    pub div_yield: f64,
+    /// Which expirations are listed.
+    pub schedule: ExpirySchedule,
+    /// Which strikes are listed.
+    pub strikes: StrikeGrid,
+    /// The volatility surface contracts are priced on.
+    pub smile: Smile,
+    /// Exchange id on quotes and trades (302, Cboe, the only venue for SPX options).
+    pub exchange: u16,
+}
+
+impl ChainConfig {
+    /// An SPX-like chain: spot 6850, roots `SPX`/`SPXW`, strikes every 5 points near
+    /// the money, 25 further out and 100 in the wings.
+    pub fn spx_like(today: Date, seed: u64) -> Self {
+        Self {
+            underlying: underlying("SPX"),
+            monthly_root: root("SPX"),
+            weekly_root: root("SPXW"),
+            spot: 6850.0,
+            today,
+            hours_to_close: 4.0,
+            seed,
+            rate: 0.04,
+            div_yield: 0.013,
+            schedule: ExpirySchedule::default(),
+            strikes: StrikeGrid {
+                fine_step: 5,
+                fine: BandWidth {
+                    base: 0.04,
+                    per_sqrt_year: 0.025,
+                    cap: 0.06,
+                    upside: 0.75,
+                },
+                mid_step: 25,
+                mid: BandWidth {
+                    base: 0.08,
+                    per_sqrt_year: 0.12,
+                    cap: 0.30,
+                    upside: 0.6,
+                },
+                wide_step: 100,
+                wide: BandWidth {
+                    base: 0.25,
+                    per_sqrt_year: 0.30,
+                    cap: 0.70,
+                    upside: 0.5,
+                },
+            },
+            smile: Smile {
+                atm_vol: 0.15,
+                term_slope: 0.03,
+                skew_per_log_moneyness: -0.15,
+                skew_per_sd: -0.025,
+                curvature: 0.004,
+            },
+            exchange: 302,
+        }
+    }
+
+    /// An NDX-like chain: spot 21000, roots `NDX`/`NDXP`, strikes every 10 points near
+    /// the money, 25 further out and 100 in the wings; a little more volatile than SPX.
+    pub fn ndx_like(today: Date, seed: u64) -> Self {
+        let spx = Self::spx_like(today, seed);
+        Self {
+            underlying: underlying("NDX"),
+            monthly_root: root("NDX"),
+            weekly_root: root("NDXP"),
+            spot: 21_000.0,
+            div_yield: 0.007,
+            strikes: StrikeGrid {
+                fine_step: 10,
+                fine: BandWidth {
+                    base: 0.02,
+                    per_sqrt_year: 0.02,
+                    cap: 0.04,
+                    upside: 0.75,
+                },
+                mid_step: 25,
+                mid: BandWidth {
+                    base: 0.05,
+                    per_sqrt_year: 0.05,
+                    cap: 0.10,
+                    upside: 0.6,
+                },
+                wide_step: 100,
+                wide: BandWidth {
+                    base: 0.15,
+                    per_sqrt_year: 0.20,
+                    cap: 0.45,
+                    upside: 0.5,
+                },
+            },
+            smile: Smile {
+                atm_vol: 0.19,
+                ..spx.smile
+            },
+            ..spx
+        }
+    }
+}
+
+/// Built-in names are valid by construction; a test checks them.
+fn root(s: &str) -> Root {
+    Root::new(s).unwrap_or_else(|e| panic!("built-in root {s}: {e}"))
+}
+
+/// Built-in names are valid by construction; a test checks them.
+fn underlying(s: &str) -> Underlying {
+    Underlying::new(s).unwrap_or_else(|e| panic!("built-in underlying {s}: {e}"))
+}
+
+/// Why an expiration is listed; monthlies and quarterlies carry more open interest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExpiryKind {
+    /// A Monday–Thursday PM expiration.
+    Daily,
+    /// A Friday PM expiration that is not a monthly.
+    Weekly,
+    /// A third-Friday expiration (AM root and PM root).
+    Monthly,
+    /// The last weekday of a calendar quarter.
+    Quarterly,
+}
+
+/// One listed expiration of one root.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimExpiry {
+    /// The root it is listed under.
+    pub root: Root,
+    /// The expiration date in the symbol.
+    pub date: Date,
+    /// Why it is listed.
+    pub kind: ExpiryKind,
+    /// AM (monthly root) or PM settlement.
+    pub settlement: Settlement,
+    /// Calendar days from `today`.
+    pub days: i64,
+    /// Years to the settlement instant from the photo, ACT/365: what BSM is given.
+    pub t_years: f64,
+}
+
+/// How the vendor reports a contract's greeks in the REST snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VendorGreeks {
+    /// All four greeks and the implied volatility.
+    Full,
+    /// `"greeks": {}` (deep in the money, |delta| > 0.995), implied volatility present.
+    Empty,
+    /// Neither greeks nor implied volatility (some far-wing contracts).
+    Absent,
+}
+
+/// A trade print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimTrade {
+    /// Price in cents.
+    pub price_cents: u32,
+    /// Contracts.
+    pub size: u32,
+    /// How long before the photo it printed, in milliseconds (days for old trades).
+    pub age_ms: i64,
+    /// Reporting exchange id.
+    pub exchange: u16,
+    /// One OPRA-style sale condition code.
+    pub condition: u16,
+}
+
+/// Today's session bar, in cents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimDay {
+    /// First trade of the day.
+    pub open_cents: u32,
+    /// Highest trade.
+    pub high_cents: u32,
+    /// Lowest trade.
+    pub low_cents: u32,
+    /// Latest trade.
+    pub close_cents: u32,
+    /// Yesterday's close, which `change` is measured from.
+    pub previous_close_cents: u32,
+    /// Volume-weighted average price, in points (not on the tick grid).
+    pub vwap: f64,
+    /// Contracts traded today; zero if the contract has traded before but not today.
+    pub volume: u64,
+}
+
+/// One generated contract, with everything a chain snapshot reports about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimContract {
+    /// Identity on the board.
+    pub key: ContractKey,
+    /// The Massive ticker, kept rendered because every output format carries it.
+    pub ticker: String,
+    /// Why its expiration is listed.
+    pub kind: ExpiryKind,
+    /// Which strike band it sits in.
+    pub band: StrikeBand,
+    /// Calendar days to expiration.
+    pub days_to_expiry: i64,
+    /// Years to settlement, as priced.
+    pub t_years: f64,
+    /// Implied volatility from the smile.
+    pub vol: f64,
+    /// BSM value at the photo's spot.
+    pub theo: f64,
+    /// BSM greeks at the photo's spot (per year, per 1.00 vol).
+    pub greeks: Greeks,
+    /// How the REST snapshot reports the greeks.
+    pub vendor_greeks: VendorGreeks,
+    /// Best bid in cents (may be zero).
+    pub bid_cents: u32,
+    /// Best offer in cents; above the bid by at least a tick.
+    pub ask_cents: u32,
+    /// Contracts bid.
+    pub bid_size: u32,
+    /// Contracts offered.
+    pub ask_size: u32,
+    /// How long before the photo the quote last changed, in milliseconds.
+    pub quote_age_ms: i64,
+    /// Open interest in contracts.
+    pub open_interest: u64,
+    /// Today's bar; `None` if the contract has never traded.
+    pub day: Option<SimDay>,
+    /// The latest trade, today or earlier; `None` if it has never traded.
+    pub last_trade: Option<SimTrade>,
+}
+
+impl SimContract {
+    /// Call or put.
+    pub fn right(&self) -> Right {
+        self.key.right
+    }
+
+    /// Strike in points.
+    pub fn strike(&self) -> f64 {
+        self.key.strike.points()
+    }
+
+    /// Best bid in points.
+    pub fn bid(&self) -> f64 {
+        ticks::points(self.bid_cents)
+    }
+
+    /// Best offer in points.
+    pub fn ask(&self) -> f64 {
+        ticks::points(self.ask_cents)
+    }
+
+    /// Midpoint in points.
+    pub fn midpoint(&self) -> f64 {
+        f64::from(self.bid_cents + self.ask_cents) / 200.0
+    }
+}
+
+/// A generated chain: its config, its expirations and its contracts sorted by ticker.
+#[derive(Debug, Clone)]
+pub struct SimChain {
+    config: ChainConfig,
+    expirations: Vec<SimExpiry>,
+    contracts: Vec<SimContract>,
+}
+
+/// Trade condition codes drawn for prints (electronic, ISO, single-leg auction...).
+const CONDITIONS: [u16; 4] = [209, 219, 227, 232];
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
+/// Hours from the 09:30 ET open to the 16:00 ET close, the AM-settlement offset.
+const SESSION_HOURS: f64 = 6.5;
+
+impl SimChain {
+    /// Generates the chain `config` describes. Deterministic: the same config gives
+    /// the same chain.
+    pub fn generate(config: ChainConfig) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let expirations = list_expirations(&config);
+        let mut contracts = Vec::new();
+        for expiry in &expirations {
+            let forward = config.spot * ((config.rate - config.div_yield) * expiry.t_years).exp();
+            for (strike_points, band) in config.strikes.strikes(config.spot, expiry.t_years) {
+                let Some(strike) = Strike::from_milli(strike_points.saturating_mul(1000)) else {
+                    continue;
+                };
+                let m = (strike.points() / forward).ln();
+                let vol = config.smile.vol(m, expiry.t_years);
+                for right in [Right::Call, Right::Put] {
+                    let key = ContractKey {
+                        root: expiry.root,
+                        expiration: expiry.date,
+                        right,
+                        strike,
+                    };
+                    contracts.push(make_contract(&config, expiry, key, band, vol, &mut rng));
+                }
+            }
+        }
+        contracts.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+        Self {
+            config,
+            expirations,
+            contracts,
+        }
+    }
+
+    /// The config it was generated from.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
+    /// Index level at the photo.
+    pub fn spot(&self) -> f64 {
+        self.config.spot
+    }
+
+    /// Listed expirations, by date then root.
+    pub fn expirations(&self) -> &[SimExpiry] {
+        &self.expirations
+    }
+
+    /// All contracts, sorted by ticker (Massive's default `sort=ticker`).
+    pub fn contracts(&self) -> &[SimContract] {
+        &self.contracts
+    }
+
+    /// Number of contracts.
+    pub fn len(&self) -> usize {
+        self.contracts.len()
+    }
+
+    /// Whether no contract is listed.
+    pub fn is_empty(&self) -> bool {
+        self.contracts.is_empty()
+    }
+
+    /// The contract with this Massive ticker, if listed.
+    pub fn get(&self, ticker: &str) -> Option<&SimContract> {
+        self.contracts
+            .binary_search_by(|c| c.ticker.as_str().cmp(ticker))
+            .ok()
+            .map(|i| &self.contracts[i])
+    }
+}
+
+/// Every listed expiration, ordered by date then root.
+fn list_expirations(config: &ChainConfig) -> Vec<SimExpiry> {
+    let s = config.schedule;
+    let last = s
+        .daily_days
+        .max(s.weekly_days)
+        .max(s.monthly_days)
+        .max(s.quarterly_days);
+    let mut listed = Vec::new();
+    let mut date = Some(config.today);
+    for days in 0..=last {
+        let Some(d) = date else { break };
+        date = d.tomorrow().ok();
+        let weekday = d.weekday();
+        if matches!(weekday, Weekday::Saturday | Weekday::Sunday) {
+            continue;
+        }
+        let third_friday = d.nth_weekday_of_month(3, Weekday::Friday).ok() == Some(d);
+        let quarter_end = d.month() % 3 == 0 && last_weekday_of_month(d) == d;
+        let kind = if third_friday {
+            ExpiryKind::Monthly
+        } else if quarter_end {
+            ExpiryKind::Quarterly
+        } else if weekday == Weekday::Friday {
+            ExpiryKind::Weekly
+        } else {
+            ExpiryKind::Daily
+        };
+        let pm_listed = days <= s.daily_days
+            || (days <= s.weekly_days && weekday == Weekday::Friday)
+            || (days <= s.monthly_days && third_friday)
+            || (days <= s.quarterly_days && quarter_end);
+        // The AM monthly stops trading the afternoon before its settlement morning, so
+        // on its own expiration day it is no longer listed.
+        if third_friday && (1..=s.monthly_days).contains(&days) {
+            listed.push(expiry(
+                config,
+                config.monthly_root,
+                d,
+                kind,
+                Settlement::AmOpen,
+                days,
+            ));
+        }
+        if pm_listed {
+            listed.push(expiry(
+                config,
+                config.weekly_root,
+                d,
+                kind,
+                Settlement::PmClose,
+                days,
+            ));
+        }
+    }
+    listed
+}
+
+fn expiry(
+    config: &ChainConfig,
+    root: Root,
+    date: Date,
+    kind: ExpiryKind,
+    settlement: Settlement,
+    days: i64,
+) -> SimExpiry {
+    let settles_before_close = match settlement {
+        Settlement::AmOpen => SESSION_HOURS,
+        Settlement::PmClose => 0.0,
+    };
+    // At least a minute, so a contract at its last instant still has a price process.
+    let hours = (days as f64 * 24.0 + config.hours_to_close - settles_before_close).max(1.0 / 60.0);
+    SimExpiry {
+        root,
+        date,
+        kind,
+        settlement,
+        days,
+        t_years: hours / (365.0 * 24.0),
+    }
+}
+
+fn last_weekday_of_month(d: Date) -> Date {
+    let mut last = d.last_of_month();
+    while matches!(last.weekday(), Weekday::Saturday | Weekday::Sunday) {
+        match last.yesterday() {
+            Ok(prev) => last = prev,
+            Err(_) => break,
+        }
+    }
+    last
+}
+
+/// Draws everything market-like about one contract.
+fn make_contract(
+    config: &ChainConfig,
+    expiry: &SimExpiry,
+    key: ContractKey,
+    band: StrikeBand,
+    vol: f64,
+    rng: &mut ChaCha8Rng,
+) -> SimContract {
+    let (spot, strike, t) = (config.spot, key.strike.points(), expiry.t_years);
+    let theo = bsm::price(
+        key.right,
+        spot,
+        strike,
+        t,
+        vol,
+        config.rate,
+        config.div_yield,
+    );
+    let greeks = bsm::greeks(
+        key.right,
+        spot,
+        strike,
+        t,
+        vol,
+        config.rate,
+        config.div_yield,
+    );
+    let distance = (strike / spot).ln().abs();
+    let sqrt_t = t.sqrt();
+    // Where the activity is: open interest spreads out with time, volume stays close.
+    let oi_liquidity = (-distance / (0.02 + 0.10 * sqrt_t)).exp();
+    let volume_liquidity = (-distance / (0.01 + 0.05 * sqrt_t)).exp();
+
+    let vendor_greeks = if greeks.delta.abs() > 0.995 {
+        VendorGreeks::Empty
+    } else if band == StrikeBand::Wide && rng.random_bool(0.4) {
+        VendorGreeks::Absent
+    } else {
+        VendorGreeks::Full
+    };
+
+    let (bid_cents, ask_cents) = ticks::two_sided(
+        theo,
+        ticks::natural_spread(theo) * rng.random_range(0.8..1.5),
+    );
+    let bid_size = 1 + (rng.random::<f64>() * (5.0 + 150.0 * volume_liquidity)) as u32;
+    let ask_size = 1 + (rng.random::<f64>() * (5.0 + 150.0 * volume_liquidity)) as u32;
+    let quote_age_ms =
+        (rng.random::<f64>() * (1_000.0 + 600_000.0 * (1.0 - volume_liquidity))) as i64;
+
+    let kind_oi = match expiry.kind {
+        ExpiryKind::Daily => 600.0,
+        ExpiryKind::Weekly => 1_500.0,
+        ExpiryKind::Monthly => 5_000.0,
+        ExpiryKind::Quarterly => 3_000.0,
+    };
+    let root_oi = if expiry.settlement == Settlement::AmOpen {
+        1.5
+    } else {
+        1.0
+    };
+    let strike_points = key.strike.milli() / 1000;
+    let round_strike = if strike_points % 100 == 0 {
+        2.0
+    } else if strike_points % 25 == 0 {
+        1.3
+    } else {
+        1.0
+    };
+    let put_demand = if key.right == Right::Put { 1.3 } else { 1.0 };
+    let open_interest =
+        (kind_oi * root_oi * round_strike * put_demand * oi_liquidity * rng.random_range(0.3..1.7))
+            as u64;
+
+    let volume = (3_000.0 / (1.0 + expiry.days as f64).powf(0.7)
+        * volume_liquidity
+        * rng.random_range(0.0..2.0)) as u64;
+    let exchange = config.exchange;
+    let condition = CONDITIONS[rng.random_range(0..CONDITIONS.len())];
+    let (day, last_trade) = if volume > 0 {
+        let price_cents = match rng.random_range(0..3) {
+            0 => bid_cents.max(5),
+            1 => ask_cents,
+            _ => ticks::floor_to_tick(f64::from(bid_cents + ask_cents) / 2.0).max(5),
+        };
+        let trade = SimTrade {
+            price_cents,
+            size: rng.random_range(1..=volume.min(50) as u32),
+            age_ms: rng.random_range(0..4 * 3_600_000),
+            exchange,
+            condition,
+        };
+        let previous = tick_price(theo * rng.random_range(0.8..1.25));
+        let open = tick_price(ticks::points(previous) * rng.random_range(0.85..1.15));
+        let high =
+            open.max(price_cents) + ticks::tick_at(open.max(price_cents)) * rng.random_range(0..3);
+        let low_floor = open.min(price_cents);
+        let low = low_floor
+            .saturating_sub(ticks::tick_at(low_floor) * rng.random_range(0..3))
+            .max(5);
+        let vwap = ticks::round_cents(
+            ticks::points(low) + (ticks::points(high) - ticks::points(low)) * rng.random::<f64>(),
+        );
+        let day = SimDay {
+            open_cents: open,
+            high_cents: high,
+            low_cents: low,
+            close_cents: price_cents,
+            previous_close_cents: previous,
+            vwap,
+            volume,
+        };
+        (Some(day), Some(trade))
+    } else if open_interest > 0 && rng.random_bool(0.8) {
+        // Traded on an earlier day: the day bar is flat at the last print.
+        let price_cents = tick_price(theo * rng.random_range(0.6..1.5));
+        let trade = SimTrade {
+            price_cents,
+            size: rng.random_range(1..=10),
+            age_ms: rng.random_range(1..=20) * DAY_MS,
+            exchange,
+            condition,
+        };
+        let day = SimDay {
+            open_cents: price_cents,
+            high_cents: price_cents,
+            low_cents: price_cents,
+            close_cents: price_cents,
+            previous_close_cents: price_cents,
+            vwap: ticks::points(price_cents),
+            volume: 0,
+        };
+        (Some(day), Some(trade))
+    } else {
+        (None, None)
+    };
+
+    SimContract {
+        ticker: key.to_string(),
+        key,
+        kind: expiry.kind,
+        band,
+        days_to_expiry: expiry.days,
+        t_years: t,
+        vol,
+        theo,
+        greeks,
+        vendor_greeks,
+        bid_cents,
+        ask_cents,
+        bid_size,
+        ask_size,
+        quote_age_ms,
+        open_interest,
+        day,
+        last_trade,
+    }
+}
+
+/// A traded price on the tick grid, never below a nickel.
+fn tick_price(points: f64) -> u32 {
+    ticks::floor_to_tick(points * 100.0).max(5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn spx() -> SimChain {
+        SimChain::generate(ChainConfig::spx_like(date(2026, 11, 24), 7))
+    }
+
+    #[test]
+    fn spx_and_ndx_chains_have_realistic_sizes() {
+        let spx = spx();
+        let ndx = SimChain::generate(ChainConfig::ndx_like(date(2026, 11, 24), 7));
+        println!(
+            "SPX: {} contracts in {} expirations; NDX: {} contracts in {} expirations",
+            spx.len(),
+            spx.expirations().len(),
+            ndx.len(),
+            ndx.expirations().len()
+        );
+        assert!((20_000..=26_000).contains(&spx.len()), "SPX {}", spx.len());
+        assert!((20_000..=40_000).contains(&ndx.len()), "NDX {}", ndx.len());
+    }
+
+    #[test]
+    fn every_ticker_parses_back_to_its_key_and_the_chain_is_sorted() {
+        for chain in [
+            spx(),
+            SimChain::generate(ChainConfig::ndx_like(date(2026, 11, 24), 1)),
+        ] {
+            for c in chain.contracts() {
+                assert_eq!(ContractKey::parse(&c.ticker), Ok(c.key), "{}", c.ticker);
+            }
+            assert!(
+                chain
+                    .contracts()
+                    .windows(2)
+                    .all(|w| w[0].ticker < w[1].ticker)
+            );
+            let middle = &chain.contracts()[chain.len() / 2];
+            assert_eq!(chain.get(&middle.ticker), Some(middle));
+            assert!(chain.get("O:SPXW261124C06851000").is_none());
+        }
+    }
+
+    #[test]
+    fn the_expiration_calendar_looks_like_cboes() {
+        // 2026-11-24 is a Tuesday; the third Friday of December 2026 is the 18th.
+        let chain = spx();
+        let listed = |root: &str, d: Date| {
+            chain
+                .expirations()
+                .iter()
+                .find(|e| e.root.as_str() == root && e.date == d)
+                .map(|e| e.kind)
+        };
+        assert_eq!(listed("SPXW", date(2026, 11, 24)), Some(ExpiryKind::Daily));
+        assert_eq!(listed("SPXW", date(2026, 11, 27)), Some(ExpiryKind::Weekly));
+        assert_eq!(listed("SPXW", date(2026, 11, 28)), None, "Saturday");
+        assert_eq!(listed("SPX", date(2026, 12, 18)), Some(ExpiryKind::Monthly));
+        assert_eq!(
+            listed("SPXW", date(2026, 12, 18)),
+            Some(ExpiryKind::Monthly)
+        );
+        assert_eq!(
+            listed("SPXW", date(2026, 12, 31)),
+            Some(ExpiryKind::Quarterly)
+        );
+        // Past the dailies only Fridays; past the weeklies only monthlies.
+        assert_eq!(listed("SPXW", date(2027, 1, 12)), None);
+        assert_eq!(listed("SPXW", date(2027, 1, 15)), Some(ExpiryKind::Monthly));
+        assert_eq!(listed("SPXW", date(2027, 3, 12)), None);
+        assert_eq!(listed("SPX", date(2027, 11, 19)), Some(ExpiryKind::Monthly));
+        assert_eq!(
+            listed("SPX", date(2028, 3, 17)),
+            None,
+            "monthlies end at a year"
+        );
+        assert_eq!(
+            listed("SPXW", date(2028, 9, 29)),
+            Some(ExpiryKind::Quarterly)
+        );
+        assert_eq!(
+            listed("SPXW", date(2029, 3, 30)),
+            None,
+            "quarterlies end at two years"
+        );
+        assert!(
+            chain
+                .expirations()
+                .windows(2)
+                .all(|w| w[0].date <= w[1].date)
+        );
+    }
+
+    #[test]
+    fn strikes_are_dense_near_the_money_and_widen_with_time() {
+        let chain = spx();
+        let strikes_of = |d: Date| -> Vec<u32> {
+            chain
+                .contracts()
+                .iter()
+                .filter(|c| c.key.expiration == d && c.key.root.as_str() == "SPXW")
+                .filter(|c| c.key.right == Right::Call)
+                .map(|c| c.key.strike.milli() / 1000)
+                .collect()
+        };
+        let near = strikes_of(date(2026, 11, 24));
+        let far = strikes_of(date(2027, 11, 19));
+        assert!(near.contains(&6850) && near.contains(&6855));
+        assert!(!far.contains(&6005) && far.contains(&6300));
+        assert!(near.iter().all(|k| k % 5 == 0));
+        let span = |s: &[u32]| s.last().copied().unwrap_or(0) - s.first().copied().unwrap_or(0);
+        assert!(
+            span(&far) > 2 * span(&near),
+            "{} vs {}",
+            span(&far),
+            span(&near)
+        );
+        // The wings are 100 points apart.
+        let low = far.first().copied().unwrap_or(0);
+        assert_eq!(low % 100, 0);
+    }
+
+    #[test]
+    fn prices_quotes_and_vendor_fields_are_sane() {
+        let chain = spx();
+        let mut empty = 0;
+        let mut absent = 0;
+        for c in chain.contracts() {
+            assert!(c.theo.is_finite() && c.theo >= 0.0, "{}", c.ticker);
+            assert!(c.bid_cents < c.ask_cents, "{}", c.ticker);
+            assert!(c.vol > 0.0 && c.vol < 2.0);
+            match c.vendor_greeks {
+                VendorGreeks::Empty => {
+                    empty += 1;
+                    assert!(c.greeks.delta.abs() > 0.995);
+                }
+                VendorGreeks::Absent => {
+                    absent += 1;
+                    assert_eq!(c.band, StrikeBand::Wide);
+                }
+                VendorGreeks::Full => assert!(c.greeks.delta.abs() <= 0.995),
+            }
+            if let Some(day) = c.day {
+                assert!(day.low_cents <= day.close_cents && day.close_cents <= day.high_cents);
+            }
+            assert_eq!(c.day.is_some(), c.last_trade.is_some());
+        }
+        assert!(empty > 0 && absent > 0, "empty {empty}, absent {absent}");
+        // The smile is skewed: a 10% OTM put is dearer in vol than a 10% OTM call.
+        let vol_at = |k: f64| {
+            chain
+                .config()
+                .smile
+                .vol((k / 6850.0_f64).ln(), 30.0 / 365.0)
+        };
+        assert!(vol_at(6165.0) > vol_at(6850.0) && vol_at(6850.0) > vol_at(7535.0));
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let a = spx();
+        let b = spx();
+        assert_eq!(a.contracts(), b.contracts());
+        let c = SimChain::generate(ChainConfig::spx_like(date(2026, 11, 24), 8));
+        assert_ne!(a.contracts(), c.contracts());
+    }
+}

@@ -1,0 +1,22 @@
+//! A deterministic option market that speaks Massive's wire formats.
+//!
+//! chainboard's hot paths (chain loading, frame parsing, hydration) are measured and
+//! tested against this simulator rather than against the live vendor, and the fake
+//! Massive server will serve it over REST and WebSocket. Everything is seeded: the same
+//! config and seeds give the same bytes, so a benchmark or a failing test replays.
+//!
+//! - [`chain`]: a realistic SPX- or NDX-like chain ([`SimChain`], [`ChainConfig`]):
+//!   the listed expirations and strikes, BSM prices on a skewed smile, quotes, open
+//!   interest, volume and trades.
+//! - [`rest`]: the chain as `GET /v3/snapshot/options/I:SPX` pages ([`chain_pages`]).
+//! - [`traffic`]: WebSocket frames of quotes and trades skewed to near-the-money,
+//!   near-expiry contracts ([`QuoteTraffic`]).
+
+pub mod chain;
+pub mod rest;
+mod ticks;
+pub mod traffic;
+
+pub use chain::{ChainConfig, SimChain};
+pub use rest::chain_pages;
+pub use traffic::{QuoteTraffic, TrafficConfig};

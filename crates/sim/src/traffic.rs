@@ -1,0 +1,414 @@
+//! Live quote and trade traffic for a [`SimChain`], as Massive's options WebSocket
+//! sends it: each frame a JSON array of `Q` and `T` events.
+//!
+//! The hydration benchmarks feed these frames to the parser and the epoch engine, and
+//! the fake Massive server will push them to clients. Like the real feed, the traffic
+//! is concentrated where traders are: a contract's share falls off exponentially with
+//! its distance from spot and with its days to expiry, so 0DTE at-the-money SPXW
+//! contracts update constantly and deep wings almost never. Quotes follow a
+//! mean-reverting random walk of the spot through BSM, on the exchange's tick grid.
+//!
+//! A configurable fraction of events names a contract that is not on the chain (a
+//! strike between listed strikes): the engine must count it as a `geometry_miss`, not
+//! invent a contract. Everything is drawn from one seeded RNG, so a seed replays the
+//! same frames.
+
+use std::fmt::Write as _;
+
+use chainboard_model::{ContractKey, Right, Strike};
+use chainboard_quant::bsm;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::chain::SimChain;
+use crate::ticks;
+
+/// What the traffic looks like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrafficConfig {
+    /// Fraction of events that are trades (`T`); the rest are quotes (`Q`).
+    pub trade_fraction: f64,
+    /// Fraction of events whose symbol is not on the chain, to exercise the engine's
+    /// `geometry_miss` path. Zero by default so benchmarks measure the happy path.
+    pub miss_fraction: f64,
+    /// Fraction of quotes that change only sizes, keeping the contract's last prices
+    /// (over 90% of OPRA quote messages are size-only; this feed is NBBO, so fewer).
+    pub size_only_fraction: f64,
+    /// Log-moneyness scale of the activity: a contract's weight is
+    /// `exp(−|ln(K/S)| / moneyness_width)`.
+    pub moneyness_width: f64,
+    /// Expiry decay of the activity: weight divided by `(1 + days)^expiry_power`.
+    pub expiry_power: f64,
+    /// Standard deviation of the spot's log move per frame.
+    pub spot_vol_per_frame: f64,
+    /// Relative standard deviation of a quote's midpoint around its BSM value: market
+    /// makers' disagreement with the model.
+    pub mid_jitter: f64,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        Self {
+            trade_fraction: 0.05,
+            miss_fraction: 0.0,
+            size_only_fraction: 0.3,
+            moneyness_width: 0.01,
+            expiry_power: 1.5,
+            spot_vol_per_frame: 0.000_2,
+            mid_jitter: 0.002,
+        }
+    }
+}
+
+/// What the generator keeps per contract: enough to price it and to repeat its last
+/// prices on a size-only update.
+#[derive(Debug, Clone)]
+struct LiveContract {
+    ticker: String,
+    key: ContractKey,
+    right: Right,
+    strike: f64,
+    t_years: f64,
+    vol: f64,
+    /// Largest displayed size; near-the-money books are deeper.
+    size_cap: u32,
+    bid_cents: u32,
+    ask_cents: u32,
+}
+
+/// Trade condition codes drawn for prints.
+const CONDITIONS: [u16; 4] = [209, 219, 227, 232];
+/// Per-frame pull of the spot's log offset back towards zero, so long runs stay near
+/// the chain's strikes.
+const SPOT_REVERSION: f64 = 0.999;
+
+/// A deterministic source of Massive options WebSocket frames for one chain.
+#[derive(Debug, Clone)]
+pub struct QuoteTraffic {
+    config: TrafficConfig,
+    rng: ChaCha8Rng,
+    contracts: Vec<LiveContract>,
+    /// Running sum of activity weights, for sampling by binary search.
+    cumulative: Vec<f64>,
+    /// Every listed key, sorted: a miss must name a contract that is not among them.
+    listed: Vec<ContractKey>,
+    spot0: f64,
+    /// `ln(spot / spot0)`, the random walk's state.
+    log_offset: f64,
+    rate: f64,
+    div_yield: f64,
+    exchange: u16,
+    /// Next event sequence number (`q`).
+    seq: u64,
+}
+
+impl QuoteTraffic {
+    /// Traffic for `chain` with the default [`TrafficConfig`].
+    pub fn new(chain: &SimChain, seed: u64) -> Self {
+        Self::with_config(chain, seed, TrafficConfig::default())
+    }
+
+    /// Traffic for `chain` shaped by `config`. The same chain, seed and config give the
+    /// same frames.
+    pub fn with_config(chain: &SimChain, seed: u64, config: TrafficConfig) -> Self {
+        let spot0 = chain.spot();
+        let width = config.moneyness_width.max(1e-6);
+        let mut total = 0.0;
+        let mut cumulative = Vec::with_capacity(chain.len());
+        let mut contracts = Vec::with_capacity(chain.len());
+        for c in chain.contracts() {
+            let distance = (c.strike() / spot0).ln().abs();
+            let days = c.days_to_expiry.max(0) as f64;
+            total += (-distance / width).exp() / (1.0 + days).powf(config.expiry_power);
+            cumulative.push(total);
+            contracts.push(LiveContract {
+                ticker: c.ticker.clone(),
+                key: c.key,
+                right: c.right(),
+                strike: c.strike(),
+                t_years: c.t_years,
+                vol: c.vol,
+                size_cap: 5 + (150.0 * (-distance / 0.02).exp()) as u32,
+                bid_cents: c.bid_cents,
+                ask_cents: c.ask_cents,
+            });
+        }
+        let mut listed: Vec<ContractKey> = contracts.iter().map(|c| c.key).collect();
+        listed.sort_unstable();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let seq = rng.random_range(1..1_000_000_000);
+        Self {
+            config,
+            rng,
+            contracts,
+            cumulative,
+            listed,
+            spot0,
+            log_offset: 0.0,
+            rate: chain.config().rate,
+            div_yield: chain.config().div_yield,
+            exchange: chain.config().exchange,
+            seq,
+        }
+    }
+
+    /// The traffic's shape.
+    pub fn config(&self) -> &TrafficConfig {
+        &self.config
+    }
+
+    /// The index level the latest frame was priced at.
+    pub fn spot(&self) -> f64 {
+        self.spot0 * self.log_offset.exp()
+    }
+
+    /// Appends one frame of `events` events, all stamped `now_ms` (Unix milliseconds),
+    /// to `out`: a JSON array such as
+    /// `[{"ev":"Q","sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":9.7,"ap":9.8,"bs":17,"as":24,"t":1795532400000,"q":844090872}]`.
+    ///
+    /// Keys are in the order of Massive's examples (`ev` first); consumers must not
+    /// rely on it. An empty chain gives `[]`.
+    pub fn next_frame(&mut self, events: usize, now_ms: i64, out: &mut String) {
+        let step = normal(&mut self.rng) * self.config.spot_vol_per_frame;
+        self.log_offset = SPOT_REVERSION * self.log_offset + step;
+        let spot = self.spot();
+        out.push('[');
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        if total > 0.0 {
+            for i in 0..events {
+                if i > 0 {
+                    out.push(',');
+                }
+                self.push_event(spot, total, now_ms, out);
+            }
+        }
+        out.push(']');
+    }
+
+    fn push_event(&mut self, spot: f64, total: f64, now_ms: i64, out: &mut String) {
+        let target = self.rng.random::<f64>() * total;
+        let idx = self
+            .cumulative
+            .partition_point(|&c| c <= target)
+            .min(self.contracts.len() - 1);
+        let miss = self.config.miss_fraction > 0.0
+            && self.rng.random_bool(self.config.miss_fraction.min(1.0));
+        let trade = self.config.trade_fraction > 0.0
+            && self.rng.random_bool(self.config.trade_fraction.min(1.0));
+        let size_only = self.config.size_only_fraction > 0.0
+            && self
+                .rng
+                .random_bool(self.config.size_only_fraction.min(1.0));
+
+        let c = &self.contracts[idx];
+        let (mut bid, mut ask) = (c.bid_cents, c.ask_cents);
+        if !size_only {
+            let theo = bsm::price(
+                c.right,
+                spot,
+                c.strike,
+                c.t_years,
+                c.vol,
+                self.rate,
+                self.div_yield,
+            );
+            let mid = theo * (1.0 + self.config.mid_jitter * normal(&mut self.rng));
+            let spread = ticks::natural_spread(theo) * self.rng.random_range(0.8..1.5);
+            (bid, ask) = ticks::two_sided(mid, spread);
+        }
+        let size_cap = c.size_cap;
+        let seq = self.seq;
+        self.seq += 1;
+
+        out.push_str("{\"ev\":\"");
+        out.push_str(if trade { "T" } else { "Q" });
+        out.push_str("\",\"sym\":\"");
+        match miss.then(|| self.unlisted_near(idx)).flatten() {
+            Some(key) => {
+                let _ = write!(out, "{key}");
+            }
+            None => out.push_str(&self.contracts[idx].ticker),
+        }
+        out.push('"');
+        if trade {
+            let price = match self.rng.random_range(0..3) {
+                0 => bid.max(5),
+                1 => ask,
+                _ => ticks::floor_to_tick(f64::from(bid + ask) / 2.0).max(5),
+            };
+            let size = 1 + self.rng.random_range(0..size_cap.min(25));
+            let condition = CONDITIONS[self.rng.random_range(0..CONDITIONS.len())];
+            let _ = write!(out, ",\"x\":{},\"p\":", self.exchange);
+            ticks::push_points(out, price);
+            let _ = write!(out, ",\"s\":{size},\"c\":[{condition}]");
+        } else {
+            let bid_size = 1 + self.rng.random_range(0..size_cap);
+            let ask_size = 1 + self.rng.random_range(0..size_cap);
+            let x = self.exchange;
+            let _ = write!(out, ",\"bx\":{x},\"ax\":{x},\"bp\":");
+            ticks::push_points(out, bid);
+            out.push_str(",\"ap\":");
+            ticks::push_points(out, ask);
+            let _ = write!(out, ",\"bs\":{bid_size},\"as\":{ask_size}");
+            // Only a quote for a listed contract moves its book.
+            if !miss {
+                let c = &mut self.contracts[idx];
+                (c.bid_cents, c.ask_cents) = (bid, ask);
+            }
+        }
+        let _ = write!(out, ",\"t\":{now_ms},\"q\":{seq}}}");
+    }
+
+    /// A contract next to `idx` that is not listed: the same series with the strike
+    /// moved by a point or two, which no listed strike ladder contains.
+    fn unlisted_near(&self, idx: usize) -> Option<ContractKey> {
+        let key = self.contracts[idx].key;
+        (1..=4u32).find_map(|points| {
+            let strike = Strike::from_milli(key.strike.milli().checked_add(points * 1000)?)?;
+            let candidate = ContractKey { strike, ..key };
+            self.listed
+                .binary_search(&candidate)
+                .is_err()
+                .then_some(candidate)
+        })
+    }
+}
+
+/// A standard normal draw (Box-Muller; one of the pair is discarded for simplicity).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    // `1 − u` keeps the logarithm's argument in (0, 1].
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::ChainConfig;
+    use jiff::civil::date;
+    use serde_json::Value;
+
+    const NOW_MS: i64 = 1_795_532_400_000;
+
+    fn spx() -> SimChain {
+        SimChain::generate(ChainConfig::spx_like(date(2026, 11, 24), 7))
+    }
+
+    fn frames(traffic: &mut QuoteTraffic, n: usize, events: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let mut out = String::new();
+                traffic.next_frame(events, NOW_MS + i as i64, &mut out);
+                out
+            })
+            .collect()
+    }
+
+    fn events(frames: &[String]) -> Vec<Value> {
+        frames
+            .iter()
+            .flat_map(|f| {
+                let v: Value = serde_json::from_str(f).expect("valid JSON");
+                v.as_array().cloned().expect("frames are arrays")
+            })
+            .collect()
+    }
+
+    fn cents(v: &Value) -> bool {
+        let x = v.as_f64().unwrap_or(f64::NAN);
+        (x * 100.0).round() / 100.0 == x
+    }
+
+    #[test]
+    fn frames_are_arrays_of_well_formed_events() {
+        let chain = spx();
+        let mut traffic = QuoteTraffic::new(&chain, 11);
+        let all = events(&frames(&mut traffic, 200, 50));
+        assert_eq!(all.len(), 200 * 50);
+        let mut trades = 0;
+        let mut last_seq = 0;
+        for e in &all {
+            let sym = e["sym"].as_str().expect("sym");
+            assert!(
+                chain.get(sym).is_some(),
+                "default traffic stays on the chain: {sym}"
+            );
+            let seq = e["q"].as_u64().expect("q");
+            assert!(seq > last_seq);
+            last_seq = seq;
+            assert!(e["t"].as_i64().is_some_and(|t| t >= NOW_MS));
+            match e["ev"].as_str() {
+                Some("Q") => {
+                    let (bp, ap) = (&e["bp"], &e["ap"]);
+                    assert!(cents(bp) && cents(ap), "{e}");
+                    assert!(bp.as_f64() < ap.as_f64() && bp.as_f64() >= Some(0.0), "{e}");
+                    assert!(e["bs"].as_u64() >= Some(1) && e["as"].as_u64() >= Some(1));
+                    assert_eq!(e["bx"], 302);
+                }
+                Some("T") => {
+                    trades += 1;
+                    assert!(cents(&e["p"]) && e["p"].as_f64() > Some(0.0), "{e}");
+                    assert!(e["c"].as_array().is_some_and(|c| c.len() == 1));
+                    assert!(e["s"].as_u64() >= Some(1));
+                }
+                other => panic!("unexpected event {other:?}"),
+            }
+        }
+        // About 5% trades.
+        assert!((300..=700).contains(&trades), "{trades} trades");
+        let mut empty = String::new();
+        traffic.next_frame(0, NOW_MS, &mut empty);
+        assert_eq!(empty, "[]");
+    }
+
+    #[test]
+    fn traffic_is_skewed_to_near_the_money_near_expiry() {
+        let chain = spx();
+        let mut traffic = QuoteTraffic::new(&chain, 11);
+        let all = events(&frames(&mut traffic, 200, 50));
+        let near = all
+            .iter()
+            .filter_map(|e| chain.get(e["sym"].as_str()?))
+            .filter(|c| (c.strike() / chain.spot()).ln().abs() <= 0.02 && c.days_to_expiry <= 7)
+            .count();
+        let share = near as f64 / all.len() as f64;
+        println!("share of events within ±2% of spot and ≤ 7 days: {share:.3}");
+        assert!(share > 0.5, "{share}");
+        // Yet the traffic is not a handful of contracts.
+        let mut distinct: Vec<&str> = all.iter().filter_map(|e| e["sym"].as_str()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert!(distinct.len() > 500, "{}", distinct.len());
+    }
+
+    #[test]
+    fn misses_name_contracts_that_are_not_listed() {
+        let chain = spx();
+        let config = TrafficConfig {
+            miss_fraction: 0.05,
+            ..TrafficConfig::default()
+        };
+        let mut traffic = QuoteTraffic::with_config(&chain, 3, config);
+        let all = events(&frames(&mut traffic, 100, 50));
+        let mut misses = 0;
+        for e in &all {
+            let sym = e["sym"].as_str().expect("sym");
+            assert!(ContractKey::parse(sym).is_ok(), "{sym}");
+            misses += usize::from(chain.get(sym).is_none());
+        }
+        assert!(
+            (150..=350).contains(&misses),
+            "{misses} misses in {}",
+            all.len()
+        );
+    }
+
+    #[test]
+    fn the_same_seed_replays_the_same_frames() {
+        let chain = spx();
+        let run = |seed| frames(&mut QuoteTraffic::new(&chain, seed), 50, 20);
+        assert_eq!(run(5), run(5));
+        assert_ne!(run(5), run(6));
+    }
+}
