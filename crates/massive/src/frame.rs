@@ -27,6 +27,8 @@ use std::fmt;
 use chainboard_model::time::unix_ms_from_any;
 use thiserror::Error;
 
+use crate::swar;
+
 /// A quote (`ev: "Q"`): the NBBO of one option contract.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MassiveQuote<'a> {
@@ -185,6 +187,8 @@ pub enum FrameErrorKind {
     TooDeep,
     /// Bytes after the closing `]`.
     TrailingBytes,
+    /// A frame of 4 GiB or more.
+    TooLarge,
 }
 
 impl fmt::Display for FrameErrorKind {
@@ -201,6 +205,7 @@ impl fmt::Display for FrameErrorKind {
             Self::BadString => f.write_str("malformed string"),
             Self::TooDeep => f.write_str("nesting too deep"),
             Self::TrailingBytes => f.write_str("bytes after the closing bracket"),
+            Self::TooLarge => f.write_str("frame larger than 4 GiB"),
         }
     }
 }
@@ -226,6 +231,8 @@ const MAX_DEPTH: u32 = 32;
 #[derive(Debug, Default)]
 pub struct FrameParser {
     scratch: [String; 3],
+    fields: Fields,
+    shapes: Shapes,
 }
 
 impl FrameParser {
@@ -279,8 +286,14 @@ impl FrameParser {
                 Some(_) => return Err(FrameErrorKind::EventNotAnObject),
                 None => return Err(FrameErrorKind::UnexpectedEnd),
             }
-            let fields = cur.parse_event_fields()?;
-            self.dispatch(&fields, sink, stats);
+            let start = cur.pos;
+            if !self.shapes.parse(cur, &mut self.fields) {
+                cur.pos = start;
+                let mut shape = Shape::default();
+                cur.parse_event_fields(&mut self.fields, &mut shape)?;
+                self.shapes.learn(shape);
+            }
+            self.dispatch(cur.text, sink, stats);
             cur.skip_ws();
             match cur.next() {
                 Some(b',') => continue,
@@ -291,18 +304,19 @@ impl FrameParser {
         }
     }
 
-    fn dispatch<S: FrameSink>(&mut self, f: &Fields<'_>, sink: &mut S, stats: &mut FrameStats) {
+    fn dispatch<S: FrameSink>(&mut self, text: &str, sink: &mut S, stats: &mut FrameStats) {
+        let f = &self.fields;
         let [s0, s1, s2] = &mut self.scratch;
-        let Some(ev) = f.ev.and_then(|v| v.as_str(s0)) else {
+        let Some(ev) = f.str(text, Str::Ev, s0) else {
             stats.invalid += 1;
             return;
         };
         let delivered = match ev {
-            "Q" => quote(f, s1).map(|q| {
+            "Q" => quote(f, text, s1).map(|q| {
                 sink.quote(&q);
                 stats.quotes += 1;
             }),
-            "T" => trade(f, s1).map(|t| {
+            "T" => trade(f, text, s1).map(|t| {
                 sink.trade(&t);
                 stats.trades += 1;
             }),
@@ -312,17 +326,17 @@ impl FrameParser {
                 } else {
                     AggregateSpan::Minute
                 };
-                aggregate(f, span, s1).map(|a| {
+                aggregate(f, text, span, s1).map(|a| {
                     sink.aggregate(&a);
                     stats.aggregates += 1;
                 })
             }
-            "V" => index_value(f, s1).map(|v| {
-                sink.index_value(&v);
+            "V" => index_value(f, text, s1).map(|x| {
+                sink.index_value(&x);
                 stats.index_values += 1;
             }),
-            "status" => status(f, s1, s2).map(|s| {
-                sink.status(&s);
+            "status" => status(f, text, s1, s2).map(|x| {
+                sink.status(&x);
                 stats.statuses += 1;
             }),
             _ => {
@@ -336,122 +350,273 @@ impl FrameParser {
     }
 }
 
-fn quote<'a>(f: &Fields<'a>, scratch: &'a mut String) -> Option<MassiveQuote<'a>> {
+#[inline]
+fn quote<'s>(f: &Fields, text: &'s str, scratch: &'s mut String) -> Option<MassiveQuote<'s>> {
     Some(MassiveQuote {
-        bid: f.bp?.as_f64()?,
-        ask: f.ap?.as_f64()?,
-        bid_size: f.bs?.as_count()?,
-        ask_size: f.as_?.as_count()?,
-        bid_exchange: f.bx.and_then(Value::as_i64),
-        ask_exchange: f.ax.and_then(Value::as_i64),
-        ts_ms: f.t?.as_ts_ms()?,
-        seq: f.q.and_then(Value::as_i64),
-        sym: f.sym?.as_str(scratch)?,
+        bid: f.f64(Num::Bp)?,
+        ask: f.f64(Num::Ap)?,
+        bid_size: f.count(Num::Bs)?,
+        ask_size: f.count(Num::As)?,
+        bid_exchange: f.i64(Num::Bx),
+        ask_exchange: f.i64(Num::Ax),
+        ts_ms: f.ts_ms(Num::T)?,
+        seq: f.i64(Num::Q),
+        sym: f.str(text, Str::Sym, scratch)?,
     })
 }
 
-fn trade<'a>(f: &Fields<'a>, scratch: &'a mut String) -> Option<MassiveTrade<'a>> {
+fn trade<'s>(f: &Fields, text: &'s str, scratch: &'s mut String) -> Option<MassiveTrade<'s>> {
     Some(MassiveTrade {
-        price: f.p?.as_f64()?,
-        size: f.s?.as_count()?,
-        exchange: f.x.and_then(Value::as_i64),
-        ts_ms: f.t?.as_ts_ms()?,
-        seq: f.q.and_then(Value::as_i64),
-        sym: f.sym?.as_str(scratch)?,
+        price: f.f64(Num::P)?,
+        size: f.count(Num::S)?,
+        exchange: f.i64(Num::X),
+        ts_ms: f.ts_ms(Num::T)?,
+        seq: f.i64(Num::Q),
+        sym: f.str(text, Str::Sym, scratch)?,
     })
 }
 
-fn aggregate<'a>(
-    f: &Fields<'a>,
+fn aggregate<'s>(
+    f: &Fields,
+    text: &'s str,
     span: AggregateSpan,
-    scratch: &'a mut String,
-) -> Option<MassiveAggregate<'a>> {
+    scratch: &'s mut String,
+) -> Option<MassiveAggregate<'s>> {
     Some(MassiveAggregate {
         span,
-        volume: f.v.and_then(Value::as_count),
-        day_volume: f.av.and_then(Value::as_count),
-        open: f.o.and_then(Value::as_f64),
-        high: f.h.and_then(Value::as_f64),
-        low: f.l.and_then(Value::as_f64),
-        close: f.c.and_then(Value::as_f64),
-        vwap: f.vw.and_then(Value::as_f64),
-        start_ms: f.s.and_then(Value::as_ts_ms),
-        end_ms: f.e.and_then(Value::as_ts_ms),
-        sym: f.sym?.as_str(scratch)?,
+        volume: f.count(Num::V),
+        day_volume: f.count(Num::Av),
+        open: f.f64(Num::O),
+        high: f.f64(Num::H),
+        low: f.f64(Num::L),
+        close: f.f64(Num::C),
+        vwap: f.f64(Num::Vw),
+        start_ms: f.ts_ms(Num::S),
+        end_ms: f.ts_ms(Num::E),
+        sym: f.str(text, Str::Sym, scratch)?,
     })
 }
 
-fn index_value<'a>(f: &Fields<'a>, scratch: &'a mut String) -> Option<MassiveIndexValue<'a>> {
+fn index_value<'s>(
+    f: &Fields,
+    text: &'s str,
+    scratch: &'s mut String,
+) -> Option<MassiveIndexValue<'s>> {
     Some(MassiveIndexValue {
-        value: f.val?.as_f64()?,
-        ts_ms: f.t?.as_ts_ms()?,
-        ticker: f.ticker?.as_str(scratch)?,
+        value: f.f64(Num::Val)?,
+        ts_ms: f.ts_ms(Num::T)?,
+        ticker: f.str(text, Str::Ticker, scratch)?,
     })
 }
 
-fn status<'a>(f: &Fields<'a>, s1: &'a mut String, s2: &'a mut String) -> Option<MassiveStatus<'a>> {
+fn status<'s>(
+    f: &Fields,
+    text: &'s str,
+    s1: &'s mut String,
+    s2: &'s mut String,
+) -> Option<MassiveStatus<'s>> {
     Some(MassiveStatus {
-        status: f.status?.as_str(s1)?,
-        message: match f.message {
-            Some(Value::Null) | None => "",
-            Some(m) => m.as_str(s2)?,
+        status: f.str(text, Str::Status, s1)?,
+        message: if f.has(Str::Message.bit()) {
+            f.str(text, Str::Message, s2)?
+        } else {
+            ""
         },
     })
 }
 
-/// A JSON value as much as the interpreter needs it: numbers and strings are kept,
-/// anything else is only known to be there.
-#[derive(Debug, Clone, Copy)]
-enum Value<'a> {
-    Num(Number),
-    Str(JsonStr<'a>),
-    Null,
-    Other,
+/// Number-valued keys, by wire name. Keys that mean different things in different
+/// events share a slot and are read per `ev`: `s` is a trade's size and an aggregate's
+/// start, `c` an aggregate's close (a trade's `c` is its conditions array, which no
+/// event reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Num {
+    Bp,
+    Ap,
+    Bs,
+    As,
+    Bx,
+    Ax,
+    P,
+    S,
+    X,
+    T,
+    Q,
+    V,
+    Av,
+    O,
+    H,
+    L,
+    C,
+    Vw,
+    E,
+    Val,
 }
 
-impl<'a> Value<'a> {
-    fn as_f64(self) -> Option<f64> {
+/// String-valued keys, by wire name (`T` is the index ticker of a `V` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Str {
+    Ev,
+    Sym,
+    Ticker,
+    Status,
+    Message,
+}
+
+const NUMS: usize = Num::Val as usize + 1;
+const STRS: usize = Str::Message as usize + 1;
+
+/// Where a key's value goes.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Num(Num),
+    Str(Str),
+}
+
+impl Slot {
+    fn bit(self) -> u32 {
         match self {
-            Value::Num(n) if n.value.is_finite() => Some(n.value),
-            _ => None,
+            Slot::Num(k) => k.bit(),
+            Slot::Str(k) => k.bit(),
+        }
+    }
+}
+
+impl Num {
+    /// The key's bit in the [`Fields`] masks.
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl Str {
+    /// The key's bit in the [`Fields`] masks (after the numeric keys').
+    fn bit(self) -> u32 {
+        1 << (NUMS as u32 + self as u32)
+    }
+}
+
+/// The known fields of the event being read, parsed once during the scan.
+///
+/// Values live in plain arrays and their state in bitmasks, so starting an event is
+/// four integer stores and reading a field is a mask test and an array load; an absent
+/// field is never read because its `present` bit is clear.
+#[derive(Debug, Clone, Default)]
+struct Fields {
+    /// Keys seen with a value of the right type.
+    present: u32,
+    /// Keys seen with a value of the wrong type (a quote's `bp` as a string): reading
+    /// one makes the event invalid.
+    wrong: u32,
+    /// Numeric keys written as an integer that fits `i64`.
+    integral: u32,
+    /// String keys with escapes (decoded on read).
+    escaped: u32,
+    num: [f64; NUMS],
+    int: [i64; NUMS],
+    /// String bodies, between the quotes, as byte offsets into the frame.
+    text: [(u32, u32); STRS],
+}
+
+impl Fields {
+    #[inline]
+    fn clear(&mut self) {
+        self.present = 0;
+        self.wrong = 0;
+        self.integral = 0;
+        self.escaped = 0;
+    }
+
+    #[inline]
+    fn has(&self, bit: u32) -> bool {
+        self.present & bit != 0
+    }
+
+    #[inline]
+    fn set_num(&mut self, key: Num, n: Number) {
+        let i = key as usize;
+        self.num[i] = n.value;
+        self.present |= key.bit();
+        if let Some(int) = n.int {
+            self.int[i] = int;
+            self.integral |= key.bit();
+        } else {
+            self.integral &= !key.bit();
+        }
+        self.wrong &= !key.bit();
+    }
+
+    #[inline]
+    fn set_str(&mut self, key: Str, start: usize, end: usize, escaped: bool) {
+        self.text[key as usize] = (start as u32, end as u32);
+        self.present |= key.bit();
+        self.wrong &= !key.bit();
+        if escaped {
+            self.escaped |= key.bit();
+        } else {
+            self.escaped &= !key.bit();
         }
     }
 
-    fn as_i64(self) -> Option<i64> {
-        match self {
-            Value::Num(n) => n.int,
-            _ => None,
-        }
+    /// `null`: the key counts as absent.
+    #[inline]
+    fn set_null(&mut self, bit: u32) {
+        self.present &= !bit;
+        self.wrong &= !bit;
+    }
+
+    #[inline]
+    fn set_wrong(&mut self, bit: u32) {
+        self.present &= !bit;
+        self.wrong |= bit;
+    }
+
+    /// A finite number; `None` if absent, of the wrong type or not finite.
+    #[inline]
+    fn f64(&self, key: Num) -> Option<f64> {
+        let v = self.num[key as usize];
+        (self.has(key.bit()) && v.is_finite()).then_some(v)
+    }
+
+    /// A number written as an integer that fits `i64`.
+    #[inline]
+    fn i64(&self, key: Num) -> Option<i64> {
+        (self.integral & self.present & key.bit() != 0).then(|| self.int[key as usize])
     }
 
     /// A non-negative whole number; `17.0` counts, `17.5` and `-1` do not.
-    fn as_count(self) -> Option<u64> {
-        match self {
-            Value::Num(Number { int: Some(i), .. }) => u64::try_from(i).ok(),
-            Value::Num(Number { value, int: None })
-                if value.fract() == 0.0 && (0.0..1.8e19).contains(&value) =>
-            {
-                Some(value as u64)
-            }
-            _ => None,
+    #[inline]
+    fn count(&self, key: Num) -> Option<u64> {
+        if let Some(i) = self.i64(key) {
+            return u64::try_from(i).ok();
         }
+        let v = self.f64(key)?;
+        (v.fract() == 0.0 && (0.0..1.8e19).contains(&v)).then_some(v as u64)
     }
 
-    fn as_ts_ms(self) -> Option<i64> {
-        unix_ms_from_any(
-            self.as_i64()
-                .or_else(|| self.as_count().and_then(|c| i64::try_from(c).ok()))?,
-        )
+    /// A timestamp of any unit, in Unix ms.
+    #[inline]
+    fn ts_ms(&self, key: Num) -> Option<i64> {
+        let raw = self
+            .i64(key)
+            .or_else(|| self.count(key).and_then(|c| i64::try_from(c).ok()))?;
+        unix_ms_from_any(raw)
     }
 
-    fn as_str<'s>(self, scratch: &'s mut String) -> Option<&'s str>
-    where
-        'a: 's,
-    {
-        match self {
-            Value::Str(s) => s.decode(scratch),
-            _ => None,
+    /// A string, borrowed from the frame when it has no escapes, else decoded into
+    /// `scratch`.
+    #[inline]
+    fn str<'s>(&self, frame: &'s str, key: Str, scratch: &'s mut String) -> Option<&'s str> {
+        if !self.has(key.bit()) {
+            return None;
         }
+        let (start, end) = self.text[key as usize];
+        let raw = frame.get(start as usize..end as usize)?;
+        JsonStr {
+            raw,
+            escaped: self.escaped & key.bit() != 0,
+        }
+        .decode(scratch)
     }
 }
 
@@ -461,6 +626,43 @@ impl<'a> Value<'a> {
 struct Number {
     value: f64,
     int: Option<i64>,
+}
+
+/// Powers of ten that fit a `u64`, for combining digit runs.
+const POW10_INT: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// Reads the digits at `*pos`, advancing past them: their value (wrapping past 19
+/// digits; callers check the count) and how many there were.
+#[inline]
+fn digits(bytes: &[u8], pos: &mut usize) -> (u64, usize) {
+    let (mut value, mut count) = (0u64, 0usize);
+    while let Some(word) = swar::load8(bytes, *pos) {
+        let run = swar::digit_run(word);
+        if run > 0 {
+            value = value
+                .wrapping_mul(POW10_INT[run])
+                .wrapping_add(swar::digits_value(word, run));
+        }
+        *pos += run;
+        count += run;
+        if run < 8 {
+            return (value, count);
+        }
+    }
+    while let Some(&d @ b'0'..=b'9') = bytes.get(*pos) {
+        value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+        *pos += 1;
+        count += 1;
+    }
+    (value, count)
 }
 
 /// A string's raw text between the quotes, escapes still encoded.
@@ -520,68 +722,165 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
     (0..4).try_fold(0u32, |acc, _| Some(acc * 16 + chars.next()?.to_digit(16)?))
 }
 
-/// The fields an event may carry, by wire name. Keys that mean different things in
-/// different events (`s` is a trade's size and an aggregate's start; `c` is a trade's
-/// conditions and an aggregate's close) share a slot and are read per `ev`.
-#[derive(Debug, Default)]
-struct Fields<'a> {
-    ev: Option<Value<'a>>,
-    sym: Option<Value<'a>>,
-    ticker: Option<Value<'a>>,
-    status: Option<Value<'a>>,
-    message: Option<Value<'a>>,
-    bp: Option<Value<'a>>,
-    ap: Option<Value<'a>>,
-    bs: Option<Value<'a>>,
-    as_: Option<Value<'a>>,
-    bx: Option<Value<'a>>,
-    ax: Option<Value<'a>>,
-    p: Option<Value<'a>>,
-    s: Option<Value<'a>>,
-    x: Option<Value<'a>>,
-    t: Option<Value<'a>>,
-    q: Option<Value<'a>>,
-    v: Option<Value<'a>>,
-    av: Option<Value<'a>>,
-    o: Option<Value<'a>>,
-    h: Option<Value<'a>>,
-    l: Option<Value<'a>>,
-    c: Option<Value<'a>>,
-    vw: Option<Value<'a>>,
-    e: Option<Value<'a>>,
-    val: Option<Value<'a>>,
+/// A key of up to eight bytes packed into an integer, so dispatching on it is one
+/// integer match instead of a chain of slice comparisons.
+const fn pack(key: &[u8]) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < key.len() {
+        v |= (key[i] as u64) << (8 * i);
+        i += 1;
+    }
+    v
 }
 
-impl<'a> Fields<'a> {
-    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<Value<'a>>> {
-        Some(match key {
-            b"ev" => &mut self.ev,
-            b"sym" => &mut self.sym,
-            b"T" => &mut self.ticker,
-            b"status" => &mut self.status,
-            b"message" => &mut self.message,
-            b"bp" => &mut self.bp,
-            b"ap" => &mut self.ap,
-            b"bs" => &mut self.bs,
-            b"as" => &mut self.as_,
-            b"bx" => &mut self.bx,
-            b"ax" => &mut self.ax,
-            b"p" => &mut self.p,
-            b"s" => &mut self.s,
-            b"x" => &mut self.x,
-            b"t" => &mut self.t,
-            b"q" => &mut self.q,
-            b"v" => &mut self.v,
-            b"av" => &mut self.av,
-            b"o" => &mut self.o,
-            b"h" => &mut self.h,
-            b"l" => &mut self.l,
-            b"c" => &mut self.c,
-            b"vw" => &mut self.vw,
-            b"e" => &mut self.e,
-            b"val" => &mut self.val,
-            _ => return None,
-        })
+/// The slot of a key packed by [`pack`], or `None` for a key no event reads.
+#[inline]
+fn slot(key: u64) -> Option<Slot> {
+    const EV: u64 = pack(b"ev");
+    const SYM: u64 = pack(b"sym");
+    const TICKER: u64 = pack(b"T");
+    const STATUS: u64 = pack(b"status");
+    const MESSAGE: u64 = pack(b"message");
+    const BP: u64 = pack(b"bp");
+    const AP: u64 = pack(b"ap");
+    const BS: u64 = pack(b"bs");
+    const AS: u64 = pack(b"as");
+    const BX: u64 = pack(b"bx");
+    const AX: u64 = pack(b"ax");
+    const P: u64 = pack(b"p");
+    const S: u64 = pack(b"s");
+    const X: u64 = pack(b"x");
+    const T: u64 = pack(b"t");
+    const Q: u64 = pack(b"q");
+    const V: u64 = pack(b"v");
+    const AV: u64 = pack(b"av");
+    const O: u64 = pack(b"o");
+    const H: u64 = pack(b"h");
+    const L: u64 = pack(b"l");
+    const C: u64 = pack(b"c");
+    const VW: u64 = pack(b"vw");
+    const E: u64 = pack(b"e");
+    const VAL: u64 = pack(b"val");
+    Some(match key {
+        EV => Slot::Str(Str::Ev),
+        SYM => Slot::Str(Str::Sym),
+        TICKER => Slot::Str(Str::Ticker),
+        STATUS => Slot::Str(Str::Status),
+        MESSAGE => Slot::Str(Str::Message),
+        BP => Slot::Num(Num::Bp),
+        AP => Slot::Num(Num::Ap),
+        BS => Slot::Num(Num::Bs),
+        AS => Slot::Num(Num::As),
+        BX => Slot::Num(Num::Bx),
+        AX => Slot::Num(Num::Ax),
+        P => Slot::Num(Num::P),
+        S => Slot::Num(Num::S),
+        X => Slot::Num(Num::X),
+        T => Slot::Num(Num::T),
+        Q => Slot::Num(Num::Q),
+        V => Slot::Num(Num::V),
+        AV => Slot::Num(Num::Av),
+        O => Slot::Num(Num::O),
+        H => Slot::Num(Num::H),
+        L => Slot::Num(Num::L),
+        C => Slot::Num(Num::C),
+        VW => Slot::Num(Num::Vw),
+        E => Slot::Num(Num::E),
+        VAL => Slot::Num(Num::Val),
+        _ => return None,
+    })
+}
+
+/// Most keys an event shape can hold (a quote has ten).
+const SHAPE_KEYS: usize = 12;
+
+/// The key layout of an event as Massive serializes it: `{"ev":`, `,"sym":`,
+/// `,"bx":`, … — each key with its punctuation, packed into a `u64`, and the slot its
+/// value goes to.
+///
+/// Massive writes every event of a kind with the same keys in the same order and no
+/// whitespace. Once the general parser has read an event, its shape is remembered, and
+/// following events are matched against it: one masked eight-byte comparison per key
+/// instead of scanning and dispatching on it. Any difference (another order, an
+/// optional key absent, whitespace, a string with escapes, a `null`) fails the match,
+/// and the event is read again by the general parser, so the shape is a cache and
+/// never changes what is parsed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    usable: bool,
+    len: usize,
+    literal: [u64; SHAPE_KEYS],
+    literal_len: [u8; SHAPE_KEYS],
+    slot: [Option<Slot>; SHAPE_KEYS],
+}
+
+impl Shape {
+    /// Adds the next key the general parser read (`packed`: the bare key, packed).
+    fn record(&mut self, slot: Option<Slot>, packed: Option<u64>) {
+        if self.len == 0 && !self.usable {
+            self.usable = true;
+        }
+        let (Some(slot), Some(key)) = (slot, packed) else {
+            self.usable = false;
+            return;
+        };
+        let key_len = 8 - key.leading_zeros() as usize / 8;
+        // The literal is the opening brace or comma, the quoted key and the colon.
+        let literal_len = key_len + 4;
+        if self.len == SHAPE_KEYS || literal_len > 8 {
+            self.usable = false;
+            return;
+        }
+        let lead = if self.len == 0 { b'{' } else { b',' };
+        let mut bytes = [0u8; 8];
+        bytes[0] = lead;
+        bytes[1] = b'"';
+        bytes[2..2 + key_len].copy_from_slice(&key.to_le_bytes()[..key_len]);
+        bytes[2 + key_len] = b'"';
+        bytes[3 + key_len] = b':';
+        self.literal[self.len] = u64::from_le_bytes(bytes);
+        self.literal_len[self.len] = literal_len as u8;
+        self.slot[self.len] = Some(slot);
+        self.len += 1;
+    }
+}
+
+/// The two most recent event shapes (quotes and trades, in practice).
+#[derive(Debug, Default)]
+struct Shapes {
+    known: [Shape; 2],
+    /// Which of `known` the next learned shape replaces.
+    next: usize,
+}
+
+impl Shapes {
+    /// Reads the event at the cursor through a known shape; `false` (cursor position
+    /// unspecified) when no shape matches and the general parser must read it.
+    #[inline]
+    fn parse(&self, cur: &mut Cursor<'_>, fields: &mut Fields) -> bool {
+        let start = cur.pos;
+        for shape in &self.known {
+            if shape.usable && cur.parse_shaped(shape, fields) {
+                return true;
+            }
+            cur.pos = start;
+        }
+        false
+    }
+
+    /// Remembers the shape of an event the general parser just read.
+    fn learn(&mut self, shape: Shape) {
+        if !shape.usable || shape.len == 0 {
+            return;
+        }
+        let same =
+            |k: &Shape| k.len == shape.len && k.literal[..k.len] == shape.literal[..shape.len];
+        if self.known.iter().any(same) {
+            return;
+        }
+        self.known[self.next] = shape;
+        self.next ^= 1;
     }
 }
 
@@ -643,51 +942,120 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Reads one event object (the cursor is on its `{`), keeping known fields.
-    fn parse_event_fields(&mut self) -> Result<Fields<'a>, FrameErrorKind> {
-        let mut fields = Fields::default();
+    /// Reads one event object (the cursor is on its `{`) into `fields`, parsing the
+    /// values of known keys and validating the rest.
+    #[inline]
+    fn parse_event_fields(
+        &mut self,
+        fields: &mut Fields,
+        shape: &mut Shape,
+    ) -> Result<(), FrameErrorKind> {
+        fields.clear();
         self.pos += 1; // '{'
         self.skip_ws();
         if self.eat(b'}') {
-            return Ok(fields);
+            shape.usable = false;
+            return Ok(());
         }
         loop {
             self.skip_ws();
             self.expect(b'"')?;
-            let key = self.string_body()?;
+            let key = self.key()?;
+            shape.record(key.and_then(slot), key);
             self.skip_ws();
             self.expect(b':')?;
             self.skip_ws();
-            let slot = if key.escaped {
-                None
-            } else {
-                fields.slot(key.raw.as_bytes())
-            };
-            match slot {
-                Some(slot) => *slot = Some(self.value(0)?),
-                None => self.skip_value(0)?,
+            match (key.and_then(slot), self.peek()) {
+                (Some(Slot::Num(k)), Some(b'-' | b'0'..=b'9')) => {
+                    let n = self.number()?;
+                    fields.set_num(k, n);
+                }
+                (Some(Slot::Str(k)), Some(b'"')) => {
+                    self.pos += 1;
+                    let start = self.pos;
+                    let escaped = self.scan_string()?;
+                    fields.set_str(k, start, self.pos - 1, escaped);
+                }
+                (Some(slot), Some(b'n')) => {
+                    self.literal(b"null")?;
+                    fields.set_null(slot.bit());
+                    shape.usable = false;
+                }
+                (Some(slot), _) => {
+                    self.skip_value(0)?;
+                    fields.set_wrong(slot.bit());
+                    shape.usable = false;
+                }
+                (None, _) => {
+                    self.skip_value(0)?;
+                    shape.usable = false;
+                }
             }
             self.skip_ws();
             match self.next() {
                 Some(b',') => continue,
-                Some(b'}') => return Ok(fields),
+                Some(b'}') => return Ok(()),
                 Some(b) => return Err(self.unexpected(b)),
                 None => return Err(FrameErrorKind::UnexpectedEnd),
             }
         }
     }
 
-    fn value(&mut self, depth: u32) -> Result<Value<'a>, FrameErrorKind> {
-        match self.peek() {
-            Some(b'"') => {
-                self.pos += 1;
-                Ok(Value::Str(self.string_body()?))
+    /// Reads the event at the cursor (on its `{`) if it has exactly `shape`'s layout,
+    /// with no whitespace and no escapes.
+    #[inline]
+    fn parse_shaped(&mut self, shape: &Shape, fields: &mut Fields) -> bool {
+        fields.clear();
+        for i in 0..shape.len {
+            let len = usize::from(shape.literal_len[i]);
+            let Some(word) = swar::load8(self.bytes, self.pos) else {
+                return false;
+            };
+            let mask = u64::MAX >> (64 - 8 * len);
+            if word & mask != shape.literal[i] {
+                return false;
             }
-            Some(b'-' | b'0'..=b'9') => Ok(Value::Num(self.number()?)),
-            Some(b'n') => self.literal(b"null").map(|()| Value::Null),
-            Some(_) => self.skip_value(depth).map(|()| Value::Other),
-            None => Err(FrameErrorKind::UnexpectedEnd),
+            self.pos += len;
+            match (shape.slot[i], self.peek()) {
+                (Some(Slot::Num(k)), Some(b'-' | b'0'..=b'9')) => match self.number() {
+                    Ok(n) => fields.set_num(k, n),
+                    Err(_) => return false,
+                },
+                (Some(Slot::Str(k)), Some(b'"')) => {
+                    self.pos += 1;
+                    let start = self.pos;
+                    match self.scan_string() {
+                        Ok(false) => fields.set_str(k, start, self.pos - 1, false),
+                        _ => return false,
+                    }
+                }
+                _ => return false,
+            }
         }
+        self.eat(b'}')
+    }
+
+    /// Reads a key after its opening quote; returns it packed when it is short and
+    /// plain (every key the parser reads is), `None` otherwise.
+    #[inline]
+    fn key(&mut self) -> Result<Option<u64>, FrameErrorKind> {
+        // Fast path: the whole key and its closing quote within the next eight bytes.
+        if let Some(word) = swar::load8(self.bytes, self.pos) {
+            let len = swar::string_stop(word);
+            if len < 8 && self.bytes[self.pos + len] == b'"' {
+                self.pos += len + 1;
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u64::MAX >> (64 - 8 * len)
+                };
+                return Ok(Some(word & mask));
+            }
+        }
+        let start = self.pos;
+        let escaped = self.scan_string()?;
+        let key = &self.bytes[start..self.pos - 1];
+        Ok((!escaped && key.len() <= 8).then(|| pack(key)))
     }
 
     /// Validates and passes over any JSON value.
@@ -698,7 +1066,7 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             Some(b'"') => {
                 self.pos += 1;
-                self.string_body().map(|_| ())
+                self.scan_string().map(|_| ())
             }
             Some(b'-' | b'0'..=b'9') => self.number().map(|_| ()),
             Some(b't') => self.literal(b"true"),
@@ -715,7 +1083,7 @@ impl<'a> Cursor<'a> {
                     self.skip_ws();
                     if open == b'{' {
                         self.expect(b'"')?;
-                        self.string_body()?;
+                        self.scan_string()?;
                         self.skip_ws();
                         self.expect(b':')?;
                         self.skip_ws();
@@ -746,13 +1114,28 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Reads a string's body after its opening quote, through the closing quote.
-    fn string_body(&mut self) -> Result<JsonStr<'a>, FrameErrorKind> {
-        let start = self.pos;
+    /// Passes over a string's body after its opening quote, through the closing quote;
+    /// returns whether it holds escapes.
+    #[inline]
+    fn scan_string(&mut self) -> Result<bool, FrameErrorKind> {
         let mut escaped = false;
         loop {
+            // The common case: plain text up to the closing quote, eight bytes a step.
+            while let Some(word) = swar::load8(self.bytes, self.pos) {
+                let stop = swar::string_stop(word);
+                self.pos += stop;
+                if stop < 8 {
+                    break;
+                }
+            }
+            while let Some(&b) = self.bytes.get(self.pos) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
             match self.next() {
-                Some(b'"') => break,
+                Some(b'"') => return Ok(escaped),
                 Some(b'\\') => {
                     escaped = true;
                     match self.next() {
@@ -770,88 +1153,162 @@ impl<'a> Cursor<'a> {
                         None => return Err(FrameErrorKind::UnexpectedEnd),
                     }
                 }
-                Some(0..=0x1f) => return Err(FrameErrorKind::BadString),
-                Some(_) => {}
+                Some(_) => return Err(FrameErrorKind::BadString), // a control character
                 None => return Err(FrameErrorKind::UnexpectedEnd),
             }
         }
-        // Both ends sit next to an ASCII quote, so they are char boundaries of `text`.
-        let raw = self
-            .text
-            .get(start..self.pos - 1)
-            .ok_or(FrameErrorKind::BadString)?;
-        Ok(JsonStr { raw, escaped })
     }
 
-    /// Reads a JSON number. Up to 19 significant digits with a small exponent take an
-    /// exact fast path (an integer mantissa and a power of ten, both exact in `f64`, so
-    /// one correctly rounded division or multiplication); anything else goes through
-    /// the standard library's correctly rounded parser.
+    /// Reads a number, checking JSON's grammar
+    /// (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`), in one pass.
+    ///
+    /// Up to 19 significant digits with no exponent take an exact fast path: an integer
+    /// mantissa divided by a power of ten, both exact in `f64`, so the result is one
+    /// correctly rounded division. Anything else goes through the standard library's
+    /// correctly rounded parser.
+    #[inline]
     fn number(&mut self) -> Result<Number, FrameErrorKind> {
+        self.number_short()
+            .map_or_else(|| self.number_general(), Ok)
+    }
+
+    /// The common shapes in straight-line code: up to 15 integer digits (prices,
+    /// sizes, 13-digit millisecond stamps) and up to 7 fraction digits, no exponent,
+    /// no leading zero. `None` (cursor unmoved) for anything else, including errors,
+    /// which [`Cursor::number_general`] then reports.
+    #[inline]
+    fn number_short(&mut self) -> Option<Number> {
+        let negative = self.peek() == Some(b'-');
+        let mut pos = self.pos + usize::from(negative);
+        let w = swar::load8(self.bytes, pos)?;
+        let n = swar::digit_run(w);
+        if n == 0 || (n > 1 && w & 0xFF == u64::from(b'0')) {
+            return None;
+        }
+        let mut mantissa = swar::digits_value(w, n.min(8));
+        pos += n;
+        if n == 8 {
+            let w2 = swar::load8(self.bytes, pos)?;
+            let n2 = swar::digit_run(w2);
+            if n2 == 8 {
+                return None;
+            }
+            if n2 > 0 {
+                mantissa = mantissa * POW10_INT[n2] + swar::digits_value(w2, n2);
+            }
+            pos += n2;
+        }
+        let mut frac_digits = 0;
+        if self.bytes.get(pos) == Some(&b'.') {
+            let w3 = swar::load8(self.bytes, pos + 1)?;
+            frac_digits = swar::digit_run(w3);
+            if frac_digits == 0 || frac_digits == 8 {
+                return None;
+            }
+            mantissa = mantissa * POW10_INT[frac_digits] + swar::digits_value(w3, frac_digits);
+            pos += 1 + frac_digits;
+        }
+        if matches!(self.bytes.get(pos), Some(b'e' | b'E')) || mantissa >= (1 << 53) {
+            return None;
+        }
+        self.pos = pos;
+        let magnitude = if frac_digits == 0 {
+            mantissa as f64
+        } else {
+            mantissa as f64 / POW10[frac_digits]
+        };
+        let signed = |v: f64| if negative { -v } else { v };
+        let int = (frac_digits == 0).then(|| {
+            if negative {
+                -(mantissa as i64)
+            } else {
+                mantissa as i64
+            }
+        });
+        Some(Number {
+            value: signed(magnitude),
+            int,
+        })
+    }
+
+    /// Any JSON number, and the error for a malformed one.
+    fn number_general(&mut self) -> Result<Number, FrameErrorKind> {
         let start = self.pos;
         let negative = self.eat(b'-');
-        let mut mantissa: u64 = 0;
-        let mut digits = 0u32;
         let int_start = self.pos;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-            digits += 1;
-            self.pos += 1;
-        }
-        let int_digits = self.pos - int_start;
+        let (int_value, int_digits) = digits(self.bytes, &mut self.pos);
         if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
             return Err(FrameErrorKind::BadNumber);
         }
-        let mut frac_digits = 0u32;
-        if self.eat(b'.') {
-            while let Some(d @ b'0'..=b'9') = self.peek() {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-                digits += 1;
-                frac_digits += 1;
-                self.pos += 1;
-            }
-            if frac_digits == 0 {
+        let (mut mantissa, mut total, mut frac_digits) = (int_value, int_digits, 0);
+        let fraction = self.eat(b'.');
+        if fraction {
+            let (frac, n) = digits(self.bytes, &mut self.pos);
+            if n == 0 {
                 return Err(FrameErrorKind::BadNumber);
             }
+            frac_digits = n;
+            total += n;
+            mantissa = match POW10_INT.get(n) {
+                Some(&scale) => mantissa.wrapping_mul(scale).wrapping_add(frac),
+                None => 0, // more than 19 digits: the slow path below
+            };
         }
-        let mut has_exp = false;
+        let mut exponent = false;
         if let Some(b'e' | b'E') = self.peek() {
-            has_exp = true;
+            exponent = true;
             self.pos += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
             }
-            let exp_start = self.pos;
-            while let Some(b'0'..=b'9') = self.peek() {
-                self.pos += 1;
-            }
-            if self.pos == exp_start {
+            if self.skip_digits() == 0 {
                 return Err(FrameErrorKind::BadNumber);
             }
         }
-        let int = (!has_exp && frac_digits == 0 && digits <= 18).then(|| {
-            let m = mantissa as i64; // < 10^18, fits
-            if negative { -m } else { m }
-        });
-        let value = if !has_exp && digits <= 19 && mantissa < (1 << 53) && frac_digits < 23 {
-            let v = mantissa as f64 / POW10[frac_digits as usize];
-            if negative { -v } else { v }
-        } else {
-            // The slice is ASCII digits, sign, '.', 'e' — always a char boundary.
-            let text = self
-                .text
-                .get(start..self.pos)
-                .ok_or(FrameErrorKind::BadNumber)?;
-            text.parse::<f64>().map_err(|_| FrameErrorKind::BadNumber)?
-        };
-        let int = int.or_else(|| {
-            // Integers too long for the fast path, e.g. 19-digit nanosecond stamps.
-            if has_exp || frac_digits > 0 {
-                return None;
-            }
-            self.text.get(start..self.pos)?.parse::<i64>().ok()
-        });
+        if !exponent && total <= 19 && mantissa < (1 << 53) {
+            let magnitude = if frac_digits == 0 {
+                mantissa as f64
+            } else {
+                mantissa as f64 / POW10[frac_digits]
+            };
+            let int = (!fraction).then(|| {
+                if negative {
+                    -(mantissa as i64)
+                } else {
+                    mantissa as i64
+                }
+            });
+            return Ok(Number {
+                value: if negative { -magnitude } else { magnitude },
+                int,
+            });
+        }
+        let text = self
+            .text
+            .get(start..self.pos)
+            .ok_or(FrameErrorKind::BadNumber)?;
+        let value = text.parse::<f64>().map_err(|_| FrameErrorKind::BadNumber)?;
+        let int = (!exponent && !fraction)
+            .then(|| text.parse::<i64>().ok())
+            .flatten();
         Ok(Number { value, int })
+    }
+
+    /// Passes over ASCII digits; returns how many.
+    #[inline]
+    fn skip_digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(word) = swar::load8(self.bytes, self.pos) {
+            let run = swar::digit_run(word);
+            self.pos += run;
+            if run < 8 {
+                return self.pos - start;
+            }
+        }
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod chain;
 pub mod feed;
 pub mod frame;
+mod swar;
 mod wire;
 
 pub use chain::{ChainAssembler, ChainPage, Normalizer, PageError, Rejection};

@@ -1,0 +1,127 @@
+//! Eight bytes at a time: the frame parser's inner loops without a branch per byte.
+//!
+//! A quote event is ~125 bytes of digits and short strings; scanning them byte by byte
+//! costs a hard-to-predict loop exit per number and per string. These helpers load
+//! eight bytes into a `u64` (little-endian: the first byte in the lowest lane) and
+//! answer "how many leading digits", "where is the first quote, backslash or control
+//! byte", and "what number do these digits spell" with a few arithmetic operations.
+//!
+//! Every helper is exact for inputs that are valid UTF-8 (no byte above 0xF4), which
+//! the parser guarantees by taking `&str`. Lanes past the first match may hold false
+//! positives from borrow propagation; only the first match is ever used.
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+const LOWS7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+/// The eight bytes at `pos`, if there are eight.
+#[inline]
+pub(crate) fn load8(bytes: &[u8], pos: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(pos..pos + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// 0x80 in every lane of `x` that is non-zero (exact in every lane).
+#[inline]
+fn nonzero_lanes(x: u64) -> u64 {
+    (((x & LOWS7).wrapping_add(LOWS7)) | x) & HIGHS
+}
+
+/// 0x80 in the lowest lane of `x` that is zero (higher lanes may be flagged too).
+#[inline]
+fn zero_lanes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Index of the first flagged lane, or 8.
+#[inline]
+fn first(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
+}
+
+/// How many of the eight bytes, from the first, are ASCII digits.
+#[inline]
+pub(crate) fn digit_run(x: u64) -> usize {
+    // A byte is a digit iff its high nibble is 3 and stays 3 after adding 6
+    // (0x30..=0x39). Adding 6 cannot carry between lanes: no lane exceeds 0xF4.
+    let high = x & 0xF0F0_F0F0_F0F0_F0F0;
+    let high6 = x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
+    let not_digit = (high ^ 0x3030_3030_3030_3030) | (high6 ^ 0x3030_3030_3030_3030);
+    first(nonzero_lanes(not_digit))
+}
+
+/// Index of the first `"`, `\` or control byte (< 0x20) among the eight, or 8.
+#[inline]
+pub(crate) fn string_stop(x: u64) -> usize {
+    let quote = zero_lanes(x ^ 0x2222_2222_2222_2222);
+    let backslash = zero_lanes(x ^ 0x5C5C_5C5C_5C5C_5C5C);
+    let control = x.wrapping_sub(0x2020_2020_2020_2020) & !x & HIGHS;
+    first(quote | backslash | control)
+}
+
+/// The value of the first `n` (1..=8) bytes of `x`, which are ASCII digits.
+#[inline]
+pub(crate) fn digits_value(x: u64, n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n));
+    // Move the n digits to the top lanes (zero lanes below read as leading zeros),
+    // then combine pairs, quads and octets of digits with three multiplications.
+    let v = x.wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - n));
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn word(s: &[u8]) -> u64 {
+        let mut b = [b' '; 8];
+        b[..s.len()].copy_from_slice(s);
+        u64::from_le_bytes(b)
+    }
+
+    #[test]
+    fn runs_stops_and_values() {
+        assert_eq!(digit_run(word(b"12345678")), 8);
+        assert_eq!(digit_run(word(b"9.71,")), 1);
+        assert_eq!(digit_run(word(b",")), 0);
+        assert_eq!(
+            digit_run(word(b"0123/:9")),
+            4,
+            "'/' and ':' border the digits"
+        );
+        assert_eq!(string_stop(word(b"O:SPXW26")), 8);
+        assert_eq!(string_stop(word(b"AB\",\"x")), 2);
+        assert_eq!(string_stop(word(b"a\\n")), 1);
+        assert_eq!(string_stop(word(b"ab\x1fc")), 2);
+        assert_eq!(digits_value(word(b"12345678"), 8), 12_345_678);
+        assert_eq!(digits_value(word(b"0971,"), 4), 971);
+        assert_eq!(digits_value(word(b"7"), 1), 7);
+    }
+
+    proptest! {
+        #[test]
+        fn agree_with_byte_loops(bytes in proptest::collection::vec(prop_oneof![0x20u8..0x7F, Just(b'"'), Just(b'\\'), 0u8..0x20, b'0'..=b'9'], 8)) {
+            let x = u64::from_le_bytes(bytes.clone().try_into().unwrap());
+            let run = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+            prop_assert_eq!(digit_run(x), run);
+            let stop = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(8);
+            prop_assert_eq!(string_stop(x), stop);
+            if run > 0 {
+                let want: u64 = std::str::from_utf8(&bytes[..run]).unwrap().parse().unwrap();
+                prop_assert_eq!(digits_value(x, run), want);
+            }
+        }
+
+        #[test]
+        fn exact_on_multibyte_utf8(s in "[0-9a\"\\\\é€😀]{8,12}") {
+            let bytes = s.as_bytes();
+            let x = load8(bytes, 0).unwrap();
+            let head = &bytes[..8];
+            prop_assert_eq!(digit_run(x), head.iter().take_while(|b| b.is_ascii_digit()).count());
+            prop_assert_eq!(string_stop(x), head.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(8));
+        }
+    }
+}
