@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Normalize Massive chain snapshot responses into one contract record per line.
     Normalize(commands::normalize::Args),
+    /// Write a deterministic simulated chain and quote traffic in Massive's wire format.
+    Generate(commands::generate::Args),
     /// Measure a hot path.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Normalize(args) => commands::normalize::run(&args),
+        Command::Generate(args) => commands::generate::run(&args),
         Command::Bench(bench) => commands::bench::run(&bench),
     };
     match result {

@@ -1,4 +1,5 @@
 //! One module per `chainboard` command.
 
 pub(crate) mod bench;
+pub(crate) mod generate;
 pub(crate) mod normalize;
