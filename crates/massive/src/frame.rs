@@ -29,6 +29,19 @@ use thiserror::Error;
 
 use crate::swar;
 
+/// An integer field kept as its JSON text and converted only when read: exchange ids
+/// and sequence numbers, which chainboard does not use, so the hot path does not pay
+/// for them. The text was validated as a JSON number by the parser.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawInt<'a>(Option<&'a str>);
+
+impl RawInt<'_> {
+    /// The value, if the field was present and is an integer that fits `i64`.
+    pub fn get(self) -> Option<i64> {
+        self.0?.parse().ok()
+    }
+}
+
 /// A quote (`ev: "Q"`): the NBBO of one option contract.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MassiveQuote<'a> {
@@ -43,13 +56,13 @@ pub struct MassiveQuote<'a> {
     /// `as`: ask size, contracts.
     pub ask_size: u64,
     /// `bx`: bid exchange id.
-    pub bid_exchange: Option<i64>,
+    pub bid_exchange: RawInt<'a>,
     /// `ax`: ask exchange id.
-    pub ask_exchange: Option<i64>,
+    pub ask_exchange: RawInt<'a>,
     /// `t`: quote time, converted to Unix ms whatever unit it came in.
     pub ts_ms: i64,
     /// `q`: the vendor's sequence number.
-    pub seq: Option<i64>,
+    pub seq: RawInt<'a>,
 }
 
 /// A trade (`ev: "T"`).
@@ -62,11 +75,11 @@ pub struct MassiveTrade<'a> {
     /// `s`: size, contracts.
     pub size: u64,
     /// `x`: exchange id.
-    pub exchange: Option<i64>,
+    pub exchange: RawInt<'a>,
     /// `t`: trade time, Unix ms.
     pub ts_ms: i64,
     /// `q`: the vendor's sequence number.
-    pub seq: Option<i64>,
+    pub seq: RawInt<'a>,
 }
 
 /// Whether an aggregate covers a second (`A`) or a minute (`AM`).
@@ -357,10 +370,10 @@ fn quote<'s>(f: &Fields, text: &'s str, scratch: &'s mut String) -> Option<Massi
         ask: f.f64(Num::Ap)?,
         bid_size: f.count(Num::Bs)?,
         ask_size: f.count(Num::As)?,
-        bid_exchange: f.i64(Num::Bx),
-        ask_exchange: f.i64(Num::Ax),
+        bid_exchange: f.raw(text, Num::Bx),
+        ask_exchange: f.raw(text, Num::Ax),
         ts_ms: f.ts_ms(Num::T)?,
-        seq: f.i64(Num::Q),
+        seq: f.raw(text, Num::Q),
         sym: f.str(text, Str::Sym, scratch)?,
     })
 }
@@ -369,9 +382,9 @@ fn trade<'s>(f: &Fields, text: &'s str, scratch: &'s mut String) -> Option<Massi
     Some(MassiveTrade {
         price: f.f64(Num::P)?,
         size: f.count(Num::S)?,
-        exchange: f.i64(Num::X),
+        exchange: f.raw(text, Num::X),
         ts_ms: f.ts_ms(Num::T)?,
-        seq: f.i64(Num::Q),
+        seq: f.raw(text, Num::Q),
         sym: f.str(text, Str::Sym, scratch)?,
     })
 }
@@ -469,14 +482,18 @@ const STRS: usize = Str::Message as usize + 1;
 /// Where a key's value goes.
 #[derive(Debug, Clone, Copy)]
 enum Slot {
+    /// Parsed into a number.
     Num(Num),
+    /// Validated as a number and kept as text ([`RawInt`]).
+    Raw(Num),
+    /// A string.
     Str(Str),
 }
 
 impl Slot {
     fn bit(self) -> u32 {
         match self {
-            Slot::Num(k) => k.bit(),
+            Slot::Num(k) | Slot::Raw(k) => k.bit(),
             Slot::Str(k) => k.bit(),
         }
     }
@@ -514,6 +531,8 @@ struct Fields {
     escaped: u32,
     num: [f64; NUMS],
     int: [i64; NUMS],
+    /// Text of [`Slot::Raw`] numbers, as byte offsets into the frame.
+    raw: [(u32, u32); NUMS],
     /// String bodies, between the quotes, as byte offsets into the frame.
     text: [(u32, u32); STRS],
 }
@@ -556,6 +575,23 @@ impl Fields {
         } else {
             self.escaped &= !key.bit();
         }
+    }
+
+    #[inline]
+    fn set_raw(&mut self, key: Num, start: usize, end: usize) {
+        self.raw[key as usize] = (start as u32, end as u32);
+        self.present |= key.bit();
+        self.wrong &= !key.bit();
+    }
+
+    /// A [`Slot::Raw`] number's text.
+    #[inline]
+    fn raw<'s>(&self, frame: &'s str, key: Num) -> RawInt<'s> {
+        if !self.has(key.bit()) {
+            return RawInt(None);
+        }
+        let (start, end) = self.raw[key as usize];
+        RawInt(frame.get(start as usize..end as usize))
     }
 
     /// `null`: the key counts as absent.
@@ -772,13 +808,13 @@ fn slot(key: u64) -> Option<Slot> {
         AP => Slot::Num(Num::Ap),
         BS => Slot::Num(Num::Bs),
         AS => Slot::Num(Num::As),
-        BX => Slot::Num(Num::Bx),
-        AX => Slot::Num(Num::Ax),
+        BX => Slot::Raw(Num::Bx),
+        AX => Slot::Raw(Num::Ax),
         P => Slot::Num(Num::P),
         S => Slot::Num(Num::S),
-        X => Slot::Num(Num::X),
+        X => Slot::Raw(Num::X),
         T => Slot::Num(Num::T),
-        Q => Slot::Num(Num::Q),
+        Q => Slot::Raw(Num::Q),
         V => Slot::Num(Num::V),
         AV => Slot::Num(Num::Av),
         O => Slot::Num(Num::O),
@@ -811,6 +847,8 @@ struct Shape {
     usable: bool,
     len: usize,
     literal: [u64; SHAPE_KEYS],
+    /// Selects the literal's bytes from an eight-byte load.
+    mask: [u64; SHAPE_KEYS],
     literal_len: [u8; SHAPE_KEYS],
     slot: [Option<Slot>; SHAPE_KEYS],
 }
@@ -840,6 +878,7 @@ impl Shape {
         bytes[2 + key_len] = b'"';
         bytes[3 + key_len] = b':';
         self.literal[self.len] = u64::from_le_bytes(bytes);
+        self.mask[self.len] = u64::MAX >> (64 - 8 * literal_len);
         self.literal_len[self.len] = literal_len as u8;
         self.slot[self.len] = Some(slot);
         self.len += 1;
@@ -970,6 +1009,11 @@ impl<'a> Cursor<'a> {
                     let n = self.number()?;
                     fields.set_num(k, n);
                 }
+                (Some(Slot::Raw(k)), Some(b'-' | b'0'..=b'9')) => {
+                    let start = self.pos;
+                    self.skip_number()?;
+                    fields.set_raw(k, start, self.pos);
+                }
                 (Some(Slot::Str(k)), Some(b'"')) => {
                     self.pos += 1;
                     let start = self.pos;
@@ -1007,20 +1051,25 @@ impl<'a> Cursor<'a> {
     fn parse_shaped(&mut self, shape: &Shape, fields: &mut Fields) -> bool {
         fields.clear();
         for i in 0..shape.len {
-            let len = usize::from(shape.literal_len[i]);
             let Some(word) = swar::load8(self.bytes, self.pos) else {
                 return false;
             };
-            let mask = u64::MAX >> (64 - 8 * len);
-            if word & mask != shape.literal[i] {
+            if word & shape.mask[i] != shape.literal[i] {
                 return false;
             }
-            self.pos += len;
+            self.pos += usize::from(shape.literal_len[i]);
             match (shape.slot[i], self.peek()) {
                 (Some(Slot::Num(k)), Some(b'-' | b'0'..=b'9')) => match self.number() {
                     Ok(n) => fields.set_num(k, n),
                     Err(_) => return false,
                 },
+                (Some(Slot::Raw(k)), Some(b'-' | b'0'..=b'9')) => {
+                    let start = self.pos;
+                    if self.skip_number().is_err() {
+                        return false;
+                    }
+                    fields.set_raw(k, start, self.pos);
+                }
                 (Some(Slot::Str(k)), Some(b'"')) => {
                     self.pos += 1;
                     let start = self.pos;
@@ -1068,7 +1117,7 @@ impl<'a> Cursor<'a> {
                 self.pos += 1;
                 self.scan_string().map(|_| ())
             }
-            Some(b'-' | b'0'..=b'9') => self.number().map(|_| ()),
+            Some(b'-' | b'0'..=b'9') => self.skip_number(),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
@@ -1292,6 +1341,30 @@ impl<'a> Cursor<'a> {
             .then(|| text.parse::<i64>().ok())
             .flatten();
         Ok(Number { value, int })
+    }
+
+    /// Passes over a number, checking JSON's grammar without converting it.
+    #[inline]
+    fn skip_number(&mut self) -> Result<(), FrameErrorKind> {
+        self.eat(b'-');
+        let int_start = self.pos;
+        let int_digits = self.skip_digits();
+        if int_digits == 0 || (int_digits > 1 && self.bytes[int_start] == b'0') {
+            return Err(FrameErrorKind::BadNumber);
+        }
+        if self.eat(b'.') && self.skip_digits() == 0 {
+            return Err(FrameErrorKind::BadNumber);
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.skip_digits() == 0 {
+                return Err(FrameErrorKind::BadNumber);
+            }
+        }
+        Ok(())
     }
 
     /// Passes over ASCII digits; returns how many.

@@ -205,22 +205,14 @@ impl ContractKey {
     /// As [`ContractKey::parse`], from raw bytes; the frame parser calls this with a
     /// slice borrowed from the WebSocket frame.
     pub fn parse_bytes(s: &[u8]) -> Result<Self, SymbolError> {
+        Self::parse_fields(s).map_err(|e| explain_strike(s, e))
+    }
+
+    fn parse_fields(s: &[u8]) -> Result<Self, SymbolError> {
         let owned = || String::from_utf8_lossy(s).into_owned();
         let Some(occ) = s.strip_prefix(PREFIX) else {
             return Err(SymbolError::MissingPrefix(owned()));
         };
-        // A strike with the wrong number of digits shifts every field; name it rather
-        // than report the misaligned date it causes.
-        let strike_digits = occ.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-        if strike_digits != 8
-            && strike_digits < occ.len()
-            && matches!(occ[occ.len() - strike_digits - 1], b'C' | b'P')
-        {
-            return Err(SymbolError::StrikeDigits {
-                symbol: owned(),
-                found: strike_digits,
-            });
-        }
         if occ.len() <= SUFFIX_LEN {
             return Err(if occ.len() == SUFFIX_LEN {
                 SymbolError::EmptyRoot(owned())
@@ -283,6 +275,26 @@ impl ContractKey {
             (ymd << 33) | (right << 32) | u64::from(self.strike.0),
         )
     }
+}
+
+/// A strike with the wrong number of digits shifts every field, so the first error
+/// found is about the date or the root; name the real cause instead. Runs only on the
+/// error path.
+fn explain_strike(s: &[u8], err: SymbolError) -> SymbolError {
+    let Some(occ) = s.strip_prefix(PREFIX) else {
+        return err;
+    };
+    let strike_digits = occ.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    if strike_digits != 8
+        && strike_digits < occ.len()
+        && matches!(occ[occ.len() - strike_digits - 1], b'C' | b'P')
+    {
+        return SymbolError::StrikeDigits {
+            symbol: String::from_utf8_lossy(s).into_owned(),
+            found: strike_digits,
+        };
+    }
+    err
 }
 
 /// Reads an all-digit slice as a number; `None` if any byte is not a digit.

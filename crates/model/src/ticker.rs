@@ -71,8 +71,12 @@ impl<const N: usize> InlineAscii<N> {
                 position,
             });
         }
+        // A byte loop rather than `copy_from_slice`: at most eight bytes, and a call to
+        // `memcpy` for a variable length costs more than the copy.
         let mut bytes = [0u8; N];
-        bytes[..s.len()].copy_from_slice(s);
+        for (dst, src) in bytes.iter_mut().zip(s) {
+            *dst = *src;
+        }
         Ok(Self {
             bytes,
             len: s.len() as u8,

@@ -71,6 +71,34 @@ fn parses_the_documented_quote() {
 }
 
 #[test]
+fn exchange_ids_and_sequence_numbers_read_on_demand() {
+    #[derive(Default)]
+    struct Raw(Vec<(Option<i64>, Option<i64>, Option<i64>)>);
+    impl FrameSink for Raw {
+        fn quote(&mut self, q: &MassiveQuote<'_>) {
+            self.0
+                .push((q.bid_exchange.get(), q.ask_exchange.get(), q.seq.get()));
+        }
+        fn trade(&mut self, t: &MassiveTrade<'_>) {
+            self.0.push((t.exchange.get(), None, t.seq.get()));
+        }
+    }
+    let mut raw = Raw::default();
+    let frame = data("frame_mixed.json");
+    FrameParser::new().parse(&frame, &mut raw).unwrap();
+    assert_eq!(raw.0[0], (Some(302), Some(302), Some(844_090_872)));
+    assert_eq!(raw.0[1], (Some(65), None, Some(844_090_873)));
+    let mut raw = Raw::default();
+    let bare = r#"[{"ev":"Q","sym":"O:SPX261218P05000000","bp":1,"ap":2,"bs":1,"as":1,"t":1795532400000,"q":1e3}]"#;
+    FrameParser::new().parse(bare, &mut raw).unwrap();
+    assert_eq!(
+        raw.0[0],
+        (None, None, None),
+        "absent ids, non-integer sequence"
+    );
+}
+
+#[test]
 fn status_only_frames_from_the_handshake() {
     for (frame, expected) in [
         (
