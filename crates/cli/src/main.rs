@@ -15,12 +15,15 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "chainboard", version, about, long_about = None)]
 struct Cli {
+    /// What to do; with none, `demo`.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Watch the epoch engine work on a simulated SPX market (the default).
+    Demo(commands::demo::Args),
     /// Normalize Massive chain snapshot responses into one contract record per line.
     Normalize(commands::normalize::Args),
     /// Write a deterministic simulated chain and quote traffic in Massive's wire format.
@@ -32,7 +35,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match cli.command.unwrap_or(Command::Demo(Default::default())) {
+        Command::Demo(args) => commands::demo::run(&args),
         Command::Normalize(args) => commands::normalize::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Bench(bench) => commands::bench::run(&bench),

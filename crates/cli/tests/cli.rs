@@ -118,3 +118,29 @@ fn bench_hydrate_reports_exact_counts_on_its_last_line() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn the_default_command_runs_the_demo_through_every_kind_of_epoch() {
+    let out = chainboard(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "epoch SPX-20261124-0001 (startup): 24378 contracts",
+        "geometry_miss (not on the board)",
+        "(geometry_change)",
+        "watchdog requests a photo (StaleFeed)",
+        "epoch SPX-20261124-0003 (stale_feed)",
+        "epochs by reason: startup=1 geometry_change=1 stale_feed=1 manual=0",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let record = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with('{'))
+        .expect("a record");
+    let record: serde_json::Value = serde_json::from_str(record.trim()).unwrap();
+    assert_eq!(record["underlying"], "SPX");
+}

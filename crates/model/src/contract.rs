@@ -335,9 +335,14 @@ impl ContractState {
     }
 
     /// Midpoint of a two-sided, uncrossed market; `None` otherwise.
+    ///
+    /// Rounded to 1e-6: vendor prices have at most four decimals, so this only removes
+    /// binary noise (`(6.1 + 6.3) / 2` is `6.199999999999999` in `f64`).
     pub fn mid(&self) -> Option<f64> {
         match (self.bid, self.ask) {
-            (Some(b), Some(a)) if a >= b && a > 0.0 => Some((a + b) / 2.0),
+            (Some(b), Some(a)) if a >= b && a > 0.0 => {
+                Some(((a + b) * 500_000.0).round() / 1_000_000.0)
+            }
             _ => None,
         }
     }
@@ -518,6 +523,8 @@ mod tests {
         assert_eq!(s.mid(), None, "no market");
         s.apply_quote(&quote(0.0, 0.1, 7));
         assert_eq!(s.mid(), Some(0.05));
+        s.apply_quote(&quote(6.1, 6.3, 8));
+        assert_eq!(s.mid(), Some(6.2), "no binary noise in published mids");
     }
 
     #[test]

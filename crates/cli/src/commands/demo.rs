@@ -1,0 +1,173 @@
+//! `chainboard demo` (the default command): the epoch engine at work on a simulated
+//! SPX market, in one process, in a few seconds.
+//!
+//! It walks through what the service does with Massive's data: a chain photo becomes
+//! the startup epoch; skewed quote traffic, with a few symbols that are not listed,
+//! hydrates it through the real frame parser and feed; a photo after a large spot move
+//! lists new strikes and starts a `geometry_change` epoch; a silent feed makes the
+//! watchdog ask for a forced photo, which starts a `stale_feed` epoch. Time is
+//! simulated, so the run is the same every time for a given seed.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chainboard_engine::{Engine, EngineConfig, EpochStarted, SnapshotOutcome};
+use chainboard_massive::{ChainAssembler, Feed, Normalizer};
+use chainboard_model::{ChainSnapshot, ContractRecord, RootMap, Underlying};
+use chainboard_sim::{ChainConfig, QuoteTraffic, SimChain, TrafficConfig, chain_pages};
+
+/// Arguments of `chainboard demo`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct Args {
+    /// Seed of the simulated market.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let today = jiff::civil::date(2026, 11, 24);
+    let t0 = jiff::tz::TimeZone::UTC
+        .to_timestamp(today.at(16, 0, 0, 0))?
+        .as_millisecond();
+    let spx = Underlying::new("SPX")?;
+    let roots = RootMap::default();
+
+    println!("chainboard demo: a simulated SPX market through the epoch engine\n");
+    let config = ChainConfig::spx_like(today, args.seed);
+    let chain = SimChain::generate(config.clone());
+    let (photo, pages) = photo(&chain, &roots, spx, t0)?;
+    let mut engine = Engine::new(spx, EngineConfig::default());
+    let started = expect_epoch(engine.on_snapshot(photo, t0))?;
+    report(&started, &format!("{pages} chain pages"));
+
+    // Live paint: quotes and trades skewed to near-the-money, near-expiry contracts,
+    // half a percent of them for contracts that are not listed.
+    let mut feed = Feed::new(vec![engine], roots.clone());
+    let traffic_config = TrafficConfig {
+        miss_fraction: 0.005,
+        ..TrafficConfig::default()
+    };
+    let mut traffic = QuoteTraffic::with_config(&chain, args.seed, traffic_config);
+    let (frames, per_frame) = (4_000, 50);
+    let mut frame = String::new();
+    let clock = Instant::now();
+    for i in 0..frames {
+        frame.clear();
+        traffic.next_frame(per_frame, t0 + i, &mut frame);
+        feed.apply_frame(&frame, t0 + i)
+            .context("a generated frame failed to parse")?;
+    }
+    let elapsed = clock.elapsed();
+    let engine = &mut feed.engines_mut()[0];
+    let stats = *engine.stats();
+    println!(
+        "live feed: {} frames, {} quotes and {} trades painted, {} geometry_miss (not on the board), in {:.0} ms",
+        frames,
+        stats.quotes,
+        stats.trades,
+        stats.geometry_miss,
+        elapsed.as_secs_f64() * 1000.0
+    );
+
+    let epoch = engine.epoch_mut().context("an epoch is active")?;
+    let mut dirty = Vec::new();
+    epoch.drain_dirty(|slot, _, _, _| dirty.push(slot));
+    println!(
+        "dirty since the last model tick: {} contracts (drained in O(changed))",
+        dirty.len()
+    );
+    println!("\nnearest-expiry contracts around the money, as published:");
+    let spot = traffic.spot();
+    let epoch = engine.epoch().context("an epoch is active")?;
+    let nearest = epoch
+        .board()
+        .contracts()
+        .iter()
+        .map(|g| g.key.expiration)
+        .min();
+    let mut near: Vec<_> = epoch
+        .board()
+        .contracts()
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| {
+            Some(g.key.expiration) == nearest && (g.key.strike.points() - spot).abs() <= 5.0
+        })
+        .map(|(i, g)| ContractRecord::new(g, &epoch.states()[i]))
+        .collect();
+    near.sort_by(|a, b| a.strike.cmp(&b.strike).then(a.right.cmp(&b.right)));
+    for record in near.iter().take(4) {
+        println!("  {}", serde_json::to_string(record)?);
+    }
+
+    // The index rallies 4%: the next photo lists new strikes above and drops some
+    // below, so its geometry differs and a new epoch begins.
+    let t1 = t0 + 30_000;
+    let moved = SimChain::generate(ChainConfig {
+        spot: config.spot * 1.04,
+        ..config.clone()
+    });
+    let (photo, pages) = self::photo(&moved, &roots, spx, t1)?;
+    let started = expect_epoch(engine.on_snapshot(photo, t1))?;
+    report(&started, &format!("{pages} chain pages after a 4% rally"));
+
+    // Silence: no live message for 5 s makes the watchdog ask for a forced photo, and
+    // that photo starts a stale_feed epoch even though nothing else changed.
+    let t2 = t1 + 5_000;
+    let request = engine
+        .poll(t2)
+        .context("the watchdog asks for a photo after 5 s of silence")?;
+    println!(
+        "\nfeed silent for {} ms: watchdog requests a photo ({:?})",
+        engine.feed_silence_ms(t2),
+        request.reason
+    );
+    let (photo, pages) = self::photo(&moved, &roots, spx, t2)?;
+    let started = expect_epoch(engine.on_snapshot(photo, t2 + 800))?;
+    report(&started, &format!("{pages} chain pages"));
+
+    let stats = engine.stats();
+    println!(
+        "\nepochs by reason: startup={} geometry_change={} stale_feed={} manual={}",
+        stats.epochs[0], stats.epochs[1], stats.epochs[2], stats.epochs[3]
+    );
+    println!("the live heatmap, GEX and web UI are built on this core; see README.md");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The chain as Massive's pages, normalized and assembled into one photo.
+fn photo(
+    chain: &SimChain,
+    roots: &RootMap,
+    underlying: Underlying,
+    taken_at_ms: i64,
+) -> Result<(ChainSnapshot, usize)> {
+    let normalizer = Normalizer::new(roots, Some(underlying));
+    let mut assembler = ChainAssembler::new(underlying, taken_at_ms);
+    let pages = chain_pages(chain, 250, taken_at_ms);
+    for page in &pages {
+        assembler.add(normalizer.page(page)?);
+    }
+    Ok((assembler.finish(), pages.len()))
+}
+
+fn expect_epoch(outcome: SnapshotOutcome) -> Result<EpochStarted> {
+    match outcome {
+        SnapshotOutcome::Started(s) => Ok(s),
+        other => bail!("expected a new epoch, got {other:?}"),
+    }
+}
+
+fn report(s: &EpochStarted, from: &str) {
+    println!(
+        "\nepoch {} ({}): {} contracts from {from}; +{} / -{} contracts against {}",
+        s.id,
+        s.reason,
+        s.contracts,
+        s.diff.added.len(),
+        s.diff.removed.len(),
+        s.previous
+            .map_or_else(|| "nothing".to_string(), |p| p.to_string()),
+    );
+}
