@@ -261,6 +261,15 @@ impl FrameParser {
         sink: &mut S,
     ) -> Result<FrameStats, FrameError> {
         let mut stats = FrameStats::default();
+        if u32::try_from(frame.len()).is_err() {
+            // Field positions are kept as u32 offsets; Massive's messages are far
+            // smaller than 4 GiB.
+            return Err(FrameError {
+                kind: FrameErrorKind::TooLarge,
+                offset: 0,
+                stats,
+            });
+        }
         let mut cur = Cursor {
             text: frame,
             bytes: frame.as_bytes(),
@@ -302,7 +311,7 @@ impl FrameParser {
             let start = cur.pos;
             if !self.shapes.parse(cur, &mut self.fields) {
                 cur.pos = start;
-                let mut shape = Shape::default();
+                let mut shape = Shape::open();
                 cur.parse_event_fields(&mut self.fields, &mut shape)?;
                 self.shapes.learn(shape);
             }
@@ -854,11 +863,17 @@ struct Shape {
 }
 
 impl Shape {
+    /// An empty shape to record into. Once marked unusable (a key it cannot hold), it
+    /// stays unusable.
+    fn open() -> Self {
+        Self {
+            usable: true,
+            ..Self::default()
+        }
+    }
+
     /// Adds the next key the general parser read (`packed`: the bare key, packed).
     fn record(&mut self, slot: Option<Slot>, packed: Option<u64>) {
-        if self.len == 0 && !self.usable {
-            self.usable = true;
-        }
         let (Some(slot), Some(key)) = (slot, packed) else {
             self.usable = false;
             return;
@@ -885,7 +900,9 @@ impl Shape {
     }
 }
 
-/// The two most recent event shapes (quotes and trades, in practice).
+/// The two most recent usable event shapes. In practice that is the quote shape: a
+/// trade's conditions array (`c: [..]`) has no typed slot, so trades always take the
+/// general path.
 #[derive(Debug, Default)]
 struct Shapes {
     known: [Shape; 2],
@@ -1235,6 +1252,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let mut mantissa = swar::digits_value(w, n.min(8));
+        let mut int_digits = n;
         pos += n;
         if n == 8 {
             let w2 = swar::load8(self.bytes, pos)?;
@@ -1245,13 +1263,15 @@ impl<'a> Cursor<'a> {
             if n2 > 0 {
                 mantissa = mantissa * POW10_INT[n2] + swar::digits_value(w2, n2);
             }
+            int_digits += n2;
             pos += n2;
         }
         let mut frac_digits = 0;
         if self.bytes.get(pos) == Some(&b'.') {
             let w3 = swar::load8(self.bytes, pos + 1)?;
             frac_digits = swar::digit_run(w3);
-            if frac_digits == 0 || frac_digits == 8 {
+            // More than 19 significant digits could overflow the mantissa.
+            if frac_digits == 0 || frac_digits == 8 || int_digits + frac_digits > 19 {
                 return None;
             }
             mantissa = mantissa * POW10_INT[frac_digits] + swar::digits_value(w3, frac_digits);

@@ -1,3 +1,7 @@
+//! The normalizer on fixture pages written from shared/MASSIVE.md: an index chain
+//! with every tolerated quirk, an equity page, vendor error bodies, broken pages, and a
+//! page of contracts each wrong in one way.
+
 use super::*;
 use chainboard_model::{ContractRecord, Settlement};
 

@@ -1,3 +1,7 @@
+//! The frame parser against hand-written frames (every event kind, every kind of
+//! damage) and against serde_json as the reference, including after the shape cache
+//! has learned a layout.
+
 use super::*;
 use proptest::prelude::*;
 
@@ -357,4 +361,82 @@ proptest! {
     fn never_panics_on_any_utf8(frame in any::<String>()) {
         let _ = parse(&frame);
     }
+}
+
+/// A number of arbitrary digits and decimal position, written as JSON.
+fn arb_number() -> impl Strategy<Value = String> {
+    (
+        "-?",
+        "[1-9][0-9]{0,21}|0",
+        proptest::option::of("[0-9]{1,12}"),
+        proptest::option::of(-30i32..30),
+    )
+        .prop_map(|(sign, int, frac, exp)| {
+            let mut s = format!("{sign}{int}");
+            if let Some(f) = frac {
+                s.push('.');
+                s.push_str(&f);
+            }
+            if let Some(e) = exp {
+                s.push_str(&format!("e{e}"));
+            }
+            s
+        })
+}
+
+proptest! {
+    /// Every number, through either number path and the shape cache, reads exactly
+    /// as the standard library's correctly rounded parser reads it.
+    #[test]
+    fn numbers_match_the_standard_parser(prices in proptest::collection::vec(arb_number(), 1..12)) {
+        let mut parser = FrameParser::new();
+        let events: Vec<String> = prices.iter().map(|p| format!(
+            r#"{{"ev":"Q","sym":"O:SPX261218P05000000","bx":1,"ax":1,"bp":{p},"ap":1,"bs":1,"as":1,"t":1795532400000,"q":1}}"#)).collect();
+        let frame = format!("[{}]", events.join(","));
+        // Twice through one parser: the second pass runs on the learned shape.
+        for _ in 0..2 {
+            let mut rec = Recorder::default();
+            parser.parse(&frame, &mut rec).unwrap();
+            let expected: Vec<f64> = prices.iter().map(|p| p.parse::<f64>().unwrap()).filter(|v| v.is_finite()).collect();
+            let got: Vec<f64> = rec.quotes.iter().map(|q| q.1).collect();
+            prop_assert_eq!(got.len(), expected.len());
+            for (g, e) in got.iter().zip(&expected) {
+                prop_assert_eq!(g.to_bits(), e.to_bits());
+            }
+        }
+    }
+
+    /// A parser that has learned shapes reads any frame exactly as a fresh one does.
+    #[test]
+    fn learned_shapes_never_change_results(frames in proptest::collection::vec(proptest::sample::select(vec![
+        r#"[{"ev":"Q","sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":12.3,"ap":12.5,"bs":17,"as":24,"t":1795532400000,"q":1}]"#,
+        r#"[{"ev":"Q","sym":"O:SPXW261124C06850000","bp":12.3,"ap":12.5,"bs":17,"as":24,"t":1795532400000}]"#,
+        r#"[{"ev":"Q","sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":"12.3","ap":12.5,"bs":17,"as":24,"t":1795532400000,"q":1}]"#,
+        r#"[{"ev":"Q","sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":null,"ap":12.5,"bs":17,"as":24,"t":1795532400000,"q":1}]"#,
+        r#"[{"ev":"Q", "sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":12.3,"ap":12.5,"bs":17,"as":24,"t":1795532400000,"q":1}]"#,
+        r#"[{"ev":"Q","sym":"O:SPX\u0057261124C06850000","bx":302,"ax":302,"bp":1e2,"ap":12.5,"bs":17,"as":24,"t":1795532400000,"q":1}]"#,
+        r#"[{"ev":"T","sym":"O:SPXW261124C06850000","x":65,"p":12.4,"s":3,"c":[227],"t":1795532400100,"q":2}]"#,
+        r#"[{"ev":"Q","sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":12.3,"ap":12.5,"bs":17,"as":24,"t":1795532400000,"q":1,"z":9}]"#,
+        r#"[{"ev":"Q","sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":12.3,"ap":12.5,"bs":17,"as":24,"t":1795532400000,"q":1]"#,
+        r#"[{"sym":"O:SPXW261124C06850000","ev":"Q","bx":302,"ax":302,"bp":12.3,"ap":12.5,"bs":17,"as":24,"t":1795532400000,"q":1}]"#,
+    ]), 1..40)) {
+        let mut warm = FrameParser::new();
+        for frame in &frames {
+            let (mut a, mut b) = (Recorder::default(), Recorder::default());
+            let fresh = FrameParser::new().parse(frame, &mut a);
+            let learned = warm.parse(frame, &mut b);
+            prop_assert_eq!(fresh, learned);
+            prop_assert_eq!(a.events, b.events);
+            prop_assert_eq!(a.quotes, b.quotes);
+        }
+    }
+}
+
+#[test]
+fn long_numbers_neither_panic_nor_wrap() {
+    let frame = r#"[{"ev":"Q","sym":"O:SPX261218P05000000","bp":1844674407370.9551616,"ap":1844674407370.9551617,"bs":1,"as":1,"t":1795532400000}]"#;
+    let (r, rec) = parse(frame);
+    r.unwrap();
+    assert_eq!(rec.quotes[0].1, 1_844_674_407_370.955_161_6);
+    assert_eq!(rec.quotes[0].2, 1_844_674_407_370.955_161_7);
 }
