@@ -12,7 +12,7 @@ use chainboard_model::{
 };
 use jiff::tz::TimeZone;
 
-use crate::board::{Board, GeometryDiff};
+use crate::board::{Board, GeometryDiff, Slot};
 use crate::epoch::Epoch;
 use crate::watchdog::{PhotoVerdict, WatchState, Watchdog, WatchdogConfig};
 
@@ -112,6 +112,14 @@ pub enum SnapshotRejection {
     },
     /// It holds no contracts: an empty board is never an epoch.
     Empty,
+    /// It was taken before the newest photo already accepted (a slow load that lost a
+    /// race with a faster one): applying it would roll the board back.
+    OutOfOrder {
+        /// When this photo was taken, Unix ms.
+        taken_at_ms: i64,
+        /// When the newest accepted photo was taken, Unix ms.
+        newest_ms: i64,
+    },
 }
 
 /// What happened to one live update.
@@ -146,7 +154,7 @@ pub struct EngineStats {
     pub rejected_snapshots: u64,
     /// Contracts of other underlyings found inside a photo and dropped.
     pub foreign_contracts: u64,
-    /// Duplicate keys found inside a photo (the last one kept).
+    /// Duplicate keys found inside a photo (the first one kept).
     pub duplicate_contracts: u64,
     /// Forced photos requested.
     pub photo_requests: u64,
@@ -179,6 +187,8 @@ pub struct Engine {
     /// A manual epoch was asked for at this time; the next photo taken after it starts
     /// one.
     manual_requested_at_ms: Option<i64>,
+    /// When the newest accepted photo was taken; older photos are refused.
+    newest_photo_ms: Option<i64>,
     stats: EngineStats,
     last_rejected: RejectTally,
 }
@@ -194,6 +204,7 @@ impl Engine {
             held: None,
             watchdog: Watchdog::new(config.watchdog),
             manual_requested_at_ms: None,
+            newest_photo_ms: None,
             stats: EngineStats::default(),
             last_rejected: RejectTally::default(),
         }
@@ -247,6 +258,13 @@ impl Engine {
             });
         }
         let taken_at_ms = snapshot.taken_at_ms;
+        if let Some(newest_ms) = self.newest_photo_ms.filter(|&newest| taken_at_ms < newest) {
+            self.stats.rejected_snapshots += 1;
+            return SnapshotOutcome::Rejected(SnapshotRejection::OutOfOrder {
+                taken_at_ms,
+                newest_ms,
+            });
+        }
         let underlying_value = snapshot.underlying_value.map(|v| (v, taken_at_ms));
         let rejected = snapshot.rejected;
         let contracts = self.canonical(snapshot.contracts);
@@ -256,7 +274,16 @@ impl Engine {
         }
 
         let Some(active) = &self.active else {
+            // Requests made before the first photo are answered by it.
+            self.watchdog.photo_arrived(taken_at_ms, now_ms);
+            if self
+                .manual_requested_at_ms
+                .is_some_and(|t| taken_at_ms >= t)
+            {
+                self.manual_requested_at_ms = None;
+            }
             self.last_rejected = rejected;
+            self.newest_photo_ms = Some(taken_at_ms);
             let started =
                 self.start_epoch(EpochReason::Startup, contracts, underlying_value, now_ms);
             return SnapshotOutcome::Started(started);
@@ -279,6 +306,7 @@ impl Engine {
         }
         self.held = None;
         self.last_rejected = rejected;
+        self.newest_photo_ms = Some(taken_at_ms);
 
         let forced = self.watchdog.photo_arrived(taken_at_ms, now_ms);
         let manual = self
@@ -324,53 +352,49 @@ impl Engine {
     /// time fields only; last write wins).
     #[inline]
     pub fn apply_quote(&mut self, key: &ContractKey, quote: &QuoteUpdate) -> Hydration {
-        let Some(epoch) = self.active.as_mut() else {
-            self.stats.no_epoch += 1;
-            return Hydration::NoEpoch;
-        };
-        match epoch.board().slot(key) {
-            Some(slot) => {
-                epoch.apply_quote(slot, quote);
-                self.stats.quotes += 1;
-                Hydration::Applied
-            }
-            None => {
-                self.stats.geometry_miss += 1;
-                Hydration::GeometryMiss
-            }
-        }
+        self.hydrate(
+            key,
+            |epoch, slot| epoch.apply_quote(slot, quote),
+            |s| &mut s.quotes,
+        )
     }
 
     /// Applies a live trade to its contract.
     #[inline]
     pub fn apply_trade(&mut self, key: &ContractKey, trade: &TradeUpdate) -> Hydration {
-        let Some(epoch) = self.active.as_mut() else {
-            self.stats.no_epoch += 1;
-            return Hydration::NoEpoch;
-        };
-        match epoch.board().slot(key) {
-            Some(slot) => {
-                epoch.apply_trade(slot, trade);
-                self.stats.trades += 1;
-                Hydration::Applied
-            }
-            None => {
-                self.stats.geometry_miss += 1;
-                Hydration::GeometryMiss
-            }
-        }
+        self.hydrate(
+            key,
+            |epoch, slot| epoch.apply_trade(slot, trade),
+            |s| &mut s.trades,
+        )
     }
 
     /// Applies an aggregate's day volume to its contract.
     pub fn apply_aggregate(&mut self, key: &ContractKey, aggregate: &AggregateUpdate) -> Hydration {
+        self.hydrate(
+            key,
+            |epoch, slot| epoch.apply_aggregate(slot, aggregate),
+            |s| &mut s.aggregates,
+        )
+    }
+
+    /// Finds `key` on the active board and applies an update there, counting it in
+    /// `applied` — or counts a `geometry_miss`, or an update before any epoch.
+    #[inline]
+    fn hydrate(
+        &mut self,
+        key: &ContractKey,
+        apply: impl FnOnce(&mut Epoch, Slot),
+        applied: fn(&mut EngineStats) -> &mut u64,
+    ) -> Hydration {
         let Some(epoch) = self.active.as_mut() else {
             self.stats.no_epoch += 1;
             return Hydration::NoEpoch;
         };
         match epoch.board().slot(key) {
             Some(slot) => {
-                epoch.apply_aggregate(slot, aggregate);
-                self.stats.aggregates += 1;
+                apply(epoch, slot);
+                *applied(&mut self.stats) += 1;
                 Hydration::Applied
             }
             None => {
@@ -394,9 +418,11 @@ impl Engine {
         self.watchdog.observe_live(now_ms);
     }
 
-    /// Whether the market is open; while closed, silence asks for no photos.
-    pub fn set_market_open(&mut self, open: bool) {
-        self.watchdog.set_market_open(open);
+    /// Whether the market is open (from Massive's market status), as of `now_ms`;
+    /// while closed, silence asks for no photos, and on opening the feed gets a full
+    /// `stale_after` before its silence counts.
+    pub fn set_market_open(&mut self, open: bool, now_ms: i64) {
+        self.watchdog.set_market_open(open, now_ms);
     }
 
     /// Runs the watchdog at `now_ms`; returns a forced-photo request when due.

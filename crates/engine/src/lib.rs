@@ -8,7 +8,7 @@
 //!
 //! Nothing here reads a clock, opens a socket or spawns a task: every call takes the
 //! current time as an argument and returns what happened. That makes the engine
-//! replayable, testable with exact times, and fast (see `cargo bench -p chainboard-massive`).
+//! replayable, testable with exact times, and fast (see `cargo bench -p chainboard --bench hydrate`).
 //!
 //! - [`Engine`]: one underlying's engine (photos, hydration, watchdog).
 //! - [`Epoch`]: a frozen [`Board`] and the live state painted on it.

@@ -16,7 +16,8 @@
 //!    current backoff interval.
 //! 4. Any live message returns the watchdog to rule 1; the next silence starts over.
 //! 5. While the market is closed the feed is always silent: the watchdog asks for
-//!    nothing (regular refreshes still run on the loader's schedule).
+//!    nothing (regular refreshes still run on the loader's schedule). When it opens,
+//!    the silence clock restarts, so the feed gets a full `stale_after` to speak.
 //!
 //! Time is passed in by the caller; the watchdog never reads a clock.
 
@@ -69,6 +70,8 @@ pub struct Watchdog {
     state: WatchState,
     last_live_ms: Option<i64>,
     market_open: bool,
+    /// When the market last opened: silence before it does not count.
+    opened_at_ms: Option<i64>,
 }
 
 /// What a photo means to the watchdog when it arrives.
@@ -91,6 +94,7 @@ impl Watchdog {
             state: WatchState::Watching,
             last_live_ms: None,
             market_open: true,
+            opened_at_ms: None,
         }
     }
 
@@ -107,7 +111,11 @@ impl Watchdog {
     /// Silence so far at `now_ms`, measured from the last live message or, before any,
     /// from `since_ms` (the epoch start).
     pub fn silence_ms(&self, now_ms: i64, since_ms: i64) -> i64 {
-        (now_ms - self.last_live_ms.unwrap_or(since_ms).max(since_ms)).max(0)
+        let baseline = [self.last_live_ms, self.opened_at_ms]
+            .into_iter()
+            .flatten()
+            .fold(since_ms, i64::max);
+        (now_ms - baseline).max(0)
     }
 
     /// A live message arrived.
@@ -117,9 +125,13 @@ impl Watchdog {
         self.state = WatchState::Watching;
     }
 
-    /// Whether the market is open (from Massive's market status); closing it stops
-    /// forced photos.
-    pub fn set_market_open(&mut self, open: bool) {
+    /// Whether the market is open (from Massive's market status) as of `now_ms`.
+    /// Closing stops forced photos; opening restarts the silence clock at `now_ms`,
+    /// so the overnight silence does not force a photo the moment the market opens.
+    pub fn set_market_open(&mut self, open: bool, now_ms: i64) {
+        if open && !self.market_open {
+            self.opened_at_ms = Some(now_ms);
+        }
         self.market_open = open;
         if !open {
             self.state = WatchState::Watching;

@@ -8,8 +8,8 @@ use chainboard_engine::{
     WatchdogConfig,
 };
 use chainboard_model::{
-    ChainContract, ChainSnapshot, ContractGeometry, ContractKey, ContractState, EpochReason,
-    FieldMask, Greeks, QuoteUpdate, RejectTally, RootMap, SlowFields, TradeUpdate, Underlying,
+    ChainContract, ChainSnapshot, ContractKey, ContractState, EpochReason, FieldMask, Greeks,
+    QuoteUpdate, RejectTally, RootMap, SlowFields, TradeUpdate, Underlying,
 };
 
 const T0: i64 = 1_795_532_400_000; // 2026-11-24 14:20 UTC
@@ -20,13 +20,8 @@ fn spx() -> Underlying {
 
 fn contract(ticker: &str, oi: u64) -> ChainContract {
     let key = ContractKey::parse(ticker).unwrap();
-    let info = RootMap::default().lookup(key.root).unwrap();
     ChainContract {
-        geometry: ContractGeometry {
-            key,
-            underlying: info.underlying,
-            settlement: info.settlement,
-        },
+        geometry: RootMap::default().geometry(key).unwrap(),
         state: ContractState {
             slow: SlowFields {
                 greeks: Greeks {
@@ -370,16 +365,78 @@ fn silence_forces_one_stale_epoch_then_backs_off() {
 }
 
 #[test]
-fn a_closed_market_asks_for_no_photos() {
+fn a_closed_market_asks_for_no_photos_and_reopening_restarts_the_clock() {
     let mut e = engine();
     e.on_snapshot(photo(&tickers(2), T0), T0);
-    e.set_market_open(false);
+    e.set_market_open(false, T0 + 1_000);
     assert_eq!(e.poll(T0 + 3_600_000), None);
-    e.set_market_open(true);
+    let open = T0 + 3_600_000;
+    e.set_market_open(true, open);
+    assert_eq!(e.poll(open), None, "the overnight silence does not count");
+    assert_eq!(e.poll(open + 4_999), None);
     assert!(
-        e.poll(T0 + 3_600_000).is_some(),
-        "silence counts again once open"
+        e.poll(open + 5_000).is_some(),
+        "a feed silent for 5 s after the open does"
     );
+}
+
+#[test]
+fn a_manual_request_before_the_first_photo_is_answered_by_it() {
+    let mut e = engine();
+    let board = tickers(3);
+    e.request_manual_epoch(T0 - 10);
+    let s = started(e.on_snapshot(photo(&board, T0), T0));
+    assert_eq!(s.reason, EpochReason::Startup);
+    assert!(
+        matches!(
+            e.on_snapshot(photo(&board, T0 + 30_000), T0 + 30_000),
+            SnapshotOutcome::Refreshed { .. }
+        ),
+        "no spurious manual epoch later"
+    );
+}
+
+#[test]
+fn an_older_photo_never_rolls_the_board_back() {
+    let mut e = engine();
+    let board = tickers(3);
+    e.on_snapshot(photo(&board, T0 + 60_000), T0 + 60_000);
+    let mut slow = photo(&board[..4], T0);
+    slow.contracts[0].state.slow.oi = Some(1);
+    assert_eq!(
+        e.on_snapshot(slow.clone(), T0 + 61_000),
+        SnapshotOutcome::Rejected(SnapshotRejection::OutOfOrder {
+            taken_at_ms: T0,
+            newest_ms: T0 + 60_000
+        })
+    );
+    slow.contracts = photo(&board, T0).contracts;
+    assert!(
+        matches!(
+            e.on_snapshot(slow, T0 + 62_000),
+            SnapshotOutcome::Rejected(_)
+        ),
+        "same geometry too"
+    );
+    let epoch = e.epoch().unwrap();
+    assert_eq!((epoch.id().seq, epoch.len()), (1, 6));
+    assert!(epoch.states().iter().all(|s| s.slow.oi == Some(100)));
+    assert_eq!(e.stats().rejected_snapshots, 2);
+}
+
+#[test]
+fn a_held_photo_does_not_answer_a_forced_request() {
+    let mut e = engine();
+    let board = tickers(50);
+    e.on_snapshot(photo(&board, T0), T0);
+    let req = e.poll(T0 + 5_000).expect("silent 5 s");
+    assert!(matches!(
+        e.on_snapshot(photo(&board[..50], req.requested_at_ms), T0 + 5_100),
+        SnapshotOutcome::Held { .. }
+    ));
+    // The full photo that follows is still the answer: it starts the stale_feed epoch.
+    let s = started(e.on_snapshot(photo(&board, T0 + 5_200), T0 + 5_300));
+    assert_eq!(s.reason, EpochReason::StaleFeed);
 }
 
 #[test]

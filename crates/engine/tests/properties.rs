@@ -45,16 +45,9 @@ fn photo(keys: &[ContractKey], taken_at_ms: i64) -> ChainSnapshot {
         underlying_value: None,
         contracts: keys
             .iter()
-            .map(|&key| {
-                let info = map.lookup(key.root).unwrap();
-                ChainContract {
-                    geometry: ContractGeometry {
-                        key,
-                        underlying: info.underlying,
-                        settlement: info.settlement,
-                    },
-                    state: ContractState::default(),
-                }
+            .map(|&key| ChainContract {
+                geometry: map.geometry(key).unwrap(),
+                state: ContractState::default(),
             })
             .collect(),
         rejected: RejectTally::default(),
@@ -140,19 +133,22 @@ proptest! {
     /// Epoch ids strictly increase whatever sequence of photos, manual requests and
     /// silences the engine sees.
     #[test]
-    fn epoch_ids_strictly_increase(boards in prop::collection::vec((arb_board(), 0u8..4), 1..25)) {
+    fn epoch_ids_strictly_increase(boards in prop::collection::vec((arb_board(), 0u8..5, 0i64..8), 1..25)) {
         let mut e = Engine::new(Underlying::new("SPX").unwrap(), EngineConfig::default());
         let mut now = T0;
         let mut last: Option<(u32, jiff::civil::Date)> = None;
-        for (board, action) in boards {
+        for (board, action, hours_late) in boards {
             now += 3_600_000 * 5; // crosses dates too
             match action {
                 0 => { e.request_manual_epoch(now); }
                 1 => { e.poll(now); }
                 2 => { e.observe_live(now); }
+                3 => { e.set_market_open(now % 2 == 0, now); }
                 _ => {}
             }
-            if let SnapshotOutcome::Started(s) = e.on_snapshot(photo(&board, now), now) {
+            // Some photos arrive late, taken before ones already accepted.
+            let taken_at = now - hours_late * 3_600_000;
+            if let SnapshotOutcome::Started(s) = e.on_snapshot(photo(&board, taken_at), now) {
                 if let Some((seq, date)) = last {
                     prop_assert!(s.id.seq > seq);
                     prop_assert!(s.id.date >= date);

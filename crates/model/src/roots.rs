@@ -9,6 +9,8 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use crate::contract::ContractGeometry;
+use crate::symbol::ContractKey;
 use crate::ticker::{Root, Underlying};
 
 /// When a contract's settlement value is fixed on its expiration date.
@@ -82,6 +84,17 @@ impl RootMap {
         Some(RootInfo {
             underlying: Underlying::new(root.as_str()).ok()?,
             settlement: Settlement::PmClose,
+        })
+    }
+
+    /// A contract's geometry: its key with the underlying and settlement its root
+    /// means; `None` for an unmapped root.
+    pub fn geometry(&self, key: ContractKey) -> Option<ContractGeometry> {
+        let info = self.lookup(key.root)?;
+        Some(ContractGeometry {
+            key,
+            underlying: info.underlying,
+            settlement: info.settlement,
         })
     }
 }
