@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
 use chainboard_massive::frame::{FrameSink, MassiveQuote};
-use chainboard_massive::{ChainAssembler, Feed, FrameParser, Normalizer};
+use chainboard_massive::{Feed, FrameParser, assemble};
 use chainboard_model::{ContractKey, RootMap, Underlying};
 use chainboard_sim::{ChainConfig, QuoteTraffic, SimChain, chain_pages};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -32,13 +32,11 @@ fn setup() -> Setup {
     let chain = SimChain::generate(ChainConfig::spx_like(today, 7));
     let roots = RootMap::default();
     let spx = Underlying::new("SPX").expect("valid");
-    let normalizer = Normalizer::new(&roots, Some(spx));
-    let mut asm = ChainAssembler::new(spx, NOW_MS);
-    for page in chain_pages(&chain, 250, NOW_MS) {
-        asm.add(normalizer.page(&page).expect("generated pages are valid"));
-    }
+    let pages = chain_pages(&chain, 250, NOW_MS);
+    let (photo, _) = assemble(pages.iter().map(String::as_str), &roots, spx, NOW_MS)
+        .expect("generated pages are valid");
     let mut engine = Engine::new(spx, EngineConfig::default());
-    let SnapshotOutcome::Started(s) = engine.on_snapshot(asm.finish(), NOW_MS) else {
+    let SnapshotOutcome::Started(s) = engine.on_snapshot(photo, NOW_MS) else {
         panic!("the generated chain starts an epoch")
     };
     eprintln!("board: {} contracts", s.contracts);

@@ -16,10 +16,10 @@
 
 use chainboard_model::time::unix_ms_from_any;
 use chainboard_model::{
-    ChainContract, ChainSnapshot, ContractGeometry, ContractKey, ContractState, Greeks,
-    RejectReason, RejectTally, RootMap, SlowFields, Strike, Underlying,
+    ChainContract, ChainSnapshot, ContractKey, ContractState, Greeks, RejectReason, RejectTally,
+    RootMap, SlowFields, Strike, Underlying,
 };
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHashSet;
 use thiserror::Error;
 
 use crate::wire::{MassiveChainResponse, MassiveChainResult};
@@ -180,12 +180,13 @@ impl<'a> Normalizer<'a> {
         };
         let key = ContractKey::parse(ticker)
             .map_err(|e| reject(RejectReason::BadTicker, e.to_string()))?;
-        let info = self.roots.lookup(key.root).ok_or_else(|| {
+        let geometry = self.roots.geometry(key).ok_or_else(|| {
             reject(
                 RejectReason::UnmappedRoot,
                 format!("root {} has no configured underlying", key.root),
             )
         })?;
+        let info = &geometry;
         if let Some(expected) = self.expected.filter(|e| *e != info.underlying) {
             return Err(reject(
                 RejectReason::ForeignUnderlying,
@@ -243,14 +244,7 @@ impl<'a> Normalizer<'a> {
                 format!("{field} is out of range"),
             )
         })?;
-        Ok(ChainContract {
-            geometry: ContractGeometry {
-                key,
-                underlying: info.underlying,
-                settlement: info.settlement,
-            },
-            state,
-        })
+        Ok(ChainContract { geometry, state })
     }
 }
 
@@ -321,7 +315,7 @@ fn ticker_of(raw: &str) -> Option<String> {
 #[derive(Debug)]
 pub struct ChainAssembler {
     snapshot: ChainSnapshot,
-    seen: FxHashMap<ContractKey, ()>,
+    seen: FxHashSet<ContractKey>,
     pages: usize,
 }
 
@@ -336,7 +330,7 @@ impl ChainAssembler {
                 contracts: Vec::new(),
                 rejected: RejectTally::default(),
             },
-            seen: FxHashMap::default(),
+            seen: FxHashSet::default(),
             pages: 0,
         }
     }
@@ -349,7 +343,7 @@ impl ChainAssembler {
             self.snapshot.underlying_value = page.underlying_value;
         }
         for mut c in page.contracts {
-            if self.seen.insert(c.geometry.key, ()).is_some() {
+            if !self.seen.insert(c.geometry.key) {
                 self.snapshot.rejected.add(RejectReason::Duplicate);
                 continue;
             }
@@ -377,6 +371,24 @@ impl ChainAssembler {
     pub fn finish(self) -> ChainSnapshot {
         self.snapshot
     }
+}
+
+/// Normalizes and assembles every page of one load of `underlying`'s chain, taken at
+/// `taken_at_ms`, into a photo; returns it with the number of pages. All or nothing:
+/// the first unusable page is the error.
+pub fn assemble<'p>(
+    pages: impl IntoIterator<Item = &'p str>,
+    roots: &RootMap,
+    underlying: Underlying,
+    taken_at_ms: i64,
+) -> Result<(ChainSnapshot, usize), PageError> {
+    let normalizer = Normalizer::new(roots, Some(underlying));
+    let mut assembler = ChainAssembler::new(underlying, taken_at_ms);
+    for page in pages {
+        assembler.add(normalizer.page(page)?);
+    }
+    let pages = assembler.pages();
+    Ok((assembler.finish(), pages))
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub struct FeedStats {
     pub statuses: u64,
     /// Index values applied.
     pub index_values: u64,
+    /// Index aggregate bars, which carry no contract state and are skipped.
+    pub index_aggregates: u64,
 }
 
 /// The engines of one connection, fed from raw frames.
@@ -145,7 +147,7 @@ impl Router<'_> {
     /// The engine for an option symbol, with its parsed key.
     #[inline]
     fn route(&mut self, sym: &str) -> Option<(usize, ContractKey)> {
-        let Ok(key) = ContractKey::parse(sym) else {
+        let Some(key) = ContractKey::try_parse_bytes(sym.as_bytes()) else {
             self.stats.bad_symbols += 1;
             return None;
         };
@@ -210,6 +212,7 @@ impl FrameSink for Router<'_> {
     fn aggregate(&mut self, a: &MassiveAggregate<'_>) {
         // Index bars (`I:SPX`) are not contract state; the index level comes from `V`.
         if !a.sym.starts_with("O:") {
+            self.stats.index_aggregates += 1;
             return;
         }
         let Some((i, key)) = self.route(a.sym) else {
@@ -231,9 +234,10 @@ impl FrameSink for Router<'_> {
             .iter()
             .position(|e| e.underlying() == underlying)
         {
+            // Not marked live: the index has its own feed, and a live index must not
+            // hide a dead options feed from the watchdog.
             Some(i) if v.value.is_finite() && v.value > 0.0 => {
                 self.engines[i].set_underlying_value(v.value, v.ts_ms);
-                self.touched[i] = true;
                 self.stats.index_values += 1;
             }
             Some(_) => self.stats.rejected_updates += 1,
@@ -250,9 +254,7 @@ impl FrameSink for Router<'_> {
 mod tests {
     use super::*;
     use chainboard_engine::EngineConfig;
-    use chainboard_model::{
-        ChainContract, ChainSnapshot, ContractGeometry, ContractState, RejectTally,
-    };
+    use chainboard_model::{ChainContract, ChainSnapshot, ContractState, RejectTally};
 
     const T0: i64 = 1_795_532_400_000;
 
@@ -266,13 +268,8 @@ mod tests {
                 .iter()
                 .map(|t| {
                     let key = ContractKey::parse(t).unwrap();
-                    let info = roots.lookup(key.root).unwrap();
                     ChainContract {
-                        geometry: ContractGeometry {
-                            key,
-                            underlying: info.underlying,
-                            settlement: info.settlement,
-                        },
+                        geometry: roots.geometry(key).unwrap(),
                         state: ContractState::default(),
                     }
                 })
@@ -330,7 +327,18 @@ mod tests {
             ),
             (1, 1, 1)
         );
-        assert_eq!(spx.feed_silence_ms(T0 + 10), 0, "watchdog fed");
+        assert_eq!(
+            spx.feed_silence_ms(T0 + 10),
+            0,
+            "watchdog fed by option events"
+        );
+        let v_only = r#"[{"ev":"V","val":6852.0,"T":"I:SPX","t":1795532409000}]"#;
+        f.apply_frame(v_only, T0 + 9_000).unwrap();
+        assert_eq!(
+            f.engines()[0].feed_silence_ms(T0 + 9_000),
+            8_990,
+            "index values are not option traffic"
+        );
     }
 
     #[test]

@@ -17,6 +17,6 @@ pub mod frame;
 mod swar;
 mod wire;
 
-pub use chain::{ChainAssembler, ChainPage, Normalizer, PageError, Rejection};
+pub use chain::{ChainAssembler, ChainPage, Normalizer, PageError, Rejection, assemble};
 pub use feed::{Feed, FeedStats};
 pub use frame::{FrameError, FrameParser, FrameSink, FrameStats};

@@ -205,58 +205,38 @@ impl ContractKey {
     /// As [`ContractKey::parse`], from raw bytes; the frame parser calls this with a
     /// slice borrowed from the WebSocket frame.
     pub fn parse_bytes(s: &[u8]) -> Result<Self, SymbolError> {
-        Self::parse_fields(s).map_err(|e| explain_strike(s, e))
+        Self::parse_fields(s).map_err(|fail| fail.explain(s))
     }
 
-    fn parse_fields(s: &[u8]) -> Result<Self, SymbolError> {
-        let owned = || String::from_utf8_lossy(s).into_owned();
-        let Some(occ) = s.strip_prefix(PREFIX) else {
-            return Err(SymbolError::MissingPrefix(owned()));
-        };
-        if occ.len() <= SUFFIX_LEN {
-            return Err(if occ.len() == SUFFIX_LEN {
-                SymbolError::EmptyRoot(owned())
-            } else {
-                SymbolError::BadLength {
-                    symbol: owned(),
-                    len: s.len(),
-                }
-            });
+    /// As [`ContractKey::parse_bytes`] without saying why a symbol is invalid, and
+    /// so without allocating: the feed's hot path counts bad symbols and moves on.
+    #[inline]
+    pub fn try_parse_bytes(s: &[u8]) -> Option<Self> {
+        Self::parse_fields(s).ok()
+    }
+
+    #[inline]
+    fn parse_fields(s: &[u8]) -> Result<Self, Fail> {
+        let occ = s.strip_prefix(PREFIX).ok_or(Fail::MissingPrefix)?;
+        if occ.len() == SUFFIX_LEN {
+            return Err(Fail::EmptyRoot);
         }
-        if occ.len() > SUFFIX_LEN + Root::MAX_LEN {
-            return Err(SymbolError::BadLength {
-                symbol: owned(),
-                len: s.len(),
-            });
+        if occ.len() < SUFFIX_LEN || occ.len() > SUFFIX_LEN + Root::MAX_LEN {
+            return Err(Fail::BadLength);
         }
         let (root, suffix) = occ.split_at(occ.len() - SUFFIX_LEN);
-        let root = Root::from_bytes(root).map_err(|source| SymbolError::BadRoot {
-            symbol: owned(),
-            source,
-        })?;
-
-        let date = &suffix[..6];
-        let Some(yymmdd) = digits(date) else {
-            return Err(SymbolError::NonDigitDate(owned()));
-        };
+        let root = Root::try_from_bytes(root).ok_or(Fail::BadRoot)?;
+        let yymmdd = digits(&suffix[..6]).ok_or(Fail::NonDigitDate)?;
         let (yy, mm, dd) = (yymmdd / 10_000, (yymmdd / 100) % 100, yymmdd % 100);
-        let expiration = Date::new(2000 + yy as i16, mm as i8, dd as i8)
-            .map_err(|_| SymbolError::ImpossibleDate(owned()))?;
-
+        let expiration =
+            Date::new(2000 + yy as i16, mm as i8, dd as i8).map_err(|_| Fail::ImpossibleDate)?;
         let right = match suffix[6] {
             b'C' => Right::Call,
             b'P' => Right::Put,
-            other => {
-                return Err(SymbolError::BadRight {
-                    symbol: owned(),
-                    right: char::from(other),
-                });
-            }
+            _ => return Err(Fail::BadRight),
         };
-        let Some(milli) = digits(&suffix[7..]) else {
-            return Err(SymbolError::NonDigitStrike(owned()));
-        };
-        let strike = Strike::from_milli(milli).ok_or_else(|| SymbolError::ZeroStrike(owned()))?;
+        let milli = digits(&suffix[7..]).ok_or(Fail::NonDigitStrike)?;
+        let strike = Strike::from_milli(milli).ok_or(Fail::ZeroStrike)?;
         Ok(Self {
             root,
             expiration,
@@ -277,24 +257,65 @@ impl ContractKey {
     }
 }
 
-/// A strike with the wrong number of digits shifts every field, so the first error
-/// found is about the date or the root; name the real cause instead. Runs only on the
-/// error path.
-fn explain_strike(s: &[u8], err: SymbolError) -> SymbolError {
-    let Some(occ) = s.strip_prefix(PREFIX) else {
-        return err;
-    };
-    let strike_digits = occ.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-    if strike_digits != 8
-        && strike_digits < occ.len()
-        && matches!(occ[occ.len() - strike_digits - 1], b'C' | b'P')
-    {
-        return SymbolError::StrikeDigits {
-            symbol: String::from_utf8_lossy(s).into_owned(),
-            found: strike_digits,
-        };
+/// Why a symbol failed to parse, without the symbol: cheap to return on the hot path,
+/// turned into a descriptive [`SymbolError`] only when a caller wants one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fail {
+    MissingPrefix,
+    EmptyRoot,
+    BadLength,
+    BadRoot,
+    NonDigitDate,
+    ImpossibleDate,
+    BadRight,
+    NonDigitStrike,
+    ZeroStrike,
+}
+
+impl Fail {
+    /// The descriptive error for symbol `s`.
+    fn explain(self, s: &[u8]) -> SymbolError {
+        let symbol = String::from_utf8_lossy(s).into_owned();
+        let occ = s.strip_prefix(PREFIX).unwrap_or(s);
+        // A strike with the wrong number of digits shifts every field, so the first
+        // failure is about the date or the root; name the real cause instead.
+        let strike_digits = occ.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        if self != Fail::MissingPrefix
+            && strike_digits != 8
+            && strike_digits < occ.len()
+            && matches!(occ[occ.len() - strike_digits - 1], b'C' | b'P')
+        {
+            return SymbolError::StrikeDigits {
+                symbol,
+                found: strike_digits,
+            };
+        }
+        match self {
+            Fail::MissingPrefix => SymbolError::MissingPrefix(symbol),
+            Fail::EmptyRoot => SymbolError::EmptyRoot(symbol),
+            Fail::BadLength => SymbolError::BadLength {
+                symbol,
+                len: s.len(),
+            },
+            Fail::BadRoot => {
+                let root = &occ[..occ.len().saturating_sub(SUFFIX_LEN)];
+                match Root::from_bytes(root) {
+                    Err(source) => SymbolError::BadRoot { symbol, source },
+                    Ok(_) => SymbolError::EmptyRoot(symbol), // unreachable: the root failed
+                }
+            }
+            Fail::NonDigitDate => SymbolError::NonDigitDate(symbol),
+            Fail::ImpossibleDate => SymbolError::ImpossibleDate(symbol),
+            Fail::BadRight => {
+                let right = occ
+                    .get(occ.len().saturating_sub(9))
+                    .map_or('?', |&b| char::from(b));
+                SymbolError::BadRight { symbol, right }
+            }
+            Fail::NonDigitStrike => SymbolError::NonDigitStrike(symbol),
+            Fail::ZeroStrike => SymbolError::ZeroStrike(symbol),
+        }
     }
-    err
 }
 
 /// Reads an all-digit slice as a number; `None` if any byte is not a digit.
@@ -526,6 +547,7 @@ mod tests {
 
         #[test]
         fn parse_never_panics(s in "(O:)?[A-Z0-9:]{0,25}") {
+            prop_assert_eq!(ContractKey::try_parse_bytes(s.as_bytes()), ContractKey::parse(&s).ok());
             if let Ok(k) = ContractKey::parse(&s) {
                 prop_assert_eq!(k.to_string(), s);
             }

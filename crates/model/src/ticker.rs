@@ -48,28 +48,26 @@ struct InlineAscii<const N: usize> {
     len: u8,
 }
 
+/// What is wrong with a name, without the name (no allocation).
+#[derive(Debug, Clone, Copy)]
+enum Problem {
+    Empty,
+    TooLong,
+    BadChar(usize),
+}
+
 impl<const N: usize> InlineAscii<N> {
-    fn new(
-        s: &[u8],
-        kind: &'static str,
-        valid: impl Fn(usize, u8) -> bool,
-    ) -> Result<Self, TickerError> {
+    /// Validates and stores `s`; the error names no string, so this never allocates.
+    #[inline]
+    fn build(s: &[u8], valid: impl Fn(usize, u8) -> bool) -> Result<Self, Problem> {
         if s.is_empty() {
-            return Err(TickerError::Empty { kind });
+            return Err(Problem::Empty);
         }
         if s.len() > N {
-            return Err(TickerError::TooLong {
-                kind,
-                name: String::from_utf8_lossy(s).into_owned(),
-                max: N,
-            });
+            return Err(Problem::TooLong);
         }
         if let Some(position) = s.iter().enumerate().position(|(i, &b)| !valid(i, b)) {
-            return Err(TickerError::BadChar {
-                kind,
-                name: String::from_utf8_lossy(s).into_owned(),
-                position,
-            });
+            return Err(Problem::BadChar(position));
         }
         // A byte loop rather than `copy_from_slice`: at most eight bytes, and a call to
         // `memcpy` for a variable length costs more than the copy.
@@ -80,6 +78,29 @@ impl<const N: usize> InlineAscii<N> {
         Ok(Self {
             bytes,
             len: s.len() as u8,
+        })
+    }
+
+    fn new(
+        s: &[u8],
+        kind: &'static str,
+        valid: impl Fn(usize, u8) -> bool,
+    ) -> Result<Self, TickerError> {
+        Self::build(s, valid).map_err(|problem| {
+            let name = || String::from_utf8_lossy(s).into_owned();
+            match problem {
+                Problem::Empty => TickerError::Empty { kind },
+                Problem::TooLong => TickerError::TooLong {
+                    kind,
+                    name: name(),
+                    max: N,
+                },
+                Problem::BadChar(position) => TickerError::BadChar {
+                    kind,
+                    name: name(),
+                    position,
+                },
+            }
         })
     }
 
@@ -108,11 +129,21 @@ impl Root {
 
     /// As [`Root::new`], from bytes (the frame parser's input).
     pub fn from_bytes(s: &[u8]) -> Result<Self, TickerError> {
-        let last = s.len().saturating_sub(1);
-        InlineAscii::new(s, "root", |i, b| {
-            b.is_ascii_uppercase() || (i == last && i > 0 && b.is_ascii_digit())
-        })
-        .map(Self)
+        InlineAscii::new(s, "root", Self::valid_at(s.len())).map(Self)
+    }
+
+    /// As [`Root::from_bytes`], without saying why (never allocates).
+    #[inline]
+    pub fn try_from_bytes(s: &[u8]) -> Option<Self> {
+        InlineAscii::build(s, Self::valid_at(s.len()))
+            .ok()
+            .map(Self)
+    }
+
+    /// Uppercase letters, and a digit only as the last of at least two characters.
+    fn valid_at(len: usize) -> impl Fn(usize, u8) -> bool {
+        let last = len.saturating_sub(1);
+        move |i, b| b.is_ascii_uppercase() || (i == last && i > 0 && b.is_ascii_digit())
     }
 
     /// The root as text.

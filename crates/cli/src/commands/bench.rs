@@ -4,14 +4,14 @@
 //! frames → frame parser → OCC symbol → board slot → contract state and dirty set.
 //! Loading the chain and reading the frames from disk happen before the clock starts.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
-use chainboard_massive::{ChainAssembler, Feed, Normalizer};
+use chainboard_massive::{Feed, Normalizer, assemble};
 use chainboard_model::{RootMap, Underlying};
 
 use crate::input;
@@ -105,28 +105,22 @@ fn misses(feed: &Feed) -> u64 {
 fn load_engines(path: &std::path::Path, roots: &RootMap, now_ms: i64) -> Result<Vec<Engine>> {
     let responses = input::responses(path)?;
     let any = Normalizer::new(roots, None);
-    let mut assemblers: BTreeMap<Underlying, ChainAssembler> = BTreeMap::new();
+    let mut underlyings: BTreeSet<Underlying> = BTreeSet::new();
     for r in &responses {
         let page = any
             .page(&r.body)
             .with_context(|| format!("{}: unusable chain page", r.origin))?;
-        for c in &page.contracts {
-            assemblers
-                .entry(c.geometry.underlying)
-                .or_insert_with(|| ChainAssembler::new(c.geometry.underlying, now_ms));
-        }
+        underlyings.extend(page.contracts.iter().map(|c| c.geometry.underlying));
     }
-    if assemblers.is_empty() {
+    if underlyings.is_empty() {
         bail!("{} holds no usable contracts", path.display());
     }
     let mut engines = Vec::new();
-    for (underlying, mut asm) in assemblers {
-        let normalizer = Normalizer::new(roots, Some(underlying));
-        for r in &responses {
-            asm.add(normalizer.page(&r.body)?);
-        }
+    for underlying in underlyings {
+        let bodies = responses.iter().map(|r| r.body.as_str());
+        let (photo, _) = assemble(bodies, roots, underlying, now_ms)?;
         let mut engine = Engine::new(underlying, EngineConfig::default());
-        match engine.on_snapshot(asm.finish(), now_ms) {
+        match engine.on_snapshot(photo, now_ms) {
             SnapshotOutcome::Started(s) => {
                 eprintln!("epoch {} ({}): {} contracts", s.id, s.reason, s.contracts);
             }

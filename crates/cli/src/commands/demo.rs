@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use chainboard_engine::{Engine, EngineConfig, EpochStarted, SnapshotOutcome};
-use chainboard_massive::{ChainAssembler, Feed, Normalizer};
-use chainboard_model::{ChainSnapshot, ContractRecord, RootMap, Underlying};
+use chainboard_massive::{Feed, assemble};
+use chainboard_model::{ChainSnapshot, ContractRecord, EpochReason, RootMap, Underlying};
 use chainboard_sim::{ChainConfig, QuoteTraffic, SimChain, TrafficConfig, chain_pages};
 
 /// Arguments of `chainboard demo`.
@@ -128,10 +128,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     report(&started, &format!("{pages} chain pages"));
 
     let stats = engine.stats();
-    println!(
-        "\nepochs by reason: startup={} geometry_change={} stale_feed={} manual={}",
-        stats.epochs[0], stats.epochs[1], stats.epochs[2], stats.epochs[3]
-    );
+    let by_reason: Vec<String> = EpochReason::ALL
+        .iter()
+        .map(|&r| format!("{r}={}", stats.epochs_for(r)))
+        .collect();
+    println!("\nepochs by reason: {}", by_reason.join(" "));
     println!("the live heatmap, GEX and web UI are built on this core; see README.md");
     Ok(ExitCode::SUCCESS)
 }
@@ -143,13 +144,13 @@ fn photo(
     underlying: Underlying,
     taken_at_ms: i64,
 ) -> Result<(ChainSnapshot, usize)> {
-    let normalizer = Normalizer::new(roots, Some(underlying));
-    let mut assembler = ChainAssembler::new(underlying, taken_at_ms);
     let pages = chain_pages(chain, 250, taken_at_ms);
-    for page in &pages {
-        assembler.add(normalizer.page(page)?);
-    }
-    Ok((assembler.finish(), pages.len()))
+    Ok(assemble(
+        pages.iter().map(String::as_str),
+        roots,
+        underlying,
+        taken_at_ms,
+    )?)
 }
 
 fn expect_epoch(outcome: SnapshotOutcome) -> Result<EpochStarted> {

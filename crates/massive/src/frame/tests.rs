@@ -437,6 +437,8 @@ fn long_numbers_neither_panic_nor_wrap() {
     let frame = r#"[{"ev":"Q","sym":"O:SPX261218P05000000","bp":1844674407370.9551616,"ap":1844674407370.9551617,"bs":1,"as":1,"t":1795532400000}]"#;
     let (r, rec) = parse(frame);
     r.unwrap();
-    assert_eq!(rec.quotes[0].1, 1_844_674_407_370.955_161_6);
-    assert_eq!(rec.quotes[0].2, 1_844_674_407_370.955_161_7);
+    let exact = |text: &str| text.parse::<f64>().unwrap();
+    assert_eq!(rec.quotes[0].1, exact("1844674407370.9551616"));
+    assert_eq!(rec.quotes[0].2, exact("1844674407370.9551617"));
+    assert!(rec.quotes[0].1 > 1.8e12, "no wrap-around to a small number");
 }
