@@ -681,9 +681,9 @@ fn make_contract(
         1.0
     };
     let strike_points = key.strike.milli() / 1000;
-    let round_strike = if strike_points % 100 == 0 {
+    let round_strike = if strike_points.is_multiple_of(100) {
         2.0
-    } else if strike_points % 25 == 0 {
+    } else if strike_points.is_multiple_of(25) {
         1.3
     } else {
         1.0
