@@ -14,7 +14,7 @@
 //!   entitlements) is a [`PageError`] carrying the vendor's text, whatever the HTTP
 //!   code was: `NOT_AUTHORIZED` puts it in `message`, `ERROR` in `error`.
 
-use chainboard_model::time::unix_ms_from_any;
+use chainboard_model::time::{count_from_f64, unix_ms_from_any};
 use chainboard_model::{
     ChainContract, ChainSnapshot, ContractKey, ContractState, Greeks, RejectReason, RejectTally,
     RootMap, SlowFields, Strike, Underlying,
@@ -288,8 +288,7 @@ fn price(v: Option<f64>, field: &'static str) -> Result<Option<f64>, &'static st
 fn count(v: Option<f64>, field: &'static str) -> Result<Option<u64>, &'static str> {
     match v {
         None => Ok(None),
-        Some(n) if n >= 0.0 && n.fract() == 0.0 && n < 1.8e19 => Ok(Some(n as u64)),
-        Some(_) => Err(field),
+        Some(n) => count_from_f64(n).map(Some).ok_or(field),
     }
 }
 

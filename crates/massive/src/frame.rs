@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use chainboard_model::time::unix_ms_from_any;
+use chainboard_model::time::{count_from_f64, unix_ms_from_any};
 use thiserror::Error;
 
 use crate::swar;
@@ -635,8 +635,7 @@ impl Fields {
         if let Some(i) = self.i64(key) {
             return u64::try_from(i).ok();
         }
-        let v = self.f64(key)?;
-        (v.fract() == 0.0 && (0.0..1.8e19).contains(&v)).then_some(v as u64)
+        count_from_f64(self.f64(key)?)
     }
 
     /// A timestamp of any unit, in Unix ms.
@@ -671,6 +670,32 @@ impl Fields {
 struct Number {
     value: f64,
     int: Option<i64>,
+}
+
+impl Number {
+    /// `±mantissa / 10^frac_digits`, exactly rounded: both operands are exact in `f64`
+    /// (`mantissa < 2^53`, `frac_digits <= 22`), so the one division rounds correctly.
+    /// An integer (no fraction digits) is also kept as `i64`.
+    #[inline]
+    fn exact(mantissa: u64, frac_digits: usize, negative: bool) -> Self {
+        debug_assert!(mantissa < (1 << 53) && frac_digits < POW10.len());
+        let magnitude = if frac_digits == 0 {
+            mantissa as f64
+        } else {
+            mantissa as f64 / POW10[frac_digits]
+        };
+        let int = (frac_digits == 0).then(|| {
+            if negative {
+                -(mantissa as i64)
+            } else {
+                mantissa as i64
+            }
+        });
+        Self {
+            value: if negative { -magnitude } else { magnitude },
+            int,
+        }
+    }
 }
 
 /// Powers of ten that fit a `u64`, for combining digit runs.
@@ -1281,23 +1306,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.pos = pos;
-        let magnitude = if frac_digits == 0 {
-            mantissa as f64
-        } else {
-            mantissa as f64 / POW10[frac_digits]
-        };
-        let signed = |v: f64| if negative { -v } else { v };
-        let int = (frac_digits == 0).then(|| {
-            if negative {
-                -(mantissa as i64)
-            } else {
-                mantissa as i64
-            }
-        });
-        Some(Number {
-            value: signed(magnitude),
-            int,
-        })
+        Some(Number::exact(mantissa, frac_digits, negative))
     }
 
     /// Any JSON number, and the error for a malformed one.
@@ -1335,22 +1344,7 @@ impl<'a> Cursor<'a> {
             }
         }
         if !exponent && total <= 19 && mantissa < (1 << 53) {
-            let magnitude = if frac_digits == 0 {
-                mantissa as f64
-            } else {
-                mantissa as f64 / POW10[frac_digits]
-            };
-            let int = (!fraction).then(|| {
-                if negative {
-                    -(mantissa as i64)
-                } else {
-                    mantissa as i64
-                }
-            });
-            return Ok(Number {
-                value: if negative { -magnitude } else { magnitude },
-                int,
-            });
+            return Ok(Number::exact(mantissa, frac_digits, negative));
         }
         let text = self
             .text

@@ -28,6 +28,13 @@ pub fn unix_ms_from_any_f64(value: f64) -> Option<i64> {
     unix_ms_from_any(value as i64)
 }
 
+/// A count (contracts, open interest, volume) from a JSON number that arrived as a
+/// float: a non-negative whole number that fits `u64` (`17.0` counts; `17.5`, `-1`
+/// and `NaN` do not). Vendors send counts either way.
+pub fn count_from_f64(value: f64) -> Option<u64> {
+    (value >= 0.0 && value.fract() == 0.0 && value < 1.8e19).then_some(value as u64)
+}
+
 /// Milliseconds as fractional Unix seconds, the unit of a record's `ts`.
 pub fn ms_to_seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
@@ -53,5 +60,15 @@ mod tests {
         assert_eq!(unix_ms_from_any_f64(1.764e18), Some(1_764_000_000_000));
         assert_eq!(unix_ms_from_any_f64(f64::NAN), None);
         assert_eq!(ms_to_seconds(1_500), 1.5);
+        for (v, count) in [
+            (17.0, Some(17)),
+            (0.0, Some(0)),
+            (17.5, None),
+            (-1.0, None),
+            (f64::NAN, None),
+            (2e19, None),
+        ] {
+            assert_eq!(count_from_f64(v), count, "{v}");
+        }
     }
 }
