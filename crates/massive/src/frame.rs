@@ -27,7 +27,7 @@ use std::fmt;
 use chainboard_model::time::{count_from_f64, unix_ms_from_any};
 use thiserror::Error;
 
-use crate::swar;
+use chainboard_model::swar;
 
 /// An integer field kept as its JSON text and converted only when read: exchange ids
 /// and sequence numbers, which chainboard does not use, so the hot path does not pay

@@ -14,7 +14,6 @@
 pub mod chain;
 pub mod feed;
 pub mod frame;
-mod swar;
 mod wire;
 
 pub use chain::{ChainAssembler, ChainPage, Normalizer, PageError, Rejection, assemble};

@@ -14,11 +14,13 @@
 //! - [`chain`]: a normalized chain snapshot (the "photo") and why contracts were rejected.
 //! - [`epoch`]: epoch ids and the reasons an epoch begins.
 //! - [`time`]: timestamp unit detection for vendor values of unknown magnitude.
+//! - [`swar`]: eight-bytes-at-a-time text scanning for the hot path.
 
 pub mod chain;
 pub mod contract;
 pub mod epoch;
 pub mod roots;
+pub mod swar;
 pub mod symbol;
 pub mod ticker;
 pub mod time;

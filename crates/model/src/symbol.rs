@@ -17,6 +17,7 @@ use jiff::civil::Date;
 use serde::{Serialize, Serializer};
 use thiserror::Error;
 
+use crate::swar;
 use crate::ticker::{Root, TickerError};
 
 /// Why a string is not a valid Massive option symbol. Carries the input so a log line
@@ -215,6 +216,10 @@ impl ContractKey {
         Self::parse_fields(s).ok()
     }
 
+    /// The parse itself, in straight-line code: the OCC part is at least 16 bytes, so
+    /// the root, the date and the strike are each one eight-byte load, checked and
+    /// converted without a loop (and without a branch on the root's length, which
+    /// alternates between SPX and SPXW at random).
     #[inline]
     fn parse_fields(s: &[u8]) -> Result<Self, Fail> {
         let occ = s.strip_prefix(PREFIX).ok_or(Fail::MissingPrefix)?;
@@ -224,19 +229,33 @@ impl ContractKey {
         if occ.len() < SUFFIX_LEN || occ.len() > SUFFIX_LEN + Root::MAX_LEN {
             return Err(Fail::BadLength);
         }
-        let (root, suffix) = occ.split_at(occ.len() - SUFFIX_LEN);
-        let root = Root::try_from_bytes(root).ok_or(Fail::BadRoot)?;
-        let yymmdd = digits(&suffix[..6]).ok_or(Fail::NonDigitDate)?;
+        let root_len = occ.len() - SUFFIX_LEN;
+        let (Some(head), Some(date), Some(strike)) = (
+            swar::load8(occ, 0),
+            swar::load8(occ, root_len),
+            swar::load8(occ, root_len + 7),
+        ) else {
+            return Err(Fail::BadLength);
+        };
+        let root = Root::from_word(head, root_len).ok_or(Fail::BadRoot)?;
+        // `YYMMDD` then the right: exactly six digits lead the date word.
+        if swar::digit_run(date) < 6 {
+            return Err(Fail::NonDigitDate);
+        }
+        let yymmdd = swar::digits_value(date, 6);
         let (yy, mm, dd) = (yymmdd / 10_000, (yymmdd / 100) % 100, yymmdd % 100);
         let expiration =
             Date::new(2000 + yy as i16, mm as i8, dd as i8).map_err(|_| Fail::ImpossibleDate)?;
-        let right = match suffix[6] {
+        let right = match occ[root_len + 6] {
             b'C' => Right::Call,
             b'P' => Right::Put,
             _ => return Err(Fail::BadRight),
         };
-        let milli = digits(&suffix[7..]).ok_or(Fail::NonDigitStrike)?;
-        let strike = Strike::from_milli(milli).ok_or(Fail::ZeroStrike)?;
+        if swar::digit_run(strike) != 8 {
+            return Err(Fail::NonDigitStrike);
+        }
+        let strike =
+            Strike::from_milli(swar::digits_value(strike, 8) as u32).ok_or(Fail::ZeroStrike)?;
         Ok(Self {
             root,
             expiration,
@@ -316,13 +335,6 @@ impl Fail {
             Fail::ZeroStrike => SymbolError::ZeroStrike(symbol),
         }
     }
-}
-
-/// Reads an all-digit slice as a number; `None` if any byte is not a digit.
-fn digits(s: &[u8]) -> Option<u32> {
-    s.iter().try_fold(0u32, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
-    })
 }
 
 impl Hash for ContractKey {
@@ -551,6 +563,17 @@ mod tests {
             if let Ok(k) = ContractKey::parse(&s) {
                 prop_assert_eq!(k.to_string(), s);
             }
+        }
+
+        #[test]
+        fn any_bytes_parse_to_their_own_ticker_or_fail(tail in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let mut s = b"O:".to_vec();
+            s.extend(tail);
+            if let Some(key) = ContractKey::try_parse_bytes(&s) {
+                let text = key.to_string();
+                prop_assert_eq!(text.as_bytes(), &s[..]);
+            }
+            prop_assert_eq!(ContractKey::try_parse_bytes(&s).is_some(), ContractKey::parse_bytes(&s).is_ok());
         }
 
         #[test]

@@ -132,12 +132,26 @@ impl Root {
         InlineAscii::new(s, "root", Self::valid_at(s.len())).map(Self)
     }
 
-    /// As [`Root::from_bytes`], without saying why (never allocates).
+    /// A root from the first `len` (1..=6) bytes of an eight-byte little-endian word,
+    /// validated without a loop; `None` if they are not a valid root. The OCC parser's
+    /// hot path: never allocates.
     #[inline]
-    pub fn try_from_bytes(s: &[u8]) -> Option<Self> {
-        InlineAscii::build(s, Self::valid_at(s.len()))
-            .ok()
-            .map(Self)
+    pub(crate) fn from_word(word: u64, len: usize) -> Option<Self> {
+        if !(1..=Self::MAX_LEN).contains(&len) {
+            return None;
+        }
+        let letters = crate::swar::upper_run(word);
+        let last = word.to_le_bytes()[len - 1];
+        if letters < len && !(len > 1 && letters == len - 1 && last.is_ascii_digit()) {
+            return None;
+        }
+        let kept = (word & (u64::MAX >> (64 - 8 * len))).to_le_bytes();
+        let mut bytes = [0u8; 6];
+        bytes.copy_from_slice(&kept[..6]);
+        Some(Self(InlineAscii {
+            bytes,
+            len: len as u8,
+        }))
     }
 
     /// Uppercase letters, and a digit only as the last of at least two characters.
@@ -264,6 +278,25 @@ mod tests {
         assert_eq!(Underlying::new("BRK.B").unwrap().to_string(), "BRK.B");
         assert!(Underlying::new("I:SPX").is_err());
         assert!(Underlying::new(".SPX").is_err());
+    }
+
+    proptest::proptest! {
+        /// The OCC parser's word-at-a-time root check accepts exactly what the
+        /// byte-at-a-time one does.
+        #[test]
+        fn roots_from_words_match_roots_from_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 8), len in 1usize..=6) {
+            let word = u64::from_le_bytes(bytes.clone().try_into().unwrap());
+            let from_word = Root::from_word(word, len);
+            let from_bytes = Root::from_bytes(&bytes[..len]).ok();
+            proptest::prop_assert_eq!(from_word, from_bytes);
+        }
+
+        #[test]
+        fn roots_from_words_accept_every_valid_root(root in "[A-Z]{1,5}[0-9]?", pad in "[0-9A-Z:]{8}") {
+            let text = format!("{root}{pad}");
+            let word = u64::from_le_bytes(text.as_bytes()[..8].try_into().unwrap());
+            proptest::prop_assert_eq!(Root::from_word(word, root.len()), Some(Root::new(&root).unwrap()));
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Eight bytes at a time: the frame parser's inner loops without a branch per byte.
+//! Eight bytes at a time: the hot path's text scanning without a branch per byte.
 //!
-//! A quote event is ~125 bytes of digits and short strings; scanning them byte by byte
-//! costs a hard-to-predict loop exit per number and per string. These helpers load
+//! A quote event is ~125 bytes of digits and short strings, and its OCC symbol 21
+//! more; scanning them byte by byte costs a hard-to-predict loop exit per number, per
+//! string and per root length (SPX and SPXW alternate at random). These helpers load
 //! eight bytes into a `u64` (little-endian: the first byte in the lowest lane) and
 //! answer "how many leading digits", "where is the first quote, backslash or control
 //! byte", and "what number do these digits spell" with a few arithmetic operations.
@@ -14,9 +15,10 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 const LOWS7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
 
-/// The eight bytes at `pos`, if there are eight.
+/// The eight bytes at `pos`, if there are eight (little-endian: `bytes[pos]` is the
+/// lowest lane).
 #[inline]
-pub(crate) fn load8(bytes: &[u8], pos: usize) -> Option<u64> {
+pub fn load8(bytes: &[u8], pos: usize) -> Option<u64> {
     let chunk: [u8; 8] = bytes.get(pos..pos + 8)?.try_into().ok()?;
     Some(u64::from_le_bytes(chunk))
 }
@@ -41,7 +43,7 @@ fn first(flags: u64) -> usize {
 
 /// How many of the eight bytes, from the first, are ASCII digits.
 #[inline]
-pub(crate) fn digit_run(x: u64) -> usize {
+pub fn digit_run(x: u64) -> usize {
     // A byte is a digit iff its high nibble is 3 and stays 3 after adding 6
     // (0x30..=0x39). Adding 6 cannot carry between lanes: no lane exceeds 0xF4.
     let high = x & 0xF0F0_F0F0_F0F0_F0F0;
@@ -52,7 +54,7 @@ pub(crate) fn digit_run(x: u64) -> usize {
 
 /// Index of the first `"`, `\` or control byte (< 0x20) among the eight, or 8.
 #[inline]
-pub(crate) fn string_stop(x: u64) -> usize {
+pub fn string_stop(x: u64) -> usize {
     let quote = zero_lanes(x ^ 0x2222_2222_2222_2222);
     let backslash = zero_lanes(x ^ 0x5C5C_5C5C_5C5C_5C5C);
     let control = x.wrapping_sub(0x2020_2020_2020_2020) & !x & HIGHS;
@@ -61,7 +63,7 @@ pub(crate) fn string_stop(x: u64) -> usize {
 
 /// The value of the first `n` (1..=8) bytes of `x`, which are ASCII digits.
 #[inline]
-pub(crate) fn digits_value(x: u64, n: usize) -> u64 {
+pub fn digits_value(x: u64, n: usize) -> u64 {
     debug_assert!((1..=8).contains(&n));
     // Move the n digits to the top lanes (zero lanes below read as leading zeros),
     // then combine pairs, quads and octets of digits with three multiplications.
@@ -69,6 +71,21 @@ pub(crate) fn digits_value(x: u64, n: usize) -> u64 {
     let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
     let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
     (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+/// How many of the eight bytes, from the first, are ASCII uppercase letters.
+#[inline]
+pub fn upper_run(x: u64) -> usize {
+    // Lanes at or above 0x80 are not letters; below it, adding 0x3F reaches 0x80 from
+    // 'A' (0x41) and adding 0x25 stays below it up to 'Z' (0x5A). No lane carries:
+    // every lane is below 0x80 when the adds are done.
+    let ascii = !x & HIGHS;
+    let low = x & LOWS7;
+    let upper = (low.wrapping_add(0x3F3F_3F3F_3F3F_3F3F)
+        & !low.wrapping_add(0x2525_2525_2525_2525))
+        & ascii
+        & HIGHS;
+    first(!upper & HIGHS)
 }
 
 #[cfg(test)]
@@ -102,6 +119,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn upper_run_agrees_with_a_byte_loop(bytes in proptest::collection::vec(any::<u8>(), 8)) {
+            let x = u64::from_le_bytes(bytes.clone().try_into().unwrap());
+            prop_assert_eq!(upper_run(x), bytes.iter().take_while(|b| b.is_ascii_uppercase()).count());
+        }
+
         #[test]
         fn agree_with_byte_loops(bytes in proptest::collection::vec(prop_oneof![0x20u8..0x7F, Just(b'"'), Just(b'\\'), 0u8..0x20, b'0'..=b'9'], 8)) {
             let x = u64::from_le_bytes(bytes.clone().try_into().unwrap());
