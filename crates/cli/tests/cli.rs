@@ -144,3 +144,37 @@ fn the_default_command_runs_the_demo_through_every_kind_of_epoch() {
     let record: serde_json::Value = serde_json::from_str(record.trim()).unwrap();
     assert_eq!(record["underlying"], "SPX");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    // A whole generated chain normalizes to ~9 MB, far past a pipe's buffer, so the
+    // writes after the reader leaves do fail with a broken pipe.
+    let dir = std::env::temp_dir().join(format!("chainboard-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let chain = dir.join("chain.jsonl");
+    let out = chainboard(&[
+        "generate".as_ref(),
+        "--chain-out".as_ref(),
+        chain.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .args(["normalize".as_ref(), chain.as_os_str()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 8];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is dropped here: the rest of the output hits a broken pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("error"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -5,6 +5,7 @@
 //! Loading the chain and reading the frames from disk happen before the clock starts.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -80,11 +81,12 @@ fn hydrate(args: &HydrateArgs) -> Result<ExitCode> {
         "frames={} malformed_frames={} invalid_events={} unknown_events={} bad_symbols={} unrouted={}",
         s.frames, s.malformed_frames, s.invalid_events, s.unknown_events, s.bad_symbols, s.unrouted
     );
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "quotes={total_quotes} geometry_miss={} seconds={total_seconds:.6} quotes_per_s={:.0}",
         misses(&feed),
         total_quotes as f64 / total_seconds
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,6 +8,7 @@
 //! watchdog ask for a forced photo, which starts a `stale_feed` epoch. Time is
 //! simulated, so the run is the same every time for a given seed.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -32,14 +33,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         .as_millisecond();
     let spx = Underlying::new("SPX")?;
     let roots = RootMap::default();
+    let mut out = std::io::stdout().lock();
 
-    println!("chainboard demo: a simulated SPX market through the epoch engine\n");
+    writeln!(
+        out,
+        "chainboard demo: a simulated SPX market through the epoch engine\n"
+    )?;
     let config = ChainConfig::spx_like(today, args.seed);
     let chain = SimChain::generate(config.clone());
     let (photo, pages) = photo(&chain, &roots, spx, t0)?;
     let mut engine = Engine::new(spx, EngineConfig::default());
     let started = expect_epoch(engine.on_snapshot(photo, t0))?;
-    report(&started, &format!("{pages} chain pages"));
+    report(&mut out, &started, &format!("{pages} chain pages"))?;
 
     // Live paint: quotes and trades skewed to near-the-money, near-expiry contracts,
     // half a percent of them for contracts that are not listed.
@@ -61,23 +66,28 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let elapsed = clock.elapsed();
     let engine = &mut feed.engines_mut()[0];
     let stats = *engine.stats();
-    println!(
+    writeln!(
+        out,
         "live feed: {} frames, {} quotes and {} trades painted, {} geometry_miss (not on the board), in {:.0} ms",
         frames,
         stats.quotes,
         stats.trades,
         stats.geometry_miss,
         elapsed.as_secs_f64() * 1000.0
-    );
+    )?;
 
     let epoch = engine.epoch_mut().context("an epoch is active")?;
     let mut dirty = Vec::new();
     epoch.drain_dirty(|slot, _, _, _| dirty.push(slot));
-    println!(
+    writeln!(
+        out,
         "dirty since the last model tick: {} contracts (drained in O(changed))",
         dirty.len()
-    );
-    println!("\nnearest-expiry contracts around the money, as published:");
+    )?;
+    writeln!(
+        out,
+        "\nnearest-expiry contracts around the money, as published:"
+    )?;
     let spot = traffic.spot();
     let epoch = engine.epoch().context("an epoch is active")?;
     let nearest = epoch
@@ -98,7 +108,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         .collect();
     near.sort_by(|a, b| a.strike.cmp(&b.strike).then(a.right.cmp(&b.right)));
     for record in near.iter().take(4) {
-        println!("  {}", serde_json::to_string(record)?);
+        writeln!(out, "  {}", serde_json::to_string(record)?)?;
     }
 
     // The index rallies 4%: the next photo lists new strikes above and drops some
@@ -110,7 +120,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     });
     let (photo, pages) = self::photo(&moved, &roots, spx, t1)?;
     let started = expect_epoch(engine.on_snapshot(photo, t1))?;
-    report(&started, &format!("{pages} chain pages after a 4% rally"));
+    report(
+        &mut out,
+        &started,
+        &format!("{pages} chain pages after a 4% rally"),
+    )?;
 
     // Silence: no live message for 5 s makes the watchdog ask for a forced photo, and
     // that photo starts a stale_feed epoch even though nothing else changed.
@@ -118,22 +132,26 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let request = engine
         .poll(t2)
         .context("the watchdog asks for a photo after 5 s of silence")?;
-    println!(
+    writeln!(
+        out,
         "\nfeed silent for {} ms: watchdog requests a photo ({:?})",
         engine.feed_silence_ms(t2),
         request.reason
-    );
+    )?;
     let (photo, pages) = self::photo(&moved, &roots, spx, t2)?;
     let started = expect_epoch(engine.on_snapshot(photo, t2 + 800))?;
-    report(&started, &format!("{pages} chain pages"));
+    report(&mut out, &started, &format!("{pages} chain pages"))?;
 
     let stats = engine.stats();
     let by_reason: Vec<String> = EpochReason::ALL
         .iter()
         .map(|&r| format!("{r}={}", stats.epochs_for(r)))
         .collect();
-    println!("\nepochs by reason: {}", by_reason.join(" "));
-    println!("the live heatmap, GEX and web UI are built on this core; see README.md");
+    writeln!(out, "\nepochs by reason: {}", by_reason.join(" "))?;
+    writeln!(
+        out,
+        "the live heatmap, GEX and web UI are built on this core; see README.md"
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -160,8 +178,9 @@ fn expect_epoch(outcome: SnapshotOutcome) -> Result<EpochStarted> {
     }
 }
 
-fn report(s: &EpochStarted, from: &str) {
-    println!(
+fn report(out: &mut impl Write, s: &EpochStarted, from: &str) -> std::io::Result<()> {
+    writeln!(
+        out,
         "\nepoch {} ({}): {} contracts from {from}; +{} / -{} contracts against {}",
         s.id,
         s.reason,
@@ -170,5 +189,5 @@ fn report(s: &EpochStarted, from: &str) {
         s.diff.removed.len(),
         s.previous
             .map_or_else(|| "nothing".to_string(), |p| p.to_string()),
-    );
+    )
 }

@@ -77,16 +77,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
                     continue;
                 }
                 contracts += 1;
-                serde_json::to_writer(&mut out, &ContractRecord::new(&c.geometry, &c.state))?;
+                serde_json::to_writer(&mut out, &ContractRecord::new(&c.geometry, &c.state))
+                    .map_err(std::io::Error::from)?;
                 out.write_all(b"\n")?;
             }
         }
     }
-    if let Err(e) = out.flush()
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(e.into());
-    }
+    out.flush()?;
 
     let reasons: Vec<String> = rejected
         .iter()
