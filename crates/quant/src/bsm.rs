@@ -13,7 +13,7 @@
 //! Degenerate inputs never produce NaN: with no time left or no volatility
 //! (`t_years <= 0`, `vol <= 0`) or a non-positive spot or strike, the option is worth
 //! its discounted forward intrinsic value and the greeks are the limits of the
-//! formulas as volatility goes to zero (see [`greeks`]). NaN inputs still give NaN.
+//! formulas as volatility goes to zero (see [`Inputs::greeks`]). NaN inputs still give NaN.
 
 use chainboard_model::Right;
 
@@ -56,7 +56,16 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(spot: f64, strike: f64, t_years: f64, vol: f64, rate: f64, div_yield: f64) -> Self {
+    fn new(inputs: &Inputs) -> Self {
+        let Inputs {
+            spot,
+            strike,
+            t_years,
+            vol,
+            rate,
+            div_yield,
+            ..
+        } = *inputs;
         let t = non_negative(t_years);
         let div_df = (-div_yield * t).exp();
         let spot_pv = non_negative(spot) * div_df;
@@ -81,82 +90,89 @@ impl Setup {
     }
 }
 
-/// The BSM value of a European option.
-///
-/// `price(Call, 42, 40, 0.5, 0.2, 0.1, 0) ≈ 4.7594` (Hull's example). With
-/// `t_years <= 0` it is the intrinsic value at expiry; with `vol <= 0` the discounted
-/// forward intrinsic value `max(S·e^(−qt) − K·e^(−rt), 0)` (and its put mirror).
-pub fn price(
-    right: Right,
-    spot: f64,
-    strike: f64,
-    t_years: f64,
-    vol: f64,
-    rate: f64,
-    div_yield: f64,
-) -> f64 {
-    let s = Setup::new(spot, strike, t_years, vol, rate, div_yield);
-    match (right, s.d) {
-        (Right::Call, Some((d1, d2))) => {
-            s.spot_pv * normal::cdf(d1) - s.strike_pv * normal::cdf(d2)
+/// What prices a European option under BSM, in this module's units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Inputs {
+    /// Call or put.
+    pub right: Right,
+    /// The underlying's level, index points.
+    pub spot: f64,
+    /// Strike, index points.
+    pub strike: f64,
+    /// Time to expiry, years.
+    pub t_years: f64,
+    /// Annualized volatility (0.15 = 15%).
+    pub vol: f64,
+    /// Continuous risk-free rate.
+    pub rate: f64,
+    /// Continuous dividend yield.
+    pub div_yield: f64,
+}
+
+impl Inputs {
+    /// The BSM value of the option.
+    ///
+    /// Hull's example (call, S 42, K 40, t 0.5, σ 0.2, r 0.1, q 0) is ≈ 4.7594. With
+    /// `t_years <= 0` it is the intrinsic value at expiry; with `vol <= 0` the
+    /// discounted forward intrinsic value `max(S·e^(−qt) − K·e^(−rt), 0)` (and its put
+    /// mirror).
+    pub fn price(&self) -> f64 {
+        let s = Setup::new(self);
+        match (self.right, s.d) {
+            (Right::Call, Some((d1, d2))) => {
+                s.spot_pv * normal::cdf(d1) - s.strike_pv * normal::cdf(d2)
+            }
+            (Right::Put, Some((d1, d2))) => {
+                s.strike_pv * normal::cdf(-d2) - s.spot_pv * normal::cdf(-d1)
+            }
+            (Right::Call, None) => (s.spot_pv - s.strike_pv).max(0.0),
+            (Right::Put, None) => (s.strike_pv - s.spot_pv).max(0.0),
         }
-        (Right::Put, Some((d1, d2))) => {
-            s.strike_pv * normal::cdf(-d2) - s.spot_pv * normal::cdf(-d1)
+    }
+
+    /// The BSM greeks of the option (see [`Greeks`] for units).
+    ///
+    /// Degenerate inputs give the limits as volatility goes to zero: delta is
+    /// `e^(−qt)` (call) or `−e^(−qt)` (put) when the option is in the money on the
+    /// forward, zero when out of it, half-way exactly at the money; gamma is zero (it
+    /// is a spike of no width at the money, which nothing downstream can use); vega is
+    /// zero except exactly at the money forward, where it tends to `S·e^(−qt)·√(t/2π)`;
+    /// theta is the carry of the intrinsic value. An expired option (`t_years <= 0`)
+    /// has zero theta and vega.
+    pub fn greeks(&self) -> Greeks {
+        let s = Setup::new(self);
+        // The carry terms of theta: `q·S·e^(−qt)` and `r·K·e^(−rt)`.
+        let spot_carry = self.div_yield * s.spot_pv;
+        let strike_carry = self.rate * s.strike_pv;
+        let Some((d1, d2)) = s.d else {
+            return limiting_greeks(self.right, &s, self.t_years, spot_carry, strike_carry);
+        };
+        let sqrt_t = s.t.sqrt();
+        let density = normal::pdf(d1);
+        let vol_sqrt_t = d1 - d2;
+        let gamma = s.div_df * density / (self.spot * vol_sqrt_t);
+        let vega = s.spot_pv * density * sqrt_t;
+        // −S·e^(−qt)·φ(d1)·σ / (2√t), written with σ√t to avoid dividing by √t twice.
+        let decay = -s.spot_pv * density * vol_sqrt_t / (2.0 * s.t);
+        match self.right {
+            Right::Call => Greeks {
+                delta: s.div_df * normal::cdf(d1),
+                gamma,
+                theta: decay - strike_carry * normal::cdf(d2) + spot_carry * normal::cdf(d1),
+                vega,
+            },
+            Right::Put => Greeks {
+                delta: -s.div_df * normal::cdf(-d1),
+                gamma,
+                theta: decay + strike_carry * normal::cdf(-d2) - spot_carry * normal::cdf(-d1),
+                vega,
+            },
         }
-        (Right::Call, None) => (s.spot_pv - s.strike_pv).max(0.0),
-        (Right::Put, None) => (s.strike_pv - s.spot_pv).max(0.0),
     }
 }
 
-/// The BSM greeks of a European option (see [`Greeks`] for units).
-///
-/// Degenerate inputs give the limits as volatility goes to zero: delta is
-/// `e^(−qt)` (call) or `−e^(−qt)` (put) when the option is in the money on the
-/// forward, zero when out of it, half-way exactly at the money; gamma is zero (it
-/// is a spike of no width at the money, which nothing downstream can use); vega is
-/// zero except exactly at the money forward, where it tends to `S·e^(−qt)·√(t/2π)`;
-/// theta is the carry of the intrinsic value. An expired option (`t_years <= 0`)
-/// has zero theta and vega.
-pub fn greeks(
-    right: Right,
-    spot: f64,
-    strike: f64,
-    t_years: f64,
-    vol: f64,
-    rate: f64,
-    div_yield: f64,
-) -> Greeks {
-    let s = Setup::new(spot, strike, t_years, vol, rate, div_yield);
-    // The carry terms of theta: `q·S·e^(−qt)` and `r·K·e^(−rt)`.
-    let spot_carry = div_yield * s.spot_pv;
-    let strike_carry = rate * s.strike_pv;
-    let Some((d1, d2)) = s.d else {
-        return limiting_greeks(right, &s, t_years, spot_carry, strike_carry);
-    };
-    let sqrt_t = s.t.sqrt();
-    let density = normal::pdf(d1);
-    let vol_sqrt_t = d1 - d2;
-    let gamma = s.div_df * density / (spot * vol_sqrt_t);
-    let vega = s.spot_pv * density * sqrt_t;
-    // −S·e^(−qt)·φ(d1)·σ / (2√t), written with σ√t to avoid dividing by √t twice.
-    let decay = -s.spot_pv * density * vol_sqrt_t / (2.0 * s.t);
-    match right {
-        Right::Call => Greeks {
-            delta: s.div_df * normal::cdf(d1),
-            gamma,
-            theta: decay - strike_carry * normal::cdf(d2) + spot_carry * normal::cdf(d1),
-            vega,
-        },
-        Right::Put => Greeks {
-            delta: -s.div_df * normal::cdf(-d1),
-            gamma,
-            theta: decay + strike_carry * normal::cdf(-d2) - spot_carry * normal::cdf(-d1),
-            vega,
-        },
-    }
-}
-
-/// Greeks when the lognormal distribution collapses to a point (see [`greeks`]).
+/// Greeks when the lognormal distribution collapses to a point (see
+/// [`Inputs::greeks`]).
 fn limiting_greeks(
     right: Right,
     s: &Setup,
@@ -212,6 +228,34 @@ mod tests {
     use proptest::prelude::*;
 
     use Right::{Call, Put};
+
+    fn inputs(
+        right: Right,
+        spot: f64,
+        strike: f64,
+        t_years: f64,
+        vol: f64,
+        rate: f64,
+        div_yield: f64,
+    ) -> Inputs {
+        Inputs {
+            right,
+            spot,
+            strike,
+            t_years,
+            vol,
+            rate,
+            div_yield,
+        }
+    }
+
+    fn price(right: Right, s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) -> f64 {
+        inputs(right, s, k, t, v, r, q).price()
+    }
+
+    fn greeks(right: Right, s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) -> Greeks {
+        inputs(right, s, k, t, v, r, q).greeks()
+    }
 
     fn close(got: f64, want: f64, tol: f64) -> bool {
         (got - want).abs() <= tol

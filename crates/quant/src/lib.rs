@@ -11,4 +11,4 @@
 pub mod bsm;
 pub mod normal;
 
-pub use bsm::Greeks;
+pub use bsm::{Greeks, Inputs};

@@ -628,24 +628,16 @@ fn make_contract(
     rng: &mut ChaCha8Rng,
 ) -> SimContract {
     let (spot, strike, t) = (config.spot, key.strike.points(), expiry.t_years);
-    let theo = bsm::price(
-        key.right,
+    let inputs = bsm::Inputs {
+        right: key.right,
         spot,
         strike,
-        t,
+        t_years: t,
         vol,
-        config.rate,
-        config.div_yield,
-    );
-    let greeks = bsm::greeks(
-        key.right,
-        spot,
-        strike,
-        t,
-        vol,
-        config.rate,
-        config.div_yield,
-    );
+        rate: config.rate,
+        div_yield: config.div_yield,
+    };
+    let (theo, greeks) = (inputs.price(), inputs.greeks());
     let distance = (strike / spot).ln().abs();
     let sqrt_t = t.sqrt();
     // Where the activity is: open interest spreads out with time, volume stays close.

@@ -203,15 +203,16 @@ impl QuoteTraffic {
         let c = &self.contracts[idx];
         let (mut bid, mut ask) = (c.bid_cents, c.ask_cents);
         if !size_only {
-            let theo = bsm::price(
-                c.right,
+            let theo = bsm::Inputs {
+                right: c.right,
                 spot,
-                c.strike,
-                c.t_years,
-                c.vol,
-                self.rate,
-                self.div_yield,
-            );
+                strike: c.strike,
+                t_years: c.t_years,
+                vol: c.vol,
+                rate: self.rate,
+                div_yield: self.div_yield,
+            }
+            .price();
             let mid = theo * (1.0 + self.config.mid_jitter * normal(&mut self.rng));
             let spread = ticks::natural_spread(theo) * self.rng.random_range(0.8..1.5);
             (bid, ask) = ticks::two_sided(mid, spread);
