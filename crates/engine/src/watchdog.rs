@@ -15,6 +15,10 @@
 //! 3. A photo request that goes unanswered (the loader failed) is repeated after the
 //!    current backoff interval.
 //! 4. Any live message returns the watchdog to rule 1; the next silence starts over.
+//!    The one exception: a request that will start a `stale_feed` epoch stays owed. If
+//!    the feed resumes while that photo is loading (a full SPX load takes seconds), the
+//!    photo still starts the epoch — the silence happened and the board may have
+//!    missed prices during it — and the watchdog then returns to rule 1.
 //! 5. While the market is closed the feed is always silent: the watchdog asks for
 //!    nothing (regular refreshes still run on the loader's schedule). When it opens,
 //!    the silence clock restarts, so the feed gets a full `stale_after` to speak.
@@ -122,7 +126,15 @@ impl Watchdog {
     #[inline]
     pub fn observe_live(&mut self, now_ms: i64) {
         self.last_live_ms = Some(self.last_live_ms.map_or(now_ms, |t| t.max(now_ms)));
-        self.state = WatchState::Watching;
+        if !matches!(
+            self.state,
+            WatchState::Awaiting {
+                starts_epoch: true,
+                ..
+            }
+        ) {
+            self.state = WatchState::Watching;
+        }
     }
 
     /// Whether the market is open (from Massive's market status) as of `now_ms`.
@@ -202,9 +214,14 @@ impl Watchdog {
                 starts_epoch,
                 backoff_ms,
             } if taken_at_ms >= requested_at_ms => {
-                self.state = WatchState::Quiet {
-                    next_at_ms: now_ms + backoff_ms,
-                    backoff_ms,
+                let resumed = self.last_live_ms.is_some_and(|t| t >= requested_at_ms);
+                self.state = if resumed {
+                    WatchState::Watching
+                } else {
+                    WatchState::Quiet {
+                        next_at_ms: now_ms + backoff_ms,
+                        backoff_ms,
+                    }
                 };
                 PhotoVerdict::Forced { starts_epoch }
             }

@@ -5,7 +5,7 @@
 
 use chainboard_engine::{
     Engine, EngineConfig, EpochStarted, Hydration, PhotoReason, SnapshotOutcome, SnapshotRejection,
-    WatchdogConfig,
+    WatchState, WatchdogConfig,
 };
 use chainboard_model::{
     ChainContract, ChainSnapshot, ContractKey, ContractState, EpochReason, FieldMask, Greeks,
@@ -362,6 +362,27 @@ fn silence_forces_one_stale_epoch_then_backs_off() {
     let s = started(e.on_snapshot(photo(&board, req.requested_at_ms), T0 + 125_100));
     assert_eq!(s.reason, EpochReason::StaleFeed);
     assert_eq!(e.stats().epochs_for(EpochReason::StaleFeed), 2);
+}
+
+/// A full chain load takes seconds; the feed may come back meanwhile. The silence
+/// happened, so the photo answering the request still starts the `stale_feed` epoch,
+/// and the watchdog goes back to watching rather than backing off.
+#[test]
+fn a_feed_that_resumes_while_the_forced_photo_loads_still_gets_its_epoch() {
+    let mut e = engine();
+    let board = tickers(3);
+    e.on_snapshot(photo(&board, T0), T0);
+    e.observe_live(T0 + 1_000);
+    let req = e.poll(T0 + 6_000).expect("silent 5 s");
+    e.observe_live(T0 + 6_500);
+    e.observe_live(T0 + 7_000);
+    let s = started(e.on_snapshot(photo(&board, req.requested_at_ms + 10), T0 + 8_000));
+    assert_eq!(s.reason, EpochReason::StaleFeed);
+    assert_eq!(e.watch_state(), WatchState::Watching);
+    // Live again: no further forced photo until a new silence.
+    e.observe_live(T0 + 9_000);
+    assert_eq!(e.poll(T0 + 13_999), None);
+    assert!(e.poll(T0 + 14_000).is_some());
 }
 
 #[test]
