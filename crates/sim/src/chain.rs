@@ -11,7 +11,8 @@
 //! There is no holiday calendar: every weekday is a trading day. The chain is a photo
 //! taken at one instant of `today`, [`ChainConfig::hours_to_close`] before the close.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chainboard_model::{ContractKey, Right, Root, Settlement, Strike, Underlying};
 use chainboard_quant::{Greeks, bsm};
@@ -438,11 +439,18 @@ impl SimContract {
 }
 
 /// A generated chain: its config, its expirations and its contracts sorted by ticker.
+///
+/// A chain can change after generation the way a listed market does: strikes are
+/// listed ([`SimChain::list_strikes_around`], [`SimChain::list_midpoints`]) and
+/// expirations settle and leave ([`SimChain::remove_expired`]). Contracts are never
+/// removed otherwise. The contract list sits behind an [`Arc`] so that a consumer
+/// holding a photo of it ([`SimChain::shared_contracts`]) costs no copy until the
+/// listing next changes.
 #[derive(Debug, Clone)]
 pub struct SimChain {
     config: ChainConfig,
     expirations: Vec<SimExpiry>,
-    contracts: Vec<SimContract>,
+    contracts: Arc<Vec<SimContract>>,
 }
 
 /// Trade condition codes drawn for prints (electronic, ISO, single-leg auction...).
@@ -460,30 +468,138 @@ impl SimChain {
         let expirations = list_expirations(&config);
         let mut contracts = Vec::new();
         for expiry in &expirations {
-            let forward = config.spot * ((config.rate - config.div_yield) * expiry.t_years).exp();
             for (strike_points, band) in config.strikes.strikes(config.spot, expiry.t_years) {
                 let Some(strike) = Strike::from_milli(strike_points.saturating_mul(1000)) else {
                     continue;
                 };
-                let m = (strike.points() / forward).ln();
-                let vol = config.smile.vol(m, expiry.t_years);
-                for right in [Right::Call, Right::Put] {
-                    let key = ContractKey {
-                        root: expiry.root,
-                        expiration: expiry.date,
-                        right,
-                        strike,
-                    };
-                    contracts.push(make_contract(&config, expiry, key, band, vol, &mut rng));
-                }
+                push_pair(&config, expiry, strike, band, &mut rng, &mut contracts);
             }
         }
         contracts.sort_by(|a, b| a.ticker.cmp(&b.ticker));
         Self {
             config,
             expirations,
-            contracts,
+            contracts: Arc::new(contracts),
         }
+    }
+
+    /// Lists the strikes the ladder asks for around a new `spot`, as an exchange does
+    /// when the index has moved away from where the strikes were listed: every listed
+    /// expiration gets the strikes [`StrikeGrid::strikes`] gives at `spot` that it
+    /// lacks. Contracts already listed are kept as they are, whatever their distance.
+    ///
+    /// New contracts are priced at `spot`, drawn from `seed`, and `spot` becomes the
+    /// chain's [`ChainConfig::spot`] (the level the listing was made at). Returns the
+    /// number of contracts added.
+    pub fn list_strikes_around(&mut self, spot: f64, seed: u64) -> usize {
+        if !(spot.is_finite() && spot > 0.0) {
+            return 0;
+        }
+        self.config.spot = spot;
+        let mut additions = Vec::new();
+        for (e, expiry) in self.expirations.iter().enumerate() {
+            for (strike_points, band) in self.config.strikes.strikes(spot, expiry.t_years) {
+                if let Some(strike) = Strike::from_milli(strike_points.saturating_mul(1000)) {
+                    additions.push((e, strike, band));
+                }
+            }
+        }
+        self.add_strikes(&additions, seed)
+    }
+
+    /// Lists a strike halfway between each pair of neighbouring strikes that lie
+    /// within `reach` (a fraction of `spot`) of `spot` and are at least a point apart,
+    /// in every expiration: `6852.5` between `6850` and `6855`. The simulator's "list
+    /// strikes now" for tests: unlike [`SimChain::list_strikes_around`] at an unmoved
+    /// spot, it always adds contracts (until the gaps near the money are below a
+    /// point), and they sit where the quote traffic is densest. Returns the number of
+    /// contracts added.
+    pub fn list_midpoints(&mut self, spot: f64, reach: f64, seed: u64) -> usize {
+        if !(spot.is_finite() && spot > 0.0 && reach.is_finite() && reach >= 0.0) {
+            return 0;
+        }
+        let (low, high) = (spot * (1.0 - reach), spot * (1.0 + reach));
+        let mut ladders: BTreeMap<(Root, Date), BTreeSet<u32>> = BTreeMap::new();
+        for c in self.contracts.iter() {
+            ladders
+                .entry((c.key.root, c.key.expiration))
+                .or_default()
+                .insert(c.key.strike.milli());
+        }
+        let mut additions = Vec::new();
+        for (e, expiry) in self.expirations.iter().enumerate() {
+            let Some(ladder) = ladders.get(&(expiry.root, expiry.date)) else {
+                continue;
+            };
+            let strikes: Vec<u32> = ladder.iter().copied().collect();
+            for pair in strikes.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                let within = |m: u32| (low..=high).contains(&(f64::from(m) / 1000.0));
+                if b - a < 1000 || !within(a) || !within(b) {
+                    continue;
+                }
+                if let Some(strike) = Strike::from_milli(a + (b - a) / 2) {
+                    additions.push((e, strike, StrikeBand::Fine));
+                }
+            }
+        }
+        self.add_strikes(&additions, seed)
+    }
+
+    /// Removes every expiration `expired` says has settled, with its contracts.
+    /// Returns the number of contracts removed.
+    pub fn remove_expired(&mut self, expired: impl Fn(&SimExpiry) -> bool) -> usize {
+        let gone: BTreeSet<(Root, Date)> = self
+            .expirations
+            .iter()
+            .filter(|e| expired(e))
+            .map(|e| (e.root, e.date))
+            .collect();
+        if gone.is_empty() {
+            return 0;
+        }
+        self.expirations
+            .retain(|e| !gone.contains(&(e.root, e.date)));
+        let before = self.contracts.len();
+        Arc::make_mut(&mut self.contracts)
+            .retain(|c| !gone.contains(&(c.key.root, c.key.expiration)));
+        before - self.contracts.len()
+    }
+
+    /// The contract list, shared: a photo that stays valid (and costs no copy) while
+    /// the chain goes on changing.
+    pub fn shared_contracts(&self) -> Arc<Vec<SimContract>> {
+        Arc::clone(&self.contracts)
+    }
+
+    /// Adds a call and a put at each `(expiration index, strike, band)` not yet listed.
+    fn add_strikes(&mut self, additions: &[(usize, Strike, StrikeBand)], seed: u64) -> usize {
+        let listed: BTreeSet<ContractKey> = self.contracts.iter().map(|c| c.key).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut fresh = Vec::new();
+        let mut seen = BTreeSet::new();
+        for &(e, strike, band) in additions {
+            let Some(expiry) = self.expirations.get(e) else {
+                continue;
+            };
+            let key = ContractKey {
+                root: expiry.root,
+                expiration: expiry.date,
+                right: Right::Call,
+                strike,
+            };
+            if listed.contains(&key) || !seen.insert(key) {
+                continue;
+            }
+            push_pair(&self.config, expiry, strike, band, &mut rng, &mut fresh);
+        }
+        let added = fresh.len();
+        if added > 0 {
+            let contracts = Arc::make_mut(&mut self.contracts);
+            contracts.extend(fresh);
+            contracts.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+        }
+        added
     }
 
     /// The config it was generated from.
@@ -522,6 +638,29 @@ impl SimChain {
             .binary_search_by(|c| c.ticker.as_str().cmp(ticker))
             .ok()
             .map(|i| &self.contracts[i])
+    }
+}
+
+/// Prices and draws a call and a put at `strike` in `expiry`, at the config's spot.
+fn push_pair(
+    config: &ChainConfig,
+    expiry: &SimExpiry,
+    strike: Strike,
+    band: StrikeBand,
+    rng: &mut ChaCha8Rng,
+    out: &mut Vec<SimContract>,
+) {
+    let forward = config.spot * ((config.rate - config.div_yield) * expiry.t_years).exp();
+    let m = (strike.points() / forward).ln();
+    let vol = config.smile.vol(m, expiry.t_years);
+    for right in [Right::Call, Right::Put] {
+        let key = ContractKey {
+            root: expiry.root,
+            expiration: expiry.date,
+            right,
+            strike,
+        };
+        out.push(make_contract(config, expiry, key, band, vol, rng));
     }
 }
 

@@ -10,13 +10,19 @@
 //!   interest, volume and trades.
 //! - [`rest`]: the chain as `GET /v3/snapshot/options/I:SPX` pages ([`chain_pages`]).
 //! - [`traffic`]: WebSocket frames of quotes and trades skewed to near-the-money,
-//!   near-expiry contracts ([`QuoteTraffic`]).
+//!   near-expiry contracts ([`QuoteTraffic`]), rendered or as structured
+//!   [`TrafficEvent`]s.
+//! - [`market`]: several chains trading live ([`Market`]): index paths, traffic,
+//!   strikes listed as the index moves, expirations settling, and photos that show
+//!   the latest quotes. What the fake Massive server (`chainboard-fake`) serves.
 
 pub mod chain;
+pub mod market;
 pub mod rest;
 mod ticks;
 pub mod traffic;
 
 pub use chain::{ChainConfig, SimChain};
-pub use rest::chain_pages;
-pub use traffic::{QuoteTraffic, TrafficConfig};
+pub use market::{Market, MarketConfig, MarketEvent, Photo};
+pub use rest::{chain_pages, snapshot_page};
+pub use traffic::{EventKind, QuoteTraffic, TrafficConfig, TrafficEvent};

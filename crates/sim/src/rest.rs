@@ -32,13 +32,6 @@ const API_BASE: &str = "https://api.massive.com";
 pub fn chain_pages(chain: &SimChain, limit: usize, now_ms: i64) -> Vec<String> {
     let limit = limit.clamp(1, MAX_LIMIT);
     let underlying = format!("I:{}", chain.config().underlying);
-    let now_ns = now_ms.saturating_mul(NS_PER_MS);
-    let asset = WireUnderlying {
-        last_updated: now_ns - NS_PER_MS * 1_000,
-        timeframe: "REAL-TIME",
-        ticker: &underlying,
-        value: ticks::round_cents(chain.spot()),
-    };
     let mut ids = ChaCha8Rng::seed_from_u64(chain.config().seed ^ now_ms as u64 ^ 0x7265_7374);
     let contracts = chain.contracts();
     let mut chunks: Vec<&[SimContract]> = contracts.chunks(limit).collect();
@@ -54,26 +47,60 @@ pub fn chain_pages(chain: &SimChain, limit: usize, now_ms: i64) -> Vec<String> {
                 let cursor = hex(format!("after={}&limit={limit}", last.ticker).as_bytes());
                 format!("{API_BASE}/v3/snapshot/options/{underlying}?cursor={cursor}")
             });
-            let page = WirePage {
-                status: "OK",
-                request_id: hex(&ids.random::<[u8; 16]>()),
-                results: chunk
-                    .iter()
-                    .map(|c| wire_result(c, &asset, now_ns))
-                    .collect(),
-                next_url,
-            };
-            // Serializing plain structs of numbers and strings cannot fail; an empty
-            // page would only hide a bug that the tests catch.
-            serde_json::to_string(&page).unwrap_or_default()
+            let request_id = hex(&ids.random::<[u8; 16]>());
+            snapshot_page(
+                &underlying,
+                chain.spot(),
+                chunk,
+                now_ms,
+                &request_id,
+                next_url.as_deref(),
+            )
         })
         .collect()
+}
+
+/// Renders one `GET /v3/snapshot/options/{underlying}` response holding `contracts`
+/// (already filtered and cut to the page), as of `now_ms` (Unix milliseconds): each
+/// quote's and trade's `last_updated` is `now_ms` minus the contract's recorded age.
+///
+/// `underlying` is the Massive ticker (`I:SPX`) and `underlying_value` the index
+/// level every result carries in `underlying_asset.value`. `next_url` is written as
+/// given (absent on the last page). The fake Massive server renders its pages with
+/// this, so the page shape is defined once.
+pub fn snapshot_page(
+    underlying: &str,
+    underlying_value: f64,
+    contracts: &[SimContract],
+    now_ms: i64,
+    request_id: &str,
+    next_url: Option<&str>,
+) -> String {
+    let now_ns = now_ms.saturating_mul(NS_PER_MS);
+    let asset = WireUnderlying {
+        last_updated: now_ns - NS_PER_MS * 1_000,
+        timeframe: "REAL-TIME",
+        ticker: underlying,
+        value: ticks::round_cents(underlying_value),
+    };
+    let page = WirePage {
+        status: "OK",
+        request_id,
+        results: contracts
+            .iter()
+            .map(|c| wire_result(c, &asset, now_ns))
+            .collect(),
+        next_url,
+    };
+    // Serializing plain structs of numbers and strings cannot fail; an empty
+    // page would only hide a bug that the tests catch.
+    serde_json::to_string(&page).unwrap_or_default()
 }
 
 const NS_PER_MS: i64 = 1_000_000;
 
 /// Lowercase hex, for request ids and cursors.
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -170,10 +197,10 @@ fn wire_result<'a>(
 #[derive(Serialize)]
 struct WirePage<'a> {
     status: &'static str,
-    request_id: String,
+    request_id: &'a str,
     results: Vec<WireResult<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    next_url: Option<String>,
+    next_url: Option<&'a str>,
 }
 
 #[derive(Serialize)]

@@ -167,25 +167,82 @@ impl QuoteTraffic {
     /// `[{"ev":"Q","sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":9.7,"ap":9.8,"bs":17,"as":24,"t":1795532400000,"q":844090872}]`.
     ///
     /// Keys are in the order of Massive's examples (`ev` first); consumers must not
-    /// rely on it. An empty chain gives `[]`.
+    /// rely on it. An empty chain gives `[]`. The spot takes one step of the traffic's
+    /// own mean-reverting walk first.
     pub fn next_frame(&mut self, events: usize, now_ms: i64, out: &mut String) {
         let step = normal(&mut self.rng) * self.config.spot_vol_per_frame;
         self.log_offset = SPOT_REVERSION * self.log_offset + step;
         let spot = self.spot();
         out.push('[');
-        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        let total = self.total_weight();
         if total > 0.0 {
             for i in 0..events {
                 if i > 0 {
                     out.push(',');
                 }
-                self.push_event(spot, total, now_ms, out);
+                let event = self.draw_event(spot, total);
+                event.write_with(self.symbol_of(&event), self.exchange, now_ms, out);
             }
         }
         out.push(']');
     }
 
-    fn push_event(&mut self, spot: f64, total: f64, now_ms: i64, out: &mut String) {
+    /// Draws `events` events priced at `spot` and appends them to `out`, without
+    /// moving the traffic's own spot walk: for a caller (the [`crate::market`]) that
+    /// runs the index on its own path and routes events itself. An empty chain draws
+    /// nothing.
+    pub fn next_events(&mut self, spot: f64, events: usize, out: &mut Vec<TrafficEvent>) {
+        let total = self.total_weight();
+        if total > 0.0 && spot.is_finite() && spot > 0.0 {
+            out.extend((0..events).map(|_| self.draw_event(spot, total)));
+        }
+    }
+
+    /// The Massive ticker of the contract at `index` (the chain's ticker order).
+    pub fn ticker(&self, index: usize) -> Option<&str> {
+        self.contracts.get(index).map(|c| c.ticker.as_str())
+    }
+
+    /// The exchange id stamped on every event (`bx`, `ax`, `x`).
+    pub fn exchange(&self) -> u16 {
+        self.exchange
+    }
+
+    /// Rebuilds the per-contract state and activity weights for `chain`'s current
+    /// listing, centred on its [`SimChain::spot`], keeping the random stream and the
+    /// sequence numbers: the traffic goes on as one stream across a listing change.
+    pub(crate) fn relist(&mut self, chain: &SimChain) {
+        let fresh = Self::with_config(chain, 0, self.config);
+        self.contracts = fresh.contracts;
+        self.cumulative = fresh.cumulative;
+        self.listed = fresh.listed;
+        self.spot0 = fresh.spot0;
+        self.log_offset = 0.0;
+    }
+
+    /// Sets the last prices of the contract at `index`, which a size-only quote
+    /// repeats: after a listing change the book must continue from the live market,
+    /// not from the prices at generation.
+    pub(crate) fn set_book(&mut self, index: usize, bid_cents: u32, ask_cents: u32) {
+        if let Some(c) = self.contracts.get_mut(index) {
+            (c.bid_cents, c.ask_cents) = (bid_cents, ask_cents);
+        }
+    }
+
+    fn total_weight(&self) -> f64 {
+        self.cumulative.last().copied().unwrap_or(0.0)
+    }
+
+    fn symbol_of(&self, event: &TrafficEvent) -> Symbol<'_> {
+        match event.unlisted {
+            Some(key) => Symbol::Key(key),
+            None => Symbol::Ticker(&self.contracts[event.contract].ticker),
+        }
+    }
+
+    /// One event. The order of random draws is part of the output's identity (a seed
+    /// must replay the same frames), so it is kept exactly as the frames always had it.
+    fn draw_event(&mut self, spot: f64, total: f64) -> TrafficEvent {
         let target = self.rng.random::<f64>() * total;
         let idx = self
             .cumulative
@@ -220,46 +277,45 @@ impl QuoteTraffic {
         let size_cap = c.size_cap;
         let seq = self.seq;
         self.seq += 1;
-
-        out.push_str("{\"ev\":\"");
-        out.push_str(if trade { "T" } else { "Q" });
-        out.push_str("\",\"sym\":\"");
-        match miss.then(|| self.unlisted_near(idx)).flatten() {
-            Some(key) => {
-                let _ = write!(out, "{key}");
-            }
-            None => out.push_str(&self.contracts[idx].ticker),
-        }
-        out.push('"');
-        if trade {
-            let price = match self.rng.random_range(0..3) {
+        let unlisted = if miss { self.unlisted_near(idx) } else { None };
+        let kind = if trade {
+            let price_cents = match self.rng.random_range(0..3) {
                 0 => bid.max(5),
                 1 => ask,
                 _ => ticks::floor_to_tick(f64::from(bid + ask) / 2.0).max(5),
             };
             let size = 1 + self.rng.random_range(0..size_cap.min(25));
             let condition = CONDITIONS[self.rng.random_range(0..CONDITIONS.len())];
-            let _ = write!(out, ",\"x\":{},\"p\":", self.exchange);
-            ticks::push_points(out, price);
-            let _ = write!(out, ",\"s\":{size},\"c\":[{condition}]");
+            EventKind::Trade {
+                price_cents,
+                size,
+                condition,
+            }
         } else {
             let bid_size = 1 + self.rng.random_range(0..size_cap);
             let ask_size = 1 + self.rng.random_range(0..size_cap);
-            let x = self.exchange;
-            let _ = write!(out, ",\"bx\":{x},\"ax\":{x},\"bp\":");
-            ticks::push_points(out, bid);
-            out.push_str(",\"ap\":");
-            ticks::push_points(out, ask);
-            let _ = write!(out, ",\"bs\":{bid_size},\"as\":{ask_size}");
             // Only a quote for a listed contract moves its book.
             if !miss {
                 let c = &mut self.contracts[idx];
                 (c.bid_cents, c.ask_cents) = (bid, ask);
             }
+            EventKind::Quote {
+                bid_cents: bid,
+                ask_cents: ask,
+                bid_size,
+                ask_size,
+            }
+        };
+        TrafficEvent {
+            contract: idx,
+            unlisted,
+            seq,
+            kind,
         }
-        let _ = write!(out, ",\"t\":{now_ms},\"q\":{seq}}}");
     }
+}
 
+impl QuoteTraffic {
     /// A contract next to `idx` that is not listed: the same series with the strike
     /// moved by a point or two, which no listed strike ladder contains.
     fn unlisted_near(&self, idx: usize) -> Option<ContractKey> {
@@ -273,6 +329,108 @@ impl QuoteTraffic {
                 .then_some(candidate)
         })
     }
+}
+
+/// What an event says happened, in the units the wire prints (cents, contracts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A new NBBO (`Q`).
+    Quote {
+        /// Best bid in cents.
+        bid_cents: u32,
+        /// Best offer in cents.
+        ask_cents: u32,
+        /// Contracts bid.
+        bid_size: u32,
+        /// Contracts offered.
+        ask_size: u32,
+    },
+    /// A print (`T`).
+    Trade {
+        /// Price in cents.
+        price_cents: u32,
+        /// Contracts.
+        size: u32,
+        /// One sale condition code.
+        condition: u16,
+    },
+}
+
+/// One quote or trade before it is rendered: what a server needs to decide who
+/// receives it (the contract) and to apply it to its own book (the prices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficEvent {
+    /// Index of the contract in the chain's ticker order (see [`QuoteTraffic::ticker`]).
+    pub contract: usize,
+    /// For a deliberate miss, the unlisted contract the event names instead.
+    pub unlisted: Option<ContractKey>,
+    /// Sequence number (`q`).
+    pub seq: u64,
+    /// Quote or trade, with its numbers.
+    pub kind: EventKind,
+}
+
+impl TrafficEvent {
+    /// Whether this is a trade (`T`) rather than a quote (`Q`).
+    pub fn is_trade(&self) -> bool {
+        matches!(self.kind, EventKind::Trade { .. })
+    }
+
+    /// Appends the event as Massive's JSON object (`{"ev":"Q","sym":...}`, keys in the
+    /// order of its examples), naming `ticker` (ignored for a miss, which names its
+    /// unlisted contract), stamped `now_ms`. Writes into `out` without allocating.
+    pub fn write_json(&self, ticker: &str, exchange: u16, now_ms: i64, out: &mut String) {
+        let symbol = match self.unlisted {
+            Some(key) => Symbol::Key(key),
+            None => Symbol::Ticker(ticker),
+        };
+        self.write_with(symbol, exchange, now_ms, out);
+    }
+
+    fn write_with(&self, symbol: Symbol<'_>, exchange: u16, now_ms: i64, out: &mut String) {
+        out.push_str("{\"ev\":\"");
+        out.push_str(if self.is_trade() { "T" } else { "Q" });
+        out.push_str("\",\"sym\":\"");
+        match symbol {
+            Symbol::Key(key) => {
+                let _ = write!(out, "{key}");
+            }
+            Symbol::Ticker(t) => out.push_str(t),
+        }
+        out.push('"');
+        match self.kind {
+            EventKind::Trade {
+                price_cents,
+                size,
+                condition,
+            } => {
+                let _ = write!(out, ",\"x\":{exchange},\"p\":");
+                ticks::push_points(out, price_cents);
+                let _ = write!(out, ",\"s\":{size},\"c\":[{condition}]");
+            }
+            EventKind::Quote {
+                bid_cents,
+                ask_cents,
+                bid_size,
+                ask_size,
+            } => {
+                let x = exchange;
+                let _ = write!(out, ",\"bx\":{x},\"ax\":{x},\"bp\":");
+                ticks::push_points(out, bid_cents);
+                out.push_str(",\"ap\":");
+                ticks::push_points(out, ask_cents);
+                let _ = write!(out, ",\"bs\":{bid_size},\"as\":{ask_size}");
+            }
+        }
+        let _ = write!(out, ",\"t\":{now_ms},\"q\":{}}}", self.seq);
+    }
+}
+
+/// The symbol an event names: a listed ticker, or a key rendered on the fly.
+#[derive(Clone, Copy)]
+enum Symbol<'a> {
+    Ticker(&'a str),
+    Key(ContractKey),
 }
 
 /// A standard normal draw (Box-Muller; one of the pair is discarded for simplicity).
