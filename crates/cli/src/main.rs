@@ -6,6 +6,7 @@
 
 mod commands;
 mod input;
+mod logging;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,10 @@ enum Command {
     Normalize(commands::normalize::Args),
     /// Write a deterministic simulated chain and quote traffic in Massive's wire format.
     Generate(commands::generate::Args),
+    /// Ingest live data from Massive into the epoch engines.
+    Run(commands::run::Args),
+    /// Serve a fake Massive (REST + WebSocket) over a simulated SPX/NDX market.
+    FakeMassive(commands::fake_massive::Args),
     /// Measure a hot path.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -39,6 +44,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(&args),
         Command::Normalize(args) => commands::normalize::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
+        Command::Run(args) => commands::run::run(&args),
+        Command::FakeMassive(args) => commands::fake_massive::run(&args),
         Command::Bench(bench) => commands::bench::run(&bench),
     };
     match result {

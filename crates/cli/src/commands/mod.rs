@@ -2,5 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod demo;
+pub(crate) mod fake_massive;
 pub(crate) mod generate;
 pub(crate) mod normalize;
+pub(crate) mod run;

@@ -1,0 +1,217 @@
+//! `chainboard run`: live ingestion from Massive (or anything that speaks its
+//! protocol, such as `chainboard fake-massive`) into the epoch engines.
+//!
+//! Before starting the long-running tasks it makes one REST call (the market status)
+//! so that the three mistakes a person makes first fail at once with a clear message:
+//! no key, a host that cannot be reached, a key Massive refuses. After that, every
+//! failure is retried and logged; only a refused key stops the service.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chainboard_engine::{EngineConfig, WatchdogConfig};
+use chainboard_massive::backoff::BackoffConfig;
+use chainboard_massive::ingest::{self, IngestConfig};
+use chainboard_massive::plan::PlannerConfig;
+use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient};
+use chainboard_model::Underlying;
+use url::Url;
+
+/// Massive's REST base.
+const MASSIVE_REST: &str = "https://api.massive.com";
+/// Massive's real-time WebSocket base.
+const MASSIVE_WS: &str = "wss://socket.massive.com";
+/// Massive's 15-minute-delayed WebSocket base.
+const MASSIVE_WS_DELAYED: &str = "wss://delayed.massive.com";
+
+/// Which WebSocket host, when `--ws-url` is not given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FeedKind {
+    /// `wss://socket.massive.com`.
+    #[default]
+    Realtime,
+    /// `wss://delayed.massive.com` (15-minute delayed plans).
+    Delayed,
+}
+
+/// Arguments of `chainboard run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Massive API key.
+    #[arg(long, env = "MASSIVE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// REST base URL.
+    #[arg(long, default_value = MASSIVE_REST)]
+    rest_url: Url,
+    /// WebSocket base URL; `/options` and `/indices` are appended. Overrides `--feed`.
+    #[arg(long)]
+    ws_url: Option<Url>,
+    /// Real-time or delayed WebSocket host.
+    #[arg(long, value_enum, default_value_t)]
+    feed: FeedKind,
+    /// Underlyings, comma-separated; all share one options connection.
+    #[arg(long, value_delimiter = ',', default_value = "SPX")]
+    symbols: Vec<String>,
+    /// Seconds between chain photos (forced photos come on top).
+    #[arg(long, default_value_t = 30.0)]
+    refresh_secs: f64,
+    /// Seconds of feed silence before a fresh photo starts a `stale_feed` epoch.
+    #[arg(long, default_value_t = 5.0)]
+    stale_after_secs: f64,
+    /// Contracts with quote subscriptions: WebSocket connections × 1,000.
+    #[arg(long, default_value_t = 1_000)]
+    quote_budget: usize,
+    /// Only load expirations at most this many days out.
+    #[arg(long)]
+    max_days: Option<u32>,
+    /// Only load strikes within this fraction of spot (0.1 = ±10%), anchored.
+    #[arg(long)]
+    strike_window: Option<f64>,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long)]
+    for_secs: Option<f64>,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let config = config(args)?;
+    crate::logging::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(config, args.for_secs))
+}
+
+/// Builds the ingestion config from the flags, rejecting bad values with a message
+/// that names the flag.
+fn config(args: &Args) -> Result<IngestConfig> {
+    let Some(key) = args.api_key.clone().and_then(ApiKey::new) else {
+        bail!("no Massive API key: pass --api-key or set MASSIVE_API_KEY");
+    };
+    let mut underlyings = Vec::new();
+    for s in &args.symbols {
+        let s = s.trim().trim_start_matches("I:").to_ascii_uppercase();
+        let u = Underlying::new(&s).with_context(|| format!("--symbols: {s:?} is not a ticker"))?;
+        if !underlyings.contains(&u) {
+            underlyings.push(u);
+        }
+    }
+    if underlyings.is_empty() {
+        bail!("--symbols: name at least one underlying, e.g. SPX,NDX");
+    }
+    let secs = |name: &str, v: f64| -> Result<Duration> {
+        if v.is_finite() && v > 0.0 && v < 1e7 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            bail!("{name}: expected a positive number of seconds, got {v}")
+        }
+    };
+    if args.quote_budget == 0 {
+        bail!("--quote-budget: must be at least 1");
+    }
+    if let Some(w) = args.strike_window
+        && !(w > 0.0 && w < 1.0)
+    {
+        bail!("--strike-window: expected a fraction between 0 and 1, got {w}");
+    }
+    let ws_url = args.ws_url.clone().map_or_else(
+        || {
+            Url::parse(match args.feed {
+                FeedKind::Realtime => MASSIVE_WS,
+                FeedKind::Delayed => MASSIVE_WS_DELAYED,
+            })
+        },
+        Ok,
+    )?;
+    for (flag, url, schemes) in [
+        ("--rest-url", &args.rest_url, ["http", "https"]),
+        ("--ws-url", &ws_url, ["ws", "wss"]),
+    ] {
+        if !schemes.contains(&url.scheme()) {
+            bail!("{flag}: expected a {} URL, got {url}", schemes.join(" or "));
+        }
+    }
+    let mut config = IngestConfig::new(args.rest_url.clone(), ws_url, key, underlyings);
+    config.refresh_every = secs("--refresh-secs", args.refresh_secs)?;
+    let stale = secs("--stale-after-secs", args.stale_after_secs)?;
+    config.engine = EngineConfig {
+        watchdog: WatchdogConfig {
+            stale_after_ms: stale.as_millis() as i64,
+            ..WatchdogConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    config.planner = PlannerConfig {
+        quote_budget: args.quote_budget,
+        ..PlannerConfig::default()
+    };
+    config.filter = ChainFilter {
+        max_days: args.max_days,
+        strike_window: args.strike_window,
+    };
+    Ok(config)
+}
+
+async fn serve(config: IngestConfig, for_secs: Option<f64>) -> Result<ExitCode> {
+    preflight(&config).await?;
+    tracing::info!(
+        rest = %config.rest.rest_url,
+        ws = %config.options_socket.ws_url,
+        symbols = ?config.underlyings.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
+        "starting ingestion"
+    );
+    let mut handle = ingest::start(config)?;
+    let stop = async {
+        match for_secs {
+            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    tokio::pin!(stop);
+    tokio::select! {
+        () = &mut stop => {
+            handle.abort();
+            let status = handle.status();
+            for b in &status.boards {
+                println!(
+                    "{} epoch={} contracts={} quotes={} trades={} geometry_miss={}",
+                    b.underlying,
+                    b.epoch.map_or_else(|| "none".to_owned(), |e| e.to_string()),
+                    b.contracts,
+                    b.stats.quotes,
+                    b.stats.trades,
+                    b.stats.geometry_miss,
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        result = handle.join() => {
+            result?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// One quick REST call with the key, so a missing host or a refused key fails now.
+async fn preflight(config: &IngestConfig) -> Result<()> {
+    let mut rest = config.rest.clone();
+    rest.attempts = 2;
+    rest.timeout = Duration::from_secs(10);
+    rest.backoff = BackoffConfig::from_millis(200, 1_000);
+    let client = RestClient::new(rest, config.key.clone())?;
+    match client.market_open().await {
+        Ok(open) => {
+            tracing::info!(market_open = open, "Massive reachable");
+            Ok(())
+        }
+        Err(e @ LoadError::Unauthorized { .. }) => {
+            Err(e).context("the API key was rejected; check MASSIVE_API_KEY or --api-key")
+        }
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot reach Massive at {}", config.rest.rest_url))
+        }
+    }
+}

@@ -1,0 +1,716 @@
+//! Live ingestion: Massive's REST photos and WebSocket paint, joined in the epoch
+//! engines.
+//!
+//! Tasks and who owns what:
+//!
+//! ```text
+//!  loader (one per underlying) ──LoadedChain──►┐
+//!      ▲ photo requests                         │
+//!      │                                        ▼
+//!  market-status poller ──open/closed──► core task: Feed (the engines), Planner
+//!                                               ▲            │ subscription changes
+//!  /options socket ──frames, gaps────────────────┤            ▼
+//!  /indices socket ──V frames────────────────────┘     /options socket
+//! ```
+//!
+//! - The **core task** is the one writer of every engine (ARCHITECTURE.md: one writer
+//!   per underlying; here one task serves the handful of underlyings of a
+//!   connection). It parses frames in place, applies photos, runs the watchdogs and
+//!   re-plans subscriptions. It never waits on the network: loaders and sockets talk
+//!   to it through channels, and it reads the clock once per event batch.
+//! - A **disconnect or an overflow** of the options socket is a gap: every engine asks
+//!   its loader for a fresh photo, which repaints prices the gap may have hidden.
+//! - A **loader** photographs its chain every [`IngestConfig::refresh_every`] and
+//!   whenever its engine asks (stale feed, gap, manual). A failed load is logged and
+//!   retried after a backoff; it never reaches the engine (all or nothing).
+//! - A refused key (REST 401/403 or WebSocket `auth_failed`) stops ingestion with an
+//!   error that says so; everything else is retried.
+//!
+//! What happened is published as an [`IngestStatus`] on a watch channel, every
+//! [`IngestConfig::poll_every`]: epochs, hydration counts, feed and socket counters,
+//! the subscription plan.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chainboard_engine::{
+    Engine, EngineConfig, EngineStats, PhotoReason, PhotoRequest, SnapshotOutcome,
+};
+use chainboard_model::{ContractKey, EpochId, EpochReason, RootMap, Underlying};
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use url::Url;
+
+use crate::backoff::{Backoff, BackoffConfig};
+use crate::feed::{Feed, FeedStats};
+use crate::plan::{BoardView, Planner, PlannerConfig};
+use crate::rest::{
+    ApiKey, ChainFilter, FilterAnchor, LoadError, LoadedChain, RestClient, RestConfig,
+};
+use crate::socket::{
+    self, Cluster, SocketConfig, SocketError, SocketEvent, SocketHandle, SocketStats,
+    SubscriptionChange,
+};
+
+/// Epoch transitions kept in [`IngestStatus::transitions`].
+const TRANSITIONS_KEPT: usize = 32;
+
+/// Everything ingestion needs.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// The underlyings, all on one options connection.
+    pub underlyings: Vec<Underlying>,
+    /// Root → underlying and settlement.
+    pub roots: RootMap,
+    /// The key, for REST and WebSocket.
+    pub key: ApiKey,
+    /// REST settings.
+    pub rest: RestConfig,
+    /// The `/options` connection.
+    pub options_socket: SocketConfig,
+    /// The `/indices` connection (index values).
+    pub indices_socket: SocketConfig,
+    /// Photo cadence without requests.
+    pub refresh_every: Duration,
+    /// Watchdog, status and re-plan cadence.
+    pub poll_every: Duration,
+    /// Market status cadence.
+    pub market_status_every: Duration,
+    /// Waits after a failed load.
+    pub load_backoff: BackoffConfig,
+    /// Engine settings (the same for every underlying).
+    pub engine: EngineConfig,
+    /// Subscription planning.
+    pub planner: PlannerConfig,
+    /// Server-side chain filters.
+    pub filter: ChainFilter,
+}
+
+impl IngestConfig {
+    /// Defaults for `underlyings` against the given REST and WebSocket bases.
+    pub fn new(rest_url: Url, ws_url: Url, key: ApiKey, underlyings: Vec<Underlying>) -> Self {
+        Self {
+            underlyings,
+            roots: RootMap::default(),
+            key,
+            rest: RestConfig::new(rest_url),
+            options_socket: SocketConfig::new(ws_url.clone(), Cluster::Options),
+            indices_socket: SocketConfig::new(ws_url, Cluster::Indices),
+            refresh_every: Duration::from_secs(30),
+            poll_every: Duration::from_millis(250),
+            market_status_every: Duration::from_secs(60),
+            load_backoff: BackoffConfig::from_millis(1_000, 30_000),
+            engine: EngineConfig::default(),
+            planner: PlannerConfig::default(),
+            filter: ChainFilter::default(),
+        }
+    }
+}
+
+/// Why ingestion stopped.
+#[derive(Debug, Clone, Error)]
+pub enum IngestError {
+    /// The REST API refused the key, or another fatal REST error.
+    #[error("{0}")]
+    Rest(String),
+    /// The WebSocket refused the key.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// Misconfiguration.
+    #[error("ingest setup: {0}")]
+    Setup(String),
+}
+
+/// One underlying's board, for operators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoardStatus {
+    /// The underlying.
+    pub underlying: Underlying,
+    /// The active epoch.
+    pub epoch: Option<EpochId>,
+    /// Why it began.
+    pub reason: Option<EpochReason>,
+    /// Contracts on the board.
+    pub contracts: usize,
+    /// The underlying's latest value.
+    pub spot: Option<f64>,
+    /// Milliseconds since the last live event for this underlying.
+    pub silence_ms: i64,
+    /// The engine's counters.
+    pub stats: EngineStats,
+}
+
+/// An epoch transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The new epoch.
+    pub id: EpochId,
+    /// Why.
+    pub reason: EpochReason,
+    /// The one it replaced.
+    pub previous: Option<EpochId>,
+    /// Contracts on the new board.
+    pub contracts: usize,
+    /// Contracts added and removed against the previous board.
+    pub added: usize,
+    /// See `added`.
+    pub removed: usize,
+    /// When, Unix ms.
+    pub at_ms: i64,
+}
+
+/// What ingestion has done, published every poll.
+#[derive(Debug, Clone, Default)]
+pub struct IngestStatus {
+    /// One per underlying.
+    pub boards: Vec<BoardStatus>,
+    /// Recent epoch transitions, oldest first.
+    pub transitions: VecDeque<Transition>,
+    /// Frame-level counters.
+    pub feed: FeedStats,
+    /// The options connection.
+    pub options_socket: SocketStats,
+    /// The indices connection.
+    pub indices_socket: SocketStats,
+    /// Complete photos applied.
+    pub loads_ok: u64,
+    /// Loads that failed (after their retries); none reached an engine.
+    pub loads_failed: u64,
+    /// Page retries spent by successful loads.
+    pub load_retries: u64,
+    /// Gaps of the options feed (disconnects and overflows).
+    pub gaps: u64,
+    /// Contracts with a quote subscription.
+    pub quoted: usize,
+    /// The plan, as logged.
+    pub plan: Option<String>,
+    /// Set when ingestion stopped for good.
+    pub fatal: Option<String>,
+}
+
+impl IngestStatus {
+    /// The board of `underlying`.
+    pub fn board(&self, underlying: Underlying) -> Option<&BoardStatus> {
+        self.boards.iter().find(|b| b.underlying == underlying)
+    }
+}
+
+/// A running ingestion.
+#[derive(Debug)]
+pub struct IngestHandle {
+    status: watch::Receiver<IngestStatus>,
+    manual: mpsc::Sender<Underlying>,
+    task: tokio::task::JoinHandle<Result<(), IngestError>>,
+}
+
+impl IngestHandle {
+    /// The latest status.
+    pub fn status(&self) -> IngestStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every status update.
+    pub fn subscribe(&self) -> watch::Receiver<IngestStatus> {
+        self.status.clone()
+    }
+
+    /// Asks for a manual epoch of `underlying`.
+    pub async fn request_manual_epoch(&self, underlying: Underlying) -> bool {
+        self.manual.send(underlying).await.is_ok()
+    }
+
+    /// Waits for ingestion to stop (it only stops on a fatal error or abort).
+    pub async fn join(&mut self) -> Result<(), IngestError> {
+        match (&mut self.task).await {
+            Ok(r) => r,
+            Err(e) => Err(IngestError::Setup(format!("ingest task failed: {e}"))),
+        }
+    }
+
+    /// Stops every task.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+/// A loader's report.
+enum LoadReport {
+    Loaded(Box<LoadedChain>),
+    Failed { fatal: bool, error: String },
+}
+
+/// Starts ingestion. Must be called inside a tokio runtime.
+pub fn start(config: IngestConfig) -> Result<IngestHandle, IngestError> {
+    if config.underlyings.is_empty() {
+        return Err(IngestError::Setup("no underlyings".into()));
+    }
+    let rest = RestClient::new(config.rest.clone(), config.key.clone())
+        .map_err(|e| IngestError::Setup(e.to_string()))?;
+    let (status_tx, status_rx) = watch::channel(IngestStatus::default());
+    let (manual_tx, manual_rx) = mpsc::channel(8);
+    let task = tokio::spawn(run(config, rest, status_tx, manual_rx));
+    Ok(IngestHandle {
+        status: status_rx,
+        manual: manual_tx,
+        task,
+    })
+}
+
+/// The clock at the edge: Unix milliseconds.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// The exchange date (America/New_York) at `now_ms`.
+pub fn exchange_date(now_ms: i64) -> jiff::civil::Date {
+    let ts = jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    match jiff::tz::TimeZone::get("America/New_York") {
+        Ok(tz) => tz.to_datetime(ts).date(),
+        Err(_) => jiff::tz::TimeZone::UTC.to_datetime(ts).date(),
+    }
+}
+
+async fn run(
+    config: IngestConfig,
+    rest: RestClient,
+    status_tx: watch::Sender<IngestStatus>,
+    manual_rx: mpsc::Receiver<Underlying>,
+) -> Result<(), IngestError> {
+    let (loads_tx, loads_rx) = mpsc::channel(config.underlyings.len() * 2);
+    let mut loaders = Vec::new();
+    let mut spots = Vec::new();
+    for &u in &config.underlyings {
+        let (req_tx, req_rx) = mpsc::channel(16);
+        let (spot_tx, spot_rx) = watch::channel(None);
+        tokio::spawn(loader(
+            rest.clone(),
+            u,
+            config.clone(),
+            req_rx,
+            spot_rx,
+            loads_tx.clone(),
+        ));
+        loaders.push((u, req_tx));
+        spots.push((u, spot_tx));
+    }
+    drop(loads_tx);
+    let (market_tx, market_rx) = mpsc::channel(4);
+    tokio::spawn(market_poller(
+        rest.clone(),
+        config.market_status_every,
+        market_tx,
+    ));
+
+    let (options, options_rx, options_task) = socket::spawn(
+        config.options_socket.clone(),
+        config.key.clone(),
+        Vec::new(),
+    );
+    let index_params = config
+        .underlyings
+        .iter()
+        .map(|u| format!("V.I:{u}"))
+        .collect();
+    let (indices, indices_rx, indices_task) = socket::spawn(
+        config.indices_socket.clone(),
+        config.key.clone(),
+        index_params,
+    );
+
+    let engines = config
+        .underlyings
+        .iter()
+        .map(|&u| Engine::new(u, config.engine))
+        .collect();
+    let mut core = Core {
+        feed: Feed::new(engines, config.roots.clone()),
+        planner: Planner::new(config.planner),
+        keys: Vec::new(),
+        loaders,
+        spots,
+        options,
+        indices,
+        status: IngestStatus::default(),
+        status_tx,
+    };
+    let result = core
+        .run(
+            config.poll_every,
+            options_rx,
+            indices_rx,
+            loads_rx,
+            market_rx,
+            manual_rx,
+        )
+        .await;
+    let result = match result {
+        Err(CoreStop::OptionsSocketEnded) => match options_task.await {
+            Ok(Err(e)) => Err(IngestError::Socket(e)),
+            _ => Err(IngestError::Setup("options socket task ended".into())),
+        },
+        Err(CoreStop::IndicesSocketEnded) => match indices_task.await {
+            Ok(Err(e)) => Err(IngestError::Socket(e)),
+            _ => Err(IngestError::Setup("indices socket task ended".into())),
+        },
+        Err(CoreStop::Fatal(e)) => Err(e),
+        Ok(()) => Ok(()),
+    };
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "ingestion stopped");
+        core.status.fatal = Some(e.to_string());
+        let _ = core.status_tx.send(core.status.clone());
+    }
+    result
+}
+
+enum CoreStop {
+    OptionsSocketEnded,
+    IndicesSocketEnded,
+    Fatal(IngestError),
+}
+
+struct Core {
+    feed: Feed,
+    planner: Planner,
+    /// Each engine's board keys, cached per epoch for the planner.
+    keys: Vec<(Underlying, EpochId, Vec<ContractKey>)>,
+    loaders: Vec<(Underlying, mpsc::Sender<PhotoRequest>)>,
+    spots: Vec<(Underlying, watch::Sender<Option<f64>>)>,
+    options: SocketHandle,
+    indices: SocketHandle,
+    status: IngestStatus,
+    status_tx: watch::Sender<IngestStatus>,
+}
+
+impl Core {
+    async fn run(
+        &mut self,
+        poll_every: Duration,
+        mut options_rx: mpsc::Receiver<SocketEvent>,
+        mut indices_rx: mpsc::Receiver<SocketEvent>,
+        mut loads_rx: mpsc::Receiver<LoadReport>,
+        mut market_rx: mpsc::Receiver<bool>,
+        mut manual_rx: mpsc::Receiver<Underlying>,
+    ) -> Result<(), CoreStop> {
+        let mut poll = tokio::time::interval(poll_every);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_log_ms = now_ms();
+        loop {
+            tokio::select! {
+                ev = options_rx.recv() => match ev {
+                    Some(ev) => self.on_options(ev),
+                    None => return Err(CoreStop::OptionsSocketEnded),
+                },
+                ev = indices_rx.recv() => match ev {
+                    Some(SocketEvent::Frame(f)) => self.apply(f.as_str()),
+                    Some(SocketEvent::Disconnected { reason, .. }) => {
+                        tracing::info!(%reason, "indices feed disconnected; chain photos still carry the value");
+                    }
+                    Some(_) => {}
+                    None => return Err(CoreStop::IndicesSocketEnded),
+                },
+                report = loads_rx.recv() => match report {
+                    Some(LoadReport::Loaded(chain)) => self.on_photo(*chain),
+                    Some(LoadReport::Failed { fatal: true, error }) => {
+                        return Err(CoreStop::Fatal(IngestError::Rest(error)));
+                    }
+                    Some(LoadReport::Failed { fatal: false, .. }) => self.status.loads_failed += 1,
+                    None => return Err(CoreStop::Fatal(IngestError::Setup("every loader stopped".into()))),
+                },
+                open = market_rx.recv() => if let Some(open) = open {
+                    let now = now_ms();
+                    for e in self.feed.engines_mut() {
+                        e.set_market_open(open, now);
+                    }
+                },
+                u = manual_rx.recv() => if let Some(u) = u {
+                    let now = now_ms();
+                    if let Some(req) = self.feed.engine_mut(u).map(|e| e.request_manual_epoch(now)) {
+                        self.request(req);
+                    }
+                },
+                _ = poll.tick() => {
+                    let now = now_ms();
+                    let requests: Vec<PhotoRequest> =
+                        self.feed.engines_mut().iter_mut().filter_map(|e| e.poll(now)).collect();
+                    for req in requests {
+                        tracing::warn!(underlying = %req.underlying, "feed silent; asking for a fresh photo");
+                        self.request(req);
+                    }
+                    self.replan(now);
+                    self.publish(now);
+                    if now - last_log_ms >= 10_000 {
+                        last_log_ms = now;
+                        self.log_counts();
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_options(&mut self, ev: SocketEvent) {
+        match ev {
+            SocketEvent::Frame(f) => self.apply(f.as_str()),
+            SocketEvent::Connected { .. } => {
+                // The socket resubscribes what it holds; nothing else to do.
+            }
+            SocketEvent::Overflow { dropped } => {
+                tracing::warn!(dropped, "options frames dropped; treating as a gap");
+                self.gap();
+            }
+            SocketEvent::Disconnected { reason, .. } => {
+                tracing::warn!(%reason, "options feed disconnected; treating as a gap");
+                self.gap();
+            }
+        }
+    }
+
+    fn apply(&mut self, frame: &str) {
+        if let Err(e) = self.feed.apply_frame(frame, now_ms()) {
+            tracing::warn!(error = %e, "malformed frame");
+        }
+    }
+
+    fn gap(&mut self) {
+        self.status.gaps += 1;
+        let now = now_ms();
+        let requests: Vec<PhotoRequest> = self
+            .feed
+            .engines_mut()
+            .iter_mut()
+            .map(|e| e.on_feed_gap(now))
+            .collect();
+        for req in requests {
+            self.request(req);
+        }
+    }
+
+    fn request(&self, req: PhotoRequest) {
+        if let Some((_, tx)) = self.loaders.iter().find(|(u, _)| *u == req.underlying) {
+            // A full queue already holds a request that this one would duplicate.
+            let _ = tx.try_send(req);
+        }
+    }
+
+    fn on_photo(&mut self, chain: LoadedChain) {
+        self.status.loads_ok += 1;
+        self.status.load_retries += u64::from(chain.retries);
+        let underlying = chain.snapshot.underlying;
+        let now = now_ms();
+        let Some(engine) = self.feed.engine_mut(underlying) else {
+            return;
+        };
+        match engine.on_snapshot(chain.snapshot, now) {
+            SnapshotOutcome::Started(s) => {
+                tracing::info!(
+                    epoch = %s.id,
+                    reason = %s.reason,
+                    contracts = s.contracts,
+                    added = s.diff.added.len(),
+                    removed = s.diff.removed.len(),
+                    previous = ?s.previous.map(|p| p.to_string()),
+                    "epoch started"
+                );
+                self.status.transitions.push_back(Transition {
+                    id: s.id,
+                    reason: s.reason,
+                    previous: s.previous,
+                    contracts: s.contracts,
+                    added: s.diff.added.len(),
+                    removed: s.diff.removed.len(),
+                    at_ms: now,
+                });
+                while self.status.transitions.len() > TRANSITIONS_KEPT {
+                    self.status.transitions.pop_front();
+                }
+                self.replan(now);
+            }
+            SnapshotOutcome::Refreshed { id, changed } => {
+                tracing::debug!(epoch = %id, changed, "photo refreshed the board in place");
+            }
+            SnapshotOutcome::Held { active, proposed } => {
+                tracing::warn!(%underlying, active, proposed, "photo would shrink the board; held until confirmed");
+            }
+            SnapshotOutcome::Rejected(why) => {
+                tracing::warn!(%underlying, ?why, "photo rejected");
+            }
+        }
+        if let Some(engine) = self.feed.engine_mut(underlying)
+            && let Some((value, _)) = engine.epoch().and_then(|e| e.underlying_value())
+            && let Some((_, tx)) = self.spots.iter().find(|(u, _)| *u == underlying)
+        {
+            let _ = tx.send(Some(value));
+        }
+    }
+
+    /// Re-plans quote subscriptions when an epoch changed or a spot left its band.
+    fn replan(&mut self, now: i64) {
+        for e in self.feed.engines() {
+            let Some(epoch) = e.epoch() else { continue };
+            let fresh = self
+                .keys
+                .iter()
+                .any(|(u, id, _)| *u == e.underlying() && *id == epoch.id());
+            if !fresh {
+                self.keys.retain(|(u, _, _)| *u != e.underlying());
+                let keys = epoch.board().contracts().iter().map(|g| g.key).collect();
+                self.keys.push((e.underlying(), epoch.id(), keys));
+            }
+        }
+        let spots: Vec<Option<f64>> = self
+            .keys
+            .iter()
+            .map(|(u, _, _)| {
+                self.feed
+                    .engines()
+                    .iter()
+                    .find(|e| e.underlying() == *u)
+                    .and_then(|e| e.epoch())
+                    .and_then(|ep| ep.underlying_value())
+                    .map(|(v, _)| v)
+            })
+            .collect();
+        let boards: Vec<BoardView<'_>> = self
+            .keys
+            .iter()
+            .zip(&spots)
+            .map(|((u, id, keys), spot)| BoardView {
+                underlying: *u,
+                epoch: id,
+                contracts: keys,
+                spot: *spot,
+            })
+            .collect();
+        if boards.is_empty() {
+            return;
+        }
+        let Some(change) = self.planner.update(&boards, exchange_date(now)) else {
+            return;
+        };
+        let summary = change.summary.to_string();
+        tracing::info!(
+            subscribe = change.subscribe.len(),
+            unsubscribe = change.unsubscribe.len(),
+            plan = %summary,
+            "subscription plan"
+        );
+        self.status.plan = Some(summary);
+        self.status.quoted = self.planner.current().quoted().len();
+        self.options.update(SubscriptionChange {
+            subscribe: change.subscribe,
+            unsubscribe: change.unsubscribe,
+        });
+    }
+
+    fn publish(&mut self, now: i64) {
+        self.status.boards = self
+            .feed
+            .engines()
+            .iter()
+            .map(|e| BoardStatus {
+                underlying: e.underlying(),
+                epoch: e.epoch().map(|ep| ep.id()),
+                reason: e.epoch().map(|ep| ep.reason()),
+                contracts: e.epoch().map_or(0, |ep| ep.len()),
+                spot: e
+                    .epoch()
+                    .and_then(|ep| ep.underlying_value())
+                    .map(|(v, _)| v),
+                silence_ms: e.feed_silence_ms(now),
+                stats: *e.stats(),
+            })
+            .collect();
+        self.status.feed = *self.feed.stats();
+        self.status.options_socket = self.options.stats();
+        self.status.indices_socket = self.indices.stats();
+        let _ = self.status_tx.send(self.status.clone());
+    }
+
+    fn log_counts(&self) {
+        for b in &self.status.boards {
+            tracing::info!(
+                underlying = %b.underlying,
+                epoch = ?b.epoch.map(|e| e.to_string()),
+                contracts = b.contracts,
+                quotes = b.stats.quotes,
+                trades = b.stats.trades,
+                geometry_miss = b.stats.geometry_miss,
+                silence_ms = b.silence_ms,
+                "hydration"
+            );
+        }
+    }
+}
+
+/// Photographs one underlying's chain on a cadence and on request.
+async fn loader(
+    rest: RestClient,
+    underlying: Underlying,
+    config: IngestConfig,
+    mut requests: mpsc::Receiver<PhotoRequest>,
+    spot: watch::Receiver<Option<f64>>,
+    out: mpsc::Sender<LoadReport>,
+) {
+    let mut anchor = FilterAnchor::new(config.filter);
+    let mut failures = Backoff::unseeded(config.load_backoff);
+    let mut why = "startup";
+    loop {
+        let taken_at = now_ms();
+        let query = anchor.query(*spot.borrow(), exchange_date(taken_at));
+        tracing::debug!(%underlying, why, "loading chain");
+        let report = match rest
+            .load_chain(underlying, &config.roots, &query, taken_at)
+            .await
+        {
+            Ok(chain) => {
+                failures.reset();
+                LoadReport::Loaded(Box::new(chain))
+            }
+            Err(e) => {
+                tracing::error!(%underlying, error = %e, "chain load failed; nothing applied");
+                LoadReport::Failed {
+                    fatal: matches!(e, LoadError::Unauthorized { .. }),
+                    error: e.to_string(),
+                }
+            }
+        };
+        let failed = matches!(report, LoadReport::Failed { .. });
+        let fatal = matches!(report, LoadReport::Failed { fatal: true, .. });
+        if out.send(report).await.is_err() || fatal {
+            return;
+        }
+        let wait = if failed {
+            failures.next_delay().min(config.refresh_every)
+        } else {
+            config.refresh_every
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => why = "refresh",
+            req = requests.recv() => {
+                let Some(req) = req else { return };
+                why = match req.reason {
+                    PhotoReason::StaleFeed => "stale feed",
+                    PhotoReason::FeedGap => "feed gap",
+                    PhotoReason::Manual => "manual",
+                };
+                // Requests queued meanwhile are answered by this same photo.
+                while requests.try_recv().is_ok() {}
+            }
+        }
+    }
+}
+
+/// Reports whether the market is open, now and then every `every`.
+async fn market_poller(rest: RestClient, every: Duration, out: mpsc::Sender<bool>) {
+    loop {
+        match rest.market_open().await {
+            Ok(open) => {
+                if out.send(open).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "market status unavailable; keeping the last one"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
