@@ -1,6 +1,8 @@
 //! Log output for the long-running commands: human-readable lines on stderr, level
 //! from `RUST_LOG` (default `info`), so stdout stays free for command output.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the subscriber once; later calls are no-ops.
@@ -9,5 +11,6 @@ pub(crate) fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -77,9 +77,10 @@ impl Backoff {
         let extra = if spread == 0 {
             0
         } else {
-            self.next_u64() % (spread + 1)
+            self.next_u64() % spread.saturating_add(1)
         };
-        half + Duration::from_micros(extra)
+        half.saturating_add(Duration::from_micros(extra))
+            .min(nominal)
     }
 
     /// Starts over after a success.

@@ -239,15 +239,12 @@ impl FilterAnchor {
                 _ => spot,
             };
             self.anchor = Some(anchor);
-            // Whole points, so the URL is the same from load to load.
-            q.push((
-                "strike_price.gte",
-                format!("{}", (anchor * (1.0 - w)).floor()),
-            ));
-            q.push((
-                "strike_price.lte",
-                format!("{}", (anchor * (1.0 + w)).ceil()),
-            ));
+            // Whole points, so the URL is the same from load to load; the tolerance
+            // keeps float noise (6800 × 1.1 = 7480.000000000001) from adding a point.
+            let low = (anchor * (1.0 - w) + 1e-6).floor();
+            let high = (anchor * (1.0 + w) - 1e-6).ceil();
+            q.push(("strike_price.gte", format!("{low}")));
+            q.push(("strike_price.lte", format!("{high}")));
         }
         q
     }

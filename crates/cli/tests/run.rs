@@ -1,0 +1,131 @@
+//! `chainboard run` against `chainboard fake-massive`, both as a user starts them.
+
+#![allow(clippy::unwrap_used)] // a fixture that fails to start is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The fake Massive binary on a free port; killed on drop.
+struct Fake {
+    child: Child,
+    rest_url: String,
+    ws_url: String,
+}
+
+impl Fake {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+            .args([
+                "fake-massive",
+                "--listen",
+                "127.0.0.1:0",
+                "--symbols",
+                "SPX",
+            ])
+            .args(["--api-key", "cli-key"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "fake Massive listening: --rest-url http://… --ws-url ws://… --api-key …"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let after = |flag: &str| {
+            let i = words.iter().position(|w| *w == flag).unwrap();
+            words[i + 1].to_owned()
+        };
+        Self {
+            rest_url: after("--rest-url"),
+            ws_url: after("--ws-url"),
+            child,
+        }
+    }
+
+    fn run(&self, key: &str, extra: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_chainboard"))
+            .args([
+                "run",
+                "--rest-url",
+                &self.rest_url,
+                "--ws-url",
+                &self.ws_url,
+            ])
+            .args(["--api-key", key, "--symbols", "SPX"])
+            .args(extra)
+            .env_remove("MASSIVE_API_KEY")
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_builds_an_epoch_and_hydrates_it_from_the_fake() {
+    let fake = Fake::start();
+    let out = fake.run("cli-key", &["--for-secs", "6"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    // "SPX epoch=SPX-20261123-0001 contracts=24096 quotes=25108 trades=2256 geometry_miss=0"
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("SPX "))
+        .unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(line.contains("epoch=SPX-"), "{stdout}\n{stderr}");
+    assert!(field("contracts") > 20_000, "{line}");
+    assert!(field("quotes") > 0, "{line}\n{stderr}");
+    assert_eq!(field("geometry_miss"), 0, "{line}");
+    assert!(stderr.contains("epoch started"), "{stderr}");
+    assert!(stderr.contains("subscription plan"), "{stderr}");
+    assert!(!stderr.contains("cli-key"), "the key must never be logged");
+}
+
+#[test]
+fn run_says_clearly_when_the_key_is_rejected() {
+    let fake = Fake::start();
+    let out = fake.run("not-the-key", &["--for-secs", "30"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the API key was rejected"), "{stderr}");
+    assert!(!stderr.contains("not-the-key"), "{stderr}");
+}
+
+#[test]
+fn run_says_clearly_when_the_host_is_unreachable_or_the_key_missing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .args(["run", "--rest-url", "http://127.0.0.1:9", "--api-key", "k"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot reach Massive at http://127.0.0.1:9/"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .arg("run")
+        .env_remove("MASSIVE_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no Massive API key: pass --api-key or set MASSIVE_API_KEY")
+    );
+}
