@@ -656,7 +656,18 @@ async fn loader(
     let mut why = "startup";
     loop {
         let taken_at = now_ms();
-        let query = anchor.query(*spot.borrow(), exchange_date(taken_at));
+        let mut known = *spot.borrow();
+        // Before the first photo the spot comes from the indices snapshot, so even the
+        // first load can use a strike window.
+        if known.is_none() && config.filter.strike_window.is_some() {
+            match rest.index_values(&[underlying]).await {
+                Ok(values) => known = values.first().map(|v| v.value),
+                Err(e) => {
+                    tracing::warn!(%underlying, error = %e, "index value unavailable; loading every strike")
+                }
+            }
+        }
+        let query = anchor.query(known, exchange_date(taken_at));
         tracing::debug!(%underlying, why, "loading chain");
         let report = match rest
             .load_chain(underlying, &config.roots, &query, taken_at)

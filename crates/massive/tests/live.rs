@@ -10,7 +10,7 @@ use chainboard_engine::{EngineConfig, WatchdogConfig};
 use chainboard_fake::{FakeConfig, FakeMassive};
 use chainboard_massive::backoff::BackoffConfig;
 use chainboard_massive::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus};
-use chainboard_massive::rest::{ApiKey, LoadError, RestClient, RestConfig};
+use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient, RestConfig};
 use chainboard_model::{EpochReason, RootMap, Underlying};
 use tokio::sync::watch;
 use url::Url;
@@ -329,5 +329,25 @@ async fn malformed_frames_are_counted_and_the_feed_goes_on() {
     })
     .await;
     assert!(rx.borrow().fatal.is_none());
+    handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anchored_filter_loads_only_near_strikes_and_expirations() {
+    let fake = fake(vec![spx()]).await;
+    let mut config = ingest_config(&fake, vec![spx()], KEY);
+    config.filter = ChainFilter {
+        max_days: Some(10),
+        strike_window: Some(0.02),
+    };
+    let handle = ingest::start(config).expect("starts");
+    let mut rx = handle.subscribe();
+    let s = until(&mut rx, "a filtered epoch", |s| {
+        s.board(spx()).is_some_and(|b| b.contracts > 0)
+    })
+    .await;
+    let contracts = s.board(spx()).expect("board").contracts;
+    // ±2% of ~6,850 in 5-point steps over a handful of expirations, both rights.
+    assert!((100..3_000).contains(&contracts), "{contracts}");
     handle.abort();
 }
