@@ -388,14 +388,7 @@ impl RestClient {
         let tickers: Vec<String> = underlyings.iter().map(|u| format!("I:{u}")).collect();
         url.query_pairs_mut()
             .append_pair("ticker.any_of", &tickers.join(","));
-        let body = self.fetch_with_retries(&url, 1).await?.0;
-        let response: MassiveIndicesResponse =
-            serde_json::from_str(&body).map_err(|e| LoadError::Page {
-                endpoint: url.path().to_owned(),
-                page: 1,
-                attempts: 1,
-                last: format!("not a valid indices snapshot: {e}"),
-            })?;
+        let response: MassiveIndicesResponse = self.get_json(&url, "indices snapshot").await?;
         if let Some(status) = response.status.as_deref()
             && status != "OK"
         {
@@ -441,15 +434,23 @@ impl RestClient {
     /// as closed for the index options this serves).
     pub async fn market_open(&self) -> Result<bool, LoadError> {
         let url = self.endpoint("/v1/marketstatus/now")?;
-        let body = self.fetch_with_retries(&url, 1).await?.0;
-        let status: MassiveMarketStatus =
-            serde_json::from_str(&body).map_err(|e| LoadError::Page {
-                endpoint: url.path().to_owned(),
-                page: 1,
-                attempts: 1,
-                last: format!("not a valid market status: {e}"),
-            })?;
+        let status: MassiveMarketStatus = self.get_json(&url, "market status").await?;
         Ok(status.market.as_deref() == Some("open"))
+    }
+
+    /// A small JSON document, with retries; `what` names it in errors.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+        what: &str,
+    ) -> Result<T, LoadError> {
+        let body = self.fetch_with_retries(url, 1).await?.0;
+        serde_json::from_str(&body).map_err(|e| LoadError::Page {
+            endpoint: url.path().to_owned(),
+            page: 1,
+            attempts: 1,
+            last: format!("not a valid {what}: {e}"),
+        })
     }
 
     fn endpoint(&self, path: &str) -> Result<Url, LoadError> {

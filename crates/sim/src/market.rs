@@ -22,13 +22,13 @@ use std::sync::Arc;
 use chainboard_model::{ContractKey, Settlement, Underlying};
 use jiff::civil::{Date, DateTime, Time, time};
 use jiff::tz::TimeZone;
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::chain::{ChainConfig, SimChain, SimContract, SimDay, SimExpiry, SimTrade};
 use crate::rest::snapshot_page;
 use crate::ticks;
-use crate::traffic::{EventKind, QuoteTraffic, TrafficConfig, TrafficEvent};
+use crate::traffic::{EventKind, QuoteTraffic, TrafficConfig, TrafficEvent, normal};
 
 /// The IANA name of the exchanges' time zone: sessions, closes and settlements are
 /// New York times.
@@ -730,13 +730,6 @@ fn mix(seed: u64, stream: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// A standard normal draw (Box-Muller, one of the pair).
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 #[cfg(test)]

@@ -434,7 +434,7 @@ enum Symbol<'a> {
 }
 
 /// A standard normal draw (Box-Muller; one of the pair is discarded for simplicity).
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f64 {
     // `1 − u` keeps the logarithm's argument in (0, 1].
     let u1 = 1.0 - rng.random::<f64>();
     let u2 = rng.random::<f64>();
