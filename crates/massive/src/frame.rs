@@ -7,6 +7,12 @@
 //! frame's bytes, to a [`FrameSink`]. Strings with JSON escapes (legal, never seen in
 //! practice) are decoded into scratch buffers the parser reuses.
 //!
+//! Three readers share the work, fastest first, each falling back to the next without
+//! changing what is delivered: `frame::fast` reads quotes and trades in the exact layout
+//! Massive writes them (nearly all traffic) as a fixed sequence of word compares and
+//! number conversions; a learned shape reads other events whose layout repeats;
+//! the general parser reads anything, and is the one that reports errors.
+//!
 //! # What a bad frame costs
 //!
 //! - An event of an unknown `ev` is counted ([`FrameStats::unknown`]) and skipped.
@@ -969,9 +975,9 @@ impl Shape {
     }
 }
 
-/// The two most recent usable event shapes. In practice that is the quote shape: a
-/// trade's conditions array (`c: [..]`) has no typed slot, so trades always take the
-/// general path.
+/// The two most recent usable event shapes: quotes and other events in a layout the
+/// [`fast`] readers do not take (keys absent or reordered, say). A trade's conditions
+/// array (`c: [..]`) has no typed slot, so such trades take the general path.
 #[derive(Debug, Default)]
 struct Shapes {
     known: [Shape; 2],
