@@ -369,6 +369,31 @@ impl Engine {
         )
     }
 
+    /// Applies a live quote to the contract whose Massive ticker is `ticker`, if it is
+    /// on the active board, and returns `true`, with the same effect and count as
+    /// [`Engine::apply_quote`] on its key. `false` changes and counts nothing: the
+    /// caller parses the ticker and calls [`Engine::apply_quote`], which knows why
+    /// (not on the board, no epoch). The feed's hot path: a listed contract costs a
+    /// hash of the ticker's bytes instead of parsing it.
+    #[inline]
+    pub fn apply_quote_listed(&mut self, ticker: &[u8], quote: &QuoteUpdate) -> bool {
+        self.hydrate_listed(
+            ticker,
+            |epoch, slot| epoch.apply_quote(slot, quote),
+            |s| &mut s.quotes,
+        )
+    }
+
+    /// As [`Engine::apply_quote_listed`], for a trade.
+    #[inline]
+    pub fn apply_trade_listed(&mut self, ticker: &[u8], trade: &TradeUpdate) -> bool {
+        self.hydrate_listed(
+            ticker,
+            |epoch, slot| epoch.apply_trade(slot, trade),
+            |s| &mut s.trades,
+        )
+    }
+
     /// Applies an aggregate's day volume to its contract.
     pub fn apply_aggregate(&mut self, key: &ContractKey, aggregate: &AggregateUpdate) -> Hydration {
         self.hydrate(
@@ -402,6 +427,25 @@ impl Engine {
                 Hydration::GeometryMiss
             }
         }
+    }
+
+    /// [`Engine::hydrate`] by ticker, for contracts on the active board only.
+    #[inline]
+    fn hydrate_listed(
+        &mut self,
+        ticker: &[u8],
+        apply: impl FnOnce(&mut Epoch, Slot),
+        applied: fn(&mut EngineStats) -> &mut u64,
+    ) -> bool {
+        let Some(epoch) = self.active.as_mut() else {
+            return false;
+        };
+        let Some(slot) = epoch.board().ticker_slot(ticker) else {
+            return false;
+        };
+        apply(epoch, slot);
+        *applied(&mut self.stats) += 1;
+        true
     }
 
     /// The underlying's value from the indices feed (`V`); an older value than the one

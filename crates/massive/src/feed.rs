@@ -6,11 +6,19 @@
 //! its OCC symbol into a key without allocating, find the engine through a small root
 //! cache (a handful of roots, compared as inline bytes), and paint the contract.
 //!
+//! A contract on the board is found from the ticker's bytes directly: the root cache
+//! matches the ticker's root as one word, and the engine looks the whole ticker up in
+//! its board's ticker index ([`Engine::apply_quote_listed`]). Anything else (a ticker
+//! not on the board, a root not yet cached, a rejected price) takes the full path,
+//! which parses the symbol and says what is wrong with it; both paths end in the
+//! same state and the same counts.
+//!
 //! Everything that cannot be applied is counted, never silently dropped: malformed
 //! frames, invalid events, unparseable symbols, roots no engine owns, and (inside the
 //! engines) contracts that are not on the board (`geometry_miss`).
 
 use chainboard_engine::Engine;
+use chainboard_model::swar;
 use chainboard_model::{
     AggregateUpdate, ContractKey, QuoteUpdate, Root, RootMap, TradeUpdate, Underlying,
 };
@@ -56,7 +64,7 @@ pub struct Feed {
     engines: Vec<Engine>,
     roots: RootMap,
     parser: FrameParser,
-    routes: Vec<(Root, Option<usize>)>,
+    routes: Vec<Route>,
     touched: Vec<bool>,
     stats: FeedStats,
 }
@@ -133,17 +141,54 @@ impl Feed {
     }
 }
 
+/// A cached route: a root, its text as one little-endian word (so a ticker's root is
+/// matched without parsing the ticker), and the engine that owns it, if any.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    root: Root,
+    word: u64,
+    engine: Option<usize>,
+}
+
+impl Route {
+    fn new(root: Root, engine: Option<usize>) -> Self {
+        let mut lanes = [0u8; 8];
+        for (lane, b) in lanes.iter_mut().zip(root.as_str().bytes()) {
+            *lane = b;
+        }
+        Self {
+            root,
+            word: u64::from_le_bytes(lanes),
+            engine,
+        }
+    }
+}
+
 /// The sink a frame is parsed into; borrows the feed's parts so the parser (also in
 /// the feed) can run alongside.
 struct Router<'f> {
     engines: &'f mut [Engine],
     roots: &'f RootMap,
-    routes: &'f mut Vec<(Root, Option<usize>)>,
+    routes: &'f mut Vec<Route>,
     touched: &'f mut [bool],
     stats: &'f mut FeedStats,
 }
 
 impl Router<'_> {
+    /// The engine a cached route gives the root of `sym`, taken as the bytes between
+    /// `O:` and the 15-byte OCC suffix, unparsed. A hint only: the symbol may still be
+    /// invalid, which the engine's ticker index settles.
+    #[inline]
+    fn cached_engine(&self, sym: &str) -> Option<usize> {
+        let b = sym.as_bytes();
+        let root_len = b.len().checked_sub(17)?;
+        if !(1..=Root::MAX_LEN).contains(&root_len) {
+            return None;
+        }
+        let word = swar::load8(b, 2)? & (u64::MAX >> (64 - 8 * root_len));
+        self.routes.iter().find(|r| r.word == word)?.engine
+    }
+
     /// The engine for an option symbol, with its parsed key.
     #[inline]
     fn route(&mut self, sym: &str) -> Option<(usize, ContractKey)> {
@@ -154,8 +199,8 @@ impl Router<'_> {
         let cached = self
             .routes
             .iter()
-            .find(|(r, _)| *r == key.root)
-            .map(|&(_, e)| e);
+            .find(|r| r.root == key.root)
+            .map(|r| r.engine);
         let engine = match cached {
             Some(e) => e,
             None => {
@@ -165,7 +210,7 @@ impl Router<'_> {
                         .position(|e| e.underlying() == info.underlying)
                 });
                 if self.routes.len() < ROUTE_CACHE {
-                    self.routes.push((key.root, e));
+                    self.routes.push(Route::new(key.root, e));
                 }
                 e
             }
@@ -186,10 +231,17 @@ impl Router<'_> {
 impl FrameSink for Router<'_> {
     #[inline]
     fn quote(&mut self, q: &MassiveQuote<'_>) {
+        let update = QuoteUpdate::new(q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ms);
+        if let (Ok(update), Some(i)) = (&update, self.cached_engine(q.sym))
+            && self.engines[i].apply_quote_listed(q.sym.as_bytes(), update)
+        {
+            self.touched[i] = true;
+            return;
+        }
         let Some((i, key)) = self.route(q.sym) else {
             return;
         };
-        match QuoteUpdate::new(q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ms) {
+        match update {
             Ok(update) => {
                 self.engines[i].apply_quote(&key, &update);
             }
@@ -198,10 +250,17 @@ impl FrameSink for Router<'_> {
     }
 
     fn trade(&mut self, t: &MassiveTrade<'_>) {
+        let update = TradeUpdate::new(t.price, t.size, t.ts_ms);
+        if let (Ok(update), Some(i)) = (&update, self.cached_engine(t.sym))
+            && self.engines[i].apply_trade_listed(t.sym.as_bytes(), update)
+        {
+            self.touched[i] = true;
+            return;
+        }
         let Some((i, key)) = self.route(t.sym) else {
             return;
         };
-        match TradeUpdate::new(t.price, t.size, t.ts_ms) {
+        match update {
             Ok(update) => {
                 self.engines[i].apply_trade(&key, &update);
             }
@@ -367,5 +426,92 @@ mod tests {
             2,
             "the quote before the damage was applied"
         );
+    }
+
+    /// Symbols of every kind the router tells apart: listed on either board, valid but
+    /// unlisted, of a root no engine owns, and invalid in each OCC field.
+    const SYMBOLS: [&str; 12] = [
+        "O:SPXW261124C06850000",
+        "O:SPX261218P05000000",
+        "O:NDXP261127C21000000",
+        "O:SPXW261124C09999000",
+        "O:RUTW261124C02400000",
+        "SPXW261124C06850000",
+        "O:SPXW261324C06850000",
+        "O:SPXW261124X06850000",
+        "O:SPXW261124C0685000",
+        "O:SPXw261124C06850000",
+        "O:SPXW261124C00000000",
+        "O:SPXWSPXW261124C06850000",
+    ];
+
+    proptest::proptest! {
+        /// The feed (ticker index for listed contracts) ends in exactly the state and
+        /// counts of parsing every symbol and applying it by key.
+        #[test]
+        fn listed_fast_path_matches_parsing_every_symbol(
+            events in proptest::collection::vec(
+                (0..SYMBOLS.len(), proptest::bool::weighted(0.2), -1i32..3, proptest::bool::weighted(0.1)),
+                1..40,
+            ),
+        ) {
+            let events: Vec<(&str, bool, f64, i64)> = events
+                .iter()
+                .enumerate()
+                .map(|(n, &(sym, trade, price, bad_ts))| {
+                    (SYMBOLS[sym], trade, f64::from(price) * 1.25, if bad_ts { 0 } else { T0 + n as i64 })
+                })
+                .collect();
+            let body: Vec<String> = events
+                .iter()
+                .map(|&(sym, trade, price, ts)| if trade {
+                    format!(r#"{{"ev":"T","sym":"{sym}","x":1,"p":{price},"s":2,"c":[1],"t":{ts},"q":1}}"#)
+                } else {
+                    format!(r#"{{"ev":"Q","sym":"{sym}","bx":1,"ax":1,"bp":{price},"ap":{},"bs":3,"as":4,"t":{ts},"q":1}}"#, price + 0.5)
+                })
+                .collect();
+            let frame = format!("[{}]", body.join(","));
+
+            let (mut fast, mut reference) = (feed(), feed());
+            let (mut bad_symbols, mut unrouted, mut rejected, mut invalid) = (0, 0, 0, 0);
+            // Twice: the second pass runs with every root already cached.
+            for _ in 0..2 {
+                fast.apply_frame(&frame, T0).unwrap();
+                for &(sym, trade, price, ts) in &events {
+                    if ts == 0 {
+                        // Not a timestamp: the frame parser drops the event as invalid.
+                        invalid += 1;
+                        continue;
+                    }
+                    let Ok(key) = ContractKey::parse(sym) else {
+                        bad_symbols += 1;
+                        continue;
+                    };
+                    let Some(engine) = RootMap::default().lookup(key.root).and_then(|info| {
+                        reference.engines_mut().iter_mut().find(|e| e.underlying() == info.underlying)
+                    }) else {
+                        unrouted += 1;
+                        continue;
+                    };
+                    let applied = if trade {
+                        TradeUpdate::new(price, 2, ts).map(|u| engine.apply_trade(&key, &u))
+                    } else {
+                        QuoteUpdate::new(price, price + 0.5, 3, 4, ts).map(|u| engine.apply_quote(&key, &u))
+                    };
+                    rejected += u64::from(applied.is_err());
+                }
+            }
+            let s = fast.stats();
+            proptest::prop_assert_eq!(
+                (s.bad_symbols, s.unrouted, s.rejected_updates, s.invalid_events),
+                (bad_symbols, unrouted, rejected, invalid)
+            );
+            for (f, r) in fast.engines().iter().zip(reference.engines()) {
+                proptest::prop_assert_eq!(f.stats(), r.stats());
+                let (f, r) = (f.epoch().unwrap(), r.epoch().unwrap());
+                proptest::prop_assert_eq!(f.states(), r.states());
+                proptest::prop_assert_eq!(f.dirty_len(), r.dirty_len());
+            }
+        }
     }
 }

@@ -7,6 +7,12 @@
 //! frame's bytes, to a [`FrameSink`]. Strings with JSON escapes (legal, never seen in
 //! practice) are decoded into scratch buffers the parser reuses.
 //!
+//! Three readers share the work, fastest first, each falling back to the next without
+//! changing what is delivered: `frame::fast` reads quotes and trades in the exact layout
+//! Massive writes them (nearly all traffic) as a fixed sequence of word compares and
+//! number conversions; a learned shape reads other events whose layout repeats;
+//! the general parser reads anything, and is the one that reports errors.
+//!
 //! # What a bad frame costs
 //!
 //! - An event of an unknown `ev` is counted ([`FrameStats::unknown`]) and skipped.
@@ -33,12 +39,12 @@ use chainboard_model::swar;
 /// and sequence numbers, which chainboard does not use, so the hot path does not pay
 /// for them. The text was validated as a JSON number by the parser.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RawInt<'a>(Option<&'a str>);
+pub struct RawInt<'a>(Option<&'a [u8]>);
 
 impl RawInt<'_> {
     /// The value, if the field was present and is an integer that fits `i64`.
     pub fn get(self) -> Option<i64> {
-        self.0?.parse().ok()
+        std::str::from_utf8(self.0?).ok()?.parse().ok()
     }
 }
 
@@ -241,17 +247,41 @@ const MAX_DEPTH: u32 = 32;
 
 /// Parses frames; owns the scratch buffers for escaped strings, so keep one per
 /// connection and reuse it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FrameParser {
     scratch: [String; 3],
     fields: Fields,
     shapes: Shapes,
+    /// Whether quotes and trades in the common layout take [`fast`]'s readers (always,
+    /// except in tests that compare the two paths).
+    fast: bool,
+}
+
+impl Default for FrameParser {
+    fn default() -> Self {
+        Self {
+            scratch: Default::default(),
+            fields: Fields::default(),
+            shapes: Shapes::default(),
+            fast: true,
+        }
+    }
 }
 
 impl FrameParser {
     /// A parser with empty scratch buffers.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A parser that reads every event through the general path, for tests that hold
+    /// the fast readers to it.
+    #[cfg(test)]
+    fn general_only() -> Self {
+        Self {
+            fast: false,
+            ..Self::default()
+        }
     }
 
     /// Parses one text frame, handing each event to `sink` as it completes.
@@ -308,14 +338,7 @@ impl FrameParser {
                 Some(_) => return Err(FrameErrorKind::EventNotAnObject),
                 None => return Err(FrameErrorKind::UnexpectedEnd),
             }
-            let start = cur.pos;
-            if !self.shapes.parse(cur, &mut self.fields) {
-                cur.pos = start;
-                let mut shape = Shape::open();
-                cur.parse_event_fields(&mut self.fields, &mut shape)?;
-                self.shapes.learn(shape);
-            }
-            self.dispatch(cur.text, sink, stats);
+            self.event(cur, sink, stats)?;
             cur.skip_ws();
             match cur.next() {
                 Some(b',') => continue,
@@ -324,6 +347,33 @@ impl FrameParser {
                 None => return Err(FrameErrorKind::UnexpectedEnd),
             }
         }
+    }
+
+    /// Reads one event (the cursor is on its `{`) and hands it to the sink: through
+    /// the fast readers when it has the common layout, else through a learned shape or
+    /// the general parser.
+    #[inline]
+    fn event<S: FrameSink>(
+        &mut self,
+        cur: &mut Cursor<'_>,
+        sink: &mut S,
+        stats: &mut FrameStats,
+    ) -> Result<(), FrameErrorKind> {
+        let start = cur.pos;
+        if self.fast
+            && let Some(end) = fast::event(cur.text, start, sink, stats)
+        {
+            cur.pos = end;
+            return Ok(());
+        }
+        if !self.shapes.parse(cur, &mut self.fields) {
+            cur.pos = start;
+            let mut shape = Shape::open();
+            cur.parse_event_fields(&mut self.fields, &mut shape)?;
+            self.shapes.learn(shape);
+        }
+        self.dispatch(cur.text, sink, stats);
+        Ok(())
     }
 
     fn dispatch<S: FrameSink>(&mut self, text: &str, sink: &mut S, stats: &mut FrameStats) {
@@ -600,7 +650,7 @@ impl Fields {
             return RawInt(None);
         }
         let (start, end) = self.raw[key as usize];
-        RawInt(frame.get(start as usize..end as usize))
+        RawInt(frame.as_bytes().get(start as usize..end as usize))
     }
 
     /// `null`: the key counts as absent.
@@ -925,9 +975,9 @@ impl Shape {
     }
 }
 
-/// The two most recent usable event shapes. In practice that is the quote shape: a
-/// trade's conditions array (`c: [..]`) has no typed slot, so trades always take the
-/// general path.
+/// The two most recent usable event shapes: quotes and other events in a layout the
+/// [`fast`] readers do not take (keys absent or reordered, say). A trade's conditions
+/// array (`c: [..]`) has no typed slot, so such trades take the general path.
 #[derive(Debug, Default)]
 struct Shapes {
     known: [Shape; 2],
@@ -1398,6 +1448,8 @@ impl<'a> Cursor<'a> {
         self.pos - start
     }
 }
+
+mod fast;
 
 #[cfg(test)]
 mod tests;

@@ -111,10 +111,11 @@ impl FieldMask {
         self.0
     }
 
+    /// Adds `bit` if `changed`, without a branch: whether a field changed is data, and
+    /// on the quote path it is close to random.
+    #[inline]
     fn set_if(&mut self, changed: bool, bit: Self) {
-        if changed {
-            self.0 |= bit.0;
-        }
+        self.0 |= u16::from(changed) * bit.0;
     }
 }
 
@@ -258,6 +259,7 @@ pub struct ContractState {
 
 impl ContractState {
     /// Applies a live quote: last write wins. Returns what changed.
+    #[inline]
     pub fn apply_quote(&mut self, q: &QuoteUpdate) -> FieldMask {
         let mut m = FieldMask::NONE;
         m.set_if(replace(&mut self.bid, q.bid), FieldMask::BID);

@@ -23,12 +23,6 @@ pub fn load8(bytes: &[u8], pos: usize) -> Option<u64> {
     Some(u64::from_le_bytes(chunk))
 }
 
-/// 0x80 in every lane of `x` that is non-zero (exact in every lane).
-#[inline]
-fn nonzero_lanes(x: u64) -> u64 {
-    (((x & LOWS7).wrapping_add(LOWS7)) | x) & HIGHS
-}
-
 /// 0x80 in the lowest lane of `x` that is zero (higher lanes may be flagged too).
 #[inline]
 fn zero_lanes(x: u64) -> u64 {
@@ -44,12 +38,12 @@ fn first(flags: u64) -> usize {
 /// How many of the eight bytes, from the first, are ASCII digits.
 #[inline]
 pub fn digit_run(x: u64) -> usize {
-    // A byte is a digit iff its high nibble is 3 and stays 3 after adding 6
-    // (0x30..=0x39). Adding 6 cannot carry between lanes: no lane exceeds 0xF4.
-    let high = x & 0xF0F0_F0F0_F0F0_F0F0;
-    let high6 = x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
-    let not_digit = (high ^ 0x3030_3030_3030_3030) | (high6 ^ 0x3030_3030_3030_3030);
-    first(nonzero_lanes(not_digit))
+    // With y = byte ^ 0x30, a byte is a digit iff y <= 9. Adding 0x76 to y's low seven
+    // bits reaches 0x80 exactly when they exceed 9 and never carries out of the lane
+    // (0x7F + 0x76 < 0x100); or-ing y flags the lanes whose high bit was already set.
+    // Exact for every byte, not only UTF-8.
+    let y = x ^ 0x3030_3030_3030_3030;
+    first((((y & LOWS7) + 0x7676_7676_7676_7676) | y) & HIGHS)
 }
 
 /// Index of the first `"`, `\` or control byte (< 0x20) among the eight, or 8.
@@ -123,6 +117,12 @@ mod tests {
         fn upper_run_agrees_with_a_byte_loop(bytes in proptest::collection::vec(any::<u8>(), 8)) {
             let x = u64::from_le_bytes(bytes.clone().try_into().unwrap());
             prop_assert_eq!(upper_run(x), bytes.iter().take_while(|b| b.is_ascii_uppercase()).count());
+        }
+
+        #[test]
+        fn digit_run_is_exact_on_any_bytes(bytes in proptest::collection::vec(prop_oneof![any::<u8>(), b'0'..=b'9'], 8)) {
+            let x = u64::from_le_bytes(bytes.clone().try_into().unwrap());
+            prop_assert_eq!(digit_run(x), bytes.iter().take_while(|b| b.is_ascii_digit()).count());
         }
 
         #[test]

@@ -175,10 +175,8 @@ impl Root {
 
     /// The root packed into the low 48 bits of a `u64` (for compact keys).
     pub(crate) fn packed(&self) -> u64 {
-        self.0
-            .bytes
-            .iter()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+        let [a, b, c, d, e, f] = self.0.bytes;
+        u64::from_be_bytes([0, 0, a, b, c, d, e, f])
     }
 }
 

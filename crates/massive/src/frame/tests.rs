@@ -442,3 +442,360 @@ fn long_numbers_neither_panic_nor_wrap() {
     assert_eq!(rec.quotes[0].2, exact("1844674407370.9551617"));
     assert!(rec.quotes[0].1 > 1.8e12, "no wrap-around to a small number");
 }
+
+/// Records every event in full (exchange ids and sequence numbers included), for
+/// comparing the fast readers with the general parser.
+#[derive(Debug, Default, PartialEq)]
+struct Everything(Vec<String>);
+
+impl FrameSink for Everything {
+    fn quote(&mut self, q: &MassiveQuote<'_>) {
+        self.0.push(format!(
+            "{q:?} {:?} {:?} {:?}",
+            q.bid_exchange.get(),
+            q.ask_exchange.get(),
+            q.seq.get()
+        ));
+    }
+    fn trade(&mut self, t: &MassiveTrade<'_>) {
+        self.0
+            .push(format!("{t:?} {:?} {:?}", t.exchange.get(), t.seq.get()));
+    }
+    fn aggregate(&mut self, a: &MassiveAggregate<'_>) {
+        self.0.push(format!("{a:?}"));
+    }
+    fn index_value(&mut self, v: &MassiveIndexValue<'_>) {
+        self.0.push(format!("{v:?}"));
+    }
+    fn status(&mut self, s: &MassiveStatus<'_>) {
+        self.0.push(format!("{s:?}"));
+    }
+}
+
+/// `frame` read by `parser` and by a parser that has only the general path: the same
+/// result (stats or error, offset included) and the same events.
+fn assert_paths_agree(parser: &mut FrameParser, frame: &str) -> Result<(), TestCaseError> {
+    let (mut fast, mut general) = (Everything::default(), Everything::default());
+    let got = parser.parse(frame, &mut fast);
+    let want = FrameParser::general_only().parse(frame, &mut general);
+    prop_assert_eq!(got, want, "{}", frame);
+    prop_assert_eq!(fast, general, "{}", frame);
+    Ok(())
+}
+
+/// Number text as it may appear on the wire: mostly the common shapes, plus every kind
+/// the fast readers refuse (signs, exponents, leading zeros, too many digits) and
+/// malformed ones.
+fn wire_number() -> BoxedStrategy<String> {
+    prop_oneof![
+        30 => clean_number(),
+        3 => arb_number(),
+        1 => "0[0-9]{1,3}(\\.[0-9])?",
+        1 => "[0-9]{1,8}\\.[0-9]{6,9}",
+        3 => proptest::sample::select(vec![
+            "-0", "-1.5", "01", "00", "1.", ".5", "-", "1e", "1E+5", "1.5e-3", "2e0",
+            "123456789012345678901234", "1e400", "99999999.5", "1234567.12345678",
+            "9007199254740993", "18446744073709551616", "\"7\"", "null", "true", "[1]",
+        ])
+        .prop_map(str::to_owned),
+    ]
+    .boxed()
+}
+
+/// Number text in the shapes the fast readers take.
+fn clean_number() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => "[1-9][0-9]{0,6}\\.[0-9]{1,7}",
+        2 => "0\\.[0-9]{1,7}",
+        2 => "[1-9][0-9]{0,15}",
+        1 => Just("0".to_owned()),
+    ]
+    .boxed()
+}
+
+/// A timestamp of any unit, or something that is not one.
+fn wire_time() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => (1_600_000_000_000i64..1_900_000_000_000).prop_map(|t| t.to_string()),
+        1 => (1_600_000_000i64..1_900_000_000).prop_map(|t| t.to_string()),
+        1 => (1_600_000_000_000_000i64..1_900_000_000_000_000).prop_map(|t| t.to_string()),
+        1 => (1_600_000_000_000_000_000i64..1_900_000_000_000_000_000).prop_map(|t| t.to_string()),
+        1 => wire_number(),
+    ]
+    .boxed()
+}
+
+/// A valid option symbol.
+fn clean_symbol() -> BoxedStrategy<String> {
+    (
+        "SPXW?|NDXP|AAPL1",
+        24u32..30,
+        1u32..13,
+        1u32..29,
+        "[CP]",
+        1u32..99_999_999,
+    )
+        .prop_map(|(root, y, m, d, r, k)| format!("O:{root}{y:02}{m:02}{d:02}{r}{k:08}"))
+        .boxed()
+}
+
+/// A symbol string body (between the quotes).
+fn wire_symbol() -> BoxedStrategy<String> {
+    prop_oneof![
+        20 => clean_symbol(),
+        1 => Just("O:SPX\\u0057261124C06850000".to_owned()),
+        1 => Just(String::new()),
+        1 => Just("a\\\"b".to_owned()),
+        1 => Just("O:SPXW261124C0685\u{1}000".to_owned()),
+        1 => Just("é€😀O:SPXW261124C06850000".to_owned()),
+        1 => "[A-Z]{200,300}",
+    ]
+    .boxed()
+}
+
+fn wire_quote() -> BoxedStrategy<String> {
+    (
+        wire_symbol(),
+        wire_number(),
+        wire_number(),
+        wire_number(),
+        wire_number(),
+        wire_number(),
+        wire_number(),
+        wire_time(),
+        wire_number(),
+    )
+        .prop_map(|(sym, bx, ax, bp, ap, bs, as_, t, q)| {
+            format!(
+                r#"{{"ev":"Q","sym":"{sym}","bx":{bx},"ax":{ax},"bp":{bp},"ap":{ap},"bs":{bs},"as":{as_},"t":{t},"q":{q}}}"#
+            )
+        })
+    .boxed()
+}
+
+/// A quote or a trade in the common layout with values the fast readers take.
+fn clean_event() -> BoxedStrategy<String> {
+    let n = clean_number;
+    let t = || (1_600_000_000_000i64..1_900_000_000_000).prop_map(|t| t.to_string());
+    let quote = (clean_symbol(), n(), n(), n(), n(), n(), n(), t(), n()).prop_map(
+        |(sym, bx, ax, bp, ap, bs, as_, t, q)| {
+            format!(
+                r#"{{"ev":"Q","sym":"{sym}","bx":{bx},"ax":{ax},"bp":{bp},"ap":{ap},"bs":{bs},"as":{as_},"t":{t},"q":{q}}}"#
+            )
+        },
+    );
+    let trade = (
+        clean_symbol(),
+        n(),
+        n(),
+        n(),
+        proptest::collection::vec(n(), 1..4),
+        t(),
+        n(),
+    )
+        .prop_map(|(sym, x, p, s, c, t, q)| {
+            format!(
+                r#"{{"ev":"T","sym":"{sym}","x":{x},"p":{p},"s":{s},"c":[{}],"t":{t},"q":{q}}}"#,
+                c.join(",")
+            )
+        });
+    prop_oneof![4 => quote, 1 => trade].boxed()
+}
+
+fn wire_trade() -> BoxedStrategy<String> {
+    (
+        wire_symbol(),
+        wire_number(),
+        wire_number(),
+        wire_number(),
+        proptest::collection::vec(wire_number(), 0..4),
+        wire_time(),
+        wire_number(),
+    )
+        .prop_map(|(sym, x, p, s, c, t, q)| {
+            format!(
+                r#"{{"ev":"T","sym":"{sym}","x":{x},"p":{p},"s":{s},"c":[{}],"t":{t},"q":{q}}}"#,
+                c.join(",")
+            )
+        })
+        .boxed()
+}
+
+/// Events in the common layout with random values, and the same events reordered,
+/// cut short, padded with whitespace or carrying an extra key.
+fn wire_event() -> BoxedStrategy<String> {
+    let common = prop_oneof![4 => wire_quote(), 1 => wire_trade()];
+    (common, 0u8..8, any::<proptest::sample::Index>())
+        .prop_map(|(event, how, at)| {
+            let body = &event[1..event.len() - 1];
+            let mut keys: Vec<&str> = body.split(",\"").collect();
+            match how {
+                0 => {
+                    let i = at.index(keys.len());
+                    keys.swap(0, i);
+                }
+                1 => {
+                    keys.remove(at.index(keys.len()));
+                }
+                2 => keys.push("z\":9"),
+                3 => {
+                    let mut cut = at.index(event.len() + 1);
+                    while !event.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    return event[..cut].to_owned();
+                }
+                4 => return event.replacen(':', ": ", 1 + at.index(9)),
+                _ => return event,
+            }
+            let body = keys.join(",\"");
+            let body = body.strip_prefix('"').unwrap_or(&body);
+            format!("{{\"{body}}}")
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// The fast readers deliver exactly what the general parser delivers, with the same
+    /// counts and the same errors, on random values of every kind in the common layout
+    /// and on layouts that differ from it.
+    #[test]
+    fn fast_readers_agree_with_the_general_parser(events in proptest::collection::vec(wire_event(), 0..12), spaced in any::<bool>()) {
+        let sep = if spaced { ", " } else { "," };
+        let frame = format!("[{}]", events.join(sep));
+        let mut warm = FrameParser::new();
+        assert_paths_agree(&mut warm, &frame)?;
+        assert_paths_agree(&mut warm, &frame)?;
+    }
+
+    /// One byte of a frame of common events replaced by another: both paths agree.
+    #[test]
+    fn fast_readers_agree_on_damaged_frames(
+        events in proptest::collection::vec(clean_event(), 1..6),
+        at in any::<proptest::sample::Index>(),
+        byte in proptest::sample::select(b"\"\\,:{}[] -.eE0179xQT\x01".to_vec()),
+    ) {
+        let frame = format!("[{}]", events.join(","));
+        let mut bytes = frame.into_bytes();
+        let i = at.index(bytes.len());
+        if bytes[i].is_ascii() {
+            bytes[i] = byte;
+        }
+        let frame = String::from_utf8(bytes).expect("ASCII replaced by ASCII");
+        assert_paths_agree(&mut FrameParser::new(), &frame)?;
+    }
+}
+
+/// A frame of common events cut at every byte: both paths agree and neither panics.
+#[test]
+fn fast_readers_agree_when_cut_at_every_byte() {
+    let frame = format!(
+        "[{},{},{}]",
+        r#"{"ev":"Q","sym":"O:SPXW261124C06850000","bx":302,"ax":302,"bp":29.4,"ap":1234567.1234567,"bs":74,"as":148,"t":1795536000000,"q":157796097}"#,
+        r#"{"ev":"T","sym":"O:SPXW261130C06965000","x":302,"p":10,"s":7,"c":[227,12],"t":1795536000000,"q":157796100}"#,
+        r#"{"ev":"Q","sym":"O:SPX261218P05000000","bx":1,"ax":1,"bp":0,"ap":0.05,"bs":1,"as":1,"t":1795536000,"q":0}"#,
+    );
+    let mut warm = FrameParser::new();
+    for cut in 0..=frame.len() {
+        assert_paths_agree(&mut warm, &frame[..cut]).unwrap();
+        assert_paths_agree(&mut FrameParser::new(), &frame[..cut]).unwrap();
+    }
+    let (mut rec, mut parser) = (Everything::default(), FrameParser::new());
+    assert_eq!(parser.parse(&frame, &mut rec).unwrap().delivered(), 3);
+}
+/// Every tricky number in every numeric position of a quote and a trade: both paths
+/// agree (deterministic, so a fast-reader bug at a digit-count boundary cannot hide
+/// behind the odds of a random test).
+#[test]
+fn fast_readers_agree_on_every_number_in_every_position() {
+    let quote = [
+        r#"{"ev":"Q","sym":"O:SPXW261124C06850000","bx":"#,
+        r#","ax":"#,
+        r#","bp":"#,
+        r#","ap":"#,
+        r#","bs":"#,
+        r#","as":"#,
+        r#","t":"#,
+        r#","q":"#,
+        "}",
+    ];
+    let trade = [
+        r#"{"ev":"T","sym":"O:SPXW261124C06850000","x":"#,
+        r#","p":"#,
+        r#","s":"#,
+        r#","c":["#,
+        r#"],"t":"#,
+        r#","q":"#,
+        "}",
+    ];
+    let quote_values = [
+        "302",
+        "302",
+        "29.4",
+        "1.5",
+        "74",
+        "148",
+        "1795536000000",
+        "15",
+    ];
+    let trade_values = ["302", "10", "7", "227", "1795536000000", "5"];
+    let tricky = [
+        "0",
+        "7",
+        "10",
+        "01",
+        "00",
+        "-1",
+        "-0",
+        "0.0",
+        "1.5",
+        "0.05",
+        "1.",
+        ".5",
+        "1e5",
+        "1E5",
+        "1.5e-3",
+        "1234567",
+        "12345678",
+        "123456789",
+        "123456789012345",
+        "1234567812345678",
+        "12345678123456789",
+        "1234567.1234567",
+        "1234567.12345678",
+        "12345678.5",
+        "123456.7",
+        "1234.567",
+        "9007199254740993",
+        "99999999999999999999",
+        "1795536000",
+        "1795536000000000",
+        "1795536000000000000",
+        "1e400",
+        "\"1\"",
+        "null",
+        "true",
+        "[]",
+        "{}",
+    ];
+    let mut parser = FrameParser::new();
+    for (parts, values) in [
+        (&quote[..], &quote_values[..]),
+        (&trade[..], &trade_values[..]),
+    ] {
+        for at in 0..values.len() {
+            for t in tricky {
+                let mut event = parts[0].to_owned();
+                for (i, part) in parts[1..].iter().enumerate() {
+                    event.push_str(if i == at { t } else { values[i] });
+                    event.push_str(part);
+                }
+                for frame in [format!("[{event}]"), format!("[{event},{event}]")] {
+                    assert_paths_agree(&mut parser, &frame).unwrap();
+                }
+            }
+        }
+    }
+}
