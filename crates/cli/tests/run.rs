@@ -45,6 +45,10 @@ impl Fake {
     }
 
     fn run(&self, key: &str, extra: &[&str]) -> Output {
+        self.run_logging(key, extra, "info")
+    }
+
+    fn run_logging(&self, key: &str, extra: &[&str], level: &str) -> Output {
         Command::new(env!("CARGO_BIN_EXE_chainboard"))
             .args([
                 "run",
@@ -56,6 +60,7 @@ impl Fake {
             .args(["--api-key", key, "--symbols", "SPX"])
             .args(extra)
             .env_remove("MASSIVE_API_KEY")
+            .env("RUST_LOG", level)
             .output()
             .unwrap()
     }
@@ -95,6 +100,23 @@ fn run_builds_an_epoch_and_hydrates_it_from_the_fake() {
     assert!(stderr.contains("epoch started"), "{stderr}");
     assert!(stderr.contains("subscription plan"), "{stderr}");
     assert!(!stderr.contains("cli-key"), "the key must never be logged");
+}
+
+#[test]
+fn the_key_stays_out_of_even_trace_logs() {
+    let fake = Fake::start();
+    let out = fake.run_logging("cli-key", &["--for-secs", "2"], "trace");
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{}",
+        &stderr[stderr.len().saturating_sub(2_000)..]
+    );
+    assert!(stderr.contains("WebSocket authenticated"));
+    assert!(
+        !stderr.contains("cli-key"),
+        "the key leaked into a trace log"
+    );
 }
 
 #[test]

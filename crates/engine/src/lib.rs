@@ -14,11 +14,13 @@
 //! - [`Epoch`]: a frozen [`Board`] and the live state painted on it.
 //! - [`Watchdog`]: the silence rule, documented in [`watchdog`].
 //! - [`DirtySet`]: changed contracts, drained in O(changed).
+//! - [`BoardObserver`]: what downstream consumers (the store writer) implement.
 
 pub mod board;
 pub mod dirty;
 pub mod engine;
 pub mod epoch;
+pub mod observer;
 pub mod watchdog;
 
 pub use board::{Board, GeometryDiff, Slot};
@@ -28,4 +30,5 @@ pub use engine::{
     SnapshotOutcome, SnapshotRejection,
 };
 pub use epoch::Epoch;
+pub use observer::BoardObserver;
 pub use watchdog::{WatchState, Watchdog, WatchdogConfig};

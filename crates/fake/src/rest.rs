@@ -455,7 +455,7 @@ pub(crate) async fn chain(
     let next_url = next.map(|pos| {
         let cursor = Cursor {
             photo: photo_id,
-            page: page + 1,
+            page: page.saturating_add(1),
             pos,
             query,
         };

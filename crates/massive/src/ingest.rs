@@ -34,7 +34,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use chainboard_engine::{
-    Engine, EngineConfig, EngineStats, PhotoReason, PhotoRequest, SnapshotOutcome,
+    BoardObserver, Engine, EngineConfig, EngineStats, PhotoReason, PhotoRequest, SnapshotOutcome,
 };
 use chainboard_model::{ContractKey, EpochId, EpochReason, RootMap, Underlying};
 use thiserror::Error;
@@ -44,9 +44,7 @@ use url::Url;
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::feed::{Feed, FeedStats};
 use crate::plan::{BoardView, Planner, PlannerConfig};
-use crate::rest::{
-    ApiKey, ChainFilter, FilterAnchor, LoadError, LoadedChain, RestClient, RestConfig,
-};
+use crate::rest::{ApiKey, ChainFilter, FilterAnchor, LoadedChain, RestClient, RestConfig};
 use crate::socket::{
     self, Cluster, SocketConfig, SocketError, SocketEvent, SocketHandle, SocketStats,
     SubscriptionChange,
@@ -186,6 +184,8 @@ pub struct IngestStatus {
     pub plan: Option<String>,
     /// Set when ingestion stopped for good.
     pub fatal: Option<String>,
+    /// Set when the indices connection stopped for good (a plan without it).
+    pub indices_error: Option<String>,
 }
 
 impl IngestStatus {
@@ -227,9 +227,27 @@ impl IngestHandle {
         }
     }
 
-    /// Stops every task.
+    /// Stops ingestion and every task it started (loaders, sockets, poller).
     pub fn abort(&self) {
         self.task.abort();
+    }
+}
+
+impl Drop for IngestHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Aborts the tasks ingestion spawned when ingestion itself ends or is aborted, so no
+/// loader keeps calling Massive with the key after the service stopped.
+struct Children(Vec<tokio::task::AbortHandle>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -240,7 +258,10 @@ enum LoadReport {
 }
 
 /// Starts ingestion. Must be called inside a tokio runtime.
-pub fn start(config: IngestConfig) -> Result<IngestHandle, IngestError> {
+pub fn start(
+    config: IngestConfig,
+    observer: Option<Box<dyn BoardObserver>>,
+) -> Result<IngestHandle, IngestError> {
     if config.underlyings.is_empty() {
         return Err(IngestError::Setup("no underlyings".into()));
     }
@@ -248,7 +269,7 @@ pub fn start(config: IngestConfig) -> Result<IngestHandle, IngestError> {
         .map_err(|e| IngestError::Setup(e.to_string()))?;
     let (status_tx, status_rx) = watch::channel(IngestStatus::default());
     let (manual_tx, manual_rx) = mpsc::channel(8);
-    let task = tokio::spawn(run(config, rest, status_tx, manual_rx));
+    let task = tokio::spawn(run(config, rest, observer, status_tx, manual_rx));
     Ok(IngestHandle {
         status: status_rx,
         manual: manual_tx,
@@ -273,16 +294,18 @@ pub fn exchange_date(now_ms: i64) -> jiff::civil::Date {
 async fn run(
     config: IngestConfig,
     rest: RestClient,
+    observer: Option<Box<dyn BoardObserver>>,
     status_tx: watch::Sender<IngestStatus>,
     manual_rx: mpsc::Receiver<Underlying>,
 ) -> Result<(), IngestError> {
+    let mut children = Children(Vec::new());
     let (loads_tx, loads_rx) = mpsc::channel(config.underlyings.len() * 2);
     let mut loaders = Vec::new();
     let mut spots = Vec::new();
     for &u in &config.underlyings {
         let (req_tx, req_rx) = mpsc::channel(16);
         let (spot_tx, spot_rx) = watch::channel(None);
-        tokio::spawn(loader(
+        let task = tokio::spawn(loader(
             rest.clone(),
             u,
             config.clone(),
@@ -290,16 +313,18 @@ async fn run(
             spot_rx,
             loads_tx.clone(),
         ));
+        children.0.push(task.abort_handle());
         loaders.push((u, req_tx));
         spots.push((u, spot_tx));
     }
     drop(loads_tx);
     let (market_tx, market_rx) = mpsc::channel(4);
-    tokio::spawn(market_poller(
+    let poller = tokio::spawn(market_poller(
         rest.clone(),
         config.market_status_every,
         market_tx,
     ));
+    children.0.push(poller.abort_handle());
 
     let (options, options_rx, options_task) = socket::spawn(
         config.options_socket.clone(),
@@ -317,6 +342,8 @@ async fn run(
         index_params,
     );
 
+    children.0.push(options_task.abort_handle());
+    children.0.push(indices_task.abort_handle());
     let engines = config
         .underlyings
         .iter()
@@ -330,6 +357,8 @@ async fn run(
         spots,
         options,
         indices,
+        indices_task: Some(indices_task),
+        observer,
         status: IngestStatus::default(),
         status_tx,
     };
@@ -348,10 +377,6 @@ async fn run(
             Ok(Err(e)) => Err(IngestError::Socket(e)),
             _ => Err(IngestError::Setup("options socket task ended".into())),
         },
-        Err(CoreStop::IndicesSocketEnded) => match indices_task.await {
-            Ok(Err(e)) => Err(IngestError::Socket(e)),
-            _ => Err(IngestError::Setup("indices socket task ended".into())),
-        },
         Err(CoreStop::Fatal(e)) => Err(e),
         Ok(()) => Ok(()),
     };
@@ -365,7 +390,6 @@ async fn run(
 
 enum CoreStop {
     OptionsSocketEnded,
-    IndicesSocketEnded,
     Fatal(IngestError),
 }
 
@@ -378,6 +402,10 @@ struct Core {
     spots: Vec<(Underlying, watch::Sender<Option<f64>>)>,
     options: SocketHandle,
     indices: SocketHandle,
+    /// Until the indices connection ends; it is optional (photos carry the value).
+    indices_task: Option<tokio::task::JoinHandle<Result<(), SocketError>>>,
+    /// Downstream of the engines (the store writer).
+    observer: Option<Box<dyn BoardObserver>>,
     status: IngestStatus,
     status_tx: watch::Sender<IngestStatus>,
 }
@@ -401,13 +429,25 @@ impl Core {
                     Some(ev) => self.on_options(ev),
                     None => return Err(CoreStop::OptionsSocketEnded),
                 },
-                ev = indices_rx.recv() => match ev {
+                ev = indices_rx.recv(), if self.indices_task.is_some() => match ev {
                     Some(SocketEvent::Frame(f)) => self.apply(f.as_str()),
                     Some(SocketEvent::Disconnected { reason, .. }) => {
                         tracing::info!(%reason, "indices feed disconnected; chain photos still carry the value");
                     }
                     Some(_) => {}
-                    None => return Err(CoreStop::IndicesSocketEnded),
+                    None => {
+                        // An account without the indices cluster gets auth_failed there;
+                        // the underlying's value then comes from the chain photos alone.
+                        let error = match self.indices_task.take() {
+                            Some(task) => match task.await {
+                                Ok(Err(e)) => e.to_string(),
+                                _ => "indices socket task ended".to_owned(),
+                            },
+                            None => String::new(),
+                        };
+                        tracing::warn!(%error, "indices feed unavailable; using chain photos for the underlying's value");
+                        self.status.indices_error = Some(error);
+                    }
                 },
                 report = loads_rx.recv() => match report {
                     Some(LoadReport::Loaded(chain)) => self.on_photo(*chain),
@@ -417,13 +457,13 @@ impl Core {
                     Some(LoadReport::Failed { fatal: false, .. }) => self.status.loads_failed += 1,
                     None => return Err(CoreStop::Fatal(IngestError::Setup("every loader stopped".into()))),
                 },
-                open = market_rx.recv() => if let Some(open) = open {
+                Some(open) = market_rx.recv() => {
                     let now = now_ms();
                     for e in self.feed.engines_mut() {
                         e.set_market_open(open, now);
                     }
                 },
-                u = manual_rx.recv() => if let Some(u) = u {
+                Some(u) = manual_rx.recv() => {
                     let now = now_ms();
                     if let Some(req) = self.feed.engine_mut(u).map(|e| e.request_manual_epoch(now)) {
                         self.request(req);
@@ -438,6 +478,11 @@ impl Core {
                         self.request(req);
                     }
                     self.replan(now);
+                    if let Some(observer) = self.observer.as_mut() {
+                        for engine in self.feed.engines_mut() {
+                            observer.tick(engine, now);
+                        }
+                    }
                     self.publish(now);
                     if now - last_log_ms >= 10_000 {
                         last_log_ms = now;
@@ -522,6 +567,11 @@ impl Core {
                 });
                 while self.status.transitions.len() > TRANSITIONS_KEPT {
                     self.status.transitions.pop_front();
+                }
+                if let (Some(observer), Some(engine)) =
+                    (self.observer.as_mut(), self.feed.engine_mut(underlying))
+                {
+                    observer.epoch_started(engine, now);
                 }
                 self.replan(now);
             }
@@ -680,7 +730,7 @@ async fn loader(
             Err(e) => {
                 tracing::error!(%underlying, error = %e, "chain load failed; nothing applied");
                 LoadReport::Failed {
-                    fatal: matches!(e, LoadError::Unauthorized { .. }),
+                    fatal: e.is_fatal(),
                     error: e.to_string(),
                 }
             }

@@ -15,9 +15,10 @@
 //! The planner is pure: it takes the boards (an epoch's contract keys and the
 //! underlying's spot) and the exchange date, and returns the subscribe/unsubscribe
 //! params that turn the current plan into the next. It never opens a socket and never
-//! reads a clock; the connection task sends what it returns (see [`PlanChange::messages`])
-//! and calls [`Planner::reset`] after a reconnect, when the server has forgotten
-//! everything.
+//! reads a clock. Ingestion applies each change to the connection's desired set, and
+//! the connection task sends the difference to the server, and the whole set after a
+//! reconnect (the server forgets everything); [`Planner::reset`] gives the same full
+//! list for a caller that sends plans itself.
 //!
 //! # Scoring: near the money and near expiry first
 //!

@@ -161,6 +161,15 @@ impl LoadError {
     pub fn is_auth(&self) -> bool {
         matches!(self, LoadError::Unauthorized { .. })
     }
+
+    /// Whether retrying the same load cannot help: a refused key, or a cursor that
+    /// points at another host every time.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            LoadError::Unauthorized { .. } | LoadError::ForeignCursor { .. } | LoadError::Setup(_)
+        )
+    }
 }
 
 /// A finished, complete chain photo.
@@ -488,7 +497,7 @@ impl RestClient {
             if attempt > 1 {
                 tokio::time::sleep(backoff.next_delay()).await;
             }
-            let body = match self.attempt(url).await {
+            let body = match self.attempt(url, page_no).await {
                 Attempt::Body(body) => body,
                 Attempt::Retry(why) => {
                     tracing::warn!(path = url.path(), page = page_no, attempt, %why, "chain page failed; retrying");
@@ -532,7 +541,7 @@ impl RestClient {
             if attempt > 1 {
                 tokio::time::sleep(backoff.next_delay()).await;
             }
-            match self.attempt(url).await {
+            match self.attempt(url, page_no).await {
                 Attempt::Body(body) => return Ok((body, attempt - 1)),
                 Attempt::Retry(why) => last = why,
                 Attempt::Fatal(e) => return Err(e),
@@ -546,7 +555,7 @@ impl RestClient {
         })
     }
 
-    async fn attempt(&self, url: &Url) -> Attempt {
+    async fn attempt(&self, url: &Url, page_no: usize) -> Attempt {
         let response = match self
             .http
             .get(url.clone())
@@ -578,7 +587,7 @@ impl RestClient {
         } else {
             Attempt::Fatal(LoadError::Page {
                 endpoint: url.path().to_owned(),
-                page: 0,
+                page: page_no,
                 attempts: 1,
                 last: why,
             })

@@ -29,9 +29,11 @@
 //! out every [`SocketConfig::ping_every`]; a connection that has received nothing,
 //! not even a pong, for three intervals is considered dead and replaced.
 //!
-//! Subscriptions are owned by this task: [`SocketHandle::update`] sends changes, the
-//! task sends them when connected (unsubscribes first, so a quote limit is never
-//! exceeded mid-change) and replays the whole set after a reconnect. Control messages
+//! Subscriptions are a desired set held in a watch channel: [`SocketHandle::update`]
+//! edits it, and the task sends the difference between it and what the server has
+//! when connected (unsubscribes first, so a quote limit is never exceeded mid-change)
+//! and the whole set after a reconnect. Changes made while disconnected merge into the
+//! set; there is no queue to grow. Control messages
 //! stay under [`MAX_CONTROL_MESSAGE_BYTES`].
 
 use std::collections::BTreeSet;
@@ -43,14 +45,20 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use url::Url;
 
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::plan::{Action, MAX_CONTROL_MESSAGE_BYTES, control_messages};
 use crate::rest::ApiKey;
+
+/// The largest frame accepted. Massive batches events into frames of kilobytes; a
+/// frame past this ends the connection (and is reported as a gap) rather than being
+/// buffered.
+pub const MAX_FRAME_BYTES: usize = 16 << 20;
 
 /// Which of Massive's WebSocket clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,15 +294,21 @@ pub struct SubscriptionChange {
 /// The consumer's side of a connection task.
 #[derive(Debug, Clone)]
 pub struct SocketHandle {
-    changes: mpsc::UnboundedSender<SubscriptionChange>,
+    desired: Arc<watch::Sender<BTreeSet<String>>>,
     counters: Arc<SocketCounters>,
 }
 
 impl SocketHandle {
-    /// Queues a subscription change; it is sent now if connected, else on connect.
-    /// Returns false when the task has stopped.
+    /// Applies a subscription change to the desired set; the task sends it now if
+    /// connected, else on connect. Returns false when the task has stopped.
     pub fn update(&self, change: SubscriptionChange) -> bool {
-        self.changes.send(change).is_ok()
+        self.desired.send_modify(|set| {
+            for p in &change.unsubscribe {
+                set.remove(p);
+            }
+            set.extend(change.subscribe);
+        });
+        !self.desired.is_closed()
     }
 
     /// The task's counters.
@@ -316,13 +330,13 @@ pub fn spawn(
     tokio::task::JoinHandle<Result<(), SocketError>>,
 ) {
     let (events_tx, events_rx) = mpsc::channel(config.queue.max(1));
-    let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+    let (desired_tx, desired_rx) = watch::channel(initial.into_iter().collect());
     let counters = Arc::new(SocketCounters::default());
     let task = Connection {
         config,
         key,
-        desired: initial.into_iter().collect(),
-        changes: changes_rx,
+        desired: desired_rx,
+        subscribed: BTreeSet::new(),
         events: events_tx,
         counters: counters.clone(),
         dropped_since_report: 0,
@@ -330,7 +344,7 @@ pub fn spawn(
     let join = tokio::spawn(task.run());
     (
         SocketHandle {
-            changes: changes_tx,
+            desired: Arc::new(desired_tx),
             counters,
         },
         events_rx,
@@ -370,8 +384,10 @@ type Ws =
 struct Connection {
     config: SocketConfig,
     key: ApiKey,
-    desired: BTreeSet<String>,
-    changes: mpsc::UnboundedReceiver<SubscriptionChange>,
+    /// What the consumer wants subscribed.
+    desired: watch::Receiver<BTreeSet<String>>,
+    /// What this connection has sent (empty between connections).
+    subscribed: BTreeSet<String>,
     events: mpsc::Sender<SocketEvent>,
     counters: Arc<SocketCounters>,
     dropped_since_report: u64,
@@ -415,33 +431,23 @@ impl Connection {
             if self.events.send(event).await.is_err() {
                 return Ok(());
             }
-            // Changes keep arriving while disconnected; fold them in while waiting.
-            let sleep = tokio::time::sleep(delay);
-            tokio::pin!(sleep);
-            loop {
-                tokio::select! {
-                    () = &mut sleep => break,
-                    change = self.changes.recv() => match change {
-                        Some(c) => self.fold(c),
-                        None => return Ok(()),
-                    },
-                }
+            // Changes made meanwhile merge into the desired set.
+            tokio::time::sleep(delay).await;
+            if self.desired.has_changed().is_err() {
+                return Ok(());
             }
         }
-    }
-
-    fn fold(&mut self, change: SubscriptionChange) {
-        for p in change.unsubscribe {
-            self.desired.remove(&p);
-        }
-        self.desired.extend(change.subscribe);
     }
 
     /// One connection from connect to close.
     async fn session(&mut self, url: &Url, backoff: &mut Backoff, long: &mut Backoff) -> Ended {
         let limit = self.config.handshake_timeout;
         let cluster = self.config.cluster.path();
-        let mut ws = match timeout(limit, tokio_tungstenite::connect_async(url.as_str())).await {
+        // Massive's frames are kilobytes; a cap keeps one bad frame from pinning memory.
+        let ws_config = WebSocketConfig::default().max_message_size(Some(MAX_FRAME_BYTES));
+        let connect =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config), true);
+        let mut ws = match timeout(limit, connect).await {
             Ok(Ok((ws, _))) => ws,
             Ok(Err(e)) => {
                 return Ended::Retry(DisconnectReason::Handshake(format!("connect: {e}")));
@@ -473,7 +479,7 @@ impl Connection {
         }
         // 2. auth.
         let auth = serde_json::json!({"action": "auth", "params": self.key.expose()}).to_string();
-        if let Err(e) = ws.send(Message::text(auth)).await {
+        if let Err(e) = self.send(&mut ws, Message::text(auth)).await {
             return Ended::Retry(DisconnectReason::Handshake(format!("sending auth: {e}")));
         }
         let authed = timeout(limit, async {
@@ -505,7 +511,7 @@ impl Connection {
         bump(&self.counters.connects);
         tracing::info!(
             cluster,
-            subscriptions = self.desired.len(),
+            subscriptions = self.desired.borrow().len(),
             "WebSocket authenticated"
         );
         if self
@@ -518,14 +524,11 @@ impl Connection {
         {
             return Ended::Shutdown;
         }
-        // 3. Everything we hold, then live changes.
-        let all: Vec<String> = self.desired.iter().cloned().collect();
-        if let Err(e) = self.send_control(&mut ws, Action::Subscribe, &all).await {
+        // 3. Everything desired, then live changes.
+        self.subscribed.clear();
+        if let Err(e) = self.sync_subscriptions(&mut ws).await {
             return Ended::Retry(DisconnectReason::Closed(e));
         }
-        self.counters
-            .subscribed
-            .store(self.desired.len() as u64, Ordering::Relaxed);
         self.read_loop(ws, backoff, long).await
     }
 
@@ -546,14 +549,16 @@ impl Connection {
                     };
                     match msg {
                         Message::Text(text) => {
-                            if !healthy {
-                                // A connection that delivers data has earned a fresh backoff.
+                            if text.as_str().contains("\"status\"") {
+                                if let Some(ended) = self.on_statuses(text.as_str()) {
+                                    return ended;
+                                }
+                            } else if !healthy {
+                                // Only market data earns a fresh backoff: acks arrive even
+                                // on a connection the server is about to drop.
                                 backoff.reset();
                                 long.reset();
                                 healthy = true;
-                            }
-                            if let Some(ended) = self.on_statuses(text.as_str()) {
-                                return ended;
                             }
                             if !self.deliver(Frame(text)) {
                                 return Ended::Shutdown;
@@ -567,9 +572,11 @@ impl Connection {
                         _ => {}
                     }
                 }
-                change = self.changes.recv() => {
-                    let Some(change) = change else { return Ended::Shutdown };
-                    if let Err(e) = self.apply_change(&mut ws, change).await {
+                changed = self.desired.changed() => {
+                    if changed.is_err() {
+                        return Ended::Shutdown;
+                    }
+                    if let Err(e) = self.sync_subscriptions(&mut ws).await {
                         return Ended::Retry(DisconnectReason::Closed(e));
                     }
                 }
@@ -577,7 +584,7 @@ impl Connection {
                     if last_rx.elapsed() > self.config.ping_every * 3 {
                         return Ended::Retry(DisconnectReason::Silent);
                     }
-                    if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
+                    if let Err(e) = self.send(&mut ws, Message::Ping(Vec::new().into())).await {
                         return Ended::Retry(DisconnectReason::Closed(format!("ping: {e}")));
                     }
                 }
@@ -625,12 +632,9 @@ impl Connection {
         bump(&self.counters.dropped_frames);
     }
 
-    /// Reacts to status events in a frame. Data frames are passed over quickly: only a
-    /// frame that mentions `"status"` is decoded here.
+    /// Reacts to the status events of a frame that mentions `"status"` (data frames
+    /// are not decoded here).
     fn on_statuses(&self, text: &str) -> Option<Ended> {
-        if !text.contains("\"status\"") {
-            return None;
-        }
         let Ok(events) = serde_json::from_str::<Vec<StatusEvent>>(text) else {
             // Mixed frames (statuses among data events) are rare; decode loosely.
             return None;
@@ -666,28 +670,29 @@ impl Connection {
         None
     }
 
-    async fn apply_change(
-        &mut self,
-        ws: &mut Ws,
-        change: SubscriptionChange,
-    ) -> Result<(), String> {
-        let unsubscribe: Vec<String> = change
-            .unsubscribe
-            .into_iter()
-            .filter(|p| self.desired.remove(p))
-            .collect();
-        let subscribe: Vec<String> = change
-            .subscribe
-            .into_iter()
-            .filter(|p| self.desired.insert(p.clone()))
-            .collect();
+    /// Sends the difference between the desired set and what this connection has
+    /// subscribed: unsubscribes first.
+    async fn sync_subscriptions(&mut self, ws: &mut Ws) -> Result<(), String> {
+        let desired = self.desired.borrow_and_update().clone();
+        let unsubscribe: Vec<String> = self.subscribed.difference(&desired).cloned().collect();
+        let subscribe: Vec<String> = desired.difference(&self.subscribed).cloned().collect();
         self.send_control(ws, Action::Unsubscribe, &unsubscribe)
             .await?;
         self.send_control(ws, Action::Subscribe, &subscribe).await?;
+        self.subscribed = desired;
         self.counters
             .subscribed
-            .store(self.desired.len() as u64, Ordering::Relaxed);
+            .store(self.subscribed.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// A write that cannot hang on a peer that stopped reading.
+    async fn send(&self, ws: &mut Ws, message: Message) -> Result<(), String> {
+        match timeout(self.config.handshake_timeout, ws.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("write timed out".to_owned()),
+        }
     }
 
     async fn send_control(
@@ -697,7 +702,7 @@ impl Connection {
         params: &[String],
     ) -> Result<(), String> {
         for message in control_messages(action, params, MAX_CONTROL_MESSAGE_BYTES) {
-            ws.send(Message::text(message))
+            self.send(ws, Message::text(message))
                 .await
                 .map_err(|e| format!("sending {}: {e}", action.as_str()))?;
             bump(&self.counters.control_messages);

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use chainboard_engine::{EngineConfig, WatchdogConfig};
 use chainboard_massive::backoff::BackoffConfig;
 use chainboard_massive::ingest::{self, IngestConfig};
-use chainboard_massive::plan::PlannerConfig;
+use chainboard_massive::plan::{PlannerConfig, QUOTES_PER_CONNECTION};
 use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient};
 use chainboard_model::Underlying;
 use url::Url;
@@ -59,7 +59,8 @@ pub(crate) struct Args {
     /// Seconds of feed silence before a fresh photo starts a `stale_feed` epoch.
     #[arg(long, default_value_t = 5.0)]
     stale_after_secs: f64,
-    /// Contracts with quote subscriptions: WebSocket connections × 1,000.
+    /// Contracts with quote subscriptions, at most 1,000 (Massive's limit for the one
+    /// options connection chainboard opens).
     #[arg(long, default_value_t = 1_000)]
     quote_budget: usize,
     /// Only load expirations at most this many days out.
@@ -107,8 +108,11 @@ fn config(args: &Args) -> Result<IngestConfig> {
             bail!("{name}: expected a positive number of seconds, got {v}")
         }
     };
-    if args.quote_budget == 0 {
-        bail!("--quote-budget: must be at least 1");
+    if !(1..=QUOTES_PER_CONNECTION).contains(&args.quote_budget) {
+        bail!(
+            "--quote-budget: expected 1 to {QUOTES_PER_CONNECTION} (Massive quotes at most that many contracts on one connection), got {}",
+            args.quote_budget
+        );
     }
     if let Some(w) = args.strike_window
         && !(w > 0.0 && w < 1.0)
@@ -161,7 +165,7 @@ async fn serve(config: IngestConfig, for_secs: Option<f64>) -> Result<ExitCode> 
         symbols = ?config.underlyings.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
         "starting ingestion"
     );
-    let mut handle = ingest::start(config)?;
+    let mut handle = ingest::start(config, None)?;
     let stop = async {
         match for_secs {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,

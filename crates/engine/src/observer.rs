@@ -1,0 +1,19 @@
+//! What sits downstream of the engines: the store's write-behind, and later the
+//! models.
+//!
+//! The ingestion loop owns the engines and calls its observer on the same task, so an
+//! observer sees each engine between events, never concurrently with hydration. An
+//! observer must return at once: it hands work to its own task (bounded, with
+//! `try_send`) and leaves anything it cannot hand over in the engine's dirty set, where
+//! it keeps coalescing.
+
+use crate::Engine;
+
+/// Called by the loop that owns the engines.
+pub trait BoardObserver: Send {
+    /// `engine` has just started a new epoch; its board and states are complete.
+    fn epoch_started(&mut self, engine: &mut Engine, now_ms: i64);
+    /// Called on every poll of the loop (a few times a second) for each engine; may
+    /// drain its dirty set.
+    fn tick(&mut self, engine: &mut Engine, now_ms: i64);
+}
