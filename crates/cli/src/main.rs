@@ -30,7 +30,9 @@ enum Command {
     /// Write a deterministic simulated chain and quote traffic in Massive's wire format.
     Generate(commands::generate::Args),
     /// Ingest live data from Massive into the epoch engines.
-    Run(commands::run::Args),
+    Run(Box<commands::run::Args>),
+    /// Show the active epoch in Redis: meta, counts, TTLs, a few records.
+    Inspect(commands::inspect::Args),
     /// Serve a fake Massive (REST + WebSocket) over a simulated SPX/NDX market.
     FakeMassive(commands::fake_massive::Args),
     /// Measure a hot path.
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Normalize(args) => commands::normalize::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Run(args) => commands::run::run(&args),
+        Command::Inspect(args) => commands::inspect::run(&args),
         Command::FakeMassive(args) => commands::fake_massive::run(&args),
         Command::Bench(bench) => commands::bench::run(&bench),
     };

@@ -24,6 +24,16 @@ pub enum Settlement {
     PmClose,
 }
 
+impl Settlement {
+    /// The name records use: `am_open` or `pm_close`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Settlement::AmOpen => "am_open",
+            Settlement::PmClose => "pm_close",
+        }
+    }
+}
+
 /// What a root means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RootInfo {

@@ -22,6 +22,9 @@ use crate::input;
 pub(crate) enum Bench {
     /// Raw frames → parse → apply to an epoch, on one core.
     Hydrate(HydrateArgs),
+    /// The store's write-behind: a full epoch write, then hydration with the
+    /// coalescing writer attached, against hydration without it.
+    Store(super::bench_store::StoreArgs),
 }
 
 /// Arguments of `chainboard bench hydrate`.
@@ -42,6 +45,7 @@ pub(crate) struct HydrateArgs {
 pub(crate) fn run(bench: &Bench) -> Result<ExitCode> {
     match bench {
         Bench::Hydrate(args) => hydrate(args),
+        Bench::Store(args) => super::bench_store::run(args),
     }
 }
 
@@ -91,7 +95,7 @@ fn hydrate(args: &HydrateArgs) -> Result<ExitCode> {
 }
 
 /// Quote events that reached an engine (applied or counted as `geometry_miss`).
-fn quotes(feed: &Feed) -> u64 {
+pub(crate) fn quotes(feed: &Feed) -> u64 {
     feed.engines()
         .iter()
         .map(|e| e.stats().quotes + e.stats().geometry_miss)
@@ -104,7 +108,11 @@ fn misses(feed: &Feed) -> u64 {
 
 /// Builds one engine per underlying found in the chain file, each with its startup
 /// epoch.
-fn load_engines(path: &std::path::Path, roots: &RootMap, now_ms: i64) -> Result<Vec<Engine>> {
+pub(crate) fn load_engines(
+    path: &std::path::Path,
+    roots: &RootMap,
+    now_ms: i64,
+) -> Result<Vec<Engine>> {
     let responses = input::responses(path)?;
     let any = Normalizer::new(roots, None);
     let mut underlyings: BTreeSet<Underlying> = BTreeSet::new();

@@ -1,8 +1,10 @@
 //! One module per `chainboard` command.
 
 pub(crate) mod bench;
+pub(crate) mod bench_store;
 pub(crate) mod demo;
 pub(crate) mod fake_massive;
 pub(crate) mod generate;
+pub(crate) mod inspect;
 pub(crate) mod normalize;
 pub(crate) mod run;

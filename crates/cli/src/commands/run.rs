@@ -16,6 +16,9 @@ use chainboard_massive::ingest::{self, IngestConfig};
 use chainboard_massive::plan::{PlannerConfig, QUOTES_PER_CONNECTION};
 use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient};
 use chainboard_model::Underlying;
+use chainboard_store::writer::{RecordFormat, WriterConfig};
+use chainboard_store::{KeySchema, Store};
+use std::sync::atomic::Ordering;
 use url::Url;
 
 /// Massive's REST base.
@@ -69,6 +72,18 @@ pub(crate) struct Args {
     /// Only load strikes within this fraction of spot (0.1 = ±10%), anchored.
     #[arg(long)]
     strike_window: Option<f64>,
+    /// Redis URL for the epoch substrate; without it, an embedded in-memory store.
+    #[arg(long, env = "REDIS_URL")]
+    redis: Option<String>,
+    /// Spell epoch keys with a hash tag (`epoch:{SPX-…}:…`) for Redis Cluster.
+    #[arg(long)]
+    redis_cluster: bool,
+    /// Store each contract as one compact JSON string instead of a hash.
+    #[arg(long)]
+    json_records: bool,
+    /// Seconds an epoch's keys live without a refresh.
+    #[arg(long, default_value_t = 300.0)]
+    store_ttl_secs: f64,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     for_secs: Option<f64>,
@@ -81,7 +96,19 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config, args.for_secs))
+    let writer = WriterConfig {
+        schema: KeySchema {
+            cluster: args.redis_cluster,
+        },
+        format: if args.json_records {
+            RecordFormat::Json
+        } else {
+            RecordFormat::Hash
+        },
+        ttl: positive_secs("--store-ttl-secs", args.store_ttl_secs)?,
+        ..WriterConfig::default()
+    };
+    runtime.block_on(serve(config, args.redis.clone(), writer, args.for_secs))
 }
 
 /// Builds the ingestion config from the flags, rejecting bad values with a message
@@ -101,13 +128,7 @@ fn config(args: &Args) -> Result<IngestConfig> {
     if underlyings.is_empty() {
         bail!("--symbols: name at least one underlying, e.g. SPX,NDX");
     }
-    let secs = |name: &str, v: f64| -> Result<Duration> {
-        if v.is_finite() && v > 0.0 && v < 1e7 {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            bail!("{name}: expected a positive number of seconds, got {v}")
-        }
-    };
+    let secs = positive_secs;
     if !(1..=QUOTES_PER_CONNECTION).contains(&args.quote_budget) {
         bail!(
             "--quote-budget: expected 1 to {QUOTES_PER_CONNECTION} (Massive quotes at most that many contracts on one connection), got {}",
@@ -157,15 +178,37 @@ fn config(args: &Args) -> Result<IngestConfig> {
     Ok(config)
 }
 
-async fn serve(config: IngestConfig, for_secs: Option<f64>) -> Result<ExitCode> {
+/// A flag's seconds as a duration, or an error naming the flag.
+fn positive_secs(name: &str, v: f64) -> Result<Duration> {
+    if v.is_finite() && v > 0.0 && v < 1e7 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        bail!("{name}: expected a positive number of seconds, got {v}")
+    }
+}
+
+async fn serve(
+    config: IngestConfig,
+    redis: Option<String>,
+    writer: WriterConfig,
+    for_secs: Option<f64>,
+) -> Result<ExitCode> {
+    // A malformed URL fails now; a Redis that is down is retried by the writer.
+    let store = Store::connect(redis.as_deref()).await?;
     preflight(&config).await?;
+    if let Err(e) = store.ping().await {
+        tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
+    }
+    tracing::info!(store = %store.describe(), "epoch substrate");
+    let (writer, _writer_task) = chainboard_store::writer::spawn(store, writer);
+    let health = writer.health().clone();
     tracing::info!(
         rest = %config.rest.rest_url,
         ws = %config.options_socket.ws_url,
         symbols = ?config.underlyings.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
         "starting ingestion"
     );
-    let mut handle = ingest::start(config, None)?;
+    let mut handle = ingest::start(config, Some(Box::new(writer)))?;
     let stop = async {
         match for_secs {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
@@ -190,6 +233,13 @@ async fn serve(config: IngestConfig, for_secs: Option<f64>) -> Result<ExitCode> 
                     b.stats.geometry_miss,
                 );
             }
+            println!(
+                "store degraded={} epochs_written={} fields_written={} errors={}",
+                health.degraded(),
+                health.epochs_written.load(Ordering::Relaxed),
+                health.fields_written.load(Ordering::Relaxed),
+                health.errors.load(Ordering::Relaxed),
+            );
             Ok(ExitCode::SUCCESS)
         }
         result = handle.join() => {

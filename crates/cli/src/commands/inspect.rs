@@ -1,0 +1,127 @@
+//! `chainboard inspect`: what an operator (or another process) sees in Redis, read
+//! from the store alone: the active epoch's meta, its counts, TTLs and a few records.
+//!
+//! It reads exactly the keys a third-party reader would, through the same key schema,
+//! so it doubles as a check that the substrate is self-describing.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chainboard_model::{EpochId, Underlying};
+use chainboard_store::{KeySchema, KeyType, Store, Ttl};
+
+/// Arguments of `chainboard inspect`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Redis URL (`redis://host:port/db`).
+    #[arg(long, env = "REDIS_URL")]
+    redis: String,
+    /// Underlying whose active epoch to show.
+    #[arg(long, default_value = "SPX")]
+    symbol: String,
+    /// Records to print, nearest the middle strike of the nearest expiration.
+    #[arg(long, default_value_t = 4)]
+    records: usize,
+    /// Keys were written with Redis Cluster hash tags (`--redis-cluster` on `run`).
+    #[arg(long)]
+    cluster: bool,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let symbol = args
+        .symbol
+        .trim()
+        .trim_start_matches("I:")
+        .to_ascii_uppercase();
+    let symbol = Underlying::new(&symbol).with_context(|| format!("--symbol: {symbol:?}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(inspect(args, symbol))
+}
+
+async fn inspect(args: &Args, symbol: Underlying) -> Result<ExitCode> {
+    let store = Store::connect(Some(&args.redis)).await?;
+    store
+        .ping()
+        .await
+        .with_context(|| format!("cannot reach {}", store.describe()))?;
+    let keys = KeySchema {
+        cluster: args.cluster,
+    };
+    let Some(current) = store.get(&keys.current(symbol)).await? else {
+        bail!(
+            "no active epoch for {symbol} in {} ({} is not set)",
+            store.describe(),
+            keys.current(symbol)
+        );
+    };
+    let id = EpochId::parse(&current)
+        .with_context(|| format!("{} holds {current:?}", keys.current(symbol)))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} -> {id}", keys.current(symbol))?;
+    let meta = store.hgetall(&keys.meta(&id)).await?;
+    if meta.is_empty() {
+        writeln!(out, "  meta: missing (the epoch has expired)")?;
+        return Ok(ExitCode::FAILURE);
+    }
+    writeln!(
+        out,
+        "  meta ({}): {}",
+        ttl_text(store.pttl(&keys.meta(&id)).await?),
+        meta.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )?;
+    let strikes = store.zrange_with_scores(&keys.strikes(&id)).await?;
+    let expirations = store.zrange_with_scores(&keys.expirations(&id)).await?;
+    writeln!(
+        out,
+        "  contracts: {} in {}; expirations: {} ({} .. {})",
+        strikes.len(),
+        keys.strikes(&id),
+        expirations.len(),
+        expirations.first().map_or("-", |(d, _)| d.as_str()),
+        expirations.last().map_or("-", |(d, _)| d.as_str()),
+    )?;
+    let Some((nearest, _)) = expirations.first() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let date: jiff::civil::Date = nearest
+        .parse()
+        .with_context(|| format!("bad expiration {nearest:?}"))?;
+    let series = store
+        .zrange_with_scores(&keys.expiration(&id, date))
+        .await?;
+    let mid = series.len() / 2;
+    let from = mid.saturating_sub(args.records / 2);
+    for (ticker, _) in series.iter().skip(from).take(args.records) {
+        let key = format!("{}{ticker}", keys.contract_prefix(&id));
+        let ttl = ttl_text(store.pttl(&key).await?);
+        let record = match store.key_type(&key).await? {
+            Some(KeyType::Hash) => store
+                .hgetall(&key)
+                .await?
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Some(KeyType::String) => store.get(&key).await?.unwrap_or_default(),
+            Some(other) => format!("unexpected type {other:?}"),
+            None => "missing".to_owned(),
+        };
+        writeln!(out, "  {key} ({ttl}): {record}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ttl_text(ttl: Ttl) -> String {
+    match ttl {
+        Ttl::Missing => "missing".to_owned(),
+        Ttl::Persistent => "no TTL".to_owned(),
+        Ttl::Millis(ms) => format!("TTL {:.1} s", ms as f64 / 1000.0),
+    }
+}

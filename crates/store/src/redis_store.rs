@@ -1,0 +1,371 @@
+//! The Redis store: the design's shared substrate, spoken to with redis-rs.
+//!
+//! # Why redis-rs and its `ConnectionManager`
+//!
+//! redis-rs is the mature, maintained client (the `redis` crate), and what we need from
+//! a client is small: explicit pipelines (the writer's batches), a handful of reads,
+//! and surviving outages. Its `ConnectionManager` is one multiplexed connection, cheap
+//! to clone and shared by every task, that replaces itself when it breaks — so the
+//! writer keeps one [`RedisStore`] for the life of the process and never rebuilds it.
+//! fred is capable too, but larger than this use (pools, routers, its own reconnect
+//! policy) when what we want is one connection and explicit pipelines. Redis
+//! Cluster, when we get there, is redis-rs's `cluster-async` feature; the key schema
+//! already puts an epoch's keys in one slot.
+//!
+//! # Outages
+//!
+//! The manager is created lazily: [`RedisStore::connect`] parses the URL and does no
+//! I/O, so the service starts while Redis is down. Each call then either uses the live
+//! connection or waits for the manager's connection attempt. A server that is down
+//! fails a call at once (refused, reset); one that accepts and never answers (frozen,
+//! blackholed, overloaded) is cut off by [`RedisOptions`]: 2 s to connect, and 2 s
+//! for a reply plus a small allowance per pipelined command. Either way the caller
+//! gets [`StoreError::Unavailable`] and never hangs.
+//!
+//! The reply deadline is ours (`tokio::time::timeout` around each call) rather than
+//! the manager's `response_timeout`, because the manager's is one value for every
+//! request on the connection, and one value cannot suit both a `GET` (which should
+//! fail fast) and a full epoch (~100k commands for 50k contracts, about a second on a
+//! local Redis). The manager's default of 500 ms would fail every full epoch.
+//!
+//! The manager makes one connection attempt per failure it sees (no internal retry
+//! schedule: the caller — the writer — owns the retry policy and its backoff). One
+//! consequence is handled here: after a connection failure the manager keeps the
+//! *failed* attempt until the next call notices it and starts a fresh one, so the
+//! first call after Redis comes back would fail with a stale "connection refused".
+//! Since a refused connection means nothing was sent, [`RedisStore`] retries such a
+//! call once, immediately, on the fresh attempt. Nothing else is retried here: a
+//! pipeline that broke mid-flight may have been partly applied, and deciding to resend
+//! it is the caller's business (the writer rewrites the whole epoch).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Cmd, ConnectionAddr, ErrorKind, FromRedisValue, Pipeline, RedisError};
+
+use crate::batch::{Batch, Op};
+use crate::store::{KeyType, StoreError, Ttl, ttl_millis};
+
+/// How patiently to talk to Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// Longest wait for a TCP connection and the handshake. Short, because while Redis
+    /// is unreachable without refusing (a blackholed host) every call pays it.
+    pub connect_timeout: Duration,
+    /// Longest wait for the reply to one command, or to a pipeline before
+    /// `per_command` is added; includes a reconnect the call has to wait for.
+    pub response_timeout: Duration,
+    /// Extra wait per command in a pipeline, so the deadline grows with the work: a
+    /// full epoch of 100k commands gets 4 s by default, against ~1 s measured on a
+    /// local Redis. Raise both for a distant server.
+    pub per_command: Duration,
+}
+
+impl RedisOptions {
+    /// How long a pipeline of `commands` may take to answer.
+    fn deadline(&self, commands: usize) -> Duration {
+        let commands = u32::try_from(commands).unwrap_or(u32::MAX);
+        self.response_timeout
+            .saturating_add(self.per_command.saturating_mul(commands))
+    }
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(2),
+            per_command: Duration::from_micros(20),
+        }
+    }
+}
+
+/// A Redis server behind an auto-reconnecting multiplexed connection. Clones share
+/// the connection.
+#[derive(Debug, Clone)]
+pub struct RedisStore {
+    /// Cloned per call (an `Arc` inside); each clone sends on the same socket.
+    manager: ConnectionManager,
+    /// The URL without its password, computed once for logs.
+    description: Arc<str>,
+    /// Deadlines for each call.
+    options: RedisOptions,
+}
+
+impl RedisStore {
+    /// Parses `url` (`redis://[user[:password]@]host[:port][/db]`) and prepares the
+    /// connection without opening it: this fails only for a URL that can never work.
+    /// Call it inside the Tokio runtime that will use the store.
+    pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+        // Errors name the URL, so they must not carry its password into the logs.
+        let bad_url = |e: RedisError| StoreError::BadUrl(format!("{:?}: {e}", redact(url)));
+        let client = Client::open(url).map_err(bad_url)?;
+        let description = describe(url, &client).into();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            // Replies are bounded per call instead, by size (module docs).
+            .set_response_timeout(None)
+            // One attempt per failure; the caller owns the retry schedule (module docs).
+            .set_number_of_retries(0);
+        // Lazy: no I/O here, so a Redis that is down now is not an error now.
+        let manager = ConnectionManager::new_lazy_with_config(client, config).map_err(bad_url)?;
+        Ok(Self {
+            manager,
+            description,
+            options,
+        })
+    }
+
+    /// The URL without its password.
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    /// Sends every command of `batch` in one pipeline. See [`crate::Store::apply`].
+    pub async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for op in batch.ops() {
+            match op {
+                Op::HSet { key, fields } => {
+                    pipe.cmd("HSET").arg(key);
+                    for (field, value) in fields {
+                        pipe.arg(*field).arg(value);
+                    }
+                }
+                Op::HDel { key, fields } => {
+                    pipe.cmd("HDEL").arg(key).arg(fields.as_slice());
+                }
+                Op::Set { key, value, ttl } => {
+                    pipe.cmd("SET").arg(key).arg(value);
+                    if let Some(ttl) = ttl {
+                        pipe.arg("PX").arg(ttl_millis(*ttl));
+                    }
+                }
+                Op::ZAdd { key, members } => {
+                    pipe.cmd("ZADD").arg(key);
+                    for (score, member) in members {
+                        pipe.arg(*score).arg(member);
+                    }
+                }
+                Op::Expire { key, ttl } => {
+                    pipe.cmd("PEXPIRE").arg(key).arg(ttl_millis(*ttl));
+                }
+                Op::Del { key } => {
+                    pipe.cmd("DEL").arg(key);
+                }
+            }
+            pipe.ignore();
+        }
+        self.exec(&pipe).await
+    }
+
+    /// `GET key`.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    /// `HGETALL key`, sorted by field.
+    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let map: BTreeMap<String, String> = self.query(redis::cmd("HGETALL").arg(key)).await?;
+        Ok(map.into_iter().collect())
+    }
+
+    /// `ZRANGE key 0 -1 WITHSCORES`.
+    pub async fn zrange_with_scores(&self, key: &str) -> Result<Vec<(String, f64)>, StoreError> {
+        self.query(
+            redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES"),
+        )
+        .await
+    }
+
+    /// `PTTL key`.
+    pub async fn pttl(&self, key: &str) -> Result<Ttl, StoreError> {
+        let ms: i64 = self.query(redis::cmd("PTTL").arg(key)).await?;
+        Ok(match ms {
+            -2 => Ttl::Missing,
+            -1 => Ttl::Persistent,
+            ms => Ttl::Millis(u64::try_from(ms).unwrap_or(0)),
+        })
+    }
+
+    /// `TYPE key`.
+    pub async fn key_type(&self, key: &str) -> Result<Option<KeyType>, StoreError> {
+        let name: String = self.query(redis::cmd("TYPE").arg(key)).await?;
+        Ok(match name.as_str() {
+            "none" => None,
+            "string" => Some(KeyType::String),
+            "hash" => Some(KeyType::Hash),
+            "zset" => Some(KeyType::ZSet),
+            _ => Some(KeyType::Other(name)),
+        })
+    }
+
+    /// `SCAN 0 MATCH pattern` until the cursor returns to 0; sorted, deduplicated
+    /// (SCAN may return a key twice while the keyspace is rehashing).
+    pub async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = BTreeSet::new();
+        let mut cursor = 0_u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .query(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(1000),
+                )
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys.into_iter().collect());
+            }
+            cursor = next;
+        }
+    }
+
+    /// `EXISTS key`.
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let n: i64 = self.query(redis::cmd("EXISTS").arg(key)).await?;
+        Ok(n > 0)
+    }
+
+    /// `PING`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _pong: String = self.query(&redis::cmd("PING")).await?;
+        Ok(())
+    }
+
+    /// Runs one command; retries once if the connection was refused (module docs).
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let mut conn = self.manager.clone();
+        let call = async {
+            match cmd.query_async(&mut conn).await {
+                Err(e) if e.is_connection_refusal() => cmd.query_async(&mut conn).await,
+                result => result,
+            }
+        };
+        within(self.options.deadline(1), call).await
+    }
+
+    /// Runs a pipeline whose replies are all ignored; retries once if the connection
+    /// was refused (nothing was sent).
+    async fn exec(&self, pipe: &Pipeline) -> Result<(), StoreError> {
+        let mut conn = self.manager.clone();
+        let call = async {
+            match pipe.exec_async(&mut conn).await {
+                Err(e) if e.is_connection_refusal() => pipe.exec_async(&mut conn).await,
+                result => result,
+            }
+        };
+        within(self.options.deadline(pipe.len()), call).await
+    }
+}
+
+/// Awaits `call` for at most `deadline`. Giving up drops our interest in the reply;
+/// the multiplexed connection discards it when it arrives, and stays usable.
+async fn within<T>(
+    deadline: Duration,
+    call: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(deadline, call).await {
+        Ok(result) => result.map_err(classify),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no reply within {deadline:?}"
+        ))),
+    }
+}
+
+/// Sorts a redis-rs error into what the caller must do about it.
+fn classify(e: RedisError) -> StoreError {
+    use redis::RetryMethod;
+    match e.kind() {
+        // Connection refused/reset/closed, timeouts, and a broken stream the manager
+        // replaces: the server is away, not wrong.
+        ErrorKind::Io | ErrorKind::Parse => StoreError::Unavailable(e.to_string()),
+        ErrorKind::Server(_) => match e.retry_method() {
+            // LOADING, TRYAGAIN, MASTERDOWN, CLUSTERDOWN, READONLY during a failover.
+            RetryMethod::WaitAndRetry
+            | RetryMethod::RetryImmediately
+            | RetryMethod::Reconnect
+            | RetryMethod::ReconnectFromInitialConnections
+            | RetryMethod::RefreshSlotsAndRetry => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Command(command_error(e)),
+        },
+        // WRONGTYPE and other codes redis-rs has no kind for arrive as `Extension`.
+        _ => StoreError::Command(command_error(e)),
+    }
+}
+
+/// `op <index>: <CODE> <detail>` for a pipeline's first rejected command (the same
+/// shape the embedded store reports), else redis-rs's own text.
+fn command_error(e: RedisError) -> String {
+    let text = e.to_string();
+    match e.into_server_errors().as_deref() {
+        Some([(index, first), ..]) => match first.details() {
+            Some(detail) => format!("op {index}: {} {detail}", first.code()),
+            None => format!("op {index}: {}", first.code()),
+        },
+        _ => text,
+    }
+}
+
+/// `scheme://[user@]host:port/db`: what the URL says, minus the password.
+fn describe(url: &str, client: &Client) -> String {
+    let info = client.get_connection_info();
+    let scheme = url.split_once("://").map_or("redis", |(scheme, _)| scheme);
+    let settings = info.redis_settings();
+    let user = settings
+        .username()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let db = settings.db();
+    match info.addr() {
+        ConnectionAddr::Unix(path) => format!("{scheme}://{}?db={db}", path.display()),
+        addr => format!("{scheme}://{user}{addr}/{db}"),
+    }
+}
+
+/// `url` with any password replaced by `***`, for a URL that may not even parse.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        let cases = [
+            ("redis://u:secret@h:6379/0", "redis://u:***@h:6379/0"),
+            ("redis://:secret@h", "redis://:***@h"),
+            ("redis://u:se@cret@h:bad", "redis://u:***@h:bad"),
+            ("redis://u@h", "redis://u@h"),
+            ("redis://h:6379", "redis://h:6379"),
+            ("not a url", "not a url"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact(url), want, "{url}");
+        }
+    }
+}
