@@ -3,13 +3,15 @@
 //! 1. **Full epoch write**: every record, the geometry ZSETs and the meta, then the
 //!    `current` pointer, timed from the hand-over to the moment the pointer names the
 //!    epoch (what a reader waits for).
-//! 2. **Hydration with the writer attached**: the frame file applied as in
-//!    `bench hydrate`, with the writer's observer ticked as the ingestion loop does;
-//!    passes alternate with passes without it, so the slowdown of the hot path is
-//!    measured under the same machine conditions. The writer runs on its own thread,
-//!    as in the service.
-//! 3. **Field updates per second** actually written to the store by the writer during
-//!    the attached passes (after coalescing), and the writer's flush lag.
+//! 2. **Hydration with the writer attached**: the frame file replayed as in
+//!    `bench hydrate` for a window of `--seconds`, with the writer's observer ticked as
+//!    the ingestion loop does; windows alternate with windows without it, so the
+//!    slowdown of the hot path is measured under the same machine conditions. The
+//!    writer runs on its own thread, as in the service (and the store on the other
+//!    core: on a 2-core machine the three compete).
+//! 3. **Field updates per second** written to the store by the writer during the
+//!    attached windows (after coalescing), and the writer's flush lag. Medians over
+//!    the windows.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,9 +44,12 @@ pub(crate) struct StoreArgs {
     /// Writer flush cadence in milliseconds (the service's default is 200).
     #[arg(long, default_value_t = 200)]
     flush_ms: u64,
-    /// Passes with the writer attached (each followed by one without).
+    /// Windows with the writer attached, each followed by one without.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     passes: u32,
+    /// Length of each window, seconds.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
 }
 
 /// Frames between two observer ticks: the ingestion loop polls a few times a second,
@@ -109,48 +114,52 @@ pub(crate) fn run(args: &StoreArgs) -> Result<ExitCode> {
         )?;
     }
 
-    // 2. Hydration with and without the writer, interleaved.
+    // 2. Hydration with and without the writer, in alternating windows of
+    //    `--seconds`, the frame file replayed as often as it takes.
     let mut with = Vec::new();
     let mut without = Vec::new();
-    let mut written_fields = 0u64;
-    let mut written_seconds = 0f64;
+    let mut fields_per_s = Vec::new();
     let mut clock = now_ms;
+    let window = Duration::from_secs_f64(args.seconds);
     for _ in 0..args.passes {
         for attached in [true, false] {
             let before_q = quotes(&feed);
             let before_f = health.fields_written.load(Ordering::Relaxed);
             let t = Instant::now();
-            for (i, frame) in frames.iter().enumerate() {
-                clock += 1;
-                let _ = feed.apply_frame(frame, clock);
-                if attached && i % FRAMES_PER_TICK_CHECK == 0 {
-                    for engine in feed.engines_mut() {
-                        handle.tick(engine, clock);
+            'window: loop {
+                for chunk in frames.chunks(FRAMES_PER_TICK_CHECK) {
+                    for frame in chunk {
+                        clock += 1;
+                        let _ = feed.apply_frame(frame, clock);
+                    }
+                    if attached {
+                        for engine in feed.engines_mut() {
+                            handle.tick(engine, clock);
+                        }
+                    }
+                    if t.elapsed() >= window {
+                        break 'window;
                     }
                 }
             }
             let seconds = t.elapsed().as_secs_f64();
             let rate = (quotes(&feed) - before_q) as f64 / seconds;
             if attached {
+                let fields = health.fields_written.load(Ordering::Relaxed) - before_f;
+                fields_per_s.push(fields as f64 / seconds);
                 with.push(rate);
-                // Let the writer finish what it was handed, then count what it wrote.
-                runtime.block_on(tokio::time::sleep(config.flush_every * 2));
-                for engine in feed.engines_mut() {
-                    handle.tick(engine, clock);
-                }
-                runtime.block_on(tokio::time::sleep(config.flush_every * 2));
-                written_fields += health.fields_written.load(Ordering::Relaxed) - before_f;
-                written_seconds += t.elapsed().as_secs_f64();
             } else {
                 without.push(rate);
-                // Changes made without the writer are not the writer's to count.
+                // What changed without the writer is not the writer's to write.
                 for engine in feed.engines_mut() {
                     if let Some(epoch) = engine.epoch_mut() {
                         epoch.drain_dirty(|_, _, _, _| {});
                     }
                 }
             }
-            eprintln!("pass writer={attached} quotes_per_s={rate:.0} seconds={seconds:.3}");
+            eprintln!("window writer={attached} quotes_per_s={rate:.0} seconds={seconds:.3}");
+            // Let the writer finish its backlog so windows do not overlap.
+            std::thread::sleep(config.flush_every * 2);
         }
     }
     let (w, wo) = (median(&mut with), median(&mut without));
@@ -161,8 +170,8 @@ pub(crate) fn run(args: &StoreArgs) -> Result<ExitCode> {
     )?;
     writeln!(
         out,
-        "writer fields_written={written_fields} fields_per_s={:.0} flushes={} flush_lag_ms={} backpressure={} errors={}",
-        written_fields as f64 / written_seconds,
+        "writer fields_per_s={:.0} flushes={} flush_lag_ms={} backpressure={} errors={}",
+        median(&mut fields_per_s),
         health.flushes.load(Ordering::Relaxed),
         health.flush_lag_ms.load(Ordering::Relaxed),
         health.backpressure.load(Ordering::Relaxed),
