@@ -73,6 +73,47 @@ impl Drop for Fake {
     }
 }
 
+/// A throwaway `redis-server` on a free port; killed on drop.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (CI installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -149,5 +190,58 @@ fn run_says_clearly_when_the_host_is_unreachable_or_the_key_missing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("no Massive API key: pass --api-key or set MASSIVE_API_KEY")
+    );
+}
+
+#[test]
+fn run_with_redis_leaves_the_designs_keys_for_inspect() {
+    let fake = Fake::start();
+    let redis = Redis::start();
+    let out = fake.run("cli-key", &["--for-secs", "6", "--redis", &redis.url]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("store degraded=false epochs_written="),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" errors=0"), "{stdout}");
+    let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .args([
+            "inspect",
+            "--redis",
+            &redis.url,
+            "--symbol",
+            "SPX",
+            "--records",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // massive:epoch:current:SPX -> SPX-20261124-0001
+    assert!(
+        report.contains("massive:epoch:current:SPX -> SPX-"),
+        "{report}"
+    );
+    assert!(report.contains("reason=startup"), "{report}");
+    assert!(report.contains("meta (TTL "), "{report}");
+    let contracts: usize = report
+        .split("contracts: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(contracts > 20_000, "{report}");
+    let records: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains(":contract:O:SPX"))
+        .collect();
+    assert_eq!(records.len(), 2, "{report}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.contains("(TTL ") && r.contains(" bid=")),
+        "{report}"
     );
 }
