@@ -163,9 +163,16 @@ impl QuoteUpdate {
         ask_size: u64,
         ts_ms: i64,
     ) -> Result<Self, UpdateError> {
-        check_price(bid)?;
-        check_price(ask)?;
-        check_ts(ts_ms)?;
+        // The common case in one test: a finite non-negative double other than -0.0
+        // has its bits below those of +∞, so the larger of the two prices' bits
+        // decides both. Anything else (including -0.0, which is accepted) takes the
+        // checks below, which also pick the error.
+        let fine = bid.to_bits().max(ask.to_bits()) < f64::INFINITY.to_bits();
+        if !(fine && ts_ms > 0) {
+            check_price(bid)?;
+            check_price(ask)?;
+            check_ts(ts_ms)?;
+        }
         Ok(Self {
             bid,
             ask,
@@ -261,12 +268,25 @@ impl ContractState {
     /// Applies a live quote: last write wins. Returns what changed.
     #[inline]
     pub fn apply_quote(&mut self, q: &QuoteUpdate) -> FieldMask {
+        // Each field's "changed" is computed without a branch on the `Option` tag
+        // (`unwrap_or` with a value the new one never equals when the field was
+        // empty) and the masks are summed as integers: whether a field changed is
+        // close to random on the quote path, so a branch per field mispredicts.
         let mut m = FieldMask::NONE;
-        m.set_if(replace(&mut self.bid, q.bid), FieldMask::BID);
-        m.set_if(replace(&mut self.ask, q.ask), FieldMask::ASK);
-        m.set_if(replace(&mut self.bid_size, q.bid_size), FieldMask::BID_SIZE);
-        m.set_if(replace(&mut self.ask_size, q.ask_size), FieldMask::ASK_SIZE);
-        m.set_if(replace(&mut self.quote_ts_ms, q.ts_ms), FieldMask::QUOTE_TS);
+        m.set_if(replace_f64(&mut self.bid, q.bid), FieldMask::BID);
+        m.set_if(replace_f64(&mut self.ask, q.ask), FieldMask::ASK);
+        m.set_if(
+            replace_int(&mut self.bid_size, q.bid_size),
+            FieldMask::BID_SIZE,
+        );
+        m.set_if(
+            replace_int(&mut self.ask_size, q.ask_size),
+            FieldMask::ASK_SIZE,
+        );
+        m.set_if(
+            replace_int(&mut self.quote_ts_ms, q.ts_ms),
+            FieldMask::QUOTE_TS,
+        );
         m
     }
 
@@ -364,6 +384,25 @@ impl ContractState {
         self.volume = Some(total);
         FieldMask::VOLUME
     }
+}
+
+/// [`replace`] for a price: `value != old` as `f64` equality (so `0.0` and `-0.0`
+/// are the same price, as with `Option` equality), or `true` if `slot` was empty.
+#[inline(always)]
+fn replace_f64(slot: &mut Option<f64>, value: f64) -> bool {
+    // NaN is never equal, so an empty slot reads as changed without a branch.
+    let changed = slot.unwrap_or(f64::NAN) != value;
+    *slot = Some(value);
+    changed
+}
+
+/// [`replace`] for an integer field, without a branch on the `Option` tag.
+#[inline(always)]
+fn replace_int<T: PartialEq + Copy + Default>(slot: &mut Option<T>, value: T) -> bool {
+    let was = slot.is_none();
+    let changed = slot.unwrap_or_default() != value;
+    *slot = Some(value);
+    changed | was
 }
 
 /// Sets `slot` to `Some(value)`; reports whether that changed it.
@@ -574,5 +613,56 @@ mod tests {
         );
         assert!(m.contains(FieldMask::BID | FieldMask::ASK | FieldMask::QUOTE_TS));
         assert_eq!(live.last_update_ms(), Some(5_000));
+    }
+}
+
+#[cfg(test)]
+mod shortcut_tests {
+    //! The quote path's shortcuts (one-test validation, tag-free replaces) against the
+    //! plain definitions they stand for.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn price() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::NAN),
+            Just(f64::MAX),
+            Just(f64::MIN_POSITIVE),
+            Just(5e-324),
+            -1e6..1e6f64,
+            any::<f64>(),
+        ]
+    }
+
+    fn slow_new(bid: f64, ask: f64, ts_ms: i64) -> Result<(), UpdateError> {
+        check_price(bid)?;
+        check_price(ask)?;
+        check_ts(ts_ms)
+    }
+
+    proptest! {
+        #[test]
+        fn quote_validation_matches_the_checks(bid in price(), ask in price(), ts in prop_oneof![Just(0i64), Just(1), Just(-1), any::<i64>()]) {
+            prop_assert_eq!(QuoteUpdate::new(bid, ask, 1, 2, ts).map(|_| ()), slow_new(bid, ask, ts));
+        }
+
+        #[test]
+        fn replaces_match_option_equality(
+            old in proptest::option::of(price()),
+            new in price(),
+            old_int in proptest::option::of(prop_oneof![Just(0u64), any::<u64>()]),
+            new_int in prop_oneof![Just(0u64), any::<u64>()],
+        ) {
+            let (mut a, mut b) = (old, old);
+            prop_assert_eq!(replace_f64(&mut a, new), replace(&mut b, new));
+            prop_assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits));
+            let (mut a, mut b) = (old_int, old_int);
+            prop_assert_eq!(replace_int(&mut a, new_int), replace(&mut b, new_int));
+            prop_assert_eq!(a, b);
+        }
     }
 }
