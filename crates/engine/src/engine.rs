@@ -13,7 +13,7 @@ use chainboard_model::{
 use jiff::tz::TimeZone;
 
 use crate::board::{Board, GeometryDiff, Slot};
-use crate::epoch::Epoch;
+use crate::epoch::{DirtyConsumer, Epoch};
 use crate::watchdog::{PhotoVerdict, WatchState, Watchdog, WatchdogConfig};
 
 /// Engine settings.
@@ -191,6 +191,8 @@ pub struct Engine {
     newest_photo_ms: Option<i64>,
     stats: EngineStats,
     last_rejected: RejectTally,
+    /// Dirty sets beyond the default one that every epoch carries.
+    extra_consumers: u8,
 }
 
 impl Engine {
@@ -207,7 +209,19 @@ impl Engine {
             newest_photo_ms: None,
             stats: EngineStats::default(),
             last_rejected: RejectTally::default(),
+            extra_consumers: 0,
         }
+    }
+
+    /// Registers one more consumer of changed contracts, with its own dirty set in
+    /// this and every later epoch; `None` past 255 consumers. A consumer that joins
+    /// mid-epoch starts with an empty set: it reads the whole board once itself.
+    pub fn add_dirty_consumer(&mut self) -> Option<DirtyConsumer> {
+        self.extra_consumers = self.extra_consumers.checked_add(1)?;
+        if let Some(epoch) = self.active.as_mut() {
+            epoch.add_dirty_set();
+        }
+        Some(DirtyConsumer(self.extra_consumers))
     }
 
     /// Whose board this is.
@@ -558,6 +572,7 @@ impl Engine {
             board,
             states,
             underlying_value,
+            usize::from(self.extra_consumers),
         );
         let started = EpochStarted {
             id,

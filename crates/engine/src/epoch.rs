@@ -23,7 +23,23 @@ pub struct Epoch {
     board: Arc<Board>,
     states: Vec<ContractState>,
     underlying_value: Option<(f64, i64)>,
+    /// The default consumer's changes (the store's write-behind).
     dirty: DirtySet,
+    /// One more set per consumer registered with [`crate::Engine::add_dirty_consumer`]
+    /// (the models): each drains on its own cadence and must see every change.
+    more_dirty: Vec<DirtySet>,
+}
+
+/// Which of an epoch's dirty sets a consumer drains.
+///
+/// Consumers drain at different cadences (the store every 200 ms, the models every
+/// second), so each has its own set; marking costs one more O(1) step per consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DirtyConsumer(pub(crate) u8);
+
+impl DirtyConsumer {
+    /// The set every engine has.
+    pub const DEFAULT: Self = Self(0);
 }
 
 impl Epoch {
@@ -35,9 +51,11 @@ impl Epoch {
         board: Board,
         states: Vec<ContractState>,
         underlying_value: Option<(f64, i64)>,
+        extra_consumers: usize,
     ) -> Self {
         debug_assert_eq!(board.len(), states.len());
         let dirty = DirtySet::new(board.len());
+        let more_dirty = vec![DirtySet::new(board.len()); extra_consumers];
         Self {
             id,
             reason,
@@ -47,6 +65,7 @@ impl Epoch {
             states,
             underlying_value,
             dirty,
+            more_dirty,
         }
     }
 
@@ -110,49 +129,89 @@ impl Epoch {
         self.underlying_value
     }
 
-    /// How many contracts changed since the last drain.
+    /// How many contracts changed since the default consumer's last drain.
     pub fn dirty_len(&self) -> usize {
         self.dirty.len()
     }
 
-    /// Hands each contract changed since the last drain to `f`, with what changed, and
-    /// clears the set. Costs O(changed).
+    /// How many contracts changed since `consumer`'s last drain.
+    pub fn dirty_len_for(&self, consumer: DirtyConsumer) -> usize {
+        self.dirty_set(consumer).map_or(0, DirtySet::len)
+    }
+
+    /// Hands each contract changed since the default consumer's last drain to `f`,
+    /// with what changed, and clears the set. Costs O(changed).
     pub fn drain_dirty(
         &mut self,
+        f: impl FnMut(Slot, FieldMask, &ContractGeometry, &ContractState),
+    ) {
+        self.drain_dirty_for(DirtyConsumer::DEFAULT, f);
+    }
+
+    /// [`Epoch::drain_dirty`] for `consumer`'s own set; other consumers' sets are
+    /// untouched.
+    pub fn drain_dirty_for(
+        &mut self,
+        consumer: DirtyConsumer,
         mut f: impl FnMut(Slot, FieldMask, &ContractGeometry, &ContractState),
     ) {
         let (board, states) = (&self.board, &self.states);
-        self.dirty
-            .drain(|slot, mask| f(slot, mask, board.geometry(slot), &states[slot.index()]));
+        let set = match consumer.0 {
+            0 => Some(&mut self.dirty),
+            n => self.more_dirty.get_mut(usize::from(n) - 1),
+        };
+        if let Some(set) = set {
+            set.drain(|slot, mask| f(slot, mask, board.geometry(slot), &states[slot.index()]));
+        }
+    }
+
+    fn dirty_set(&self, consumer: DirtyConsumer) -> Option<&DirtySet> {
+        match consumer.0 {
+            0 => Some(&self.dirty),
+            n => self.more_dirty.get(usize::from(n) - 1),
+        }
+    }
+
+    /// Adds an empty set for a consumer registered while this epoch is live.
+    pub(crate) fn add_dirty_set(&mut self) {
+        self.more_dirty.push(DirtySet::new(self.states.len()));
+    }
+
+    #[inline]
+    fn mark(&mut self, slot: Slot, mask: FieldMask) {
+        self.dirty.mark(slot, mask);
+        for set in &mut self.more_dirty {
+            set.mark(slot, mask);
+        }
     }
 
     #[inline]
     pub(crate) fn apply_quote(&mut self, slot: Slot, q: &QuoteUpdate) {
         let mask = self.states[slot.index()].apply_quote(q);
-        self.dirty.mark(slot, mask);
+        self.mark(slot, mask);
     }
 
     #[inline]
     pub(crate) fn apply_trade(&mut self, slot: Slot, t: &TradeUpdate) {
         let mask = self.states[slot.index()].apply_trade(t);
-        self.dirty.mark(slot, mask);
+        self.mark(slot, mask);
     }
 
     #[inline]
     pub(crate) fn apply_aggregate(&mut self, slot: Slot, a: &AggregateUpdate) {
         let mask = self.states[slot.index()].apply_aggregate(a);
-        self.dirty.mark(slot, mask);
+        self.mark(slot, mask);
     }
 
     /// Refreshes every contract from a same-geometry photo whose states are in slot
     /// order. Returns how many contracts changed.
     pub(crate) fn refresh(&mut self, photo: &[ContractState], photo_ts_ms: i64) -> usize {
         let mut changed = 0;
-        for (i, (state, fresh)) in self.states.iter_mut().zip(photo).enumerate() {
-            let mask = state.refresh_from_photo(fresh, photo_ts_ms);
+        for (i, fresh) in photo.iter().enumerate().take(self.states.len()) {
+            let mask = self.states[i].refresh_from_photo(fresh, photo_ts_ms);
             if !mask.is_empty() {
                 changed += 1;
-                self.dirty.mark(crate::board::slot_at(i), mask);
+                self.mark(crate::board::slot_at(i), mask);
             }
         }
         changed

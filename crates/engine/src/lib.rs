@@ -29,6 +29,6 @@ pub use engine::{
     Engine, EngineConfig, EngineStats, EpochStarted, Hydration, PhotoReason, PhotoRequest,
     SnapshotOutcome, SnapshotRejection,
 };
-pub use epoch::Epoch;
+pub use epoch::{DirtyConsumer, Epoch};
 pub use observer::BoardObserver;
 pub use watchdog::{WatchState, Watchdog, WatchdogConfig};

@@ -17,3 +17,19 @@ pub trait BoardObserver: Send {
     /// drain its dirty set.
     fn tick(&mut self, engine: &mut Engine, now_ms: i64);
 }
+
+/// Several observers in turn (the store's write-behind, then the models), each with
+/// its own dirty set (see [`crate::Engine::add_dirty_consumer`]).
+impl BoardObserver for Vec<Box<dyn BoardObserver>> {
+    fn epoch_started(&mut self, engine: &mut Engine, now_ms: i64) {
+        for observer in self.iter_mut() {
+            observer.epoch_started(engine, now_ms);
+        }
+    }
+
+    fn tick(&mut self, engine: &mut Engine, now_ms: i64) {
+        for observer in self.iter_mut() {
+            observer.tick(engine, now_ms);
+        }
+    }
+}

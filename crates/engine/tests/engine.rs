@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)] // a fixture that fails to build is a failed test
 
 use chainboard_engine::{
-    Engine, EngineConfig, EpochStarted, Hydration, PhotoReason, SnapshotOutcome, SnapshotRejection,
-    WatchState, WatchdogConfig,
+    DirtyConsumer, Engine, EngineConfig, EpochStarted, Hydration, PhotoReason, SnapshotOutcome,
+    SnapshotRejection, WatchState, WatchdogConfig,
 };
 use chainboard_model::{
     ChainContract, ChainSnapshot, ContractKey, ContractState, EpochReason, FieldMask, Greeks,
@@ -291,6 +291,46 @@ fn hydration_paints_known_contracts_and_counts_misses() {
         ]
     );
     assert_eq!(epoch.dirty_len(), 0);
+}
+
+#[test]
+fn each_dirty_consumer_sees_every_change_on_its_own_cadence() {
+    let mut e = engine();
+    let board = tickers(5);
+    // Registered before the first epoch: every epoch carries its set.
+    let models = e.add_dirty_consumer().unwrap();
+    e.on_snapshot(photo(&board, T0), T0);
+    e.apply_quote(&key(&board[1]), &quote(1.0, 1.1, T0 + 1));
+    let drained = |e: &mut Engine, c| {
+        let mut seen = Vec::new();
+        e.epoch_mut()
+            .unwrap()
+            .drain_dirty_for(c, |_, mask, g, _| seen.push((g.key.to_string(), mask)));
+        seen
+    };
+    // The default consumer drains first; the models still see the change.
+    assert_eq!(drained(&mut e, DirtyConsumer::DEFAULT).len(), 1);
+    e.apply_trade(&key(&board[2]), &TradeUpdate::new(2.5, 4, T0 + 2).unwrap());
+    assert_eq!(e.epoch().unwrap().dirty_len_for(models), 2);
+    assert_eq!(
+        drained(&mut e, models),
+        [
+            (board[1].clone(), FieldMask::QUOTE),
+            (board[2].clone(), FieldMask::TRADE),
+        ]
+    );
+    assert_eq!(
+        drained(&mut e, DirtyConsumer::DEFAULT).len(),
+        1,
+        "only the trade"
+    );
+
+    // A consumer registered mid-epoch starts empty and sees what follows.
+    let late = e.add_dirty_consumer().unwrap();
+    assert_eq!(e.epoch().unwrap().dirty_len_for(late), 0);
+    e.apply_quote(&key(&board[4]), &quote(2.0, 2.1, T0 + 3));
+    assert_eq!(drained(&mut e, late).len(), 1);
+    assert_eq!(drained(&mut e, models).len(), 1);
 }
 
 #[test]
