@@ -564,7 +564,7 @@ impl Engine {
         };
         self.next_seq += 1;
         let previous = self.active.as_ref().map(Epoch::id);
-        let epoch = Epoch::new(
+        let mut epoch = Epoch::new(
             id,
             reason,
             previous,
@@ -572,8 +572,10 @@ impl Engine {
             board,
             states,
             underlying_value,
-            usize::from(self.extra_consumers),
         );
+        for _ in 0..self.extra_consumers {
+            epoch.add_dirty_set();
+        }
         let started = EpochStarted {
             id,
             reason,

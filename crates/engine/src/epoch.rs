@@ -51,11 +51,9 @@ impl Epoch {
         board: Board,
         states: Vec<ContractState>,
         underlying_value: Option<(f64, i64)>,
-        extra_consumers: usize,
     ) -> Self {
         debug_assert_eq!(board.len(), states.len());
         let dirty = DirtySet::new(board.len());
-        let more_dirty = vec![DirtySet::new(board.len()); extra_consumers];
         Self {
             id,
             reason,
@@ -65,7 +63,7 @@ impl Epoch {
             states,
             underlying_value,
             dirty,
-            more_dirty,
+            more_dirty: Vec::new(),
         }
     }
 

@@ -1,0 +1,159 @@
+//! The models on an SPX-sized board (~24,000 contracts from the simulator).
+//!
+//! - `models/tick_2pct_dirty`: one 1 Hz tick after 2% of the board was re-quoted
+//!   (applying those quotes to the engine is included; it is a few microseconds):
+//!   IV solves, greeks, GEX replacement and the snapshots.
+//! - `models/full_rebuild`: a new epoch: layout, every IV, every contract evaluated.
+//! - `models/reanchor`: a tick after the index left the band: every contract
+//!   re-evaluated at the new spot with the volatility it has.
+//! - `flip/all` and `flip/five_filters`: the zero-gamma flip search of the `all`
+//!   filter alone, and of all five filters as the publisher runs it.
+//! - `json/heatmap` and `json/gex`: rendering the published documents.
+//!
+//! Run with `cargo bench -p chainboard-models --bench models`.
+
+use std::hint::black_box;
+
+use chainboard_engine::Engine;
+use chainboard_engine::{EngineConfig, SnapshotOutcome};
+use chainboard_model::{ContractKey, QuoteUpdate, Underlying};
+use chainboard_models::observer::feed_status;
+use chainboard_models::{ExpiryFilter, ModelConfig, Models, flip, json};
+use chainboard_quant::levels::GammaProfile;
+use chainboard_sim::{ChainConfig, SimChain};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+/// 2026-11-24 14:20 UTC (09:20 New York).
+const NOW_MS: i64 = 1_795_532_400_000;
+
+struct Setup {
+    engine: Engine,
+    models: Models,
+    /// 2% of the board, near the money first, as the traffic skews.
+    hot: Vec<ContractKey>,
+    spot: f64,
+}
+
+fn setup() -> Setup {
+    let spx = Underlying::new("SPX").expect("valid");
+    let chain = SimChain::generate(ChainConfig::spx_like(jiff::civil::date(2026, 11, 24), 7));
+    let photo = chainboard_sim::photo::photo(&chain, NOW_MS, |_| true);
+    let mut engine = Engine::new(spx, EngineConfig::default());
+    let SnapshotOutcome::Started(s) = engine.on_snapshot(photo, NOW_MS) else {
+        panic!("the generated chain starts an epoch")
+    };
+    eprintln!("board: {} contracts", s.contracts);
+    let consumer = engine.add_dirty_consumer().expect("a consumer");
+    let mut models = Models::new(spx, ModelConfig::for_underlying(spx), consumer);
+    let feed = feed_status(&engine, NOW_MS);
+    models
+        .start_epoch(engine.epoch_mut().expect("epoch"), feed, NOW_MS)
+        .expect("lays out");
+    let spot = chain.spot();
+    let mut by_distance: Vec<(f64, ContractKey)> = chain
+        .contracts()
+        .iter()
+        .map(|c| {
+            (
+                (c.strike() / spot).ln().abs() + c.days_to_expiry as f64 * 0.002,
+                c.key,
+            )
+        })
+        .collect();
+    by_distance.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let hot = by_distance
+        .iter()
+        .take(s.contracts / 50)
+        .map(|(_, k)| *k)
+        .collect();
+    Setup {
+        engine,
+        models,
+        hot,
+        spot,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut s = setup();
+    let mut g = c.benchmark_group("models");
+    let mut now = NOW_MS;
+    let mut flip_side = 0u32;
+    g.bench_function("tick_2pct_dirty", |b| {
+        b.iter(|| {
+            // A millisecond per tick keeps the 60 s re-time out of this measurement;
+            // `reanchor` measures that case.
+            now += 1;
+            flip_side ^= 1;
+            // Alternate two prices so every quote changes something.
+            let step = f64::from(flip_side) * 0.05;
+            for key in &s.hot {
+                let q = QuoteUpdate::new(4.0 + step, 4.2 + step, 5, 5, now).expect("valid");
+                s.engine.apply_quote(key, &q);
+            }
+            let feed = feed_status(&s.engine, now);
+            let epoch = s.engine.epoch_mut().expect("epoch");
+            black_box(s.models.tick(epoch, feed, now))
+        });
+    });
+    g.bench_function("full_rebuild", |b| {
+        b.iter(|| {
+            let feed = feed_status(&s.engine, now);
+            let epoch = s.engine.epoch_mut().expect("epoch");
+            black_box(s.models.start_epoch(epoch, feed, now).expect("lays out"))
+        });
+    });
+    let mut up = false;
+    g.bench_function("reanchor", |b| {
+        b.iter(|| {
+            now += 1_000;
+            up = !up;
+            // ±0.3%: beyond the 0.1% band each time.
+            let spot = s.spot * if up { 1.003 } else { 0.997 };
+            s.engine.set_underlying_value(spot, now);
+            let feed = feed_status(&s.engine, now);
+            let epoch = s.engine.epoch_mut().expect("epoch");
+            let tick = s.models.tick(epoch, feed, now).expect("same epoch");
+            assert!(tick.full);
+            black_box(tick)
+        });
+    });
+    g.finish();
+
+    let feed = feed_status(&s.engine, now);
+    let epoch = s.engine.epoch_mut().expect("epoch");
+    let tick = s.models.start_epoch(epoch, feed, now).expect("lays out");
+    let config = *s.models.config();
+    let mut g = c.benchmark_group("flip");
+    g.sample_size(20);
+    g.bench_function("all", |b| {
+        b.iter(|| {
+            let profile = GammaProfile::new(
+                flip::legs(&tick.heatmap, &config, ExpiryFilter::All),
+                config.rate,
+                config.div_yield,
+            );
+            black_box(profile.zero_gamma(s.spot, &config.flip))
+        });
+    });
+    g.bench_function("five_filters", |b| {
+        b.iter(|| black_box(flip::zero_gamma(&tick.heatmap, &config)));
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("json");
+    g.sample_size(20);
+    g.bench_function("heatmap", |b| {
+        b.iter(|| black_box(json::heatmap(&tick.heatmap)))
+    });
+    g.bench_function("gex", |b| b.iter(|| black_box(json::gex(&tick.gex))));
+    g.finish();
+    eprintln!(
+        "heatmap JSON: {} bytes, GEX JSON: {} bytes",
+        json::heatmap(&tick.heatmap).len(),
+        json::gex(&tick.gex).len()
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

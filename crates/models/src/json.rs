@@ -1,0 +1,515 @@
+//! The published JSON of snapshots and diffs, and the JSON Schemas that define it.
+//!
+//! A full SPX heatmap is 25,000 contracts: as an array of objects it would be
+//! megabytes of repeated keys, so it is **columnar**: one array per field, index `i`
+//! of every array being contract `i` (board slot order). Rights and greeks sources
+//! are one character per contract in a string (`"CCPP…"`, `"LLV-…"`). Numbers are
+//! rounded to what a trader reads (prices 1e-4, vols and delta 1e-6, gamma six
+//! significant digits, dollar exposures to the dollar); missing values are `null`.
+//!
+//! Every document names its schema and version in `schema`
+//! (`chainboard/heatmap/v1`, …); the schemas live in `docs/schema/` and are embedded
+//! here ([`HEATMAP_SCHEMA`], …) so tests validate what the code writes against the
+//! files a client reads. Timestamps `ts`, `started_at`, `at` and `settles_at` are Unix
+//! seconds with a fractional part, like the contract records.
+//!
+//! The writer appends straight into one `String` (no intermediate JSON tree): a full
+//! board renders in a few milliseconds, off the tick path, in the publisher.
+
+use std::fmt::Write as _;
+
+use chainboard_model::time::ms_to_seconds;
+
+use crate::gex::{ExpiryFilter, Metric};
+use crate::snapshot::{
+    Cell, Column, EpochInfo, Exposures, FeedStatus, GexDiff, GexSnapshot, HeatmapDiff, HeatmapMeta,
+    HeatmapSnapshot, Levels,
+};
+use crate::valuation::{Anchor, GreeksSource, UnusableCounts};
+
+/// The heatmap snapshot schema (`docs/schema/heatmap.schema.json`).
+pub const HEATMAP_SCHEMA: &str = include_str!("../../../docs/schema/heatmap.schema.json");
+/// The heatmap diff schema.
+pub const HEATMAP_DIFF_SCHEMA: &str = include_str!("../../../docs/schema/heatmap-diff.schema.json");
+/// The GEX snapshot schema.
+pub const GEX_SCHEMA: &str = include_str!("../../../docs/schema/gex.schema.json");
+/// The GEX diff schema.
+pub const GEX_DIFF_SCHEMA: &str = include_str!("../../../docs/schema/gex-diff.schema.json");
+
+/// A JSON text being written.
+struct Out(String);
+
+impl Out {
+    fn raw(&mut self, s: &str) {
+        self.0.push_str(s);
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.0.ends_with('{') {
+            self.0.push(',');
+        }
+        self.0.push('"');
+        self.0.push_str(k);
+        self.0.push_str("\":");
+    }
+
+    /// A string known to need no escaping (names, dates, ids, letters).
+    fn plain(&mut self, s: &str) {
+        self.0.push('"');
+        self.0.push_str(s);
+        self.0.push('"');
+    }
+
+    fn num(&mut self, x: f64) {
+        if x.is_finite() {
+            let mut b = ryu::Buffer::new();
+            let s = b.format_finite(x);
+            // `1.0` → `1`: shorter, and the same number.
+            self.0.push_str(s.strip_suffix(".0").unwrap_or(s));
+        } else {
+            self.0.push_str("null");
+        }
+    }
+
+    fn int(&mut self, x: i64) {
+        let _ = write!(self.0, "{x}");
+    }
+
+    fn opt(&mut self, x: Option<f64>) {
+        match x {
+            Some(x) => self.num(x),
+            None => self.0.push_str("null"),
+        }
+    }
+
+    fn opt_u(&mut self, x: Option<u64>) {
+        match x {
+            Some(x) => {
+                let _ = write!(self.0, "{x}");
+            }
+            None => self.0.push_str("null"),
+        }
+    }
+
+    fn array<T>(&mut self, items: impl IntoIterator<Item = T>, mut f: impl FnMut(&mut Self, T)) {
+        self.0.push('[');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            f(self, item);
+        }
+        self.0.push(']');
+    }
+
+    fn letters(&mut self, letters: impl Iterator<Item = char>) {
+        self.0.push('"');
+        self.0.extend(letters);
+        self.0.push('"');
+    }
+}
+
+/// Rounds to `decimals` places.
+fn fixed(x: f64, decimals: i32) -> f64 {
+    // Scale by an exact power of ten (10⁻ⁿ is not exact in binary).
+    if decimals >= 0 {
+        let scale = 10f64.powi(decimals);
+        (x * scale).round() / scale
+    } else {
+        let scale = 10f64.powi(-decimals);
+        (x / scale).round() * scale
+    }
+}
+
+/// Rounds to `digits` significant digits.
+fn significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    fixed(x, digits - 1 - magnitude)
+}
+
+fn epoch_info(o: &mut Out, e: &EpochInfo) {
+    o.raw("{");
+    o.key("id");
+    o.plain(&e.id.to_string());
+    o.key("reason");
+    o.plain(e.reason.as_str());
+    o.key("started_at");
+    o.num(ms_to_seconds(e.started_at_ms));
+    o.raw("}");
+}
+
+fn anchor(o: &mut Out, a: Option<Anchor>) {
+    match a {
+        Some(a) => {
+            o.raw("{");
+            o.key("spot");
+            o.num(a.spot);
+            o.key("at");
+            o.num(ms_to_seconds(a.at_ms));
+            o.raw("}");
+        }
+        None => o.raw("null"),
+    }
+}
+
+fn feed(o: &mut Out, f: &FeedStatus) {
+    o.raw("{");
+    o.key("state");
+    o.plain(f.state);
+    o.key("silence_ms");
+    o.int(f.silence_ms);
+    o.key("quotes");
+    o.opt_u(Some(f.quotes));
+    o.key("trades");
+    o.opt_u(Some(f.trades));
+    o.key("geometry_miss");
+    o.opt_u(Some(f.geometry_miss));
+    o.raw("}");
+}
+
+fn counts(o: &mut Out, sources: &[u64; 3], unusable: &UnusableCounts) {
+    o.key("sources");
+    o.raw("{");
+    for (source, n) in GreeksSource::ALL.iter().zip(sources) {
+        o.key(source.as_str());
+        o.opt_u(Some(*n));
+    }
+    o.raw("}");
+    o.key("unusable");
+    o.raw("{");
+    for (why, n) in unusable.iter() {
+        o.key(why.as_str());
+        o.opt_u(Some(n));
+    }
+    o.raw("}");
+}
+
+fn meta(o: &mut Out, m: &HeatmapMeta) {
+    o.key("seq");
+    o.opt_u(Some(m.seq));
+    o.key("ts");
+    o.num(ms_to_seconds(m.ts_ms));
+    o.key("spot");
+    o.opt(m.spot);
+    o.key("anchor");
+    anchor(o, m.anchor);
+    o.key("today");
+    o.plain(&m.today.to_string());
+    o.key("feed");
+    feed(o, &m.feed);
+    counts(o, &m.sources, &m.unusable);
+}
+
+fn filter_names(o: &mut Out, mask: u8) {
+    o.array(
+        ExpiryFilter::ALL.iter().filter(|f| mask & f.bit() != 0),
+        |o, f| o.plain(f.as_str()),
+    );
+}
+
+/// The per-column values that move with the anchor.
+fn column_values(o: &mut Out, columns: &[Column]) {
+    o.key("dte");
+    o.array(columns, |o, c| o.int(i64::from(c.dte)));
+    o.key("t_years");
+    o.array(columns, |o, c| o.num(significant(c.t_years, 9)));
+    o.key("filters");
+    o.array(columns, |o, c| filter_names(o, c.filters));
+}
+
+/// The per-contract value columns shared by snapshots and diffs.
+fn cell_columns<'a>(o: &mut Out, cells: impl Iterator<Item = &'a Cell> + Clone) {
+    type Field = (&'static str, fn(&Cell) -> Option<f64>);
+    let fields: [Field; 8] = [
+        ("bid", |c| c.bid.map(|x| fixed(x, 4))),
+        ("ask", |c| c.ask.map(|x| fixed(x, 4))),
+        ("mid", |c| c.mid.map(|x| fixed(x, 4))),
+        ("iv", |c| c.iv.map(|x| fixed(x, 6))),
+        ("delta", |c| c.delta.map(|x| fixed(x, 6))),
+        ("gamma", |c| c.gamma.map(|x| significant(x, 6))),
+        ("theta", |c| c.theta.map(|x| significant(x, 6))),
+        ("vega", |c| c.vega.map(|x| significant(x, 6))),
+    ];
+    for (name, get) in fields {
+        o.key(name);
+        o.array(cells.clone(), |o, c| o.opt(get(c)));
+    }
+    o.key("oi");
+    o.array(cells.clone(), |o, c| o.opt_u(c.oi));
+    o.key("volume");
+    o.array(cells.clone(), |o, c| o.opt_u(c.volume));
+    o.key("gex");
+    o.array(cells.clone(), |o, c| o.num(c.gex.round()));
+    o.key("gex_volume");
+    o.array(cells.clone(), |o, c| o.num(c.gex_volume.round()));
+    o.key("source");
+    o.letters(cells.map(|c| c.source.letter()));
+}
+
+/// The full heatmap snapshot (`chainboard/heatmap/v1`).
+pub fn heatmap(s: &HeatmapSnapshot) -> String {
+    let mut o = Out(String::with_capacity(64 + s.cells.len() * 120));
+    o.raw("{");
+    o.key("schema");
+    o.plain("chainboard/heatmap/v1");
+    o.key("symbol");
+    o.plain(s.symbol.as_str());
+    o.key("epoch");
+    epoch_info(&mut o, &s.epoch);
+    meta(&mut o, &s.meta);
+    let layout = &s.layout;
+    o.key("expirations");
+    o.raw("{");
+    o.key("date");
+    o.array(&layout.expirations, |o, e| o.plain(&e.date.to_string()));
+    o.key("root");
+    o.array(&layout.expirations, |o, e| o.plain(e.root.as_str()));
+    o.key("settlement");
+    o.array(&layout.expirations, |o, e| o.plain(e.settlement.as_str()));
+    o.key("settles_at");
+    o.array(&layout.expirations, |o, e| {
+        o.num(ms_to_seconds(e.settles_ms))
+    });
+    column_values(&mut o, &s.columns);
+    o.raw("}");
+    o.key("strikes");
+    o.array(&layout.strikes, |o, k| o.num(k.points()));
+    o.key("contracts");
+    o.raw("{");
+    o.key("expiry");
+    o.array(&layout.positions, |o, p| o.int(i64::from(p.expiry)));
+    o.key("strike");
+    o.array(&layout.positions, |o, p| o.int(i64::from(p.strike)));
+    o.key("right");
+    o.letters(layout.positions.iter().map(|p| p.right.occ_letter()));
+    cell_columns(&mut o, s.cells.iter());
+    o.raw("}}");
+    o.0
+}
+
+/// A heatmap diff (`chainboard/heatmap-diff/v1`).
+pub fn heatmap_diff(d: &HeatmapDiff) -> String {
+    let mut o = Out(String::with_capacity(512 + d.cells.len() * 120));
+    o.raw("{");
+    o.key("schema");
+    o.plain("chainboard/heatmap-diff/v1");
+    o.key("symbol");
+    o.plain(d.symbol.as_str());
+    o.key("epoch");
+    o.plain(&d.epoch.to_string());
+    o.key("base_seq");
+    o.opt_u(Some(d.base_seq));
+    meta(&mut o, &d.meta);
+    if let Some(columns) = &d.columns {
+        o.key("expirations");
+        o.raw("{");
+        column_values(&mut o, columns);
+        o.raw("}");
+    }
+    o.key("contracts");
+    o.raw("{");
+    o.key("slot");
+    o.array(&d.cells, |o, (slot, _)| o.int(i64::from(*slot)));
+    cell_columns(&mut o, d.cells.iter().map(|(_, c)| c));
+    o.raw("}}");
+    o.0
+}
+
+fn exposure_columns<'a>(o: &mut Out, rows: impl Iterator<Item = &'a Exposures> + Clone) {
+    for metric in Metric::ALL {
+        o.key(metric.as_str());
+        o.array(rows.clone(), |o, r| o.num(r.get(metric).round()));
+    }
+}
+
+fn total(o: &mut Out, t: &Exposures) {
+    o.raw("{");
+    for metric in Metric::ALL {
+        o.key(metric.as_str());
+        o.num(t.get(metric).round());
+    }
+    o.key("net_gex");
+    o.num(t.net_gex().round());
+    o.key("net_gex_volume");
+    o.num(t.net_gex_volume().round());
+    o.raw("}");
+}
+
+fn levels(o: &mut Out, l: &Levels) {
+    o.raw("{");
+    o.key("zero_gamma");
+    o.opt(l.zero_gamma.level().map(|x| fixed(x, 2)));
+    o.key("zero_gamma_status");
+    o.plain(l.zero_gamma.status());
+    o.key("zero_gamma_rising");
+    match l.zero_gamma {
+        crate::snapshot::ZeroGamma::At { rising, .. } => {
+            o.raw(if rising { "true" } else { "false" })
+        }
+        _ => o.raw("null"),
+    }
+    o.key("call_wall");
+    o.opt(l.call_wall.map(|k| k.points()));
+    o.key("put_wall");
+    o.opt(l.put_wall.map(|k| k.points()));
+    o.raw("}");
+}
+
+/// The full GEX snapshot (`chainboard/gex/v1`).
+pub fn gex(s: &GexSnapshot) -> String {
+    let strikes = s.layout.strikes.len();
+    let mut o = Out(String::with_capacity(1024 + strikes * 400));
+    o.raw("{");
+    o.key("schema");
+    o.plain("chainboard/gex/v1");
+    o.key("symbol");
+    o.plain(s.symbol.as_str());
+    o.key("epoch");
+    epoch_info(&mut o, &s.epoch);
+    o.key("seq");
+    o.opt_u(Some(s.seq));
+    o.key("ts");
+    o.num(ms_to_seconds(s.ts_ms));
+    o.key("spot");
+    o.opt(s.spot);
+    o.key("anchor");
+    anchor(&mut o, s.anchor);
+    o.key("dealer_sign");
+    o.plain(s.dealer_sign.as_str());
+    o.key("strikes");
+    o.array(&s.layout.strikes, |o, k| o.num(k.points()));
+    o.key("expirations");
+    o.raw("{");
+    o.key("date");
+    o.array(&s.layout.expirations, |o, e| o.plain(&e.date.to_string()));
+    o.key("root");
+    o.array(&s.layout.expirations, |o, e| o.plain(e.root.as_str()));
+    exposure_columns(&mut o, s.per_expiry.iter());
+    o.raw("}");
+    o.key("filters");
+    o.raw("{");
+    for f in &s.filters {
+        o.key(f.filter.as_str());
+        o.raw("{");
+        exposure_columns(&mut o, f.per_strike.iter());
+        o.key("total");
+        total(&mut o, &f.total);
+        o.key("levels");
+        levels(&mut o, &f.levels);
+        o.raw("}");
+    }
+    o.raw("}}");
+    o.0
+}
+
+/// A GEX diff (`chainboard/gex-diff/v1`).
+pub fn gex_diff(d: &GexDiff) -> String {
+    let mut o = Out(String::with_capacity(2048));
+    o.raw("{");
+    o.key("schema");
+    o.plain("chainboard/gex-diff/v1");
+    o.key("symbol");
+    o.plain(d.symbol.as_str());
+    o.key("epoch");
+    o.plain(&d.epoch.to_string());
+    o.key("base_seq");
+    o.opt_u(Some(d.base_seq));
+    o.key("seq");
+    o.opt_u(Some(d.seq));
+    o.key("ts");
+    o.num(ms_to_seconds(d.ts_ms));
+    o.key("spot");
+    o.opt(d.spot);
+    o.key("anchor");
+    anchor(&mut o, d.anchor);
+    o.key("expirations");
+    o.raw("{");
+    o.key("index");
+    o.array(&d.per_expiry, |o, (i, _)| o.int(i64::from(*i)));
+    exposure_columns(&mut o, d.per_expiry.iter().map(|(_, e)| e));
+    o.raw("}");
+    o.key("filters");
+    o.raw("{");
+    for (filter, f) in ExpiryFilter::ALL.iter().zip(&d.filters) {
+        o.key(filter.as_str());
+        o.raw("{");
+        o.key("index");
+        o.array(&f.changed, |o, (i, _)| o.int(i64::from(*i)));
+        exposure_columns(&mut o, f.changed.iter().map(|(_, e)| e));
+        o.key("total");
+        total(&mut o, &f.total);
+        o.key("levels");
+        levels(&mut o, &f.levels);
+        o.raw("}");
+    }
+    o.raw("}}");
+    o.0
+}
+
+/// One entry of the day's GEX timeline (`massive:gex:history:<symbol>`), as stream
+/// fields: the tick's seq, time, spot, epoch, the `all` filter's totals and levels, and
+/// its net GEX profile per strike (`profile`: a JSON array parallel to `strikes`, only
+/// strikes within the flip search range, to keep a day of entries small).
+pub fn history_fields(s: &GexSnapshot, lo: f64, hi: f64) -> Vec<(&'static str, String)> {
+    let all = s.filter(ExpiryFilter::All);
+    let fmt = |x: Option<f64>| {
+        let mut o = Out(String::new());
+        o.opt(x);
+        o.0
+    };
+    let in_range: Vec<usize> = s
+        .layout
+        .strikes
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| (lo..=hi).contains(&k.points()))
+        .map(|(i, _)| i)
+        .collect();
+    let mut strikes = Out(String::new());
+    strikes.array(&in_range, |o, &i| o.num(s.layout.strikes[i].points()));
+    let mut profile = Out(String::new());
+    profile.array(&in_range, |o, &i| {
+        o.num(all.per_strike[i].net_gex().round())
+    });
+    let mut lv = Out(String::new());
+    levels(&mut lv, &all.levels);
+    vec![
+        ("seq", s.seq.to_string()),
+        ("ts", fmt(Some(ms_to_seconds(s.ts_ms)))),
+        ("epoch", s.epoch.id.to_string()),
+        ("spot", fmt(s.spot)),
+        ("net_gex", fmt(Some(all.total.net_gex().round()))),
+        (
+            "net_gex_volume",
+            fmt(Some(all.total.net_gex_volume().round())),
+        ),
+        (
+            "zero_gamma",
+            fmt(all.levels.zero_gamma.level().map(|x| fixed(x, 2))),
+        ),
+        ("call_wall", fmt(all.levels.call_wall.map(|k| k.points()))),
+        ("put_wall", fmt(all.levels.put_wall.map(|k| k.points()))),
+        ("levels", lv.0),
+        ("strikes", strikes.0),
+        ("profile", profile.0),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_keeps_what_a_trader_reads() {
+        assert_eq!(fixed(12.345_67, 2), 12.35);
+        assert_eq!(significant(0.001_234_567_8, 6), 0.001_234_57);
+        assert_eq!(significant(-98_765_432.1, 3), -98_800_000.0);
+        assert_eq!(significant(0.0, 6), 0.0);
+        let mut o = Out(String::new());
+        o.array([1.0, 0.5, f64::NAN, 1e-7, 2e21], |o, x| o.num(x));
+        assert_eq!(o.0, "[1,0.5,null,1e-7,2e21]");
+    }
+}

@@ -1,0 +1,42 @@
+//! Boards for the models' tests, built from the simulator's chain without going
+//! through the wire formats (the engine's and the parsers' own tests cover those).
+
+#![allow(dead_code, unreachable_pub)]
+
+use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
+use chainboard_model::{ChainSnapshot, Underlying};
+use chainboard_sim::chain::SimContract;
+use chainboard_sim::{ChainConfig, SimChain};
+
+/// 2026-11-24 14:20 UTC (09:20 New York), a Tuesday with a 0DTE expiration.
+pub const NOW_MS: i64 = 1_795_532_400_000;
+
+pub fn spx() -> Underlying {
+    Underlying::new("SPX").expect("valid")
+}
+
+/// The simulator's SPX chain for the test day.
+pub fn sim_chain(seed: u64) -> SimChain {
+    SimChain::generate(ChainConfig::spx_like(jiff::civil::date(2026, 11, 24), seed))
+}
+
+/// A photo of the contracts of `chain` that `keep` selects.
+pub fn photo(chain: &SimChain, now_ms: i64, keep: impl Fn(&SimContract) -> bool) -> ChainSnapshot {
+    chainboard_sim::photo::photo(chain, now_ms, keep)
+}
+
+/// The near part of the board: expirations within `days`, strikes within `reach`
+/// (a fraction of spot). A few hundred contracts: fast enough for property tests.
+pub fn near(chain: &SimChain, days: i64, reach: f64) -> impl Fn(&SimContract) -> bool {
+    let spot = chain.spot();
+    move |c| c.days_to_expiry <= days && (c.strike() / spot - 1.0).abs() <= reach
+}
+
+/// An engine with an epoch started from `photo` at `now_ms`.
+pub fn engine_with(photo: ChainSnapshot, now_ms: i64) -> Engine {
+    let mut engine = Engine::new(spx(), EngineConfig::default());
+    match engine.on_snapshot(photo, now_ms) {
+        SnapshotOutcome::Started(_) => engine,
+        other => panic!("the photo starts an epoch: {other:?}"),
+    }
+}

@@ -1,0 +1,595 @@
+//! The models on realistic boards: live greeks, GEX, levels, snapshots, diffs, JSON.
+
+mod common;
+
+use chainboard_engine::{DirtyConsumer, Engine};
+use chainboard_model::{QuoteUpdate, Right, TradeUpdate};
+use chainboard_models::gex::Metric;
+use chainboard_models::observer::feed_status;
+use chainboard_models::{
+    DiffError, ExpiryFilter, GreeksSource, ModelConfig, Models, Tick, ZeroGamma, flip, json,
+};
+use chainboard_quant::bsm::Inputs;
+use chainboard_quant::exposure::MULTIPLIER;
+use chainboard_quant::iv::IvInputs;
+use chainboard_quant::levels::GammaProfile;
+use common::{NOW_MS, engine_with, near, photo, sim_chain, spx};
+
+fn models_for(engine: &mut Engine) -> Models {
+    let consumer = engine.add_dirty_consumer().expect("a consumer");
+    Models::new(spx(), ModelConfig::for_underlying(spx()), consumer)
+}
+
+fn start(engine: &mut Engine, models: &mut Models, now_ms: i64) -> Tick {
+    let feed = feed_status(engine, now_ms);
+    let epoch = engine.epoch_mut().expect("an epoch");
+    models.start_epoch(epoch, feed, now_ms).expect("lays out")
+}
+
+fn tick(engine: &mut Engine, models: &mut Models, now_ms: i64) -> Tick {
+    let feed = feed_status(engine, now_ms);
+    let epoch = engine.epoch_mut().expect("an epoch");
+    models.tick(epoch, feed, now_ms).expect("same epoch")
+}
+
+#[test]
+fn a_live_quote_gives_live_greeks_and_its_exact_gex() {
+    let chain = sim_chain(3);
+    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
+    let mut models = models_for(&mut engine);
+    let first = start(&mut engine, &mut models, NOW_MS);
+    let spot = chain.spot();
+    let config = *models.config();
+
+    // The at-the-money call of the first expiration gets a fresh two-sided quote.
+    let epoch = engine.epoch().expect("epoch");
+    let (slot, g) = epoch
+        .board()
+        .contracts()
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.key.right == Right::Call)
+        .min_by(|(_, a), (_, b)| {
+            let d = |g: &chainboard_model::ContractGeometry| {
+                (
+                    g.key.expiration,
+                    ((g.key.strike.points() - spot).abs() * 100.0) as i64,
+                )
+            };
+            d(a).cmp(&d(b))
+        })
+        .map(|(i, g)| (i, *g))
+        .expect("a call");
+    let before = *first.heatmap.cells.get(slot).expect("cell");
+    let quote = QuoteUpdate::new(12.1, 12.5, 10, 12, NOW_MS + 500).expect("valid");
+    engine.apply_quote(&g.key, &quote);
+    let t = tick(&mut engine, &mut models, NOW_MS + 1_000);
+    assert!(!t.full, "no re-anchor within a second at the same spot");
+    assert_eq!(t.evaluated, 1);
+    let cell = *t.heatmap.cells.get(slot).expect("cell");
+    assert_eq!(cell.source, GreeksSource::Live);
+    assert_ne!(cell, before);
+
+    // The volatility is the one that reproduces the mid at the tick's spot and time.
+    let layout = &t.heatmap.layout;
+    let expiry = layout.expirations[usize::from(layout.positions[slot].expiry)];
+    let t_tick = chainboard_quant::expiry::years_between(NOW_MS + 1_000, expiry.settles_ms);
+    let iv = IvInputs {
+        right: Right::Call,
+        spot,
+        strike: g.key.strike.points(),
+        t_years: t_tick,
+        rate: config.rate,
+        div_yield: config.div_yield,
+    }
+    .implied_vol(12.3)
+    .expect("solvable");
+    assert_eq!(cell.iv, Some(iv));
+    // Greeks and GEX at the anchor (the epoch start), by hand.
+    let anchor = t.heatmap.meta.anchor.expect("anchor");
+    assert_eq!((anchor.spot, anchor.at_ms), (spot, NOW_MS));
+    let column = t.heatmap.columns[usize::from(layout.positions[slot].expiry)];
+    let greeks = Inputs {
+        right: Right::Call,
+        spot,
+        strike: g.key.strike.points(),
+        t_years: column.t_years,
+        vol: iv,
+        rate: config.rate,
+        div_yield: config.div_yield,
+    }
+    .greeks();
+    let oi = cell.oi.expect("oi") as f64;
+    let want = greeks.gamma * oi * MULTIPLIER * spot * spot * 0.01;
+    assert!((cell.gex - want).abs() <= 0.001, "{} vs {want}", cell.gex);
+    assert_eq!(cell.gamma, Some(greeks.gamma));
+    assert!(cell.gex > 0.0, "dealers long calls: positive");
+}
+
+#[test]
+fn unusable_quotes_fall_back_to_vendor_and_say_why() {
+    let chain = sim_chain(4);
+    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
+    let mut models = models_for(&mut engine);
+    start(&mut engine, &mut models, NOW_MS);
+    let keys: Vec<_> = engine
+        .epoch()
+        .expect("epoch")
+        .board()
+        .contracts()
+        .iter()
+        .take(3)
+        .map(|g| g.key)
+        .collect();
+    let quotes = [
+        (0.0, 0.05),  // zero bid
+        (3.2, 3.0),   // crossed
+        (0.05, 0.10), // far below intrinsic or value for a near contract: maybe solvable
+    ];
+    for (key, (bid, ask)) in keys.iter().zip(quotes) {
+        engine.apply_quote(
+            key,
+            &QuoteUpdate::new(bid, ask, 1, 1, NOW_MS + 10).expect("ok"),
+        );
+    }
+    let before = tick(&mut engine, &mut models, NOW_MS + 1_000).heatmap;
+    let unusable = before.meta.unusable;
+    assert!(unusable.get(chainboard_models::Unusable::ZeroBid) >= 1);
+    assert!(unusable.get(chainboard_models::Unusable::Crossed) >= 1);
+    for slot in 0..2 {
+        let cell = before.cells.get(slot).expect("cell");
+        assert_ne!(cell.source, GreeksSource::Live, "slot {slot}: {cell:?}");
+    }
+    let counted: u64 = before.meta.sources.iter().sum();
+    assert_eq!(counted as usize, before.cells.len());
+}
+
+/// Incremental ticks equal a full recompute: the property the design asks of the
+/// models, over random quotes, trades, photos and index moves.
+mod incremental {
+    use super::*;
+    use chainboard_model::ChainSnapshot;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Quote {
+            pick: usize,
+            bid_ticks: u32,
+            spread_ticks: u32,
+        },
+        Trade {
+            pick: usize,
+            size: u64,
+        },
+        Spot {
+            bps: i32,
+        },
+        Photo {
+            oi_bump: u64,
+            every: usize,
+        },
+        Tick {
+            ms: i64,
+        },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (any::<usize>(), 0u32..2_000, 0u32..40)
+                .prop_map(|(pick, bid_ticks, spread_ticks)| Step::Quote { pick, bid_ticks, spread_ticks }),
+            2 => (any::<usize>(), 1u64..50).prop_map(|(pick, size)| Step::Trade { pick, size }),
+            2 => (-40i32..40).prop_map(|bps| Step::Spot { bps }),
+            1 => (0u64..500, 1usize..7).prop_map(|(oi_bump, every)| Step::Photo { oi_bump, every }),
+            3 => (200i64..90_000).prop_map(|ms| Step::Tick { ms }),
+        ]
+    }
+
+    fn refreshed(base: &ChainSnapshot, oi_bump: u64, every: usize, at_ms: i64) -> ChainSnapshot {
+        let mut next = base.clone();
+        next.taken_at_ms = at_ms;
+        for c in next.contracts.iter_mut().step_by(every) {
+            c.state.slow.oi = c.state.slow.oi.map(|oi| oi + oi_bump);
+            c.state.slow.iv = c.state.slow.iv.map(|v| v * 1.01);
+        }
+        next
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn ticks_equal_a_full_recompute(seed in 0u64..1_000, steps in prop::collection::vec(step(), 1..60)) {
+            let chain = sim_chain(seed);
+            let base = photo(&chain, NOW_MS, near(&chain, 10, 0.03));
+            let mut engine = engine_with(base.clone(), NOW_MS);
+            let mut models = models_for(&mut engine);
+            start(&mut engine, &mut models, NOW_MS);
+            let keys: Vec<_> = engine.epoch().expect("epoch").board().contracts().iter().map(|g| g.key).collect();
+            let mut now = NOW_MS;
+            let mut spot = chain.spot();
+            let mut previous = None;
+            for step in steps {
+                now += 10;
+                match step {
+                    Step::Quote { pick, bid_ticks, spread_ticks } => {
+                        let bid = f64::from(bid_ticks) * 0.05;
+                        let ask = bid + f64::from(spread_ticks) * 0.05;
+                        let q = QuoteUpdate::new(bid, ask, 1, 1, now).expect("valid");
+                        engine.apply_quote(&keys[pick % keys.len()], &q);
+                    }
+                    Step::Trade { pick, size } => {
+                        let t = TradeUpdate::new(1.0, size, now).expect("valid");
+                        engine.apply_trade(&keys[pick % keys.len()], &t);
+                    }
+                    Step::Spot { bps } => {
+                        spot *= 1.0 + f64::from(bps) / 10_000.0;
+                        engine.set_underlying_value(spot, now);
+                    }
+                    Step::Photo { oi_bump, every } => {
+                        engine.on_snapshot(refreshed(&base, oi_bump, every, now), now);
+                    }
+                    Step::Tick { ms } => {
+                        now += ms;
+                        let t = tick(&mut engine, &mut models, now);
+                        let epoch = engine.epoch().expect("epoch");
+                        let full = models.recompute(epoch).expect("same epoch");
+                        prop_assert_eq!(models.book().expect("book"), &full.book);
+                        let cells: Vec<_> = t.heatmap.cells.iter().copied().collect();
+                        prop_assert_eq!(&cells, &full.cells);
+                        // And diffs rebuild each snapshot from the one before.
+                        if let Some(prev) = previous.replace(t.clone()) {
+                            let prev: Tick = prev;
+                            let d = prev.heatmap.diff(&t.heatmap).expect("same epoch");
+                            prop_assert_eq!(prev.heatmap.apply(&d).expect("applies"), (*t.heatmap).clone());
+                            let g = prev.gex.diff(&t.gex).expect("same epoch");
+                            prop_assert_eq!(prev.gex.apply(&g).expect("applies"), (*t.gex).clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn diffs_refuse_gaps_and_other_epochs() {
+    let chain = sim_chain(5);
+    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
+    let mut models = models_for(&mut engine);
+    let a = start(&mut engine, &mut models, NOW_MS);
+    let key = engine.epoch().expect("e").board().contracts()[0].key;
+    engine.apply_quote(
+        &key,
+        &QuoteUpdate::new(1.0, 1.2, 1, 1, NOW_MS + 1).expect("ok"),
+    );
+    let b = tick(&mut engine, &mut models, NOW_MS + 1_000);
+    engine.apply_quote(
+        &key,
+        &QuoteUpdate::new(1.1, 1.3, 1, 1, NOW_MS + 1_001).expect("ok"),
+    );
+    let c = tick(&mut engine, &mut models, NOW_MS + 2_000);
+    let bc = b.heatmap.diff(&c.heatmap).expect("same epoch");
+    assert_eq!((bc.base_seq, bc.meta.seq), (2, 3));
+    assert_eq!(bc.cells.len(), 1, "only the quoted contract");
+    assert_eq!(
+        a.heatmap.apply(&bc),
+        Err(DiffError::Gap {
+            base_seq: 2,
+            have_seq: 1
+        })
+    );
+    // A new epoch cannot be reached by a diff, even on the same grid.
+    engine.request_manual_epoch(NOW_MS + 2_001);
+    engine.on_snapshot(
+        photo(&chain, NOW_MS + 2_002, near(&chain, 3, 0.02)),
+        NOW_MS + 2_002,
+    );
+    let n = start(&mut engine, &mut models, NOW_MS + 2_002);
+    assert_ne!(n.heatmap.epoch.id, c.heatmap.epoch.id);
+    assert_eq!(n.heatmap.layout, c.heatmap.layout, "same grid");
+    assert_eq!(n.heatmap.seq(), 4, "seq runs on across epochs");
+    assert!(c.heatmap.diff(&n.heatmap).is_none(), "epochs differ");
+    assert!(c.gex.diff(&n.gex).is_none());
+}
+
+#[test]
+fn gex_sums_walls_and_filters_match_the_cells() {
+    let chain = sim_chain(6);
+    let mut engine = engine_with(photo(&chain, NOW_MS, |_| true), NOW_MS);
+    let mut models = models_for(&mut engine);
+    let t = start(&mut engine, &mut models, NOW_MS);
+    let (heatmap, gex) = (&t.heatmap, &t.gex);
+    let layout = &heatmap.layout;
+    assert!(
+        layout.len() > 20_000,
+        "an SPX-sized board: {}",
+        layout.len()
+    );
+    for filter in ExpiryFilter::ALL {
+        let f = gex.filter(filter);
+        let mut by_strike = vec![(0.0f64, 0.0f64); layout.strikes.len()];
+        for (cell, pos) in heatmap.cells.iter().zip(&layout.positions) {
+            if heatmap.columns[usize::from(pos.expiry)].filters & filter.bit() == 0 {
+                continue;
+            }
+            let row = &mut by_strike[usize::from(pos.strike)];
+            match pos.right {
+                Right::Call => row.0 += cell.gex,
+                Right::Put => row.1 += cell.gex,
+            }
+        }
+        for (i, (call, put)) in by_strike.iter().enumerate() {
+            let row = f.per_strike[i];
+            assert!(
+                (row.get(Metric::CallGex) - call).abs() < 1e-3 * (1.0 + call.abs()),
+                "{filter:?} {i}"
+            );
+            assert!(
+                (row.get(Metric::PutGex) - put).abs() < 1e-3 * (1.0 + put.abs()),
+                "{filter:?} {i}"
+            );
+            assert!(row.get(Metric::CallGex) >= 0.0 && row.get(Metric::PutGex) <= 0.0);
+        }
+        if let Some(wall) = f.levels.call_wall {
+            let i = layout.strikes.binary_search(&wall).expect("a board strike");
+            let max = f
+                .per_strike
+                .iter()
+                .map(|r| r.get(Metric::CallGex))
+                .fold(0.0, f64::max);
+            assert_eq!(f.per_strike[i].get(Metric::CallGex), max, "{filter:?}");
+        }
+        if let Some(wall) = f.levels.put_wall {
+            let i = layout.strikes.binary_search(&wall).expect("a board strike");
+            let min = f
+                .per_strike
+                .iter()
+                .map(|r| r.get(Metric::PutGex))
+                .fold(0.0, f64::min);
+            assert_eq!(f.per_strike[i].get(Metric::PutGex), min, "{filter:?}");
+        }
+    }
+    // Filters nest: 0DTE ⊆ next ⊆ 7d ⊆ 45d ⊆ all, by contract count with GEX.
+    let count = |filter: ExpiryFilter| {
+        heatmap
+            .columns
+            .iter()
+            .filter(|c| c.filters & filter.bit() != 0)
+            .count()
+    };
+    assert_eq!(
+        count(ExpiryFilter::ZeroDte),
+        1,
+        "one 0DTE expiration on a Tuesday"
+    );
+    assert!(count(ExpiryFilter::ZeroDte) <= count(ExpiryFilter::Next));
+    assert!(count(ExpiryFilter::Week) <= count(ExpiryFilter::Days45));
+    assert!(count(ExpiryFilter::Days45) < count(ExpiryFilter::All));
+}
+
+#[test]
+fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
+    let chain = sim_chain(7);
+    let mut engine = engine_with(photo(&chain, NOW_MS, |_| true), NOW_MS);
+    let mut models = models_for(&mut engine);
+    let t = start(&mut engine, &mut models, NOW_MS);
+    let config = *models.config();
+    let flips = flip::zero_gamma(&t.heatmap, &config);
+    let anchor = t.heatmap.meta.anchor.expect("anchor");
+
+    // Independently: gamma of every contract with a vol and OI, by BSM directly.
+    let layout = &t.heatmap.layout;
+    let legs: Vec<(u8, Right, f64, f64, f64, f64)> = t
+        .heatmap
+        .cells
+        .iter()
+        .zip(&layout.positions)
+        .filter_map(|(c, p)| {
+            let oi = c.oi.filter(|&oi| oi > 0)? as f64;
+            let column = t.heatmap.columns[usize::from(p.expiry)];
+            let strike = layout.strikes[usize::from(p.strike)].points();
+            Some((column.filters, p.right, strike, column.t_years, c.iv?, oi))
+        })
+        .collect();
+    let gex_at = |filter: ExpiryFilter, s: f64| -> f64 {
+        legs.iter()
+            .filter(|leg| leg.0 & filter.bit() != 0)
+            .map(|&(_, right, k, t, v, oi)| {
+                let sign = if right == Right::Call { 1.0 } else { -1.0 };
+                let inputs = Inputs {
+                    right,
+                    spot: s,
+                    strike: k,
+                    t_years: t,
+                    vol: v,
+                    rate: config.rate,
+                    div_yield: config.div_yield,
+                };
+                sign * oi * MULTIPLIER * inputs.greeks().gamma * s * s * 0.01
+            })
+            .sum()
+    };
+    let (lo, hi) = (
+        anchor.spot * config.flip.lo_frac,
+        anchor.spot * config.flip.hi_frac,
+    );
+    let n = 1_200;
+    let step = (hi - lo) / n as f64;
+    let mut found = 0;
+    for filter in ExpiryFilter::ALL {
+        // At the anchor the profile is the published total.
+        let total = t.gex.filter(filter).total.net_gex();
+        let direct = gex_at(filter, anchor.spot);
+        assert!(
+            (total - direct).abs() <= 1e-6 * direct.abs() + 50.0,
+            "{filter:?}: {total} vs {direct}"
+        );
+        let grid: Vec<(f64, f64)> = (0..=n)
+            .map(|i| lo + i as f64 * step)
+            .map(|s| (s, gex_at(filter, s)))
+            .collect();
+        let crossings: Vec<f64> = grid
+            .windows(2)
+            .filter(|w| (w[0].1 <= 0.0) != (w[1].1 <= 0.0))
+            .map(|w| w[0].0 - w[0].1 * (w[1].0 - w[0].0) / (w[1].1 - w[0].1))
+            .collect();
+        match flips[filter.index()] {
+            ZeroGamma::At { level, .. } => {
+                found += 1;
+                let nearest = crossings
+                    .iter()
+                    .copied()
+                    .min_by(|a, b| (a - anchor.spot).abs().total_cmp(&(b - anchor.spot).abs()))
+                    .expect("the dense grid sees the crossing too");
+                assert!(
+                    (level - nearest).abs() <= step,
+                    "{filter:?}: {level} vs dense {nearest}"
+                );
+            }
+            ZeroGamma::NoneInRange => {
+                assert!(
+                    crossings.is_empty(),
+                    "{filter:?}: dense grid crosses at {crossings:?}"
+                )
+            }
+            ZeroGamma::Pending => panic!("a spot exists"),
+        }
+        // The fast profile agrees with the direct sum away from spot too.
+        let profile = GammaProfile::new(
+            flip::legs(&t.heatmap, &config, filter),
+            config.rate,
+            config.div_yield,
+        );
+        for s in [lo, anchor.spot * 0.97, hi] {
+            let (fast, slow) = (profile.gex_at(s), gex_at(filter, s));
+            assert!(
+                (fast - slow).abs() <= 1e-9 * slow.abs().max(1.0),
+                "{s}: {fast} vs {slow}"
+            );
+        }
+    }
+    assert!(
+        found >= 2,
+        "the simulated board has flips in the near filters: {flips:?}"
+    );
+}
+
+#[test]
+fn published_json_matches_its_schemas() {
+    let chain = sim_chain(8);
+    let mut engine = engine_with(photo(&chain, NOW_MS, |_| true), NOW_MS);
+    let mut models = models_for(&mut engine);
+    let a = start(&mut engine, &mut models, NOW_MS);
+    let keys: Vec<_> = engine
+        .epoch()
+        .expect("e")
+        .board()
+        .contracts()
+        .iter()
+        .step_by(97)
+        .map(|g| g.key)
+        .collect();
+    for (i, key) in keys.iter().enumerate() {
+        let q = QuoteUpdate::new(
+            1.0 + i as f64 * 0.05,
+            1.2 + i as f64 * 0.05,
+            1,
+            1,
+            NOW_MS + 5,
+        )
+        .expect("ok");
+        engine.apply_quote(key, &q);
+    }
+    engine.set_underlying_value(chain.spot() * 1.002, NOW_MS + 6);
+    let b = tick(&mut engine, &mut models, NOW_MS + 1_000);
+    assert!(b.full, "a 0.2% move re-anchors");
+    let flips = flip::zero_gamma(&b.heatmap, models.config());
+    let gex_b = b.gex.with_zero_gamma(flips);
+
+    let check = |schema: &str, doc: &str| {
+        let schema: serde_json::Value = serde_json::from_str(schema).expect("schema is JSON");
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        let value: serde_json::Value = serde_json::from_str(doc).expect("document is JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .take(5)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        value
+    };
+    let full = check(json::HEATMAP_SCHEMA, &json::heatmap(&a.heatmap));
+    let n = a.heatmap.cells.len();
+    for column in ["expiry", "strike", "bid", "iv", "gex", "oi"] {
+        assert_eq!(
+            full["contracts"][column].as_array().map(Vec::len),
+            Some(n),
+            "{column}"
+        );
+    }
+    assert_eq!(full["contracts"]["right"].as_str().map(str::len), Some(n));
+    assert_eq!(full["seq"], 1);
+    let diff = a.heatmap.diff(&b.heatmap).expect("same epoch");
+    let d = check(json::HEATMAP_DIFF_SCHEMA, &json::heatmap_diff(&diff));
+    assert_eq!(
+        (d["base_seq"].as_u64(), d["seq"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert!(
+        d.get("expirations").is_some(),
+        "a re-anchor moves the columns"
+    );
+    let g = check(json::GEX_SCHEMA, &json::gex(&gex_b));
+    assert_eq!(
+        g["filters"]["all"]["call_gex"].as_array().map(Vec::len),
+        Some(a.heatmap.layout.strikes.len())
+    );
+    assert_ne!(
+        g["filters"]["all"]["levels"]["zero_gamma_status"],
+        "pending"
+    );
+    check(
+        json::GEX_DIFF_SCHEMA,
+        &json::gex_diff(&a.gex.diff(&gex_b).expect("same epoch")),
+    );
+}
+
+#[test]
+fn an_observer_ticks_once_a_second_on_its_own_dirty_set() {
+    use chainboard_engine::BoardObserver;
+    use chainboard_models::ModelObserver;
+    use std::sync::{Arc, Mutex};
+
+    let chain = sim_chain(9);
+    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let seen = seen.clone();
+        move |t: Tick| {
+            seen.lock()
+                .expect("lock")
+                .push((t.heatmap.meta.seq, t.evaluated))
+        }
+    };
+    let mut observer = ModelObserver::new(1_000, sink);
+    observer.epoch_started(&mut engine, NOW_MS);
+    let key = engine.epoch().expect("e").board().contracts()[0].key;
+    engine.apply_quote(
+        &key,
+        &QuoteUpdate::new(1.0, 1.2, 1, 1, NOW_MS + 1).expect("ok"),
+    );
+    // The store's default set drains without taking the models' changes.
+    engine
+        .epoch_mut()
+        .expect("e")
+        .drain_dirty_for(DirtyConsumer::DEFAULT, |_, _, _, _| {});
+    observer.tick(&mut engine, NOW_MS + 400);
+    observer.tick(&mut engine, NOW_MS + 1_000);
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[1],
+        (2, 1),
+        "the second tick evaluates the one quoted contract"
+    );
+}
