@@ -1,9 +1,10 @@
 //! What the writer asks a store to do: an ordered list of commands, applied as one
 //! pipeline.
 //!
-//! The writer builds batches; the two stores execute them. Keeping the command set
-//! this small (five commands) is what lets the embedded store promise the same
-//! semantics as Redis: it implements exactly these, with Redis's meaning.
+//! The writer and the publisher build batches; the two stores execute them. Keeping
+//! the command set this small (the eight below: `HSET`, `HDEL`, `SET`, `ZADD`,
+//! `PEXPIRE`, `DEL`, `XADD`, `PUBLISH`) is what lets the embedded store promise the
+//! same semantics as Redis: it implements exactly these, with Redis's meaning.
 
 use std::time::Duration;
 
@@ -52,6 +53,35 @@ pub enum Op {
     Del {
         /// Key.
         key: String,
+    },
+    /// `XADD key MAXLEN ~ max_len * f1 v1 f2 v2 …`: appends one entry with an id the
+    /// store generates (`<ms>-<seq>`, strictly increasing per stream), creating the
+    /// stream without a TTL (an existing stream keeps its TTL), then trims the oldest
+    /// entries.
+    ///
+    /// The `~` lets Redis trim lazily, only whole internal nodes (at most
+    /// `stream-node-max-entries`, 100 by default, and `stream-node-max-bytes`, 4 KiB):
+    /// Redis keeps at least `max_len` entries and, with the defaults, fewer than
+    /// `max_len + 100`. The embedded store trims to exactly `max_len`. A reader must
+    /// therefore treat `max_len` as "at least this much history", never as an exact
+    /// length.
+    XAdd {
+        /// Key.
+        key: String,
+        /// How many entries to keep, at least (see above).
+        max_len: usize,
+        /// Field–value pairs, in the order readers get them back. Empty is rejected,
+        /// as Redis does.
+        fields: Vec<(&'static str, String)>,
+    },
+    /// `PUBLISH channel message`: delivered to whoever is subscribed at that moment
+    /// and to nobody else (no subscribers: nothing happens). Channels are a namespace
+    /// of their own, apart from keys.
+    Publish {
+        /// Channel.
+        channel: String,
+        /// Payload.
+        message: String,
     },
 }
 

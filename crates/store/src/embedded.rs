@@ -1,20 +1,33 @@
 //! The embedded store: the design's keyspace in this process's memory, for running
 //! without Redis (a laptop, a demo, tests) with nothing else changed.
 //!
-//! It implements exactly the commands in [`crate::batch`] and the reads of
-//! [`crate::Store`], with Redis's meaning, because the writer is written once against
-//! Redis semantics and must not care which store it has:
+//! It implements exactly the commands in [`crate::batch`], the reads of
+//! [`crate::Store`] and its pub/sub, with Redis's meaning, because the writer and the
+//! publisher are written once against Redis semantics and must not care which store
+//! they have:
 //!
-//! - `HSET`/`ZADD` modify in place and keep a key's TTL; `SET` replaces the value of
-//!   any type and clears the TTL unless given one; `PEXPIRE` on a missing key does
-//!   nothing, and with 0 ms deletes the key; a hash or sorted set emptied by `HDEL`
-//!   disappears.
+//! - `HSET`/`ZADD`/`XADD` modify in place and keep a key's TTL (a key they create has
+//!   none); `SET` replaces the value of any type and clears the TTL unless given one;
+//!   `PEXPIRE` on a missing key does nothing, and with 0 ms deletes the key; a hash or
+//!   sorted set emptied by `HDEL` disappears (a stream trimmed to nothing stays, as in
+//!   Redis).
 //! - A command against a key of the wrong type fails with Redis's `WRONGTYPE` text,
 //!   and bad arguments (no fields, a NaN score, `PX 0`) with Redis's `ERR` text; as in
 //!   a Redis pipeline, the rest of the batch still runs and the first failure is
 //!   returned.
 //! - A key is expired once the clock passes its deadline: from then on every read
 //!   misses it and every write treats it as absent.
+//! - `XADD` ids are `<ms>-<seq>` from the wall clock (`SystemTime`, as Redis uses,
+//!   not the injected [`Clock`], which only drives expiry), and strictly increasing
+//!   per stream as in Redis: if the clock has not moved past the last id, or has
+//!   stepped back, the id is the last one's millisecond with the next sequence number.
+//!   `MAXLEN ~ n` trims to exactly `n` here, where Redis keeps at least `n` (see
+//!   [`Op::XAdd`]).
+//! - `PUBLISH` reaches the subscribers of that moment; with none it does nothing. Each
+//!   channel is a `tokio::sync::broadcast` made by its first `subscribe` and dropped
+//!   by the first `PUBLISH` that finds nobody listening. It holds
+//!   [`SUBSCRIPTION_CAPACITY`] messages: a subscriber further behind loses the
+//!   oldest and goes on (see [`Subscription`]), as it does on Redis here.
 //!
 //! # Memory
 //!
@@ -26,20 +39,24 @@
 //!
 //! # Locking
 //!
-//! One `std::sync::Mutex` over the keyspace, held for a whole call (a batch is applied
-//! atomically with respect to readers, which Redis does not promise and nobody may
-//! rely on) and never across an `.await` — the methods are synchronous.
+//! One `std::sync::Mutex` over the keyspace and the channels, held for a whole call (a
+//! batch is applied atomically with respect to readers, which Redis does not promise
+//! and nobody may rely on) and never across an `.await` — the methods are synchronous.
+//! Only [`Subscription::next`] waits, and it holds no lock.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustc_hash::FxHashMap;
+use tokio::sync::broadcast;
 
 use crate::batch::{Batch, Op};
-use crate::store::{KeyType, StoreError, Ttl, ttl_millis};
+use crate::store::{
+    KeyType, SUBSCRIPTION_CAPACITY, StoreError, StreamEntry, Subscription, Ttl, ttl_millis,
+};
 
 /// Expired keys removed per call at least (see the module docs).
 pub const SWEEP_PER_CALL: usize = 1024;
@@ -117,11 +134,12 @@ impl EmbeddedStore {
     /// Runs every command of `batch` in order; see [`crate::Store::apply`].
     pub fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         let now = self.clock.now();
+        let unix_ms = unix_ms(SystemTime::now());
         let mut ks = self.lock();
         ks.sweep(now, SWEEP_PER_CALL.saturating_add(batch.len()));
         let mut first_error = None;
         for (index, op) in batch.ops().iter().enumerate() {
-            if let Err(e) = ks.apply(op, now) {
+            if let Err(e) = ks.apply(op, now, unix_ms) {
                 first_error.get_or_insert_with(|| StoreError::Command(format!("op {index}: {e}")));
             }
         }
@@ -186,6 +204,7 @@ impl EmbeddedStore {
                 Value::Str(_) => KeyType::String,
                 Value::Hash(_) => KeyType::Hash,
                 Value::ZSet(_) => KeyType::ZSet,
+                Value::Stream(_) => KeyType::Stream,
             }))
         })
     }
@@ -211,6 +230,47 @@ impl EmbeddedStore {
     /// `EXISTS key`.
     pub fn exists(&self, key: &str) -> Result<bool, StoreError> {
         self.read(key, |value| Ok(value.is_some()))
+    }
+
+    /// `XLEN key`.
+    pub fn xlen(&self, key: &str) -> Result<u64, StoreError> {
+        self.read(key, |value| match value {
+            None => Ok(0),
+            Some(Value::Stream(stream)) => Ok(stream.entries.len() as u64),
+            Some(_) => Err(wrong_type()),
+        })
+    }
+
+    /// `XREVRANGE key + - COUNT count`, newest first.
+    pub fn xrevrange(&self, key: &str, count: usize) -> Result<Vec<StreamEntry>, StoreError> {
+        self.read(key, |value| match value {
+            None => Ok(Vec::new()),
+            Some(Value::Stream(stream)) => Ok(stream
+                .entries
+                .iter()
+                .rev()
+                .take(count)
+                .map(|(id, fields)| StreamEntry {
+                    id: id.to_string(),
+                    fields: fields.clone(),
+                })
+                .collect()),
+            Some(_) => Err(wrong_type()),
+        })
+    }
+
+    /// `SUBSCRIBE channel`: in place as soon as this returns.
+    pub fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        let mut ks = self.lock();
+        let messages = match ks.channels.get(channel) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, messages) = broadcast::channel(SUBSCRIPTION_CAPACITY);
+                ks.channels.insert(channel.to_owned(), sender);
+                messages
+            }
+        };
+        Ok(Subscription::new(channel, messages, None))
     }
 
     /// Always answers: the store is this process.
@@ -247,6 +307,12 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Milliseconds since the Unix epoch, as Redis reads its clock for stream ids; 0 for
+/// a clock set before 1970 (the stream's own last id then keeps ids increasing).
+fn unix_ms(now: SystemTime) -> u64 {
+    now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, millis)
+}
+
 /// One key's value.
 #[derive(Debug)]
 enum Value {
@@ -255,6 +321,71 @@ enum Value {
     Hash(BTreeMap<String, String>),
     /// Member → score; ordered by score only when read, which is rare.
     ZSet(FxHashMap<String, f64>),
+    Stream(Stream),
+}
+
+/// A stream's entries, oldest first, and where its ids have got to.
+#[derive(Debug, Default)]
+struct Stream {
+    entries: VecDeque<(StreamId, Vec<(String, String)>)>,
+    /// The last id generated, kept when its entry is trimmed: ids never go back, even
+    /// if every entry has been trimmed away (Redis's `last-generated-id`).
+    last_id: StreamId,
+}
+
+impl Stream {
+    /// Appends an entry at the next id after `unix_ms`, then trims to `max_len`.
+    fn add(
+        &mut self,
+        unix_ms: u64,
+        fields: Vec<(String, String)>,
+        max_len: usize,
+    ) -> Result<(), String> {
+        let id = self.last_id.next(unix_ms).ok_or_else(|| {
+            "ERR The stream has exhausted the last possible ID, unable to add more items".to_owned()
+        })?;
+        self.last_id = id;
+        self.entries.push_back((id, fields));
+        // Exactly, where Redis's `~` trims whole nodes and keeps somewhat more.
+        while self.entries.len() > max_len {
+            self.entries.pop_front();
+        }
+        Ok(())
+    }
+}
+
+/// A stream entry id, `<ms>-<seq>`; ordered as Redis orders them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamId {
+    ms: u64,
+    seq: u64,
+}
+
+impl StreamId {
+    /// The id `XADD *` generates after `self` when the clock reads `unix_ms`
+    /// (Redis's `streamNextID`): the clock's millisecond if it is past ours, else our
+    /// millisecond with the next sequence number. `None` past the last possible id.
+    fn next(self, unix_ms: u64) -> Option<StreamId> {
+        if unix_ms > self.ms {
+            return Some(StreamId {
+                ms: unix_ms,
+                seq: 0,
+            });
+        }
+        match self.seq.checked_add(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => Some(StreamId {
+                ms: self.ms.checked_add(1)?,
+                seq: 0,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
 }
 
 #[derive(Debug)]
@@ -277,6 +408,10 @@ struct Keyspace {
     /// Every entry's deadline, in order, so the sweep finds expired keys without
     /// scanning the keyspace.
     deadlines: BTreeSet<(Instant, String)>,
+    /// Pub/sub channels that have (or recently had) a subscriber. A namespace apart
+    /// from keys, as in Redis; under the same lock so `PUBLISH` in a batch needs no
+    /// second one.
+    channels: FxHashMap<String, broadcast::Sender<String>>,
 }
 
 impl Keyspace {
@@ -322,7 +457,8 @@ impl Keyspace {
     }
 
     /// One command, with Redis's checks in Redis's order (arguments, then type).
-    fn apply(&mut self, op: &Op, now: Instant) -> Result<(), String> {
+    /// `unix_ms` is the wall clock, for stream ids only.
+    fn apply(&mut self, op: &Op, now: Instant, unix_ms: u64) -> Result<(), String> {
         match op {
             Op::HSet { key, fields } => {
                 if fields.is_empty() {
@@ -416,6 +552,43 @@ impl Keyspace {
                 }
             }
             Op::Del { key } => self.remove(key),
+            Op::XAdd {
+                key,
+                max_len,
+                fields,
+            } => {
+                if fields.is_empty() {
+                    return Err(arity("xadd"));
+                }
+                let fields = fields
+                    .iter()
+                    .map(|(f, v)| ((*f).to_owned(), v.clone()))
+                    .collect();
+                match self.live(key, now) {
+                    None => {
+                        let mut stream = Stream::default();
+                        stream.add(unix_ms, fields, *max_len)?;
+                        self.insert(key, Value::Stream(stream), None);
+                    }
+                    Some(Entry {
+                        value: Value::Stream(stream),
+                        ..
+                    }) => stream.add(unix_ms, fields, *max_len)?,
+                    Some(_) => return Err(WRONGTYPE.to_owned()),
+                }
+            }
+            Op::Publish { channel, message } => {
+                let nobody = match self.channels.get(channel.as_str()) {
+                    // Fails only when no receiver is left.
+                    Some(sender) => sender.send(message.clone()).is_err(),
+                    None => false,
+                };
+                if nobody {
+                    // Every subscriber has gone: forget the channel, so channels
+                    // once subscribed do not pile up.
+                    self.channels.remove(channel.as_str());
+                }
+            }
         }
         Ok(())
     }
@@ -507,7 +680,27 @@ fn match_class(pattern: &[u8], open: usize, c: u8) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{StreamId, glob_match};
+
+    #[test]
+    fn stream_ids_only_go_up() {
+        let id = |ms, seq| StreamId { ms, seq };
+        // (last id, clock reading, next id)
+        let cases = [
+            (id(0, 0), 1_000, Some(id(1_000, 0))),
+            (id(1_000, 0), 1_001, Some(id(1_001, 0))),
+            (id(1_000, 0), 1_000, Some(id(1_000, 1))), // the clock stalled
+            (id(1_000, 7), 999, Some(id(1_000, 8))),   // the clock stepped back
+            (id(1_000, 7), 0, Some(id(1_000, 8))),     // a clock before 1970
+            (id(0, 0), 0, Some(id(0, 1))),
+            (id(5, u64::MAX), 5, Some(id(6, 0))),
+            (id(u64::MAX, u64::MAX), 5, None),
+        ];
+        for (last, unix_ms, want) in cases {
+            assert_eq!(last.next(unix_ms), want, "after {last} at {unix_ms} ms");
+        }
+        assert_eq!(id(1_795_532_400_000, 3).to_string(), "1795532400000-3");
+    }
 
     #[test]
     fn glob_is_redis_glob() {

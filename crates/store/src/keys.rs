@@ -9,6 +9,9 @@
 //! | `epoch:<epoch_id>:meta` | HASH: `underlying`, `reason`, `started`, `contracts`, `previous` | same |
 //! | `massive:epoch:current:<symbol>` | STRING: the active epoch id | none |
 //! | `massive:heatmap:snapshot:<symbol>` | STRING (JSON) | 5 s |
+//! | `massive:gex:snapshot:<symbol>` | STRING (JSON): dealer GEX | 5 s |
+//! | `massive:gex:history:<symbol>` | STREAM: the day's GEX timeline, capped (`XADD MAXLEN ~`) | none |
+//! | `massive:heatmap:updates:<symbol>` | pub/sub channel, not a key: heatmap updates | — |
 //!
 //! `<epoch_id>` is the engine's id (`SPX-20261124-0003`) and `<contract_id>` the
 //! Massive ticker (`O:SPXW261124C06850000`). The geometry ZSETs answer the two
@@ -21,8 +24,9 @@
 //! With [`KeySchema::cluster`] the epoch id is written as a hash tag,
 //! `epoch:{SPX-20261124-0003}:contract:…`, so every key of an epoch lands in one hash
 //! slot and its full write is one slot's pipeline. It is off by default, so a single
-//! Redis holds exactly the design's key names; turn it on for a cluster. The `current`
-//! and snapshot keys are per symbol and need no tag.
+//! Redis holds exactly the design's key names; turn it on for a cluster. The `current`,
+//! snapshot, GEX history keys and the updates channel are per symbol, each written
+//! alone, and need no tag.
 
 use chainboard_model::{ContractKey, EpochId, Underlying};
 use jiff::civil::Date;
@@ -88,6 +92,21 @@ impl KeySchema {
     pub fn heatmap_snapshot(&self, symbol: Underlying) -> String {
         format!("massive:heatmap:snapshot:{symbol}")
     }
+
+    /// `massive:gex:snapshot:<symbol>`.
+    pub fn gex_snapshot(&self, symbol: Underlying) -> String {
+        format!("massive:gex:snapshot:{symbol}")
+    }
+
+    /// `massive:heatmap:updates:<symbol>`: a pub/sub channel, not a key.
+    pub fn heatmap_updates(&self, symbol: Underlying) -> String {
+        format!("massive:heatmap:updates:{symbol}")
+    }
+
+    /// `massive:gex:history:<symbol>`.
+    pub fn gex_history(&self, symbol: Underlying) -> String {
+        format!("massive:gex:history:{symbol}")
+    }
 }
 
 /// The score of an expiration in `epoch:<id>:expirations`: `YYYYMMDD` as a number,
@@ -124,6 +143,14 @@ mod tests {
         let spx = Underlying::new("SPX").expect("SPX");
         assert_eq!(k.current(spx), "massive:epoch:current:SPX");
         assert_eq!(k.heatmap_snapshot(spx), "massive:heatmap:snapshot:SPX");
+        let ndx = Underlying::new("NDX").expect("NDX");
+        assert_eq!(k.gex_snapshot(ndx), "massive:gex:snapshot:NDX");
+        assert_eq!(k.heatmap_updates(ndx), "massive:heatmap:updates:NDX");
+        assert_eq!(k.gex_history(ndx), "massive:gex:history:NDX");
+        // Per symbol: a cluster schema spells them the same.
+        let cluster = KeySchema { cluster: true };
+        assert_eq!(cluster.gex_history(ndx), k.gex_history(ndx));
+        assert_eq!(cluster.heatmap_updates(ndx), k.heatmap_updates(ndx));
     }
 
     #[test]

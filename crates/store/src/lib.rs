@@ -2,12 +2,17 @@
 //! in-memory store with the same keys, values and expiry.
 //!
 //! - [`keys`]: every key name, defined once.
-//! - [`batch`]: the handful of commands the writer issues, applied as pipelines.
-//! - [`Store`]: Redis or embedded behind one type.
+//! - [`batch`]: the handful of commands the writer and publisher issue, applied as
+//!   pipelines.
+//! - [`Store`]: Redis or embedded behind one type, with the reads and the pub/sub
+//!   [`Subscription`] both offer.
+//! - [`writer`]: the epoch substrate's write-behind (the engines' boards).
+//! - [`publisher`]: the models' snapshots, diffs and GEX history, every second.
 
 pub mod batch;
 pub mod embedded;
 pub mod keys;
+pub mod publisher;
 pub mod redis_store;
 pub mod store;
 pub mod writer;
@@ -16,4 +21,6 @@ pub use batch::{Batch, Op};
 pub use embedded::{Clock, EmbeddedStore};
 pub use keys::KeySchema;
 pub use redis_store::{RedisOptions, RedisStore};
-pub use store::{KeyType, Store, StoreError, Ttl};
+pub use store::{
+    KeyType, SUBSCRIPTION_CAPACITY, Store, StoreError, StreamEntry, Subscription, Ttl,
+};

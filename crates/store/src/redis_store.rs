@@ -39,14 +39,21 @@
 //! it is the caller's business (the writer rewrites the whole epoch).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, ConnectionAddr, ErrorKind, FromRedisValue, Pipeline, RedisError};
+use redis::{
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, ErrorKind, FromRedisValue, Pipeline,
+    ProtocolVersion, PushInfo, PushKind, RedisError, Value,
+};
+use tokio::sync::broadcast;
 
 use crate::batch::{Batch, Op};
-use crate::store::{KeyType, StoreError, Ttl, ttl_millis};
+use crate::store::{
+    KeyType, SUBSCRIPTION_CAPACITY, StoreError, StreamEntry, Subscription, Ttl, ttl_millis,
+};
 
 /// How patiently to talk to Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +95,10 @@ impl Default for RedisOptions {
 pub struct RedisStore {
     /// Cloned per call (an `Arc` inside); each clone sends on the same socket.
     manager: ConnectionManager,
+    /// The same server and credentials, set to RESP3, for opening each subscription's
+    /// own connection (module docs). Behind an `Arc`, as the manager's state is, to
+    /// keep the store a few words to clone and move.
+    pubsub_client: Arc<Client>,
     /// The URL without its password, computed once for logs.
     description: Arc<str>,
     /// Deadlines for each call.
@@ -103,6 +114,14 @@ impl RedisStore {
         let bad_url = |e: RedisError| StoreError::BadUrl(format!("{:?}: {e}", redact(url)));
         let client = Client::open(url).map_err(bad_url)?;
         let description = describe(url, &client).into();
+        let info = client.get_connection_info().clone();
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let pubsub_client = Client::open(info.set_redis_settings(resp3))
+            .map(Arc::new)
+            .map_err(bad_url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             // Replies are bounded per call instead, by size (module docs).
@@ -113,6 +132,7 @@ impl RedisStore {
         let manager = ConnectionManager::new_lazy_with_config(client, config).map_err(bad_url)?;
         Ok(Self {
             manager,
+            pubsub_client,
             description,
             options,
         })
@@ -157,6 +177,24 @@ impl RedisStore {
                 }
                 Op::Del { key } => {
                     pipe.cmd("DEL").arg(key);
+                }
+                Op::XAdd {
+                    key,
+                    max_len,
+                    fields,
+                } => {
+                    pipe.cmd("XADD")
+                        .arg(key)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(*max_len)
+                        .arg("*");
+                    for (field, value) in fields {
+                        pipe.arg(*field).arg(value);
+                    }
+                }
+                Op::Publish { channel, message } => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(message);
                 }
             }
             pipe.ignore();
@@ -205,6 +243,7 @@ impl RedisStore {
             "string" => Some(KeyType::String),
             "hash" => Some(KeyType::Hash),
             "zset" => Some(KeyType::ZSet),
+            "stream" => Some(KeyType::Stream),
             _ => Some(KeyType::Other(name)),
         })
     }
@@ -239,6 +278,63 @@ impl RedisStore {
         Ok(n > 0)
     }
 
+    /// `XLEN key`.
+    pub async fn xlen(&self, key: &str) -> Result<u64, StoreError> {
+        self.query(redis::cmd("XLEN").arg(key)).await
+    }
+
+    /// `XREVRANGE key + - COUNT count`, newest first.
+    pub async fn xrevrange(&self, key: &str, count: usize) -> Result<Vec<StreamEntry>, StoreError> {
+        let entries: Vec<(String, Vec<(String, String)>)> = self
+            .query(
+                redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count),
+            )
+            .await?;
+        Ok(entries
+            .into_iter()
+            .map(|(id, fields)| StreamEntry { id, fields })
+            .collect())
+    }
+
+    /// `SUBSCRIBE channel` on a connection of its own, returning once Redis has
+    /// confirmed it (module docs).
+    pub async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        let (sender, messages) = broadcast::channel(SUBSCRIPTION_CAPACITY);
+        let wanted = channel.to_owned();
+        // Runs on the connection's reader task: must not block. A failed send only
+        // means the subscription was dropped and the connection is going too.
+        let forward = move |push: PushInfo| {
+            if let Some(message) = published_on(&push, &wanted) {
+                let _ = sender.send(message);
+            }
+            Ok::<(), Infallible>(())
+        };
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.options.connect_timeout))
+            // Bounded below by `within`, like every other call.
+            .set_response_timeout(None)
+            .set_push_sender(forward);
+        let call = async {
+            let mut conn = self
+                .pubsub_client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            conn.subscribe(channel).await?;
+            Ok(conn)
+        };
+        let deadline = self
+            .options
+            .connect_timeout
+            .saturating_add(self.options.deadline(1));
+        let conn = within(deadline, call).await?;
+        Ok(Subscription::new(channel, messages, Some(conn)))
+    }
+
     /// `PING`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let _pong: String = self.query(&redis::cmd("PING")).await?;
@@ -268,6 +364,21 @@ impl RedisStore {
             }
         };
         within(self.options.deadline(pipe.len()), call).await
+    }
+}
+
+/// The payload of a `message` push on `channel` (`[channel, payload]`); `None` for
+/// the subscribe confirmation, the disconnect notice and anything else.
+fn published_on(push: &PushInfo, channel: &str) -> Option<String> {
+    if push.kind != PushKind::Message {
+        return None;
+    }
+    match push.data.as_slice() {
+        [Value::BulkString(on), Value::BulkString(payload)] if on == channel.as_bytes() => {
+            // Our publishers send UTF-8; someone else's bytes must not end the stream.
+            Some(String::from_utf8_lossy(payload).into_owned())
+        }
+        _ => None,
     }
 }
 

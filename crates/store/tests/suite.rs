@@ -2,7 +2,8 @@
 //! through [`Store`] must be the same on the embedded store as on a real
 //! `redis-server`. Each check is an `async fn(Subject)`; `on_both_stores!` turns it
 //! into a `#[tokio::test]` per store. Outage and startup checks that only make sense
-//! for a server are at the end.
+//! for a server are at the end. Where the stores may differ by design (how much a
+//! `MAXLEN ~` stream keeps), the check says how.
 
 mod common;
 
@@ -10,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use chainboard_model::{ContractKey, EpochId};
 use chainboard_store::{
-    Batch, EmbeddedStore, KeySchema, KeyType, Op, Store, StoreError, Ttl, embedded::SWEEP_PER_CALL,
+    Batch, EmbeddedStore, KeySchema, KeyType, Op, SUBSCRIPTION_CAPACITY, Store, StoreError,
+    StreamEntry, Subscription, Ttl, embedded::SWEEP_PER_CALL,
 };
 use common::{ManualClock, RedisServer, unique_prefix};
 
@@ -50,6 +52,17 @@ impl Subject {
 
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    fn is_embedded(&self) -> bool {
+        self.clock.is_some()
+    }
+
+    async fn subscribe(&self, channel: &str) -> Subscription {
+        match self.store.subscribe(channel).await {
+            Ok(subscription) => subscription,
+            Err(e) => panic!("{}: subscribe {channel}: {e}", self.store.describe()),
+        }
     }
 
     /// Lets `by` pass for the store's expiry.
@@ -115,6 +128,56 @@ fn del(key: &str) -> Op {
     Op::Del {
         key: key.to_owned(),
     }
+}
+
+fn xadd(key: &str, max_len: usize, fields: &[(&'static str, &str)]) -> Op {
+    Op::XAdd {
+        key: key.to_owned(),
+        max_len,
+        fields: fields.iter().map(|(f, v)| (*f, (*v).to_owned())).collect(),
+    }
+}
+
+fn publish(channel: &str, message: &str) -> Op {
+    Op::Publish {
+        channel: channel.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// How long a published message may take to arrive.
+const DELIVERY: Duration = Duration::from_secs(2);
+
+/// The next message, which must come within [`DELIVERY`].
+async fn receive(sub: &mut Subscription) -> String {
+    match tokio::time::timeout(DELIVERY, sub.next()).await {
+        Ok(Some(message)) => message,
+        Ok(None) => panic!("{}: subscription closed", sub.channel()),
+        Err(_) => panic!("{}: nothing within {DELIVERY:?}", sub.channel()),
+    }
+}
+
+/// Nothing more arrives for a while (a message for another channel would have come
+/// by now).
+async fn assert_silent(sub: &mut Subscription) {
+    if let Ok(got) = tokio::time::timeout(Duration::from_millis(200), sub.next()).await {
+        panic!("{}: unexpected {got:?}", sub.channel());
+    }
+}
+
+/// `<ms>-<seq>`.
+fn parse_stream_id(id: &str) -> (u64, u64) {
+    let parsed = id
+        .split_once('-')
+        .and_then(|(ms, seq)| Some((ms.parse().ok()?, seq.parse().ok()?)));
+    parsed.unwrap_or_else(|| panic!("stream id {id:?} is not <ms>-<seq>"))
+}
+
+fn unix_ms_now() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    u64::try_from(since.as_millis()).expect("ms fit in u64")
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -344,17 +407,19 @@ async fn scan_by_pattern(s: Subject) {
 }
 
 async fn key_types(s: Subject) {
-    let (st, h, z) = (s.key("s"), s.key("h"), s.key("z"));
+    let (st, h, z, x) = (s.key("s"), s.key("h"), s.key("z"), s.key("x"));
     s.ok(vec![
         set(&st, "v", None),
         hset(&h, &[("f", "v")]),
         zadd(&z, &[(1.0, "m")]),
+        xadd(&x, 10, &[("f", "v")]),
     ])
     .await;
     let cases = [
         (st, Some(KeyType::String)),
         (h, Some(KeyType::Hash)),
         (z, Some(KeyType::ZSet)),
+        (x, Some(KeyType::Stream)),
         (s.key("missing"), None),
     ];
     for (key, want) in cases {
@@ -440,6 +505,17 @@ async fn bad_arguments_are_rejected(s: Subject) {
             set(&k, "v", Some(Duration::from_micros(500))),
             "invalid expire time",
         ),
+        // Redis checks the arguments before the type: `k` is a hash.
+        (
+            "XADD without fields",
+            xadd(&k, 10, &[]),
+            "wrong number of arguments for 'xadd' command",
+        ),
+        (
+            "XADD without fields, new key",
+            xadd(&s.key("x"), 10, &[]),
+            "wrong number of arguments for 'xadd' command",
+        ),
     ];
     for (what, op, needle) in cases {
         assert_command_error(s.apply(vec![op]).await, needle, what);
@@ -453,6 +529,274 @@ async fn bad_arguments_are_rejected(s: Subject) {
         s.store.zrange_with_scores(&z).await.expect("zrange"),
         vec![("m".to_owned(), 1.0)],
         "a ZADD with one bad score adds nothing"
+    );
+    assert!(
+        !s.store.exists(&s.key("x")).await.expect("exists"),
+        "a rejected XADD creates no stream"
+    );
+}
+
+async fn publish_reaches_a_subscriber(s: Subject) {
+    let channel = s.key("updates");
+    // Nobody listens yet: PUBLISH succeeds and the message is gone for good.
+    s.ok(vec![publish(&channel, "before anyone listened")])
+        .await;
+
+    let mut sub = s.subscribe(&channel).await;
+    assert_eq!(sub.channel(), channel);
+    s.ok(vec![
+        publish(&channel, "one"),
+        set(&s.key("unrelated"), "v", None),
+        publish(&channel, "two"),
+    ])
+    .await;
+    assert_eq!(
+        receive(&mut sub).await,
+        "one",
+        "only what came after SUBSCRIBE"
+    );
+    assert_eq!(receive(&mut sub).await, "two", "in publish order");
+    assert_silent(&mut sub).await;
+
+    // Every subscriber of a channel gets every message.
+    let mut second = s.subscribe(&channel).await;
+    let payload = r#"{"symbol":"SPX","seq":3}"#;
+    s.ok(vec![publish(&channel, payload)]).await;
+    assert_eq!(receive(&mut sub).await, payload);
+    assert_eq!(receive(&mut second).await, payload);
+    assert_eq!(sub.skipped(), 0);
+    assert!(
+        !s.store.exists(&channel).await.expect("exists"),
+        "a channel is not a key"
+    );
+}
+
+async fn channels_do_not_mix(s: Subject) {
+    let (spx, ndx) = (s.key("updates:SPX"), s.key("updates:NDX"));
+    let mut sub_spx = s.subscribe(&spx).await;
+    let mut sub_ndx = s.subscribe(&ndx).await;
+    s.ok(vec![
+        publish(&spx, "spx 1"),
+        publish(&ndx, "ndx 1"),
+        publish(&spx, "spx 2"),
+        publish(&s.key("updates:SPY"), "nobody's"),
+    ])
+    .await;
+    assert_eq!(receive(&mut sub_spx).await, "spx 1");
+    assert_eq!(receive(&mut sub_spx).await, "spx 2");
+    assert_eq!(receive(&mut sub_ndx).await, "ndx 1");
+    assert_silent(&mut sub_spx).await;
+    assert_silent(&mut sub_ndx).await;
+
+    // Dropping one subscription leaves the other channel working.
+    drop(sub_spx);
+    s.ok(vec![publish(&spx, "spx 3"), publish(&ndx, "ndx 2")])
+        .await;
+    assert_eq!(receive(&mut sub_ndx).await, "ndx 2");
+}
+
+/// A subscriber that does not keep up loses the oldest messages, counts them, and
+/// then reads on from the newest it still holds.
+async fn a_slow_subscriber_skips_the_oldest(s: Subject) {
+    const OVER: usize = 10;
+    let channel = s.key("updates");
+    let mut sub = s.subscribe(&channel).await;
+    let total = SUBSCRIPTION_CAPACITY + OVER;
+    s.ok((0..total)
+        .map(|i| publish(&channel, &i.to_string()))
+        .collect())
+        .await;
+    // Redis delivers over a socket: let it all arrive before reading any.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    assert_eq!(receive(&mut sub).await, OVER.to_string());
+    assert_eq!(sub.skipped(), OVER as u64);
+    for i in OVER + 1..total {
+        assert_eq!(receive(&mut sub).await, i.to_string());
+    }
+    s.ok(vec![publish(&channel, "caught up")]).await;
+    assert_eq!(receive(&mut sub).await, "caught up");
+    assert_eq!(sub.skipped(), OVER as u64);
+}
+
+async fn streams_append_newest_first(s: Subject) {
+    let x = s.key("gex:history");
+    assert_eq!(s.store.xlen(&x).await.expect("xlen"), 0, "missing key");
+    assert!(
+        s.store
+            .xrevrange(&x, 10)
+            .await
+            .expect("xrevrange")
+            .is_empty()
+    );
+
+    let before_ms = unix_ms_now();
+    s.ok(vec![
+        // Field order is the writer's, not sorted; repeats are kept.
+        xadd(&x, 100, &[("spot", "6850.5"), ("gex", "-1.2e9")]),
+        xadd(
+            &x,
+            100,
+            &[("spot", "6851"), ("gex", "-1.1e9"), ("flip", "6800")],
+        ),
+    ])
+    .await;
+    s.ok(vec![xadd(&x, 100, &[("z", "1"), ("a", "2"), ("z", "3")])])
+        .await;
+    let after_ms = unix_ms_now();
+
+    assert_eq!(s.store.xlen(&x).await.expect("xlen"), 3);
+    let entries = s.store.xrevrange(&x, 10).await.expect("xrevrange");
+    let fields: Vec<Vec<(String, String)>> = entries.iter().map(|e| e.fields.clone()).collect();
+    assert_eq!(
+        fields,
+        vec![
+            pairs(&[("z", "1"), ("a", "2"), ("z", "3")]),
+            pairs(&[("spot", "6851"), ("gex", "-1.1e9"), ("flip", "6800")]),
+            pairs(&[("spot", "6850.5"), ("gex", "-1.2e9")]),
+        ],
+        "newest first, fields as written"
+    );
+    let ids: Vec<(u64, u64)> = entries.iter().map(|e| parse_stream_id(&e.id)).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "ids strictly decrease newest first: {ids:?}"
+    );
+    for (ms, _) in &ids {
+        assert!(
+            (before_ms.saturating_sub(1_000)..=after_ms + 1_000).contains(ms),
+            "id ms {ms} is the wall clock ({before_ms}..{after_ms})"
+        );
+    }
+
+    let newest_two = s.store.xrevrange(&x, 2).await.expect("xrevrange");
+    assert_eq!(newest_two, entries[..2].to_vec());
+    assert!(
+        s.store
+            .xrevrange(&x, 0)
+            .await
+            .expect("xrevrange")
+            .is_empty()
+    );
+
+    // No TTL of its own; PEXPIRE sets one and XADD keeps it, as HSET does.
+    assert_eq!(s.store.pttl(&x).await.expect("pttl"), Ttl::Persistent);
+    s.ok(vec![expire(&x, MINUTE), xadd(&x, 100, &[("spot", "6852")])])
+        .await;
+    assert_about_a_minute(s.store.pttl(&x).await.expect("pttl"), "XADD keeps TTL");
+    assert_eq!(s.store.xlen(&x).await.expect("xlen"), 4);
+
+    // DEL removes it; the next XADD starts a new stream.
+    s.ok(vec![del(&x)]).await;
+    assert!(!s.store.exists(&x).await.expect("exists"));
+    assert_eq!(s.store.key_type(&x).await.expect("type"), None);
+    assert_eq!(s.store.xlen(&x).await.expect("xlen"), 0);
+    s.ok(vec![xadd(&x, 100, &[("spot", "6853")])]).await;
+    let fresh: Vec<StreamEntry> = s.store.xrevrange(&x, 10).await.expect("xrevrange");
+    assert_eq!(fresh.len(), 1);
+    assert_eq!(fresh[0].fields, pairs(&[("spot", "6853")]));
+    assert_eq!(s.store.pttl(&x).await.expect("pttl"), Ttl::Persistent);
+
+    // And a stream expires like any key.
+    s.ok(vec![expire(&x, Duration::from_millis(50))]).await;
+    s.pass(Duration::from_millis(150)).await;
+    assert!(!s.store.exists(&x).await.expect("exists"));
+    assert_eq!(s.store.xlen(&x).await.expect("xlen"), 0);
+}
+
+/// `MAXLEN ~ 50` over 1,000 appends: the embedded store keeps exactly 50, Redis at
+/// least 50 and, trimming whole 100-entry nodes, fewer than 150.
+async fn streams_are_capped(s: Subject) {
+    const MAX_LEN: usize = 50;
+    const APPENDS: usize = 1_000;
+    let x = s.key("gex:history");
+    let mut batch = Batch::new();
+    for i in 0..APPENDS {
+        batch.push(xadd(&x, MAX_LEN, &[("i", &i.to_string())]));
+    }
+    s.store.apply(&batch).await.expect("apply");
+
+    let len = s.store.xlen(&x).await.expect("xlen");
+    eprintln!(
+        "{}: {APPENDS} XADD MAXLEN ~ {MAX_LEN} kept {len}",
+        s.store.describe()
+    );
+    if s.is_embedded() {
+        assert_eq!(len, MAX_LEN as u64, "the embedded store trims exactly");
+    } else {
+        let allowed = MAX_LEN as u64..=MAX_LEN as u64 + 100;
+        assert!(
+            allowed.contains(&len),
+            "Redis kept {len}, wanted {allowed:?}"
+        );
+    }
+
+    // Whatever is kept is the newest, in order.
+    let entries = s.store.xrevrange(&x, APPENDS).await.expect("xrevrange");
+    assert_eq!(entries.len() as u64, len);
+    let kept: Vec<String> = entries.iter().map(|e| e.fields[0].1.clone()).collect();
+    let want: Vec<String> = (0..APPENDS)
+        .rev()
+        .take(entries.len())
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(kept, want);
+
+    // max_len 0 leaves an empty stream behind, which still exists.
+    let empty = s.key("empty");
+    s.ok(vec![xadd(&empty, 0, &[("f", "v")])]).await;
+    assert_eq!(s.store.xlen(&empty).await.expect("xlen"), 0);
+    assert_eq!(
+        s.store.key_type(&empty).await.expect("type"),
+        Some(KeyType::Stream)
+    );
+}
+
+async fn streams_and_other_types_do_not_mix(s: Subject) {
+    let (st, h, x, after) = (s.key("s"), s.key("h"), s.key("x"), s.key("after"));
+    s.ok(vec![
+        set(&st, "v", None),
+        hset(&h, &[("f", "v")]),
+        xadd(&x, 10, &[("f", "v")]),
+    ])
+    .await;
+    let writes = [
+        ("XADD on a string", xadd(&st, 10, &[("f", "v")])),
+        ("XADD on a hash", xadd(&h, 10, &[("f", "v")])),
+        ("HSET on a stream", hset(&x, &[("f", "v")])),
+        ("ZADD on a stream", zadd(&x, &[(1.0, "m")])),
+    ];
+    for (what, op) in writes {
+        assert_command_error(
+            s.apply(vec![op, set(&after, what, None)]).await,
+            "WRONGTYPE",
+            what,
+        );
+        assert_eq!(
+            s.store.get(&after).await.expect("get"),
+            Some(what.to_owned()),
+            "{what}: the batch went on"
+        );
+    }
+    let reads: [(&str, Result<(), StoreError>); 4] = [
+        ("XLEN on a string", s.store.xlen(&st).await.map(drop)),
+        (
+            "XREVRANGE on a hash",
+            s.store.xrevrange(&h, 1).await.map(drop),
+        ),
+        ("GET on a stream", s.store.get(&x).await.map(drop)),
+        ("HGETALL on a stream", s.store.hgetall(&x).await.map(drop)),
+    ];
+    for (what, result) in reads {
+        assert_command_error(result, "WRONGTYPE", what);
+    }
+    assert_eq!(s.store.xlen(&x).await.expect("xlen"), 1, "unchanged");
+
+    // SET replaces a stream, as it replaces anything.
+    s.ok(vec![set(&x, "now a string", None)]).await;
+    assert_eq!(
+        s.store.key_type(&x).await.expect("type"),
+        Some(KeyType::String)
     );
 }
 
@@ -601,6 +945,12 @@ on_both_stores!(
     bad_arguments_are_rejected,
     a_large_batch_applies_completely,
     epoch_keys_from_the_schema,
+    publish_reaches_a_subscriber,
+    channels_do_not_mix,
+    a_slow_subscriber_skips_the_oldest,
+    streams_append_newest_first,
+    streams_are_capped,
+    streams_and_other_types_do_not_mix,
 );
 
 // ---------------------------------------------------------------------------------
@@ -810,8 +1160,59 @@ async fn redis_that_hangs_times_out() {
     eprintln!("answered again after {attempts} attempt(s)");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_subscription_ends_when_the_server_goes() {
+    let mut server = RedisServer::start();
+    if server.is_external() {
+        eprintln!("skipped: REDIS_URL is set, and a shared server cannot be stopped");
+        return;
+    }
+    let store = Store::connect(Some(&server.url())).await.expect("connect");
+    let channel = format!("{}updates", unique_prefix("sub_outage"));
+    let mut sub = store.subscribe(&channel).await.expect("subscribe");
+    let mut batch = Batch::new();
+    batch.push(publish(&channel, "last words"));
+    store.apply(&batch).await.expect("publish");
+    assert_eq!(receive(&mut sub).await, "last words");
+
+    server.stop();
+    let ended = tokio::time::timeout(FAIL_FAST, sub.next()).await;
+    assert_eq!(ended, Ok(None), "the subscription ends with its connection");
+    assert_eq!(sub.next().await, None, "and stays ended");
+
+    let started = Instant::now();
+    let err = store
+        .subscribe(&channel)
+        .await
+        .expect_err("subscribe while down");
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(started.elapsed() < FAIL_FAST + FAIL_FAST);
+
+    server.restart();
+    let mut again = store.subscribe(&channel).await.expect("subscribe again");
+    // The shared connection only learns of the crash now, and reconnects.
+    apply_until_ok(&store, &batch, Duration::from_secs(5)).await;
+    assert_eq!(receive(&mut again).await, "last words");
+}
+
 // ---------------------------------------------------------------------------------
 // Embedded only.
+
+#[tokio::test]
+async fn embedded_subscription_ends_with_the_store() {
+    let store = Store::from(EmbeddedStore::new());
+    let mut sub = store.subscribe("updates").await.expect("subscribe");
+    let mut batch = Batch::new();
+    batch.push(publish("updates", "queued"));
+    store.apply(&batch).await.expect("publish");
+    drop(store);
+    assert_eq!(
+        sub.next().await.as_deref(),
+        Some("queued"),
+        "delivered first"
+    );
+    assert_eq!(sub.next().await, None);
+}
 
 #[tokio::test]
 async fn embedded_sweep_keeps_memory_bounded() {

@@ -1,0 +1,329 @@
+//! The snapshot publisher: the models' ticks, finished and written every second.
+//!
+//! The ingestion loop hands each [`Tick`] to a [`PublisherSink`] and moves on: the
+//! sink keeps only the latest tick per underlying (a `watch` channel), so a publisher
+//! that falls behind skips ticks, counted, and never holds the loop up or queues
+//! memory. Per underlying, a task then:
+//!
+//! 1. finishes the tick off the async threads (`spawn_blocking`): searches the
+//!    zero-gamma flip of every expiry filter ([`chainboard_models::flip`]) into the
+//!    GEX snapshot, diffs both snapshots against the last published ones, and renders
+//!    the JSON ([`chainboard_models::json`]);
+//! 2. writes, in one pipeline:
+//!    - `massive:heatmap:snapshot:<symbol>` and `massive:gex:snapshot:<symbol>` with
+//!      a 5 s TTL (a reader never sees a snapshot older than that: if publishing
+//!      stops, the keys go);
+//!    - a message on `massive:heatmap:updates:<symbol>`: the heatmap diff
+//!      (`chainboard/heatmap-diff/v1`) when the last published snapshot was of the
+//!      same epoch, else a resync notice (`chainboard/heatmap-resync/v1`: fetch the
+//!      snapshot key);
+//!    - an entry on the capped stream `massive:gex:history:<symbol>`: the tick's GEX
+//!      totals, levels and net profile (the day's timeline);
+//! 3. hands the finished [`Published`] to whoever watches it (the browser hub).
+//!
+//! A write that fails is counted and logged, never retried: the next tick, a second
+//! later, supersedes it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chainboard_model::Underlying;
+use chainboard_models::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, flip, json};
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::batch::{Batch, Op};
+use crate::keys::KeySchema;
+use crate::store::Store;
+
+/// How snapshots are published.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PublisherConfig {
+    /// Key spelling.
+    pub schema: KeySchema,
+    /// TTL of the snapshot keys (the design's 5 s).
+    pub snapshot_ttl: Duration,
+    /// Entries kept in the GEX history stream: a regular session at 1 Hz is 23,400.
+    pub history_max: usize,
+}
+
+impl Default for PublisherConfig {
+    fn default() -> Self {
+        Self {
+            schema: KeySchema::default(),
+            snapshot_ttl: Duration::from_secs(5),
+            history_max: 23_400,
+        }
+    }
+}
+
+/// One tick, finished: snapshots with their levels, their JSON and the diffs from
+/// the previously published tick.
+#[derive(Debug)]
+pub struct Published {
+    /// The heatmap snapshot.
+    pub heatmap: Arc<HeatmapSnapshot>,
+    /// The GEX snapshot with its zero-gamma flips.
+    pub gex: Arc<GexSnapshot>,
+    /// `chainboard/heatmap/v1`.
+    pub heatmap_json: Arc<str>,
+    /// `chainboard/gex/v1`.
+    pub gex_json: Arc<str>,
+    /// `chainboard/heatmap-diff/v1` from the previous published tick, when it was of
+    /// the same epoch.
+    pub heatmap_diff_json: Option<Arc<str>>,
+    /// `chainboard/gex-diff/v1` likewise.
+    pub gex_diff_json: Option<Arc<str>>,
+    /// How long finishing took (flip search, diffs, JSON).
+    pub finish_time: Duration,
+    /// The flip search range, as fractions of spot; the history entry's profile
+    /// covers the same strikes.
+    pub flip_range: (f64, f64),
+}
+
+/// What the publisher has done, for logs and metrics.
+#[derive(Debug, Default)]
+pub struct PublisherHealth {
+    /// Ticks written.
+    pub published: AtomicU64,
+    /// Ticks superseded before the publisher got to them.
+    pub skipped: AtomicU64,
+    /// Failed writes.
+    pub errors: AtomicU64,
+    /// Milliseconds the last finish took.
+    pub last_finish_ms: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl PublisherHealth {
+    /// The last write error, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+type Outputs = BTreeMap<Underlying, watch::Sender<Option<Arc<Published>>>>;
+
+/// The running publisher.
+#[derive(Debug, Clone)]
+pub struct PublisherHandle {
+    inputs: Arc<Mutex<BTreeMap<Underlying, watch::Sender<Option<Tick>>>>>,
+    outputs: Arc<Mutex<Outputs>>,
+    health: Arc<PublisherHealth>,
+    store: Store,
+    config: PublisherConfig,
+    runtime: tokio::runtime::Handle,
+}
+
+/// Starts the publisher on the current Tokio runtime. Per-underlying tasks start on
+/// the first tick of each underlying and end when the handle and its sinks are gone.
+pub fn spawn(store: Store, config: PublisherConfig) -> PublisherHandle {
+    PublisherHandle {
+        inputs: Arc::default(),
+        outputs: Arc::default(),
+        health: Arc::default(),
+        store,
+        config,
+        runtime: tokio::runtime::Handle::current(),
+    }
+}
+
+impl PublisherHandle {
+    /// What the models hand their ticks to.
+    pub fn sink(&self) -> PublisherSink {
+        PublisherSink {
+            handle: self.clone(),
+        }
+    }
+
+    /// The health counters.
+    pub fn health(&self) -> &Arc<PublisherHealth> {
+        &self.health
+    }
+
+    /// The latest published tick of `symbol`, as it changes.
+    pub fn watch(&self, symbol: Underlying) -> watch::Receiver<Option<Arc<Published>>> {
+        lock(&self.outputs)
+            .entry(symbol)
+            .or_insert_with(|| watch::channel(None).0)
+            .subscribe()
+    }
+
+    /// The underlyings published so far.
+    pub fn symbols(&self) -> Vec<Underlying> {
+        lock(&self.inputs).keys().copied().collect()
+    }
+
+    fn offer(&self, tick: Tick) {
+        let symbol = tick.heatmap.symbol;
+        let mut inputs = lock(&self.inputs);
+        if let Some(tx) = inputs.get(&symbol) {
+            tx.send_replace(Some(tick));
+            return;
+        }
+        let expected_seq = tick.heatmap.seq();
+        let (tx, rx) = watch::channel(Some(tick));
+        inputs.insert(symbol, tx);
+        drop(inputs);
+        let out = lock(&self.outputs)
+            .entry(symbol)
+            .or_insert_with(|| watch::channel(None).0)
+            .clone();
+        let worker = Worker {
+            symbol,
+            store: self.store.clone(),
+            config: self.config,
+            health: self.health.clone(),
+            out,
+            last: None,
+            expected_seq,
+        };
+        self.runtime.spawn(worker.run(rx));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The models' side of the publisher: never blocks.
+#[derive(Debug, Clone)]
+pub struct PublisherSink {
+    handle: PublisherHandle,
+}
+
+impl ModelSink for PublisherSink {
+    fn publish(&mut self, tick: Tick) {
+        self.handle.offer(tick);
+    }
+}
+
+struct Worker {
+    symbol: Underlying,
+    store: Store,
+    config: PublisherConfig,
+    health: Arc<PublisherHealth>,
+    out: watch::Sender<Option<Arc<Published>>>,
+    last: Option<Arc<Published>>,
+    /// The seq the next tick has if none was skipped (seqs run on across epochs).
+    expected_seq: u64,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: watch::Receiver<Option<Tick>>) {
+        // The first tick is already in the channel, marked seen by `subscribe`-less
+        // creation; read it before waiting.
+        let mut first = rx.borrow_and_update().clone();
+        loop {
+            let tick = match first.take() {
+                Some(t) => t,
+                None => {
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                    match rx.borrow_and_update().clone() {
+                        Some(t) => t,
+                        None => continue,
+                    }
+                }
+            };
+            let seq = tick.heatmap.seq();
+            let gap = seq.saturating_sub(self.expected_seq);
+            self.health.skipped.fetch_add(gap, Ordering::Relaxed);
+            self.expected_seq = seq + 1;
+            let previous = self.last.clone();
+            let finished =
+                tokio::task::spawn_blocking(move || finish(tick, previous.as_deref())).await;
+            let Ok(published) = finished else {
+                warn!(symbol = %self.symbol, "finishing a tick failed; skipped");
+                continue;
+            };
+            let published = Arc::new(published);
+            self.health
+                .last_finish_ms
+                .store(published.finish_time.as_millis() as u64, Ordering::Relaxed);
+            match self.store.apply(&self.batch(&published)).await {
+                Ok(()) => {
+                    self.health.published.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    let n = self.health.errors.fetch_add(1, Ordering::Relaxed);
+                    if n.is_power_of_two() || n == 0 {
+                        warn!(symbol = %self.symbol, error = %e, failures = n + 1, "snapshot write failed");
+                    }
+                    *lock(&self.health.last_error) = Some(e.to_string());
+                }
+            }
+            self.out.send_replace(Some(published.clone()));
+            self.last = Some(published);
+        }
+    }
+
+    fn batch(&self, p: &Published) -> Batch {
+        let schema = self.config.schema;
+        let symbol = self.symbol;
+        let mut batch = Batch::new();
+        batch.push(Op::Set {
+            key: schema.heatmap_snapshot(symbol),
+            value: p.heatmap_json.to_string(),
+            ttl: Some(self.config.snapshot_ttl),
+        });
+        batch.push(Op::Set {
+            key: schema.gex_snapshot(symbol),
+            value: p.gex_json.to_string(),
+            ttl: Some(self.config.snapshot_ttl),
+        });
+        let message = match &p.heatmap_diff_json {
+            Some(diff) => diff.to_string(),
+            None => resync_notice(&p.heatmap),
+        };
+        batch.push(Op::Publish {
+            channel: schema.heatmap_updates(symbol),
+            message,
+        });
+        let (lo, hi) = p.heatmap.meta.anchor.map_or((0.0, f64::INFINITY), |a| {
+            (a.spot * p.flip_range.0, a.spot * p.flip_range.1)
+        });
+        batch.push(Op::XAdd {
+            key: schema.gex_history(symbol),
+            max_len: self.config.history_max,
+            fields: json::history_fields(&p.gex, lo, hi),
+        });
+        batch
+    }
+}
+
+/// `chainboard/heatmap-resync/v1`: the next heatmap cannot be reached by a diff (a
+/// new epoch, or the first snapshot); read the snapshot key.
+fn resync_notice(h: &HeatmapSnapshot) -> String {
+    format!(
+        r#"{{"schema":"chainboard/heatmap-resync/v1","symbol":"{}","epoch":"{}","seq":{}}}"#,
+        h.symbol.as_str(),
+        h.epoch.id,
+        h.seq()
+    )
+}
+
+/// Flips, diffs and JSON for one tick (CPU work, run on the blocking pool).
+fn finish(tick: Tick, previous: Option<&Published>) -> Published {
+    let started = Instant::now();
+    let flips = flip::zero_gamma(&tick.heatmap, &tick.config);
+    let gex = Arc::new(tick.gex.with_zero_gamma(flips));
+    let heatmap_diff = previous.and_then(|p| p.heatmap.diff(&tick.heatmap));
+    let gex_diff = previous.and_then(|p| p.gex.diff(&gex));
+    Published {
+        heatmap_json: json::heatmap(&tick.heatmap).into(),
+        gex_json: json::gex(&gex).into(),
+        heatmap_diff_json: heatmap_diff.map(|d| json::heatmap_diff(&d).into()),
+        gex_diff_json: gex_diff.map(|d| json::gex_diff(&d).into()),
+        flip_range: (tick.config.flip.lo_frac, tick.config.flip.hi_frac),
+        heatmap: tick.heatmap,
+        gex,
+        finish_time: started.elapsed(),
+    }
+}

@@ -1,0 +1,218 @@
+//! The snapshot publisher end to end, on both stores: real models on an SPX-sized
+//! board tick through the publisher's sink, and a third-party reader finds the
+//! design's keys, TTLs, pub/sub messages and history stream.
+
+#[allow(dead_code)] // the harness serves several test files
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chainboard_engine::{BoardObserver, Engine, EngineConfig, SnapshotOutcome};
+use chainboard_model::{QuoteUpdate, Underlying};
+use chainboard_models::{ModelObserver, ModelSink, Tick};
+use chainboard_sim::{ChainConfig, SimChain};
+use chainboard_store::publisher::{self, PublisherConfig, PublisherHandle};
+use chainboard_store::{KeySchema, KeyType, Store, Ttl};
+use common::RedisServer;
+use serde_json::Value;
+
+/// 2026-11-24 14:20 UTC.
+const T0: i64 = 1_795_532_400_000;
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn spx() -> Underlying {
+    Underlying::new("SPX").expect("SPX")
+}
+
+fn engine() -> Engine {
+    let chain = SimChain::generate(ChainConfig::spx_like(jiff::civil::date(2026, 11, 24), 7));
+    let photo = chainboard_sim::photo::photo(&chain, T0, |_| true);
+    let mut engine = Engine::new(spx(), EngineConfig::default());
+    assert!(matches!(
+        engine.on_snapshot(photo, T0),
+        SnapshotOutcome::Started(_)
+    ));
+    engine
+}
+
+/// Waits until the publisher has written `n` ticks.
+async fn published(handle: &PublisherHandle, n: u64) {
+    let health = handle.health();
+    tokio::time::timeout(PATIENCE, async {
+        while health.published.load(Ordering::Relaxed) < n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{n} ticks published; errors: {:?}", health.last_error()));
+}
+
+async fn json(store: &Store, key: &str) -> Value {
+    let text = store.get(key).await.expect("get").expect("key present");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+async fn publishes_every_tick(store: Store) {
+    let schema = KeySchema::default();
+    let handle = publisher::spawn(store.clone(), PublisherConfig::default());
+    let mut updates = store
+        .subscribe(&schema.heatmap_updates(spx()))
+        .await
+        .expect("subscribe");
+    let mut engine = engine();
+    let mut observer = ModelObserver::new(1_000, handle.sink());
+    observer.epoch_started(&mut engine, T0);
+    published(&handle, 1).await;
+
+    // The snapshots, with the design's TTL.
+    for key in [schema.heatmap_snapshot(spx()), schema.gex_snapshot(spx())] {
+        match store.pttl(&key).await.expect("pttl") {
+            Ttl::Millis(ms) => assert!((1..=5_000).contains(&ms), "{key}: {ms} ms"),
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+    let heatmap = json(&store, &schema.heatmap_snapshot(spx())).await;
+    assert_eq!(heatmap["schema"], "chainboard/heatmap/v1");
+    assert_eq!(heatmap["seq"], 1);
+    let contracts = engine.epoch().expect("epoch").len();
+    assert_eq!(
+        heatmap["contracts"]["gex"].as_array().map(Vec::len),
+        Some(contracts)
+    );
+    let gex = json(&store, &schema.gex_snapshot(spx())).await;
+    assert_eq!(gex["schema"], "chainboard/gex/v1");
+    assert_ne!(
+        gex["filters"]["all"]["levels"]["zero_gamma_status"], "pending",
+        "the publisher searched the flip"
+    );
+    // The first message tells subscribers to read the snapshot.
+    let first = tokio::time::timeout(PATIENCE, updates.next())
+        .await
+        .expect("a message")
+        .expect("open");
+    let first: Value = serde_json::from_str(&first).expect("JSON");
+    assert_eq!(first["schema"], "chainboard/heatmap-resync/v1");
+    assert_eq!(first["seq"], 1);
+
+    // A quote, a second later: the next message is a diff from seq 1 to 2 carrying it.
+    let key = engine.epoch().expect("epoch").board().contracts()[100].key;
+    engine.apply_quote(
+        &key,
+        &QuoteUpdate::new(3.0, 3.4, 1, 1, T0 + 500).expect("valid"),
+    );
+    observer.tick(&mut engine, T0 + 1_000);
+    published(&handle, 2).await;
+    let diff = tokio::time::timeout(PATIENCE, updates.next())
+        .await
+        .expect("a message")
+        .expect("open");
+    let diff: Value = serde_json::from_str(&diff).expect("JSON");
+    assert_eq!(diff["schema"], "chainboard/heatmap-diff/v1");
+    assert_eq!(
+        (diff["base_seq"].as_u64(), diff["seq"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(diff["contracts"]["slot"], serde_json::json!([100]));
+    assert_eq!(diff["contracts"]["bid"][0].as_f64(), Some(3.0));
+
+    // The day's timeline: one entry per tick, newest first.
+    let history = schema.gex_history(spx());
+    assert_eq!(
+        store.key_type(&history).await.expect("type"),
+        Some(KeyType::Stream)
+    );
+    assert_eq!(store.xlen(&history).await.expect("xlen"), 2);
+    let newest = store.xrevrange(&history, 1).await.expect("xrevrange");
+    let fields: std::collections::BTreeMap<_, _> = newest[0].fields.iter().cloned().collect();
+    assert_eq!(fields.get("seq").map(String::as_str), Some("2"));
+    let profile: Value = serde_json::from_str(&fields["profile"]).expect("JSON");
+    let strikes: Value = serde_json::from_str(&fields["strikes"]).expect("JSON");
+    assert_eq!(
+        profile.as_array().map(Vec::len),
+        strikes.as_array().map(Vec::len)
+    );
+    assert!(profile.as_array().is_some_and(|p| !p.is_empty()));
+
+    // What the browser hub will watch.
+    let latest = handle.watch(spx()).borrow().clone().expect("published");
+    assert_eq!(latest.heatmap.seq(), 2);
+    assert!(latest.heatmap_diff_json.is_some() && latest.gex_diff_json.is_some());
+    assert_eq!(handle.health().errors.load(Ordering::Relaxed), 0);
+
+    // Without ticks the snapshots go within their TTL: never older than 5 s.
+    drop(observer);
+    tokio::time::timeout(Duration::from_secs(12), async {
+        while store
+            .exists(&schema.heatmap_snapshot(spx()))
+            .await
+            .expect("exists")
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the snapshot expires once publishing stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_store_gets_snapshots_updates_and_history() {
+    publishes_every_tick(Store::Embedded(chainboard_store::EmbeddedStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_gets_snapshots_updates_and_history() {
+    let server = RedisServer::start();
+    let store = Store::connect(Some(&server.url())).await.expect("connect");
+    publishes_every_tick(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_publisher_skips_ticks_instead_of_queueing_them() {
+    let store = Store::Embedded(chainboard_store::EmbeddedStore::new());
+    let handle = publisher::spawn(store, PublisherConfig::default());
+    let mut engine = engine();
+    // Ticks produced much faster than finishing a 24k board takes.
+    let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let collected = collected.clone();
+        let sink = move |t: Tick| collected.lock().expect("lock").push(t);
+        let mut observer = ModelObserver::new(1, sink);
+        observer.epoch_started(&mut engine, T0);
+        for i in 1..=30 {
+            observer.tick(&mut engine, T0 + i);
+        }
+    }
+    let ticks: Vec<Tick> = std::mem::take(&mut *collected.lock().expect("lock"));
+    assert_eq!(ticks.len(), 31);
+    let mut sink = handle.sink();
+    for t in ticks {
+        sink.publish(t);
+    }
+    let health = handle.health().clone();
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let latest = handle
+                .watch(spx())
+                .borrow()
+                .as_ref()
+                .map(|p| p.heatmap.seq());
+            if latest == Some(31) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the latest tick is published");
+    let (done, skipped) = (
+        health.published.load(Ordering::Relaxed),
+        health.skipped.load(Ordering::Relaxed),
+    );
+    assert_eq!(
+        done + skipped,
+        31,
+        "every tick published or counted as skipped"
+    );
+    assert!(skipped > 0, "the burst was coalesced: {done} published");
+}
