@@ -245,3 +245,117 @@ fn run_with_redis_leaves_the_designs_keys_for_inspect() {
         "{report}"
     );
 }
+
+/// `inspect`'s line for `key`, if the key is there.
+fn inspect_line(redis: &Redis, prefix: &str) -> Option<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .args([
+            "inspect",
+            "--redis",
+            &redis.url,
+            "--symbol",
+            "SPX",
+            "--records",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with(prefix) && !l.contains(": missing"))
+        .map(str::to_owned)
+}
+
+/// `name=value` from an inspect or summary line.
+fn field(line: &str, name: &str) -> Option<f64> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+}
+
+/// The TTL in an inspect line: `(TTL 4.2 s)`.
+fn ttl_secs(line: &str) -> Option<f64> {
+    line.split("(TTL ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn run_publishes_model_snapshots_every_second() {
+    let fake = Fake::start();
+    let redis = Redis::start();
+    let child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .args([
+            "run",
+            "--rest-url",
+            &fake.rest_url,
+            "--ws-url",
+            &fake.ws_url,
+        ])
+        .args([
+            "--api-key",
+            "cli-key",
+            "--symbols",
+            "SPX",
+            "--redis",
+            &redis.url,
+        ])
+        .args(["--for-secs", "10"])
+        .env_remove("MASSIVE_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let heatmap = "massive:heatmap:snapshot:SPX";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let first = loop {
+        if let Some(line) = inspect_line(&redis, heatmap) {
+            break line;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no heatmap snapshot appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let second = inspect_line(&redis, heatmap).expect("the snapshot is kept fresh");
+    let gex = inspect_line(&redis, "massive:gex:snapshot:SPX").expect("GEX snapshot");
+    let (seq1, seq2) = (
+        field(&first, "seq").unwrap(),
+        field(&second, "seq").unwrap(),
+    );
+    assert!(
+        seq2 >= seq1 + 1.0,
+        "a new snapshot every second: {first}\n{second}"
+    );
+    for line in [&first, &second, &gex] {
+        let ttl = ttl_secs(line).unwrap_or(f64::NAN);
+        assert!(ttl > 0.0 && ttl <= 5.0, "TTL at most 5 s: {line}");
+    }
+    assert!(
+        field(&second, "contracts").unwrap_or(0.0) > 20_000.0,
+        "{second}"
+    );
+    assert!(
+        field(&second, "live").unwrap_or(0.0) > 0.0,
+        "live greeks from live quotes: {second}"
+    );
+    assert!(gex.contains("zero_gamma="), "{gex}");
+
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let models = stdout
+        .lines()
+        .find(|l| l.starts_with("SPX models "))
+        .unwrap_or_default();
+    assert!(field(models, "seq").unwrap_or(0.0) >= 5.0, "{stdout}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("models published="))
+        .unwrap_or_default();
+    assert_eq!(field(summary, "errors"), Some(0.0), "{stdout}");
+}

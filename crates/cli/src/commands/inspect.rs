@@ -1,5 +1,7 @@
 //! `chainboard inspect`: what an operator (or another process) sees in Redis, read
-//! from the store alone: the active epoch's meta, its counts, TTLs and a few records.
+//! from the store alone: the active epoch's meta, its counts, TTLs and a few records,
+//! then the models' keys: the heatmap and GEX snapshots (seq, TTL, levels) and the
+//! length of the GEX history stream.
 //!
 //! It reads exactly the keys a third-party reader would, through the same key schema,
 //! so it doubles as a check that the substrate is self-describing.
@@ -87,19 +89,29 @@ async fn inspect(args: &Args, symbol: Underlying) -> Result<ExitCode> {
         expirations.first().map_or("-", |(d, _)| d.as_str()),
         expirations.last().map_or("-", |(d, _)| d.as_str()),
     )?;
-    let Some((nearest, _)) = expirations.first() else {
-        return Ok(ExitCode::SUCCESS);
-    };
+    if let Some((nearest, _)) = expirations.first() {
+        records(&mut out, &store, keys, &id, nearest, args.records).await?;
+    }
+    models(&mut out, &store, keys, symbol).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn records(
+    out: &mut impl Write,
+    store: &Store,
+    keys: KeySchema,
+    id: &EpochId,
+    nearest: &str,
+    count: usize,
+) -> Result<()> {
     let date: jiff::civil::Date = nearest
         .parse()
         .with_context(|| format!("bad expiration {nearest:?}"))?;
-    let series = store
-        .zrange_with_scores(&keys.expiration(&id, date))
-        .await?;
+    let series = store.zrange_with_scores(&keys.expiration(id, date)).await?;
     let mid = series.len() / 2;
-    let from = mid.saturating_sub(args.records / 2);
-    for (ticker, _) in series.iter().skip(from).take(args.records) {
-        let key = format!("{}{ticker}", keys.contract_prefix(&id));
+    let from = mid.saturating_sub(count / 2);
+    for (ticker, _) in series.iter().skip(from).take(count) {
+        let key = format!("{}{ticker}", keys.contract_prefix(id));
         let ttl = ttl_text(store.pttl(&key).await?);
         let record = match store.key_type(&key).await? {
             Some(KeyType::Hash) => store
@@ -115,7 +127,67 @@ async fn inspect(args: &Args, symbol: Underlying) -> Result<ExitCode> {
         };
         writeln!(out, "  {key} ({ttl}): {record}")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// The models' keys: one line per snapshot, one for the history stream.
+async fn models(
+    out: &mut impl Write,
+    store: &Store,
+    keys: KeySchema,
+    symbol: Underlying,
+) -> Result<()> {
+    let heatmap_key = keys.heatmap_snapshot(symbol);
+    match snapshot(store, &heatmap_key).await? {
+        None => writeln!(
+            out,
+            "{heatmap_key}: missing (no model tick in the last 5 s)"
+        )?,
+        Some((ttl, bytes, v)) => {
+            let sources = &v["sources"];
+            writeln!(
+                out,
+                "{heatmap_key} ({ttl}): seq={} epoch={} contracts={} spot={} live={} vendor={} missing={} bytes={bytes}",
+                v["seq"],
+                v["epoch"]["id"].as_str().unwrap_or("?"),
+                v["contracts"]["gex"].as_array().map_or(0, Vec::len),
+                v["spot"],
+                sources["live"],
+                sources["vendor"],
+                sources["missing"],
+            )?;
+        }
+    }
+    let gex_key = keys.gex_snapshot(symbol);
+    match snapshot(store, &gex_key).await? {
+        None => writeln!(out, "{gex_key}: missing")?,
+        Some((ttl, bytes, v)) => {
+            let all = &v["filters"]["all"];
+            writeln!(
+                out,
+                "{gex_key} ({ttl}): seq={} net_gex={} zero_gamma={} ({}) call_wall={} put_wall={} bytes={bytes}",
+                v["seq"],
+                all["total"]["net_gex"],
+                all["levels"]["zero_gamma"],
+                all["levels"]["zero_gamma_status"].as_str().unwrap_or("?"),
+                all["levels"]["call_wall"],
+                all["levels"]["put_wall"],
+            )?;
+        }
+    }
+    let history = keys.gex_history(symbol);
+    writeln!(out, "{history}: {} entries", store.xlen(&history).await?)?;
+    Ok(())
+}
+
+/// A JSON snapshot key: its TTL, size and parsed value.
+async fn snapshot(store: &Store, key: &str) -> Result<Option<(String, usize, serde_json::Value)>> {
+    let ttl = ttl_text(store.pttl(key).await?);
+    let Some(text) = store.get(key).await? else {
+        return Ok(None);
+    };
+    let value = serde_json::from_str(&text).with_context(|| format!("{key} is not JSON"))?;
+    Ok(Some((ttl, text.len(), value)))
 }
 
 fn ttl_text(ttl: Ttl) -> String {

@@ -1,5 +1,7 @@
 //! `chainboard run`: live ingestion from Massive (or anything that speaks its
-//! protocol, such as `chainboard fake-massive`) into the epoch engines.
+//! protocol, such as `chainboard fake-massive`) into the epoch engines, with the
+//! epoch substrate written behind them and the models (heatmap, GEX and levels)
+//! published every second.
 //!
 //! Before starting the long-running tasks it makes one REST call (the market status)
 //! so that the three mistakes a person makes first fail at once with a clear message:
@@ -10,12 +12,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use chainboard_engine::BoardObserver;
 use chainboard_engine::{EngineConfig, WatchdogConfig};
 use chainboard_massive::backoff::BackoffConfig;
 use chainboard_massive::ingest::{self, IngestConfig};
 use chainboard_massive::plan::{PlannerConfig, QUOTES_PER_CONNECTION};
 use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient};
 use chainboard_model::Underlying;
+use chainboard_models::{ExpiryFilter, ModelConfig, ModelObserver};
+use chainboard_quant::exposure::DealerSign;
+use chainboard_store::publisher::{PublisherConfig, PublisherHandle};
 use chainboard_store::writer::{RecordFormat, WriterConfig};
 use chainboard_store::{KeySchema, Store};
 use std::sync::atomic::Ordering;
@@ -84,9 +90,98 @@ pub(crate) struct Args {
     /// Seconds an epoch's keys live without a refresh.
     #[arg(long, default_value_t = 300.0)]
     store_ttl_secs: f64,
+    /// Risk-free rate for implied volatility and greeks (0.04 = 4%).
+    #[arg(long, default_value_t = 0.04)]
+    rate: f64,
+    /// Dividend yield of the index, overriding the built-in one (SPX 0.013, NDX
+    /// 0.007).
+    #[arg(long)]
+    div_yield: Option<f64>,
+    /// Which side counts positive in GEX.
+    #[arg(long, value_enum, default_value_t)]
+    dealer_sign: DealerSignArg,
+    /// Seconds between model ticks (heatmap and GEX snapshots).
+    #[arg(long, default_value_t = 1.0)]
+    tick_secs: f64,
+    /// Entries kept in each `massive:gex:history:<symbol>` stream.
+    #[arg(long, default_value_t = 23_400)]
+    history_max: usize,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     for_secs: Option<f64>,
+}
+
+/// The dealer-positioning convention of GEX.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DealerSignArg {
+    /// Dealers long calls, short puts: calls positive, puts negative.
+    #[default]
+    CallsLong,
+    /// Dealers short calls, long puts.
+    PutsLong,
+}
+
+/// How the models and their publisher run.
+#[derive(Debug, Clone)]
+pub(crate) struct ModelSettings {
+    rate: f64,
+    div_yield: Option<f64>,
+    dealer_sign: DealerSign,
+    tick_ms: i64,
+    publisher: PublisherConfig,
+}
+
+impl ModelSettings {
+    fn from_args(args: &Args) -> Result<Self> {
+        if !(args.rate.is_finite() && (-0.05..=0.5).contains(&args.rate)) {
+            bail!(
+                "--rate: expected an annual rate between -0.05 and 0.5, got {}",
+                args.rate
+            );
+        }
+        if let Some(q) = args.div_yield
+            && !(q.is_finite() && (0.0..=0.5).contains(&q))
+        {
+            bail!("--div-yield: expected a yield between 0 and 0.5, got {q}");
+        }
+        if args.history_max == 0 {
+            bail!("--history-max: keep at least one entry");
+        }
+        Ok(Self {
+            rate: args.rate,
+            div_yield: args.div_yield,
+            dealer_sign: match args.dealer_sign {
+                DealerSignArg::CallsLong => DealerSign::CallsLong,
+                DealerSignArg::PutsLong => DealerSign::PutsLong,
+            },
+            tick_ms: positive_secs("--tick-secs", args.tick_secs)?.as_millis() as i64,
+            publisher: PublisherConfig {
+                schema: KeySchema {
+                    cluster: args.redis_cluster,
+                },
+                history_max: args.history_max,
+                ..PublisherConfig::default()
+            },
+        })
+    }
+
+    /// The models' observer, publishing through `publisher`.
+    pub(crate) fn observer(&self, publisher: &PublisherHandle) -> ModelObserver {
+        let (rate, div_yield, dealer_sign) = (self.rate, self.div_yield, self.dealer_sign);
+        ModelObserver::with_configs(
+            self.tick_ms,
+            move |u| {
+                let base = ModelConfig::for_underlying(u);
+                ModelConfig {
+                    rate,
+                    div_yield: div_yield.unwrap_or(base.div_yield),
+                    dealer_sign,
+                    ..base
+                }
+            },
+            publisher.sink(),
+        )
+    }
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
@@ -108,7 +203,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         ttl: positive_secs("--store-ttl-secs", args.store_ttl_secs)?,
         ..WriterConfig::default()
     };
-    runtime.block_on(serve(config, args.redis.clone(), writer, args.for_secs))
+    let models = ModelSettings::from_args(args)?;
+    runtime.block_on(serve(
+        config,
+        args.redis.clone(),
+        writer,
+        models,
+        args.for_secs,
+    ))
 }
 
 /// Builds the ingestion config from the flags, rejecting bad values with a message
@@ -191,6 +293,7 @@ async fn serve(
     config: IngestConfig,
     redis: Option<String>,
     writer: WriterConfig,
+    models: ModelSettings,
     for_secs: Option<f64>,
 ) -> Result<ExitCode> {
     // A malformed URL fails now; a Redis that is down is retried by the writer.
@@ -200,15 +303,18 @@ async fn serve(
         tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
     }
     tracing::info!(store = %store.describe(), "epoch substrate");
-    let (writer, _writer_task) = chainboard_store::writer::spawn(store, writer);
+    let (writer, _writer_task) = chainboard_store::writer::spawn(store.clone(), writer);
     let health = writer.health().clone();
+    let publisher = chainboard_store::publisher::spawn(store, models.publisher);
+    let observers: Vec<Box<dyn BoardObserver>> =
+        vec![Box::new(writer), Box::new(models.observer(&publisher))];
     tracing::info!(
         rest = %config.rest.rest_url,
         ws = %config.options_socket.ws_url,
         symbols = ?config.underlyings.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
         "starting ingestion"
     );
-    let mut handle = ingest::start(config, Some(Box::new(writer)))?;
+    let mut handle = ingest::start(config, Some(Box::new(observers)))?;
     let stop = async {
         match for_secs {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
@@ -239,6 +345,29 @@ async fn serve(
                 health.epochs_written.load(Ordering::Relaxed),
                 health.fields_written.load(Ordering::Relaxed),
                 health.errors.load(Ordering::Relaxed),
+            );
+            let published = publisher.health();
+            for symbol in publisher.symbols() {
+                if let Some(p) = publisher.watch(symbol).borrow().clone() {
+                    let all = p.gex.filter(ExpiryFilter::All);
+                    let level = |x: Option<f64>| x.map_or_else(|| "none".to_owned(), |v| format!("{v:.2}"));
+                    println!(
+                        "{symbol} models seq={} spot={} net_gex={:.0} zero_gamma={} call_wall={} put_wall={} live_greeks={}",
+                        p.heatmap.seq(),
+                        level(p.heatmap.meta.spot),
+                        all.total.net_gex(),
+                        level(all.levels.zero_gamma.level()),
+                        level(all.levels.call_wall.map(|k| k.points())),
+                        level(all.levels.put_wall.map(|k| k.points())),
+                        p.heatmap.meta.sources[0],
+                    );
+                }
+            }
+            println!(
+                "models published={} skipped={} errors={}",
+                published.published.load(Ordering::Relaxed),
+                published.skipped.load(Ordering::Relaxed),
+                published.errors.load(Ordering::Relaxed),
             );
             Ok(ExitCode::SUCCESS)
         }
