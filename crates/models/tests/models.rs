@@ -112,36 +112,56 @@ fn unusable_quotes_fall_back_to_vendor_and_say_why() {
     let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
     let mut models = models_for(&mut engine);
     start(&mut engine, &mut models, NOW_MS);
-    let keys: Vec<_> = engine
-        .epoch()
-        .expect("epoch")
-        .board()
-        .contracts()
+    let spot = chain.spot();
+    let board: Vec<_> = engine.epoch().expect("epoch").board().contracts().to_vec();
+    // The first contracts are the deepest in-the-money calls of the first expiration;
+    // the last of that expiration's calls is far out of the money.
+    let deep_itm = board[0].key;
+    assert!(deep_itm.strike.points() < spot * 0.99);
+    let atm = board
         .iter()
-        .take(3)
-        .map(|g| g.key)
-        .collect();
-    let quotes = [
-        (0.0, 0.05),  // zero bid
-        (3.2, 3.0),   // crossed
-        (0.05, 0.10), // far below intrinsic or value for a near contract: maybe solvable
+        .filter(|g| g.key.expiration == deep_itm.expiration && g.key.right == Right::Call)
+        .min_by_key(|g| ((g.key.strike.points() - spot).abs() * 100.0) as i64)
+        .expect("an at-the-money call")
+        .key;
+    let cases = [
+        (board[1].key, 0.0, 0.05), // zero bid
+        (board[2].key, 3.2, 3.0),  // crossed
+        (deep_itm, 0.05, 0.10),    // below intrinsic
+        (atm, 9.0, 9.0),           // locked: usable
     ];
-    for (key, (bid, ask)) in keys.iter().zip(quotes) {
+    for (key, bid, ask) in cases {
         engine.apply_quote(
-            key,
+            &key,
             &QuoteUpdate::new(bid, ask, 1, 1, NOW_MS + 10).expect("ok"),
         );
     }
-    let before = tick(&mut engine, &mut models, NOW_MS + 1_000).heatmap;
-    let unusable = before.meta.unusable;
-    assert!(unusable.get(chainboard_models::Unusable::ZeroBid) >= 1);
-    assert!(unusable.get(chainboard_models::Unusable::Crossed) >= 1);
-    for slot in 0..2 {
-        let cell = before.cells.get(slot).expect("cell");
-        assert_ne!(cell.source, GreeksSource::Live, "slot {slot}: {cell:?}");
+    let t = tick(&mut engine, &mut models, NOW_MS + 1_000);
+    let unusable = t.heatmap.meta.unusable;
+    use chainboard_models::Unusable;
+    assert!(unusable.get(Unusable::ZeroBid) >= 1);
+    assert!(unusable.get(Unusable::Crossed) >= 1);
+    assert!(unusable.get(Unusable::NoSolution) >= 1);
+    let slot = |key: chainboard_model::ContractKey| {
+        board
+            .iter()
+            .position(|g| g.key == key)
+            .expect("on the board")
+    };
+    for key in [board[1].key, board[2].key, deep_itm] {
+        let cell = t.heatmap.cells.get(slot(key)).expect("cell");
+        assert_eq!(cell.source, GreeksSource::Vendor, "{key}: {cell:?}");
+        assert!(cell.iv.is_some(), "the vendor's IV: {cell:?}");
     }
-    let counted: u64 = before.meta.sources.iter().sum();
-    assert_eq!(counted as usize, before.cells.len());
+    let locked = t.heatmap.cells.get(slot(atm)).expect("cell");
+    assert_eq!(
+        locked.source,
+        GreeksSource::Live,
+        "a locked quote has a mid: {locked:?}"
+    );
+    assert_eq!(locked.mid, Some(9.0));
+    let counted: u64 = t.heatmap.meta.sources.iter().sum();
+    assert_eq!(counted as usize, t.heatmap.cells.len());
 }
 
 /// Incremental ticks equal a full recompute: the property the design asks of the
