@@ -205,18 +205,7 @@ fn run_with_redis_leaves_the_designs_keys_for_inspect() {
         "{stdout}"
     );
     assert!(stdout.contains(" errors=0"), "{stdout}");
-    let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
-        .args([
-            "inspect",
-            "--redis",
-            &redis.url,
-            "--symbol",
-            "SPX",
-            "--records",
-            "2",
-        ])
-        .output()
-        .unwrap();
+    let out = inspect(&redis, 2);
     let report = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // massive:epoch:current:SPX -> SPX-20261124-0001
@@ -246,21 +235,18 @@ fn run_with_redis_leaves_the_designs_keys_for_inspect() {
     );
 }
 
+/// `chainboard inspect` of SPX in `redis`, printing `records` records.
+fn inspect(redis: &Redis, records: usize) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .args(["inspect", "--redis", &redis.url, "--symbol", "SPX"])
+        .args(["--records", &records.to_string()])
+        .output()
+        .unwrap()
+}
+
 /// `inspect`'s line for `key`, if the key is there.
 fn inspect_line(redis: &Redis, prefix: &str) -> Option<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
-        .args([
-            "inspect",
-            "--redis",
-            &redis.url,
-            "--symbol",
-            "SPX",
-            "--records",
-            "0",
-        ])
-        .output()
-        .unwrap();
-    text(&out.stdout)
+    text(&inspect(redis, 0).stdout)
         .lines()
         .find(|l| l.starts_with(prefix) && !l.contains(": missing"))
         .map(str::to_owned)

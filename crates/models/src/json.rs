@@ -19,6 +19,7 @@
 use std::fmt::Write as _;
 
 use chainboard_model::time::ms_to_seconds;
+use chainboard_model::{EpochId, Underlying};
 
 use crate::gex::{ExpiryFilter, Metric};
 use crate::snapshot::{
@@ -187,15 +188,41 @@ fn counts(o: &mut Out, sources: &[u64; 3], unusable: &UnusableCounts) {
     o.raw("}");
 }
 
-fn meta(o: &mut Out, m: &HeatmapMeta) {
+/// `seq`, `ts`, `spot` and `anchor`: what every document says about its tick.
+fn tick_fields(o: &mut Out, seq: u64, ts_ms: i64, spot: Option<f64>, a: Option<Anchor>) {
     o.key("seq");
-    o.opt_u(Some(m.seq));
+    o.opt_u(Some(seq));
     o.key("ts");
-    o.num(ms_to_seconds(m.ts_ms));
+    o.num(ms_to_seconds(ts_ms));
     o.key("spot");
-    o.opt(m.spot);
+    o.opt(spot);
     o.key("anchor");
-    anchor(o, m.anchor);
+    anchor(o, a);
+}
+
+/// The opening of a diff: `{"schema":…,"symbol":…,"epoch":…,"base_seq":…`.
+fn diff_head(o: &mut Out, schema: &str, symbol: Underlying, epoch: &EpochId, base_seq: u64) {
+    o.raw("{");
+    o.key("schema");
+    o.plain(schema);
+    o.key("symbol");
+    o.plain(symbol.as_str());
+    o.key("epoch");
+    o.plain(&epoch.to_string());
+    o.key("base_seq");
+    o.opt_u(Some(base_seq));
+}
+
+/// A filter's `total` and `levels`.
+fn total_and_levels(o: &mut Out, t: &Exposures, l: &Levels) {
+    o.key("total");
+    total(o, t);
+    o.key("levels");
+    levels(o, l);
+}
+
+fn meta(o: &mut Out, m: &HeatmapMeta) {
+    tick_fields(o, m.seq, m.ts_ms, m.spot, m.anchor);
     o.key("today");
     o.plain(&m.today.to_string());
     o.key("feed");
@@ -293,15 +320,13 @@ pub fn heatmap(s: &HeatmapSnapshot) -> String {
 /// A heatmap diff (`chainboard/heatmap-diff/v1`).
 pub fn heatmap_diff(d: &HeatmapDiff) -> String {
     let mut o = Out(String::with_capacity(512 + d.cells.len() * 120));
-    o.raw("{");
-    o.key("schema");
-    o.plain("chainboard/heatmap-diff/v1");
-    o.key("symbol");
-    o.plain(d.symbol.as_str());
-    o.key("epoch");
-    o.plain(&d.epoch.to_string());
-    o.key("base_seq");
-    o.opt_u(Some(d.base_seq));
+    diff_head(
+        &mut o,
+        "chainboard/heatmap-diff/v1",
+        d.symbol,
+        &d.epoch,
+        d.base_seq,
+    );
     meta(&mut o, &d.meta);
     if let Some(columns) = &d.columns {
         o.key("expirations");
@@ -369,14 +394,7 @@ pub fn gex(s: &GexSnapshot) -> String {
     o.plain(s.symbol.as_str());
     o.key("epoch");
     epoch_info(&mut o, &s.epoch);
-    o.key("seq");
-    o.opt_u(Some(s.seq));
-    o.key("ts");
-    o.num(ms_to_seconds(s.ts_ms));
-    o.key("spot");
-    o.opt(s.spot);
-    o.key("anchor");
-    anchor(&mut o, s.anchor);
+    tick_fields(&mut o, s.seq, s.ts_ms, s.spot, s.anchor);
     o.key("dealer_sign");
     o.plain(s.dealer_sign.as_str());
     o.key("strikes");
@@ -395,10 +413,7 @@ pub fn gex(s: &GexSnapshot) -> String {
         o.key(f.filter.as_str());
         o.raw("{");
         exposure_columns(&mut o, f.per_strike.iter());
-        o.key("total");
-        total(&mut o, &f.total);
-        o.key("levels");
-        levels(&mut o, &f.levels);
+        total_and_levels(&mut o, &f.total, &f.levels);
         o.raw("}");
     }
     o.raw("}}");
@@ -408,23 +423,14 @@ pub fn gex(s: &GexSnapshot) -> String {
 /// A GEX diff (`chainboard/gex-diff/v1`).
 pub fn gex_diff(d: &GexDiff) -> String {
     let mut o = Out(String::with_capacity(2048));
-    o.raw("{");
-    o.key("schema");
-    o.plain("chainboard/gex-diff/v1");
-    o.key("symbol");
-    o.plain(d.symbol.as_str());
-    o.key("epoch");
-    o.plain(&d.epoch.to_string());
-    o.key("base_seq");
-    o.opt_u(Some(d.base_seq));
-    o.key("seq");
-    o.opt_u(Some(d.seq));
-    o.key("ts");
-    o.num(ms_to_seconds(d.ts_ms));
-    o.key("spot");
-    o.opt(d.spot);
-    o.key("anchor");
-    anchor(&mut o, d.anchor);
+    diff_head(
+        &mut o,
+        "chainboard/gex-diff/v1",
+        d.symbol,
+        &d.epoch,
+        d.base_seq,
+    );
+    tick_fields(&mut o, d.seq, d.ts_ms, d.spot, d.anchor);
     o.key("expirations");
     o.raw("{");
     o.key("index");
@@ -439,10 +445,7 @@ pub fn gex_diff(d: &GexDiff) -> String {
         o.key("index");
         o.array(&f.changed, |o, (i, _)| o.int(i64::from(*i)));
         exposure_columns(&mut o, f.changed.iter().map(|(_, e)| e));
-        o.key("total");
-        total(&mut o, &f.total);
-        o.key("levels");
-        levels(&mut o, &f.levels);
+        total_and_levels(&mut o, &f.total, &f.levels);
         o.raw("}");
     }
     o.raw("}}");
