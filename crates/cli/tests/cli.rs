@@ -127,6 +127,10 @@ fn the_default_command_runs_the_demo_through_every_kind_of_epoch() {
     for expected in [
         "epoch SPX-20261124-0001 (startup): 24378 contracts",
         "geometry_miss (not on the board)",
+        "models: every contract's implied volatility and greeks",
+        "model tick 2:",
+        "GEX  all: net ",
+        "zero-gamma flip ",
         "(geometry_change)",
         "watchdog requests a photo (StaleFeed)",
         "epoch SPX-20261124-0003 (stale_feed)",

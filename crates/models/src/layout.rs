@@ -114,3 +114,13 @@ impl Layout {
         self.positions.is_empty()
     }
 }
+
+impl std::fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LayoutError::TooLarge => f.write_str("more than 65,535 expirations or strikes"),
+        }
+    }
+}
+
+impl std::error::Error for LayoutError {}

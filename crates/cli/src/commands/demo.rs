@@ -2,8 +2,10 @@
 //! SPX market, in one process, in a few seconds.
 //!
 //! It walks through what the service does with Massive's data: a chain photo becomes
-//! the startup epoch; skewed quote traffic, with a few symbols that are not listed,
-//! hydrates it through the real frame parser and feed; a photo after a large spot move
+//! the startup epoch and the models solve every contract's greeks; skewed quote
+//! traffic, with a few symbols that are not listed, hydrates it through the real frame
+//! parser and feed, and one model tick turns what changed into GEX and its levels; a
+//! photo after a large spot move
 //! lists new strikes and starts a `geometry_change` epoch; a silent feed makes the
 //! watchdog ask for a forced photo, which starts a `stale_feed` epoch. Time is
 //! simulated, so the run is the same every time for a given seed.
@@ -16,6 +18,8 @@ use anyhow::{Context, Result, bail};
 use chainboard_engine::{Engine, EngineConfig, EpochStarted, SnapshotOutcome};
 use chainboard_massive::{Feed, assemble};
 use chainboard_model::{ChainSnapshot, ContractRecord, EpochReason, RootMap, Underlying};
+use chainboard_models::observer::feed_status;
+use chainboard_models::{ExpiryFilter, ModelConfig, Models, flip};
 use chainboard_sim::{ChainConfig, QuoteTraffic, SimChain, TrafficConfig, chain_pages};
 
 /// Arguments of `chainboard demo`.
@@ -45,6 +49,28 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let mut engine = Engine::new(spx, EngineConfig::default());
     let started = expect_epoch(engine.on_snapshot(photo, t0))?;
     report(&mut out, &started, &format!("{pages} chain pages"))?;
+    // The models drain their own dirty set, once a second in the service.
+    let consumer = engine
+        .add_dirty_consumer()
+        .context("a dirty set for the models")?;
+    let mut models = Models::new(spx, ModelConfig::for_underlying(spx), consumer);
+    let status = feed_status(&engine, t0);
+    let clock = Instant::now();
+    let first = models
+        .start_epoch(
+            engine.epoch_mut().context("an epoch is active")?,
+            status,
+            t0,
+        )
+        .context("laying out the board")?;
+    writeln!(
+        out,
+        "models: every contract's implied volatility and greeks in {:.0} ms (live={} vendor={} missing={})",
+        clock.elapsed().as_secs_f64() * 1000.0,
+        first.heatmap.meta.sources[0],
+        first.heatmap.meta.sources[1],
+        first.heatmap.meta.sources[2],
+    )?;
 
     // Live paint: quotes and trades skewed to near-the-money, near-expiry contracts,
     // half a percent of them for contracts that are not listed.
@@ -76,14 +102,39 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         elapsed.as_secs_f64() * 1000.0
     )?;
 
-    let epoch = engine.epoch_mut().context("an epoch is active")?;
-    let mut dirty = Vec::new();
-    epoch.drain_dirty(|slot, _, _, _| dirty.push(slot));
+    let now = t0 + frames;
+    let status = feed_status(engine, now);
+    let clock = Instant::now();
+    let tick = models
+        .tick(
+            engine.epoch_mut().context("an epoch is active")?,
+            status,
+            now,
+        )
+        .context("the models follow the engine's epoch")?;
+    let tick_ms = clock.elapsed().as_secs_f64() * 1000.0;
     writeln!(
         out,
-        "dirty since the last model tick: {} contracts (drained in O(changed))",
-        dirty.len()
+        "model tick {}: {} re-quoted contracts re-solved and re-summed in {tick_ms:.1} ms",
+        tick.heatmap.seq(),
+        tick.evaluated,
     )?;
+    let flips = flip::zero_gamma(&tick.heatmap, models.config());
+    let gex = tick.gex.with_zero_gamma(flips);
+    let level =
+        |x: Option<f64>| x.map_or_else(|| "none in range".to_owned(), |v| format!("{v:.2}"));
+    for filter in [ExpiryFilter::All, ExpiryFilter::ZeroDte] {
+        let f = gex.filter(filter);
+        writeln!(
+            out,
+            "  GEX {:>4}: net {:+.2} bn $/1% move; call wall {}; put wall {}; zero-gamma flip {}",
+            filter.as_str(),
+            f.total.net_gex() / 1e9,
+            level(f.levels.call_wall.map(|k| k.points())),
+            level(f.levels.put_wall.map(|k| k.points())),
+            level(f.levels.zero_gamma.level()),
+        )?;
+    }
     writeln!(
         out,
         "\nnearest-expiry contracts around the money, as published:"
@@ -150,7 +201,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     writeln!(out, "\nepochs by reason: {}", by_reason.join(" "))?;
     writeln!(
         out,
-        "the live heatmap, GEX and web UI are built on this core; see README.md"
+        "`chainboard run` does this live against Massive every second; see README.md"
     )?;
     Ok(ExitCode::SUCCESS)
 }
