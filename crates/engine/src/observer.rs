@@ -1,11 +1,12 @@
-//! What sits downstream of the engines: the store's write-behind, and later the
-//! models.
+//! What sits downstream of the engines: the store's write-behind and the models.
 //!
-//! The ingestion loop owns the engines and calls its observer on the same task, so an
+//! The ingestion loop owns the engines and calls its observers on the same task, so an
 //! observer sees each engine between events, never concurrently with hydration. An
-//! observer must return at once: it hands work to its own task (bounded, with
-//! `try_send`) and leaves anything it cannot hand over in the engine's dirty set, where
-//! it keeps coalescing.
+//! observer must be quick: it hands slow work to its own task (bounded, with
+//! `try_send`, or a latest-value channel) and leaves anything it cannot hand over in
+//! its dirty set, where it keeps coalescing. The models' tick runs here (a fraction of
+//! a millisecond; milliseconds on a new epoch); frames queue in the bounded socket
+//! channel meanwhile.
 
 use crate::Engine;
 

@@ -13,9 +13,9 @@
 use std::sync::Arc;
 
 use chainboard_engine::{DirtyConsumer, Epoch};
-use chainboard_model::{ContractGeometry, ContractState, FieldMask, Strike, Underlying};
+use chainboard_model::{ContractGeometry, ContractState, FieldMask, Right, Strike, Underlying};
 use chainboard_quant::expiry;
-use chainboard_quant::exposure::{Exposure, MULTIPLIER};
+use chainboard_quant::exposure::Exposure;
 use jiff::tz::TimeZone;
 
 use crate::ModelConfig;
@@ -25,11 +25,16 @@ use crate::snapshot::{
     Cell, Cells, Column, EpochInfo, Exposures, FeedStatus, FilterGex, GexSnapshot, HeatmapMeta,
     HeatmapSnapshot, Levels,
 };
-use crate::valuation::{self, Anchor, GreeksSource, UnusableCounts, Vol};
+use crate::valuation::{self, Anchor, GreeksSource, Unusable, UnusableCounts, Vol};
 
-/// Fields whose change calls for a new volatility: the quote, and the photo's vendor
-/// greeks and IV (the fallback). Open interest and volume only re-weight.
-const RESOLVE: FieldMask = FieldMask::QUOTE;
+/// A changed quote calls for a new volatility. A photo's slow fields (vendor greeks,
+/// IV, open interest) call for one only where the vendor's numbers are in use: a
+/// contract priced from its live quote keeps the volatility solved when that quote
+/// came, against the spot of that moment.
+fn needs_solve(mask: FieldMask, current: Vol) -> bool {
+    mask.intersects(FieldMask::QUOTE)
+        || (mask.intersects(FieldMask::SLOW) && current.source != GreeksSource::Live)
+}
 
 /// A snapshot pair produced by one tick.
 #[derive(Debug, Clone)]
@@ -60,29 +65,78 @@ pub struct Recomputed {
 /// The models of one epoch.
 #[derive(Debug)]
 struct EpochModels {
+    /// Which epoch, for snapshots and to refuse another epoch's engine.
     info: EpochInfo,
+    /// The grid, shared with every snapshot of the epoch.
     layout: Arc<Layout>,
+    /// Per-column time to settlement and filters at the anchor; replaced (not
+    /// mutated) at each re-anchor so snapshots can share it.
     columns: Arc<Vec<Column>>,
+    /// Where greeks are evaluated; `None` until the index has a value.
     anchor: Option<Anchor>,
+    /// The anchor's exchange date (0DTE and days to expiry).
     today: jiff::civil::Date,
+    /// Per slot: the volatility in use, the only per-contract input that survives
+    /// between ticks.
     vols: Vec<Vol>,
+    /// Per slot: why its live quote gave no volatility at its last solve.
+    unusable_why: Vec<Option<Unusable>>,
+    /// Per slot: its part in the GEX sums, to subtract when it changes.
     contributions: Vec<Contribution>,
+    /// Per slot: the published numbers.
     cells: Cells,
+    /// The exact GEX sums.
     book: GexBook,
-    sources: [u64; 3],
+    /// Contracts per greeks source, kept with the cells.
+    sources: [u64; GreeksSource::ALL.len()],
+    /// Contracts per reason their live quote is unusable, kept with `unusable_why`.
     unusable: UnusableCounts,
     /// Slots drained this tick (reused: no allocation per tick once warm).
     scratch: Vec<(u32, FieldMask)>,
 }
 
+impl EpochModels {
+    /// Solves slot `slot`'s volatility at `spot` and `now_ms` and keeps the counts.
+    fn solve(
+        &mut self,
+        epoch: &Epoch,
+        slot: usize,
+        spot: Option<f64>,
+        now_ms: i64,
+        config: &ModelConfig,
+    ) {
+        let (g, s) = contract(epoch, slot);
+        let pos = self.layout.positions[slot];
+        let settles = self.layout.expirations[usize::from(pos.expiry)].settles_ms;
+        let t = expiry::years_between(now_ms, settles);
+        let (vol, why) = valuation::solve(g, s, spot, t, config);
+        self.vols[slot] = vol;
+        let old = std::mem::replace(&mut self.unusable_why[slot], why);
+        if old != why {
+            if let Some(old) = old {
+                self.unusable.remove(old);
+            }
+            if let Some(why) = why {
+                self.unusable.add(why);
+            }
+        }
+    }
+}
+
 /// The model builder of one underlying.
 #[derive(Debug)]
 pub struct Models {
+    /// Whose board.
     symbol: Underlying,
+    /// Rate, dividend yield, sign convention, anchor band, flip search.
     config: ModelConfig,
+    /// New York, for settlement moments and the exchange date.
     tz: TimeZone,
+    /// The engine's dirty set this builder drains.
     consumer: DirtyConsumer,
+    /// The last snapshot's seq; runs on across epochs so a diff never spans two.
     seq: u64,
+    /// The current epoch's models; `None` before the first.
     epoch: Option<EpochModels>,
 }
 
@@ -97,6 +151,14 @@ impl Models {
             seq: 0,
             epoch: None,
         }
+    }
+
+    /// Numbers snapshots from `first` on (default 1). A service seeds it from the
+    /// clock, so a restarted process never reuses a `(epoch, seq)` pair a client may
+    /// still hold.
+    pub fn with_first_seq(mut self, first: u64) -> Self {
+        self.seq = first.saturating_sub(1);
+        self
     }
 
     /// The configuration.
@@ -127,22 +189,6 @@ impl Models {
         });
         let (columns, today) = columns(&layout, now_ms, &self.tz);
         let n = layout.len();
-        let mut unusable = UnusableCounts::default();
-        let vols = epoch
-            .contracts()
-            .zip(&layout.positions)
-            .map(|((g, s), pos)| {
-                let t = expiry::years_between(
-                    now_ms,
-                    layout.expirations[usize::from(pos.expiry)].settles_ms,
-                );
-                let (vol, why) = valuation::solve(g, s, spot, t, &self.config);
-                if let Some(why) = why {
-                    unusable.add(why);
-                }
-                vol
-            })
-            .collect::<Vec<_>>();
         let mut models = EpochModels {
             info: EpochInfo {
                 id: epoch.id(),
@@ -153,14 +199,18 @@ impl Models {
             columns: Arc::new(columns),
             anchor,
             today,
-            vols,
+            vols: vec![Vol::default(); n],
+            unusable_why: vec![None; n],
             contributions: vec![Contribution::default(); n],
             cells: Cells::new(n),
             book: GexBook::new(layout.strikes.len(), layout.expirations.len()),
-            sources: [0; 3],
-            unusable,
+            sources: [0; GreeksSource::ALL.len()],
+            unusable: UnusableCounts::default(),
             scratch: Vec::with_capacity(n),
         };
+        for slot in 0..n {
+            models.solve(epoch, slot, spot, now_ms, &self.config);
+        }
         self.install(&mut models, epoch);
         let tick = self.emit(&models, epoch, feed, now_ms, true, n);
         self.epoch = Some(models);
@@ -182,22 +232,20 @@ impl Models {
         epoch.drain_dirty_for(self.consumer, |slot, mask, _, _| {
             scratch.push((slot.index() as u32, mask));
         });
-        // New volatilities for quotes that changed, at this tick's spot and time.
-        for i in 0..models.scratch.len() {
-            let (slot, mask) = models.scratch[i];
-            let slot = slot as usize;
-            if !mask.intersects(RESOLVE) && !mask.intersects(FieldMask::SLOW) {
-                continue;
+        if models.anchor.is_none() && spot.is_some() {
+            // The index has its first value: every quote can be solved now.
+            for slot in 0..models.vols.len() {
+                models.solve(epoch, slot, spot, now_ms, &self.config);
             }
-            let (g, s) = contract(epoch, slot);
-            let pos = models.layout.positions[slot];
-            let settles = models.layout.expirations[usize::from(pos.expiry)].settles_ms;
-            let t = expiry::years_between(now_ms, settles);
-            let (vol, why) = valuation::solve(g, s, spot, t, &self.config);
-            if let Some(why) = why {
-                models.unusable.add(why);
+        } else {
+            // New volatilities for quotes that changed, at this tick's spot and time.
+            for i in 0..models.scratch.len() {
+                let (slot, mask) = models.scratch[i];
+                let slot = slot as usize;
+                if needs_solve(mask, models.vols[slot]) {
+                    models.solve(epoch, slot, spot, now_ms, &self.config);
+                }
             }
-            models.vols[slot] = vol;
         }
         let due = anchor_due(models.anchor, spot, now_ms, &self.config);
         let evaluated = if due {
@@ -230,9 +278,9 @@ impl Models {
                 let old_source = models.cells.get(slot).map(|c| c.source);
                 if old_source != Some(cell.source) {
                     if let Some(old) = old_source {
-                        models.sources[source_index(old)] -= 1;
+                        models.sources[old.index()] -= 1;
                     }
-                    models.sources[source_index(cell.source)] += 1;
+                    models.sources[cell.source.index()] += 1;
                 }
                 models.cells.set(slot, cell);
             }
@@ -258,9 +306,9 @@ impl Models {
     /// Re-evaluates every contract into `models` (new epoch or new anchor).
     fn install(&self, models: &mut EpochModels, epoch: &Epoch) {
         let full = recompute(models, &self.config, epoch);
-        let mut sources = [0u64; 3];
+        let mut sources = [0u64; GreeksSource::ALL.len()];
         for (slot, cell) in full.cells.into_iter().enumerate() {
-            sources[source_index(cell.source)] += 1;
+            sources[cell.source.index()] += 1;
             models.cells.set(slot, cell);
         }
         models.sources = sources;
@@ -357,14 +405,6 @@ fn recompute(models: &EpochModels, config: &ModelConfig, epoch: &Epoch) -> Recom
     }
 }
 
-fn source_index(source: GreeksSource) -> usize {
-    match source {
-        GreeksSource::Live => 0,
-        GreeksSource::Vendor => 1,
-        GreeksSource::Missing => 2,
-    }
-}
-
 fn live_spot(epoch: &Epoch) -> Option<f64> {
     epoch
         .underlying_value()
@@ -398,30 +438,36 @@ fn columns(layout: &Layout, at_ms: i64, tz: &TimeZone) -> (Vec<Column>, jiff::ci
     let today = jiff::Timestamp::from_millisecond(at_ms)
         .map(|t| tz.to_datetime(t).date())
         .unwrap_or_default();
-    let next_settle = layout
+    // The next expiry is the nearest expiration date with anything not yet settled
+    // (on a monthly Friday morning, the AM monthly and the PM weekly alike).
+    let next_date = layout
         .expirations
         .iter()
-        .map(|e| e.settles_ms)
-        .filter(|&s| s > at_ms)
+        .filter(|e| e.settles_ms > at_ms)
+        .map(|e| e.date)
         .min();
     let columns = layout
         .expirations
         .iter()
         .map(|e| {
             let dte = (e.date - today).get_days();
-            let live = e.settles_ms > at_ms;
-            let mut filters = ExpiryFilter::All.bit();
-            if live && e.date == today {
-                filters |= ExpiryFilter::ZeroDte.bit();
-            }
-            if live && Some(e.settles_ms) == next_settle {
-                filters |= ExpiryFilter::Next.bit();
-            }
-            if live && dte <= 7 {
-                filters |= ExpiryFilter::Week.bit();
-            }
-            if live && dte <= 45 {
-                filters |= ExpiryFilter::Days45.bit();
+            // A settled column is in no filter: its contracts have no greeks left and
+            // stay on the board only until a photo drops them.
+            let mut filters = 0;
+            if e.settles_ms > at_ms {
+                filters |= ExpiryFilter::All.bit();
+                if e.date == today {
+                    filters |= ExpiryFilter::ZeroDte.bit();
+                }
+                if Some(e.date) == next_date {
+                    filters |= ExpiryFilter::Next.bit();
+                }
+                if dte <= 7 {
+                    filters |= ExpiryFilter::Week.bit();
+                }
+                if dte <= 45 {
+                    filters |= ExpiryFilter::Days45.bit();
+                }
             }
             Column {
                 t_years: expiry::years_between(at_ms, e.settles_ms),
@@ -442,55 +488,59 @@ fn evaluate(
 ) -> (Cell, Contribution) {
     let pos = models.layout.positions[slot];
     let column = models.columns[usize::from(pos.expiry)];
+    let quote = Cell {
+        bid: s.bid,
+        ask: s.ask,
+        mid: s.mid(),
+        oi: s.slow.oi,
+        volume: s.volume,
+        ..Cell::default()
+    };
+    if column.t_years <= 0.0 {
+        // Settled: the quote is history, there are no greeks and no exposure.
+        return (quote, Contribution::default());
+    }
     let vol = models.vols[slot];
     let greeks = valuation::greeks_at(g, s, vol, models.anchor, column.t_years, config);
-    let has_greeks = vol.source != GreeksSource::Missing;
     let spot = models.anchor.map_or(0.0, |a| a.spot);
-    let oi = s.slow.oi.unwrap_or(0) as f64;
-    let volume = s.volume.unwrap_or(0) as f64;
-    let by_oi = Exposure::of(&greeks, g.key.right, oi, spot, config.dealer_sign);
-    let sign = config.dealer_sign.of(g.key.right);
-    let gex_volume = greeks.gamma * sign * volume * MULTIPLIER * spot * spot * 0.01;
-    let call = g.key.right == chainboard_model::Right::Call;
+    let right = g.key.right;
+    let by_oi = Exposure::of(
+        &greeks,
+        right,
+        s.slow.oi.unwrap_or(0) as f64,
+        spot,
+        config.dealer_sign,
+    );
+    let by_volume = Exposure::of(
+        &greeks,
+        right,
+        s.volume.unwrap_or(0) as f64,
+        spot,
+        config.dealer_sign,
+    );
+    let (gex_metric, volume_metric) = match right {
+        Right::Call => (Metric::CallGex, Metric::CallGexVolume),
+        Right::Put => (Metric::PutGex, Metric::PutGexVolume),
+    };
     let mut dollars = [0.0; Metric::ALL.len()];
-    dollars[if call {
-        Metric::CallGex
-    } else {
-        Metric::PutGex
-    } as usize] = by_oi.gex;
-    dollars[if call {
-        Metric::CallGexVolume
-    } else {
-        Metric::PutGexVolume
-    } as usize] = gex_volume;
+    dollars[gex_metric as usize] = by_oi.gex;
+    dollars[volume_metric as usize] = by_volume.gex;
     dollars[Metric::Dex as usize] = by_oi.dex;
     dollars[Metric::Vanna as usize] = by_oi.vanna;
     dollars[Metric::Charm as usize] = by_oi.charm;
     let contribution = Contribution::from_dollars(dollars);
-    let gex_metric = if call {
-        Metric::CallGex
-    } else {
-        Metric::PutGex
-    };
-    let vol_metric = if call {
-        Metric::CallGexVolume
-    } else {
-        Metric::PutGexVolume
-    };
+    let has_greeks = vol.source != GreeksSource::Missing;
+    let published = valuation::Published::from(greeks);
     let cell = Cell {
-        bid: s.bid,
-        ask: s.ask,
-        mid: s.mid(),
         iv: vol.iv,
-        delta: has_greeks.then_some(greeks.delta),
-        gamma: has_greeks.then_some(greeks.gamma),
-        theta: has_greeks.then_some(greeks.theta / 365.0),
-        vega: has_greeks.then_some(greeks.vega / 100.0),
-        oi: s.slow.oi,
-        volume: s.volume,
+        delta: has_greeks.then_some(published.delta),
+        gamma: has_greeks.then_some(published.gamma),
+        theta: has_greeks.then_some(published.theta_per_day),
+        vega: has_greeks.then_some(published.vega_per_point),
         gex: contribution.dollars(gex_metric),
-        gex_volume: contribution.dollars(vol_metric),
+        gex_volume: contribution.dollars(volume_metric),
         source: vol.source,
+        ..quote
     };
     (cell, contribution)
 }

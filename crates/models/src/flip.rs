@@ -6,8 +6,8 @@
 //! [`GammaLeg`] with its strike, its time to settlement at the snapshot's anchor and
 //! that volatility, and [`GammaProfile::zero_gamma`] finds the sign change nearest
 //! spot (see [`chainboard_quant::levels`] for the search and its limits). Contracts
-//! whose greeks are the vendor's raw numbers, without a volatility, cannot be
-//! re-priced and are left out; the snapshot's source counts say how many there are.
+//! whose greeks are the vendor's raw numbers, without a volatility (`iv` null in the
+//! heatmap, source `V`), cannot be re-priced and are left out.
 //!
 //! The search costs milliseconds on a full board, so it runs off the 1 Hz tick path:
 //! the publisher calls [`zero_gamma`] on the snapshot it is about to publish, and the
@@ -22,9 +22,12 @@ use crate::snapshot::{HeatmapSnapshot, ZeroGamma};
 
 /// The zero-gamma flip of every filter, in [`ExpiryFilter::ALL`] order; all
 /// [`ZeroGamma::Pending`] without an index value.
-pub fn zero_gamma(heatmap: &HeatmapSnapshot, config: &ModelConfig) -> [ZeroGamma; 5] {
+pub fn zero_gamma(
+    heatmap: &HeatmapSnapshot,
+    config: &ModelConfig,
+) -> [ZeroGamma; ExpiryFilter::ALL.len()] {
     let Some(spot) = heatmap.meta.anchor.map(|a| a.spot) else {
-        return [ZeroGamma::Pending; 5];
+        return [ZeroGamma::Pending; ExpiryFilter::ALL.len()];
     };
     ExpiryFilter::ALL.map(|filter| {
         let profile =

@@ -124,8 +124,10 @@ fn fixed(x: f64, decimals: i32) -> f64 {
 
 /// Rounds to `digits` significant digits.
 fn significant(x: f64, digits: i32) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
+    // Below 1e-300 the scale would overflow; nothing published is that small but
+    // zero in any unit a reader uses.
+    if x.abs() < 1e-300 || !x.is_finite() {
+        return if x.is_finite() { 0.0 } else { x };
     }
     let magnitude = x.abs().log10().floor() as i32;
     fixed(x, digits - 1 - magnitude)
@@ -159,7 +161,7 @@ fn anchor(o: &mut Out, a: Option<Anchor>) {
 fn feed(o: &mut Out, f: &FeedStatus) {
     o.raw("{");
     o.key("state");
-    o.plain(f.state);
+    o.plain(f.state.as_str());
     o.key("silence_ms");
     o.int(f.silence_ms);
     o.key("quotes");
@@ -171,7 +173,7 @@ fn feed(o: &mut Out, f: &FeedStatus) {
     o.raw("}");
 }
 
-fn counts(o: &mut Out, sources: &[u64; 3], unusable: &UnusableCounts) {
+fn counts(o: &mut Out, sources: &[u64; GreeksSource::ALL.len()], unusable: &UnusableCounts) {
     o.key("sources");
     o.raw("{");
     for (source, n) in GreeksSource::ALL.iter().zip(sources) {
@@ -511,6 +513,7 @@ mod tests {
         assert_eq!(significant(0.001_234_567_8, 6), 0.001_234_57);
         assert_eq!(significant(-98_765_432.1, 3), -98_800_000.0);
         assert_eq!(significant(0.0, 6), 0.0);
+        assert_eq!(significant(1e-310, 6), 0.0, "subnormal: zero, not null");
         let mut o = Out(String::new());
         o.array([1.0, 0.5, f64::NAN, 1e-7, 2e21], |o, x| o.num(x));
         assert_eq!(o.0, "[1,0.5,null,1e-7,2e21]");

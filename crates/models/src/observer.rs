@@ -6,6 +6,10 @@
 //! the engine starts one, ticks each builder once per `interval_ms` of the loop's
 //! clock, and hands every [`Tick`] to a [`ModelSink`], which must return at once
 //! (the publisher behind it takes the latest and does the slow work elsewhere).
+//!
+//! The ticks run on the ingestion task itself: an ordinary tick costs a fraction of a
+//! millisecond, and the two O(board) cases (a new epoch, ~13 ms on an SPX board, and a
+//! re-anchor, ~5 ms) are rare; frames queue in the bounded socket channel meanwhile.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +17,7 @@ use chainboard_engine::{BoardObserver, Engine, WatchState};
 use chainboard_model::Underlying;
 use tracing::warn;
 
-use crate::snapshot::FeedStatus;
+use crate::snapshot::{FeedState, FeedStatus};
 use crate::{ModelConfig, Models, Tick};
 
 /// Where ticks go.
@@ -80,9 +84,9 @@ pub fn feed_status(engine: &Engine, now_ms: i64) -> FeedStatus {
     let stats = engine.stats();
     FeedStatus {
         state: match engine.watch_state() {
-            WatchState::Watching => "live",
-            WatchState::Awaiting { .. } => "awaiting_photo",
-            WatchState::Quiet { .. } => "quiet",
+            WatchState::Watching => FeedState::Live,
+            WatchState::Awaiting { .. } => FeedState::AwaitingPhoto,
+            WatchState::Quiet { .. } => FeedState::Quiet,
         },
         silence_ms: engine.feed_silence_ms(now_ms),
         quotes: stats.quotes,
@@ -99,7 +103,10 @@ impl BoardObserver for ModelObserver {
                 warn!(%underlying, "no dirty set left for the models");
                 return;
             };
-            let models = Models::new(underlying, (self.configs)(underlying), consumer);
+            // Seqs from the clock: a restarted service never repeats one.
+            let first_seq = u64::try_from(now_ms).unwrap_or(1).max(1);
+            let models = Models::new(underlying, (self.configs)(underlying), consumer)
+                .with_first_seq(first_seq);
             self.sides.insert(
                 underlying,
                 Side {
@@ -132,7 +139,9 @@ impl BoardObserver for ModelObserver {
         if now_ms - side.last_tick_ms < self.interval_ms {
             return;
         }
-        side.last_tick_ms = now_ms;
+        // Keep the cadence: the next tick is due one interval after this one was,
+        // not after the poll that noticed it (unless a stall left it far behind).
+        side.last_tick_ms = (side.last_tick_ms + self.interval_ms).max(now_ms - self.interval_ms);
         if let Some(tick) = side.models.tick(epoch, feed, now_ms) {
             self.sink.publish(tick);
         }

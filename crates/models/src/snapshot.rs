@@ -2,10 +2,12 @@
 //!
 //! A snapshot is what publishers share (`Arc`): the store writes it, the browser hub
 //! streams it. It must be cheap to take every second from a 25,000-contract board, so
-//! the per-contract cells live in chunks behind `Arc`s: a tick copies only the chunks
-//! it changed ([`Arc::make_mut`]) and a snapshot clones the chunk pointers. The cost of
-//! a snapshot is O(changed), and two consecutive snapshots share every chunk the tick
-//! did not touch, which is also what makes [`HeatmapSnapshot::diff`] cheap.
+//! the per-contract cells live in chunks of [`CHUNK`] behind `Arc`s: a tick copies
+//! only the chunks it changed ([`Arc::make_mut`], while the previous snapshot still
+//! holds them) and a snapshot clones the chunk pointers. Per-contract work is
+//! O(changed); the rest of a snapshot is a few hundred pointers and the per-strike GEX
+//! rows. Two consecutive snapshots share every chunk the tick did not touch, which is
+//! also what makes [`HeatmapSnapshot::diff`] cheap.
 //!
 //! Every snapshot has a per-underlying `seq`. A diff carries `base_seq` and `seq`;
 //! applying it to any snapshot other than the one with `base_seq` is refused, so a
@@ -153,11 +155,34 @@ pub struct EpochInfo {
     pub started_at_ms: i64,
 }
 
+/// The watchdog's view of the feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedState {
+    /// Live messages arrive (or have not been missing for `stale_after` yet).
+    Live,
+    /// Silent: a forced photo was asked for.
+    AwaitingPhoto,
+    /// Still silent after a forced photo (or the market is closed): asking again
+    /// with backoff.
+    Quiet,
+}
+
+impl FeedState {
+    /// `live`, `awaiting_photo` or `quiet`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedState::Live => "live",
+            FeedState::AwaitingPhoto => "awaiting_photo",
+            FeedState::Quiet => "quiet",
+        }
+    }
+}
+
 /// The feed's health as the engine sees it at the tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FeedStatus {
-    /// `live`, `awaiting_photo` or `quiet` (the watchdog's state).
-    pub state: &'static str,
+    /// The watchdog's state.
+    pub state: FeedState,
     /// Milliseconds since the last live message.
     pub silence_ms: i64,
     /// Quotes applied since the engine started.
@@ -184,8 +209,8 @@ pub struct HeatmapMeta {
     /// Feed health.
     pub feed: FeedStatus,
     /// Contracts by greeks source, in [`GreeksSource::ALL`] order.
-    pub sources: [u64; 3],
-    /// Why live quotes were unusable for an IV (solves since the epoch began).
+    pub sources: [u64; GreeksSource::ALL.len()],
+    /// Contracts whose live quote is unusable for an IV, by reason.
     pub unusable: UnusableCounts,
 }
 
@@ -432,7 +457,7 @@ impl GexSnapshot {
 
     /// A copy with the zero-gamma flips found off the tick path, in
     /// [`ExpiryFilter::ALL`] order.
-    pub fn with_zero_gamma(&self, flips: [ZeroGamma; 5]) -> GexSnapshot {
+    pub fn with_zero_gamma(&self, flips: [ZeroGamma; ExpiryFilter::ALL.len()]) -> GexSnapshot {
         let mut next = self.clone();
         for (f, z) in next.filters.iter_mut().zip(flips) {
             f.levels.zero_gamma = z;

@@ -55,6 +55,11 @@ impl GreeksSource {
         }
     }
 
+    /// Its index in [`GreeksSource::ALL`] (and in published counts).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// One letter for the columnar JSON: `L`, `V`, `-`.
     pub fn letter(self) -> char {
         match self {
@@ -231,8 +236,8 @@ pub fn greeks_at(
             Greeks {
                 delta: v.delta.unwrap_or(0.0),
                 gamma: v.gamma.unwrap_or(0.0),
-                theta: v.theta.unwrap_or(0.0) * 365.0,
-                vega: v.vega.unwrap_or(0.0) * 100.0,
+                theta: v.theta.unwrap_or(0.0) * DAYS_PER_YEAR,
+                vega: v.vega.unwrap_or(0.0) * VOL_POINTS,
                 ..Greeks::default()
             }
         }
@@ -240,14 +245,51 @@ pub fn greeks_at(
     }
 }
 
-/// How many contracts' live quotes were unusable, by reason, since the epoch began.
+/// Theta is published per calendar day, as vendors and traders quote it.
+pub const DAYS_PER_YEAR: f64 = 365.0;
+/// Vega is published per vol point (0.01 of volatility).
+pub const VOL_POINTS: f64 = 100.0;
+
+/// Greeks in the units the heatmap publishes (and Massive sends): per day, per vol
+/// point. [`chainboard_quant::bsm::Greeks`] is per year and per 1.00 of vol.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Published {
+    /// Delta.
+    pub delta: f64,
+    /// Gamma, per index point.
+    pub gamma: f64,
+    /// Theta per calendar day.
+    pub theta_per_day: f64,
+    /// Vega per vol point.
+    pub vega_per_point: f64,
+}
+
+impl From<Greeks> for Published {
+    fn from(g: Greeks) -> Self {
+        Self {
+            delta: g.delta,
+            gamma: g.gamma,
+            theta_per_day: g.theta / DAYS_PER_YEAR,
+            vega_per_point: g.vega / VOL_POINTS,
+        }
+    }
+}
+
+/// How many contracts' live quotes are unusable for an IV right now (as of each
+/// contract's last solve), by reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UnusableCounts([u64; Unusable::ALL.len()]);
 
 impl UnusableCounts {
-    /// Counts one.
+    /// Counts one contract.
     pub fn add(&mut self, why: Unusable) {
         self.0[why.index()] += 1;
+    }
+
+    /// Uncounts one contract (its quote became usable or unusable for another
+    /// reason).
+    pub fn remove(&mut self, why: Unusable) {
+        self.0[why.index()] = self.0[why.index()].saturating_sub(1);
     }
 
     /// The count for one reason.

@@ -228,6 +228,7 @@ mod incremental {
             let mut now = NOW_MS;
             let mut spot = chain.spot();
             let mut previous = None;
+            let mut quoted = Vec::new();
             for step in steps {
                 now += 10;
                 match step {
@@ -236,6 +237,7 @@ mod incremental {
                         let ask = bid + f64::from(spread_ticks) * 0.05;
                         let q = QuoteUpdate::new(bid, ask, 1, 1, now).expect("valid");
                         engine.apply_quote(&keys[pick % keys.len()], &q);
+                        quoted.push(pick % keys.len());
                     }
                     Step::Trade { pick, size } => {
                         let t = TradeUpdate::new(1.0, size, now).expect("valid");
@@ -256,6 +258,24 @@ mod incremental {
                         prop_assert_eq!(models.book().expect("book"), &full.book);
                         let cells: Vec<_> = t.heatmap.cells.iter().copied().collect();
                         prop_assert_eq!(&cells, &full.cells);
+                        let mut sources = [0u64; 3];
+                        for c in &cells {
+                            sources[c.source.index()] += 1;
+                        }
+                        prop_assert_eq!(sources, t.heatmap.meta.sources);
+                        // Every re-quoted contract was solved at this tick's spot and time.
+                        let config = *models.config();
+                        for &slot in &quoted {
+                            let (g, st) = (&epoch.board().contracts()[slot], &epoch.states()[slot]);
+                            let layout = &t.heatmap.layout;
+                            let settles = layout.expirations[usize::from(layout.positions[slot].expiry)].settles_ms;
+                            let years = chainboard_quant::expiry::years_between(now, settles);
+                            let live = epoch.underlying_value().map(|(v, _)| v);
+                            let (vol, _) = chainboard_models::valuation::solve(g, st, live, years, &config);
+                            prop_assert_eq!(cells[slot].iv, vol.iv, "slot {}", slot);
+                            prop_assert_eq!(cells[slot].source, vol.source, "slot {}", slot);
+                        }
+                        quoted.clear();
                         // And diffs rebuild each snapshot from the one before.
                         if let Some(prev) = previous.replace(t.clone()) {
                             let prev: Tick = prev;
@@ -607,9 +627,175 @@ fn an_observer_ticks_once_a_second_on_its_own_dirty_set() {
     observer.tick(&mut engine, NOW_MS + 1_000);
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 2, "{seen:?}");
+    // Seqs start from the clock (a restart never repeats one) and count up.
+    assert_eq!(seen[0].0, NOW_MS as u64);
     assert_eq!(
         seen[1],
-        (2, 1),
+        (NOW_MS as u64 + 1, 1),
         "the second tick evaluates the one quoted contract"
+    );
+}
+
+#[test]
+fn settlement_takes_an_expiration_out_of_every_filter() {
+    let chain = sim_chain(10);
+    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
+    let mut models = models_for(&mut engine);
+    let first = start(&mut engine, &mut models, NOW_MS);
+    let today = first.heatmap.meta.today;
+    let zero_dte = first.gex.filter(ExpiryFilter::ZeroDte).total.net_gex();
+    assert_ne!(
+        zero_dte, 0.0,
+        "the 0DTE expiration carries gamma in the morning"
+    );
+    let layout = first.heatmap.layout.clone();
+    let todays = layout
+        .expirations
+        .iter()
+        .position(|e| e.date == today)
+        .expect("a 0DTE column");
+    // One second after the 16:00 close (a re-anchor: more than 60 s passed).
+    let after_close = layout.expirations[todays].settles_ms + 1_000;
+    let t = tick(&mut engine, &mut models, after_close);
+    assert!(t.full);
+    let columns = &t.heatmap.columns;
+    assert_eq!(columns[todays].filters, 0, "settled: in no filter");
+    assert!(columns[todays].t_years < 0.0);
+    for (cell, pos) in t.heatmap.cells.iter().zip(&layout.positions) {
+        if usize::from(pos.expiry) == todays {
+            assert_eq!(
+                (cell.gex, cell.delta, cell.source),
+                (0.0, None, GreeksSource::Missing)
+            );
+        }
+    }
+    assert_eq!(
+        t.gex.filter(ExpiryFilter::ZeroDte).total,
+        Default::default()
+    );
+    assert_eq!(t.gex.per_expiry[todays], Default::default());
+    // `next` moved to the next date.
+    let next: Vec<_> = columns
+        .iter()
+        .zip(&layout.expirations)
+        .filter(|(c, _)| c.filters & ExpiryFilter::Next.bit() != 0)
+        .map(|(_, e)| e.date)
+        .collect();
+    assert!(
+        !next.is_empty() && next.iter().all(|d| *d > today),
+        "{next:?}"
+    );
+}
+
+#[test]
+fn a_published_diff_applied_to_published_json_gives_the_next_json() {
+    use serde_json::Value;
+    let chain = sim_chain(11);
+    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 10, 0.03)), NOW_MS);
+    let mut models = models_for(&mut engine);
+    let mut previous = start(&mut engine, &mut models, NOW_MS);
+    let keys: Vec<_> = engine
+        .epoch()
+        .expect("e")
+        .board()
+        .contracts()
+        .iter()
+        .map(|g| g.key)
+        .collect();
+    for round in 0..3u32 {
+        for (i, key) in keys.iter().enumerate().skip(round as usize).step_by(7) {
+            let bid = 1.0 + f64::from(round) * 0.1 + i as f64 * 0.05;
+            engine.apply_quote(
+                key,
+                &QuoteUpdate::new(bid, bid + 0.2, 1, 1, NOW_MS + 1).expect("ok"),
+            );
+        }
+        // The last round moves the index past the band: the columns change too.
+        if round == 2 {
+            engine.set_underlying_value(chain.spot() * 1.003, NOW_MS + 2);
+        }
+        let next = tick(
+            &mut engine,
+            &mut models,
+            NOW_MS + 1_000 * (i64::from(round) + 1),
+        );
+        let diff = previous.heatmap.diff(&next.heatmap).expect("same epoch");
+        // A client's view: the previous snapshot's JSON, patched with the diff's JSON.
+        let mut doc: Value = serde_json::from_str(&json::heatmap(&previous.heatmap)).expect("JSON");
+        let patch: Value = serde_json::from_str(&json::heatmap_diff(&diff)).expect("JSON");
+        assert_eq!(patch["base_seq"], doc["seq"], "the diff names its base");
+        for (k, v) in patch.as_object().expect("object") {
+            match k.as_str() {
+                "schema" | "base_seq" | "epoch" | "symbol" => {}
+                "expirations" => {
+                    for (field, values) in v.as_object().expect("object") {
+                        doc["expirations"][field] = values.clone();
+                    }
+                }
+                "contracts" => {
+                    let slots = v["slot"].as_array().expect("slots");
+                    for (field, values) in v.as_object().expect("object") {
+                        if field == "slot" {
+                            continue;
+                        }
+                        if let Some(letters) = values.as_str() {
+                            let mut all: Vec<char> = doc["contracts"][field]
+                                .as_str()
+                                .expect("letters")
+                                .chars()
+                                .collect();
+                            for (slot, c) in slots.iter().zip(letters.chars()) {
+                                all[slot.as_u64().expect("slot") as usize] = c;
+                            }
+                            doc["contracts"][field] = Value::String(all.into_iter().collect());
+                        } else {
+                            for (slot, value) in slots.iter().zip(values.as_array().expect("array"))
+                            {
+                                doc["contracts"][field][slot.as_u64().expect("slot") as usize] =
+                                    value.clone();
+                            }
+                        }
+                    }
+                }
+                _ => doc[k] = v.clone(),
+            }
+        }
+        let want: Value = serde_json::from_str(&json::heatmap(&next.heatmap)).expect("JSON");
+        assert_eq!(doc, want, "round {round}");
+        previous = next;
+    }
+}
+
+#[test]
+fn the_dealer_sign_switches_every_exposure() {
+    let chain = sim_chain(12);
+    let board = photo(&chain, NOW_MS, near(&chain, 3, 0.02));
+    let mut calls_long = engine_with(board.clone(), NOW_MS);
+    let mut puts_long = engine_with(board, NOW_MS);
+    let mut a = models_for(&mut calls_long);
+    let consumer = puts_long.add_dirty_consumer().expect("consumer");
+    let config = ModelConfig {
+        dealer_sign: chainboard_quant::exposure::DealerSign::PutsLong,
+        ..ModelConfig::for_underlying(spx())
+    };
+    let mut b = Models::new(spx(), config, consumer);
+    let (ta, tb) = (
+        start(&mut calls_long, &mut a, NOW_MS),
+        start(&mut puts_long, &mut b, NOW_MS),
+    );
+    for (x, y) in ta.heatmap.cells.iter().zip(tb.heatmap.cells.iter()) {
+        assert_eq!(x.gex, -y.gex);
+        assert_eq!(x.gex_volume, -y.gex_volume);
+    }
+    let (fa, fb) = (
+        ta.gex.filter(ExpiryFilter::All),
+        tb.gex.filter(ExpiryFilter::All),
+    );
+    for metric in Metric::ALL {
+        assert_eq!(fa.total.get(metric), -fb.total.get(metric), "{metric:?}");
+    }
+    assert_eq!(
+        (fa.levels.call_wall, fa.levels.put_wall),
+        (fb.levels.call_wall, fb.levels.put_wall)
     );
 }

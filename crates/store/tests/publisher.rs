@@ -74,7 +74,9 @@ async fn publishes_every_tick(store: Store) {
     }
     let heatmap = json(&store, &schema.heatmap_snapshot(spx())).await;
     assert_eq!(heatmap["schema"], "chainboard/heatmap/v1");
-    assert_eq!(heatmap["seq"], 1);
+    // Seqs start from the clock, so a restarted service never repeats one.
+    let first_seq = heatmap["seq"].as_u64().expect("a seq");
+    assert_eq!(first_seq, T0 as u64);
     let contracts = engine.epoch().expect("epoch").len();
     assert_eq!(
         heatmap["contracts"]["gex"].as_array().map(Vec::len),
@@ -93,7 +95,7 @@ async fn publishes_every_tick(store: Store) {
         .expect("open");
     let first: Value = serde_json::from_str(&first).expect("JSON");
     assert_eq!(first["schema"], "chainboard/heatmap-resync/v1");
-    assert_eq!(first["seq"], 1);
+    assert_eq!(first["seq"].as_u64(), Some(first_seq));
 
     // A quote, a second later: the next message is a diff from seq 1 to 2 carrying it.
     let key = engine.epoch().expect("epoch").board().contracts()[100].key;
@@ -111,7 +113,7 @@ async fn publishes_every_tick(store: Store) {
     assert_eq!(diff["schema"], "chainboard/heatmap-diff/v1");
     assert_eq!(
         (diff["base_seq"].as_u64(), diff["seq"].as_u64()),
-        (Some(1), Some(2))
+        (Some(first_seq), Some(first_seq + 1))
     );
     assert_eq!(diff["contracts"]["slot"], serde_json::json!([100]));
     assert_eq!(diff["contracts"]["bid"][0].as_f64(), Some(3.0));
@@ -125,7 +127,8 @@ async fn publishes_every_tick(store: Store) {
     assert_eq!(store.xlen(&history).await.expect("xlen"), 2);
     let newest = store.xrevrange(&history, 1).await.expect("xrevrange");
     let fields: std::collections::BTreeMap<_, _> = newest[0].fields.iter().cloned().collect();
-    assert_eq!(fields.get("seq").map(String::as_str), Some("2"));
+    let second_seq = (first_seq + 1).to_string();
+    assert_eq!(fields.get("seq"), Some(&second_seq));
     let profile: Value = serde_json::from_str(&fields["profile"]).expect("JSON");
     let strikes: Value = serde_json::from_str(&fields["strikes"]).expect("JSON");
     assert_eq!(
@@ -136,7 +139,7 @@ async fn publishes_every_tick(store: Store) {
 
     // What the browser hub will watch.
     let latest = handle.watch(spx()).borrow().clone().expect("published");
-    assert_eq!(latest.heatmap.seq(), 2);
+    assert_eq!(latest.heatmap.seq(), first_seq + 1);
     assert!(latest.heatmap_diff_json.is_some() && latest.gex_diff_json.is_some());
     assert_eq!(handle.health().errors.load(Ordering::Relaxed), 0);
 
@@ -197,7 +200,7 @@ async fn a_slow_publisher_skips_ticks_instead_of_queueing_them() {
                 .borrow()
                 .as_ref()
                 .map(|p| p.heatmap.seq());
-            if latest == Some(31) {
+            if latest == Some(T0 as u64 + 30) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
