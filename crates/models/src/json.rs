@@ -36,6 +36,9 @@ pub const HEATMAP_DIFF_SCHEMA: &str = include_str!("../../../docs/schema/heatmap
 pub const GEX_SCHEMA: &str = include_str!("../../../docs/schema/gex.schema.json");
 /// The GEX diff schema.
 pub const GEX_DIFF_SCHEMA: &str = include_str!("../../../docs/schema/gex-diff.schema.json");
+/// The resync notice schema.
+pub const HEATMAP_RESYNC_SCHEMA: &str =
+    include_str!("../../../docs/schema/heatmap-resync.schema.json");
 
 /// A JSON text being written.
 struct Out(String);
@@ -316,6 +319,24 @@ pub fn heatmap(s: &HeatmapSnapshot) -> String {
     o.letters(layout.positions.iter().map(|p| p.right.occ_letter()));
     cell_columns(&mut o, s.cells.iter());
     o.raw("}}");
+    o.0
+}
+
+/// The notice published instead of a diff when the next heatmap cannot be reached
+/// by one (a new epoch, or the first snapshot): read the snapshot key
+/// (`chainboard/heatmap-resync/v1`).
+pub fn heatmap_resync(s: &HeatmapSnapshot) -> String {
+    let mut o = Out(String::with_capacity(128));
+    o.raw("{");
+    o.key("schema");
+    o.plain("chainboard/heatmap-resync/v1");
+    o.key("symbol");
+    o.plain(s.symbol.as_str());
+    o.key("epoch");
+    o.plain(&s.epoch.id.to_string());
+    o.key("seq");
+    o.opt_u(Some(s.meta.seq));
+    o.raw("}");
     o.0
 }
 

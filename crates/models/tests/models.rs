@@ -588,6 +588,11 @@ fn published_json_matches_its_schemas() {
         g["filters"]["all"]["levels"]["zero_gamma_status"],
         "pending"
     );
+    let notice = check(
+        json::HEATMAP_RESYNC_SCHEMA,
+        &json::heatmap_resync(&a.heatmap),
+    );
+    assert_eq!(notice["seq"], 1);
     check(
         json::GEX_DIFF_SCHEMA,
         &json::gex_diff(&a.gex.diff(&gex_b).expect("same epoch")),
@@ -797,5 +802,59 @@ fn the_dealer_sign_switches_every_exposure() {
     assert_eq!(
         (fa.levels.call_wall, fa.levels.put_wall),
         (fb.levels.call_wall, fb.levels.put_wall)
+    );
+}
+
+#[test]
+fn one_observer_keeps_each_underlying_apart() {
+    use chainboard_engine::{BoardObserver, EngineConfig, SnapshotOutcome};
+    use chainboard_models::ModelObserver;
+    use chainboard_sim::{ChainConfig, SimChain};
+    use std::sync::{Arc, Mutex};
+
+    let today = jiff::civil::date(2026, 11, 24);
+    let ndx = chainboard_model::Underlying::new("NDX").expect("valid");
+    let ndx_chain = SimChain::generate(ChainConfig::ndx_like(today, 13));
+    let mut ndx_engine = Engine::new(ndx, EngineConfig::default());
+    let ndx_photo = chainboard_sim::photo::photo(&ndx_chain, NOW_MS, near(&ndx_chain, 3, 0.02));
+    assert!(matches!(
+        ndx_engine.on_snapshot(ndx_photo, NOW_MS),
+        SnapshotOutcome::Started(_)
+    ));
+    let spx_chain = sim_chain(13);
+    let mut spx_engine = engine_with(photo(&spx_chain, NOW_MS, near(&spx_chain, 3, 0.02)), NOW_MS);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let seen = seen.clone();
+        move |t: Tick| {
+            let h = &t.heatmap;
+            seen.lock().expect("lock").push((
+                h.symbol,
+                h.meta.seq,
+                h.meta.spot,
+                t.config.div_yield,
+            ));
+        }
+    };
+    let mut observer = ModelObserver::new(1_000, sink);
+    observer.epoch_started(&mut spx_engine, NOW_MS);
+    observer.epoch_started(&mut ndx_engine, NOW_MS + 10);
+    observer.tick(&mut spx_engine, NOW_MS + 1_000);
+    observer.tick(&mut ndx_engine, NOW_MS + 1_000); // not due yet for NDX
+    observer.tick(&mut ndx_engine, NOW_MS + 1_010);
+    let seen = seen.lock().expect("lock").clone();
+    let of = |u: &str| -> Vec<_> { seen.iter().filter(|s| s.0.as_str() == u).cloned().collect() };
+    let (spx_ticks, ndx_ticks) = (of("SPX"), of("NDX"));
+    assert_eq!(spx_ticks.len(), 2);
+    assert_eq!(ndx_ticks.len(), 2);
+    assert_eq!(spx_ticks[1].1, spx_ticks[0].1 + 1, "seqs per underlying");
+    assert_eq!(ndx_ticks[1].1, ndx_ticks[0].1 + 1);
+    assert_eq!(spx_ticks[0].2, Some(spx_chain.spot()));
+    assert_eq!(ndx_ticks[0].2, Some(ndx_chain.spot()));
+    assert_eq!(
+        (spx_ticks[0].3, ndx_ticks[0].3),
+        (0.013, 0.007),
+        "each index's dividend yield"
     );
 }

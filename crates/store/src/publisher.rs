@@ -280,7 +280,7 @@ impl Worker {
         });
         let message = match &p.heatmap_diff_json {
             Some(diff) => diff.to_string(),
-            None => resync_notice(&p.heatmap),
+            None => json::heatmap_resync(&p.heatmap),
         };
         batch.push(Op::Publish {
             channel: schema.heatmap_updates(symbol),
@@ -296,17 +296,6 @@ impl Worker {
         });
         batch
     }
-}
-
-/// `chainboard/heatmap-resync/v1`: the next heatmap cannot be reached by a diff (a
-/// new epoch, or the first snapshot); read the snapshot key.
-fn resync_notice(h: &HeatmapSnapshot) -> String {
-    format!(
-        r#"{{"schema":"chainboard/heatmap-resync/v1","symbol":"{}","epoch":"{}","seq":{}}}"#,
-        h.symbol.as_str(),
-        h.epoch.id,
-        h.seq()
-    )
 }
 
 /// Flips, diffs and JSON for one tick (CPU work, run on the blocking pool).
