@@ -475,33 +475,40 @@ pub fn gex_diff(d: &GexDiff) -> String {
     o.0
 }
 
+/// How far from spot the history's profile reaches, as a fraction of spot: where the
+/// levels live on a normal day, and small enough that a session of entries (23,400 at
+/// 1 Hz) stays in tens of megabytes per underlying.
+pub const HISTORY_REACH: f64 = 0.05;
+
 /// One entry of the day's GEX timeline (`massive:gex:history:<symbol>`), as stream
-/// fields: the tick's seq, time, spot, epoch, the `all` filter's totals and levels, and
-/// its net GEX profile per strike (`profile`: a JSON array parallel to `strikes`, only
-/// strikes within the flip search range, to keep a day of entries small).
-pub fn history_fields(s: &GexSnapshot, lo: f64, hi: f64) -> Vec<(&'static str, String)> {
+/// fields: the tick's `seq`, `ts`, `epoch` and `spot`; the `all` filter's `net_gex`,
+/// `net_gex_volume`, `zero_gamma` (with `zero_gamma_status`), `call_wall` and
+/// `put_wall`; and its net GEX profile: `strikes` within [`HISTORY_REACH`] of spot and
+/// `profile_musd`, net GEX per strike in millions of dollars per 1% move (one
+/// decimal), parallel to `strikes`.
+pub fn history_fields(s: &GexSnapshot) -> Vec<(&'static str, String)> {
     let all = s.filter(ExpiryFilter::All);
     let fmt = |x: Option<f64>| {
         let mut o = Out(String::new());
         o.opt(x);
         o.0
     };
+    let center = s.anchor.map(|a| a.spot).or(s.spot);
     let in_range: Vec<usize> = s
         .layout
         .strikes
         .iter()
         .enumerate()
-        .filter(|(_, k)| (lo..=hi).contains(&k.points()))
+        .filter(|(_, k)| center.is_some_and(|c| (k.points() / c - 1.0).abs() <= HISTORY_REACH))
         .map(|(i, _)| i)
         .collect();
     let mut strikes = Out(String::new());
     strikes.array(&in_range, |o, &i| o.num(s.layout.strikes[i].points()));
     let mut profile = Out(String::new());
     profile.array(&in_range, |o, &i| {
-        o.num(all.per_strike[i].net_gex().round())
+        o.num(fixed(all.per_strike[i].net_gex() / 1e6, 1))
     });
-    let mut lv = Out(String::new());
-    levels(&mut lv, &all.levels);
+    let levels = &all.levels;
     vec![
         ("seq", s.seq.to_string()),
         ("ts", fmt(Some(ms_to_seconds(s.ts_ms)))),
@@ -514,13 +521,13 @@ pub fn history_fields(s: &GexSnapshot, lo: f64, hi: f64) -> Vec<(&'static str, S
         ),
         (
             "zero_gamma",
-            fmt(all.levels.zero_gamma.level().map(|x| fixed(x, 2))),
+            fmt(levels.zero_gamma.level().map(|x| fixed(x, 2))),
         ),
-        ("call_wall", fmt(all.levels.call_wall.map(|k| k.points()))),
-        ("put_wall", fmt(all.levels.put_wall.map(|k| k.points()))),
-        ("levels", lv.0),
+        ("zero_gamma_status", levels.zero_gamma.status().to_owned()),
+        ("call_wall", fmt(levels.call_wall.map(|k| k.points()))),
+        ("put_wall", fmt(levels.put_wall.map(|k| k.points()))),
         ("strikes", strikes.0),
-        ("profile", profile.0),
+        ("profile_musd", profile.0),
     ]
 }
 

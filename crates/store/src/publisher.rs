@@ -18,7 +18,8 @@
 //!      same epoch, else a resync notice (`chainboard/heatmap-resync/v1`: fetch the
 //!      snapshot key);
 //!    - an entry on the capped stream `massive:gex:history:<symbol>`: the tick's GEX
-//!      totals, levels and net profile (the day's timeline);
+//!      totals, levels and net profile near spot (the day's timeline; about 2 KB an
+//!      entry, see [`chainboard_models::json::history_fields`]);
 //! 3. hands the finished [`Published`] to whoever watches it (the browser hub).
 //!
 //! A write that fails is counted and logged, never retried: the next tick, a second
@@ -78,9 +79,6 @@ pub struct Published {
     pub gex_diff_json: Option<Arc<str>>,
     /// How long finishing took (flip search, diffs, JSON).
     pub finish_time: Duration,
-    /// The flip search range, as fractions of spot; the history entry's profile
-    /// covers the same strikes.
-    pub flip_range: (f64, f64),
 }
 
 /// What the publisher has done, for logs and metrics.
@@ -286,13 +284,10 @@ impl Worker {
             channel: schema.heatmap_updates(symbol),
             message,
         });
-        let (lo, hi) = p.heatmap.meta.anchor.map_or((0.0, f64::INFINITY), |a| {
-            (a.spot * p.flip_range.0, a.spot * p.flip_range.1)
-        });
         batch.push(Op::XAdd {
             key: schema.gex_history(symbol),
             max_len: self.config.history_max,
-            fields: json::history_fields(&p.gex, lo, hi),
+            fields: json::history_fields(&p.gex),
         });
         batch
     }
@@ -310,7 +305,6 @@ fn finish(tick: Tick, previous: Option<&Published>) -> Published {
         gex_json: json::gex(&gex).into(),
         heatmap_diff_json: heatmap_diff.map(|d| json::heatmap_diff(&d).into()),
         gex_diff_json: gex_diff.map(|d| json::gex_diff(&d).into()),
-        flip_range: (tick.config.flip.lo_frac, tick.config.flip.hi_frac),
         heatmap: tick.heatmap,
         gex,
         finish_time: started.elapsed(),

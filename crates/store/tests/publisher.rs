@@ -129,7 +129,7 @@ async fn publishes_every_tick(store: Store) {
     let fields: std::collections::BTreeMap<_, _> = newest[0].fields.iter().cloned().collect();
     let second_seq = (first_seq + 1).to_string();
     assert_eq!(fields.get("seq"), Some(&second_seq));
-    let profile: Value = serde_json::from_str(&fields["profile"]).expect("JSON");
+    let profile: Value = serde_json::from_str(&fields["profile_musd"]).expect("JSON");
     let strikes: Value = serde_json::from_str(&fields["strikes"]).expect("JSON");
     assert_eq!(
         profile.as_array().map(Vec::len),
