@@ -23,13 +23,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Watch the epoch engine work on a simulated SPX market (the default).
+    /// The whole service on a simulated SPX and NDX market, with the web UI (the
+    /// default).
     Demo(commands::demo::Args),
+    /// A step-by-step walk through epochs and models on a simulated SPX market.
+    Tour(commands::tour::Args),
     /// Normalize Massive chain snapshot responses into one contract record per line.
     Normalize(commands::normalize::Args),
     /// Write a deterministic simulated chain and quote traffic in Massive's wire format.
     Generate(commands::generate::Args),
-    /// Ingest live data from Massive into the epoch engines.
+    /// The service against Massive: ingestion, models, store and the web UI.
     Run(Box<commands::run::Args>),
     /// Show the active epoch in Redis: meta, counts, TTLs, a few records.
     Inspect(commands::inspect::Args),
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Demo(Default::default())) {
         Command::Demo(args) => commands::demo::run(&args),
+        Command::Tour(args) => commands::tour::run(&args),
         Command::Normalize(args) => commands::normalize::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Run(args) => commands::run::run(&args),

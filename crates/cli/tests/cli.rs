@@ -120,8 +120,8 @@ fn bench_hydrate_reports_exact_counts_on_its_last_line() {
 }
 
 #[test]
-fn the_default_command_runs_the_demo_through_every_kind_of_epoch() {
-    let out = chainboard(&[]);
+fn the_tour_runs_through_every_kind_of_epoch() {
+    let out = chainboard(&["tour".as_ref()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for expected in [

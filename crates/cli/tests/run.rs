@@ -58,6 +58,8 @@ impl Fake {
                 &self.ws_url,
             ])
             .args(["--api-key", key, "--symbols", "SPX"])
+            // Tests run in parallel: every run's web server takes a free port.
+            .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env_remove("MASSIVE_API_KEY")
             .env("RUST_LOG", level)
@@ -288,7 +290,7 @@ fn run_publishes_model_snapshots_every_second() {
             "--redis",
             &redis.url,
         ])
-        .args(["--for-secs", "10"])
+        .args(["--for-secs", "10", "--listen", "127.0.0.1:0"])
         .env_remove("MASSIVE_API_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -45,6 +45,8 @@ pub struct ModelObserver {
     interval_ms: i64,
     sides: BTreeMap<Underlying, Side>,
     sink: Box<dyn ModelSink>,
+    /// Ticks handed to the sink (epoch starts included).
+    ticks: u64,
 }
 
 impl std::fmt::Debug for ModelObserver {
@@ -75,7 +77,13 @@ impl ModelObserver {
             interval_ms,
             sides: BTreeMap::new(),
             sink: Box::new(sink),
+            ticks: 0,
         }
+    }
+
+    /// Ticks handed to the sink so far (epoch starts included).
+    pub fn ticks(&self) -> u64 {
+        self.ticks
     }
 }
 
@@ -123,6 +131,7 @@ impl BoardObserver for ModelObserver {
         match side.models.start_epoch(epoch, feed, now_ms) {
             Ok(tick) => {
                 side.last_tick_ms = now_ms;
+                self.ticks += 1;
                 self.sink.publish(tick);
             }
             Err(e) => warn!(%underlying, ?e, "board cannot be laid out; models paused"),
@@ -143,6 +152,7 @@ impl BoardObserver for ModelObserver {
         // not after the poll that noticed it (unless a stall left it far behind).
         side.last_tick_ms = (side.last_tick_ms + self.interval_ms).max(now_ms - self.interval_ms);
         if let Some(tick) = side.models.tick(epoch, feed, now_ms) {
+            self.ticks += 1;
             self.sink.publish(tick);
         }
     }

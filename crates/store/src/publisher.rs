@@ -77,6 +77,9 @@ pub struct Published {
     pub heatmap_diff_json: Option<Arc<str>>,
     /// `chainboard/gex-diff/v1` likewise.
     pub gex_diff_json: Option<Arc<str>>,
+    /// The seq both diffs start from (the previously published tick), when there are
+    /// diffs: a reader holding another seq needs the full documents.
+    pub diff_base_seq: Option<u64>,
     /// How long finishing took (flip search, diffs, JSON).
     pub finish_time: Duration,
 }
@@ -303,6 +306,7 @@ fn finish(tick: Tick, previous: Option<&Published>) -> Published {
     Published {
         heatmap_json: json::heatmap(&tick.heatmap).into(),
         gex_json: json::gex(&gex).into(),
+        diff_base_seq: heatmap_diff.as_ref().map(|d| d.base_seq),
         heatmap_diff_json: heatmap_diff.map(|d| json::heatmap_diff(&d).into()),
         gex_diff_json: gex_diff.map(|d| json::gex_diff(&d).into()),
         heatmap: tick.heatmap,

@@ -8,3 +8,5 @@ pub(crate) mod generate;
 pub(crate) mod inspect;
 pub(crate) mod normalize;
 pub(crate) mod run;
+pub(crate) mod service;
+pub(crate) mod tour;

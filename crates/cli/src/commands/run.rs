@@ -8,24 +8,25 @@
 //! no key, a host that cannot be reached, a key Massive refuses. After that, every
 //! failure is retried and logged; only a refused key stops the service.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use chainboard_engine::BoardObserver;
 use chainboard_engine::{EngineConfig, WatchdogConfig};
 use chainboard_massive::backoff::BackoffConfig;
-use chainboard_massive::ingest::{self, IngestConfig};
+use chainboard_massive::ingest::IngestConfig;
 use chainboard_massive::plan::{PlannerConfig, QUOTES_PER_CONNECTION};
 use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient};
 use chainboard_model::Underlying;
-use chainboard_models::{ExpiryFilter, ModelConfig, ModelObserver};
+use chainboard_models::{ModelConfig, ModelObserver};
 use chainboard_quant::exposure::DealerSign;
+use chainboard_store::KeySchema;
 use chainboard_store::publisher::{PublisherConfig, PublisherHandle};
 use chainboard_store::writer::{RecordFormat, WriterConfig};
-use chainboard_store::{KeySchema, Store};
-use std::sync::atomic::Ordering;
 use url::Url;
+
+use super::service::{self, Service};
 
 /// Massive's REST base.
 const MASSIVE_REST: &str = "https://api.massive.com";
@@ -106,6 +107,9 @@ pub(crate) struct Args {
     /// Entries kept in each `massive:gex:history:<symbol>` stream.
     #[arg(long, default_value_t = 23_400)]
     history_max: usize,
+    /// Where the web UI and the API listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     for_secs: Option<f64>,
@@ -128,11 +132,25 @@ pub(crate) struct ModelSettings {
     div_yield: Option<f64>,
     dealer_sign: DealerSign,
     tick_ms: i64,
-    publisher: PublisherConfig,
+    pub(crate) publisher: PublisherConfig,
+}
+
+impl Default for ModelSettings {
+    /// The flags' defaults: a 4% rate, each index's dividend yield, dealers long
+    /// calls, a tick a second, a session of history.
+    fn default() -> Self {
+        Self {
+            rate: 0.04,
+            div_yield: None,
+            dealer_sign: DealerSign::CallsLong,
+            tick_ms: 1_000,
+            publisher: PublisherConfig::default(),
+        }
+    }
 }
 
 impl ModelSettings {
-    fn from_args(args: &Args) -> Result<Self> {
+    pub(crate) fn from_args(args: &Args) -> Result<Self> {
         if !(args.rate.is_finite() && (-0.05..=0.5).contains(&args.rate)) {
             bail!(
                 "--rate: expected an annual rate between -0.05 and 0.5, got {}",
@@ -203,19 +221,22 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         ttl: positive_secs("--store-ttl-secs", args.store_ttl_secs)?,
         ..WriterConfig::default()
     };
-    let models = ModelSettings::from_args(args)?;
-    runtime.block_on(serve(
-        config,
-        args.redis.clone(),
+    let service = Service {
+        redis: args.redis.clone(),
         writer,
-        models,
-        args.for_secs,
-    ))
+        models: ModelSettings::from_args(args)?,
+        listen: args.listen,
+        for_secs: args.for_secs,
+    };
+    runtime.block_on(async {
+        let check = preflight(&config).await;
+        service::serve(config, service, async { check }).await
+    })
 }
 
 /// Builds the ingestion config from the flags, rejecting bad values with a message
 /// that names the flag.
-fn config(args: &Args) -> Result<IngestConfig> {
+pub(crate) fn config(args: &Args) -> Result<IngestConfig> {
     let Some(key) = args.api_key.clone().and_then(ApiKey::new) else {
         bail!("no Massive API key: pass --api-key or set MASSIVE_API_KEY");
     };
@@ -281,100 +302,11 @@ fn config(args: &Args) -> Result<IngestConfig> {
 }
 
 /// A flag's seconds as a duration, or an error naming the flag.
-fn positive_secs(name: &str, v: f64) -> Result<Duration> {
+pub(crate) fn positive_secs(name: &str, v: f64) -> Result<Duration> {
     if v.is_finite() && v > 0.0 && v < 1e7 {
         Ok(Duration::from_secs_f64(v))
     } else {
         bail!("{name}: expected a positive number of seconds, got {v}")
-    }
-}
-
-async fn serve(
-    config: IngestConfig,
-    redis: Option<String>,
-    writer: WriterConfig,
-    models: ModelSettings,
-    for_secs: Option<f64>,
-) -> Result<ExitCode> {
-    // A malformed URL fails now; a Redis that is down is retried by the writer.
-    let store = Store::connect(redis.as_deref()).await?;
-    preflight(&config).await?;
-    if let Err(e) = store.ping().await {
-        tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
-    }
-    tracing::info!(store = %store.describe(), "epoch substrate");
-    let (writer, _writer_task) = chainboard_store::writer::spawn(store.clone(), writer);
-    let health = writer.health().clone();
-    let publisher = chainboard_store::publisher::spawn(store, models.publisher);
-    let observers: Vec<Box<dyn BoardObserver>> =
-        vec![Box::new(writer), Box::new(models.observer(&publisher))];
-    tracing::info!(
-        rest = %config.rest.rest_url,
-        ws = %config.options_socket.ws_url,
-        symbols = ?config.underlyings.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
-        "starting ingestion"
-    );
-    let mut handle = ingest::start(config, Some(Box::new(observers)))?;
-    let stop = async {
-        match for_secs {
-            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
-    tokio::pin!(stop);
-    tokio::select! {
-        () = &mut stop => {
-            handle.abort();
-            let status = handle.status();
-            for b in &status.boards {
-                println!(
-                    "{} epoch={} contracts={} quotes={} trades={} geometry_miss={}",
-                    b.underlying,
-                    b.epoch.map_or_else(|| "none".to_owned(), |e| e.to_string()),
-                    b.contracts,
-                    b.stats.quotes,
-                    b.stats.trades,
-                    b.stats.geometry_miss,
-                );
-            }
-            println!(
-                "store degraded={} epochs_written={} fields_written={} errors={}",
-                health.degraded(),
-                health.epochs_written.load(Ordering::Relaxed),
-                health.fields_written.load(Ordering::Relaxed),
-                health.errors.load(Ordering::Relaxed),
-            );
-            let published = publisher.health();
-            for symbol in publisher.symbols() {
-                if let Some(p) = publisher.watch(symbol).borrow().clone() {
-                    let all = p.gex.filter(ExpiryFilter::All);
-                    let level = |x: Option<f64>| x.map_or_else(|| "none".to_owned(), |v| format!("{v:.2}"));
-                    println!(
-                        "{symbol} models seq={} spot={} net_gex={:.0} zero_gamma={} call_wall={} put_wall={} live_greeks={}",
-                        p.heatmap.seq(),
-                        level(p.heatmap.meta.spot),
-                        all.total.net_gex(),
-                        level(all.levels.zero_gamma.level()),
-                        level(all.levels.call_wall.map(|k| k.points())),
-                        level(all.levels.put_wall.map(|k| k.points())),
-                        p.heatmap.meta.sources[0],
-                    );
-                }
-            }
-            println!(
-                "models published={} skipped={} errors={}",
-                published.published.load(Ordering::Relaxed),
-                published.skipped.load(Ordering::Relaxed),
-                published.errors.load(Ordering::Relaxed),
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        result = handle.join() => {
-            result?;
-            Ok(ExitCode::SUCCESS)
-        }
     }
 }
 

@@ -1,0 +1,150 @@
+//! The service as `run` and `demo` start it: the store, its write-behind, the models
+//! and their publisher, ingestion, and the HTTP server, wired together and stopped
+//! together.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chainboard_engine::BoardObserver;
+use chainboard_massive::ingest::{self, IngestConfig};
+use chainboard_models::ExpiryFilter;
+use chainboard_server::{AppState, TickTimes, TimedModels};
+use chainboard_store::Store;
+use chainboard_store::writer::WriterConfig;
+
+use super::run::ModelSettings;
+
+/// What the service needs beyond ingestion's own config.
+#[derive(Debug)]
+pub(crate) struct Service {
+    /// Redis URL; `None` for the embedded store.
+    pub(crate) redis: Option<String>,
+    /// The epoch substrate's write-behind.
+    pub(crate) writer: WriterConfig,
+    /// The models and their publisher.
+    pub(crate) models: ModelSettings,
+    /// Where the HTTP server listens.
+    pub(crate) listen: SocketAddr,
+    /// Stop after this long (default: until interrupted).
+    pub(crate) for_secs: Option<f64>,
+}
+
+/// Runs the service until interrupted (or `for_secs`), then prints a summary.
+/// `before_start` runs once the store is open, before anything connects: `run` checks
+/// Massive there.
+pub(crate) async fn serve(
+    config: IngestConfig,
+    service: Service,
+    before_start: impl std::future::Future<Output = Result<()>>,
+) -> Result<ExitCode> {
+    // A malformed URL fails now; a Redis that is down is retried by the writer.
+    let store = Store::connect(service.redis.as_deref()).await?;
+    before_start.await?;
+    let listener = tokio::net::TcpListener::bind(service.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen)", service.listen))?;
+    let address = listener.local_addr()?;
+    if let Err(e) = store.ping().await {
+        tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
+    }
+    tracing::info!(store = %store.describe(), "epoch substrate");
+    let (writer, _writer_task) = chainboard_store::writer::spawn(store.clone(), service.writer);
+    let health = writer.health().clone();
+    let publisher = chainboard_store::publisher::spawn(store.clone(), service.models.publisher);
+    let ticks = Arc::new(TickTimes::default());
+    let models = TimedModels::new(service.models.observer(&publisher), ticks.clone());
+    let observers: Vec<Box<dyn BoardObserver>> = vec![Box::new(writer), Box::new(models)];
+    tracing::info!(
+        rest = %config.rest.rest_url,
+        ws = %config.options_socket.ws_url,
+        symbols = ?config.underlyings.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
+        "starting ingestion"
+    );
+    let symbols = config.underlyings.clone();
+    let mut handle = ingest::start(config, Some(Box::new(observers)))?;
+    let state = AppState::new(
+        symbols,
+        publisher.clone(),
+        handle.subscribe(),
+        health.clone(),
+        store.describe(),
+        ticks,
+    );
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(chainboard_server::serve(listener, state, async {
+        let _ = http_stopped.await;
+    }));
+    println!("chainboard is serving http://{address}/");
+    tracing::info!(%address, "web UI and API");
+
+    let stop = async {
+        match service.for_secs {
+            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    tokio::pin!(stop);
+    let outcome = tokio::select! {
+        () = &mut stop => Ok(()),
+        result = handle.join() => result.map_err(anyhow::Error::from),
+    };
+    handle.abort();
+    let _ = stop_http.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
+    summary(&handle.status(), &health, &publisher);
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+fn summary(
+    status: &chainboard_massive::ingest::IngestStatus,
+    health: &chainboard_store::writer::StoreHealth,
+    publisher: &chainboard_store::publisher::PublisherHandle,
+) {
+    for b in &status.boards {
+        println!(
+            "{} epoch={} contracts={} quotes={} trades={} geometry_miss={}",
+            b.underlying,
+            b.epoch.map_or_else(|| "none".to_owned(), |e| e.to_string()),
+            b.contracts,
+            b.stats.quotes,
+            b.stats.trades,
+            b.stats.geometry_miss,
+        );
+    }
+    println!(
+        "store degraded={} epochs_written={} fields_written={} errors={}",
+        health.degraded(),
+        health.epochs_written.load(Ordering::Relaxed),
+        health.fields_written.load(Ordering::Relaxed),
+        health.errors.load(Ordering::Relaxed),
+    );
+    for symbol in publisher.symbols() {
+        if let Some(p) = publisher.watch(symbol).borrow().clone() {
+            let all = p.gex.filter(ExpiryFilter::All);
+            let level = |x: Option<f64>| x.map_or_else(|| "none".to_owned(), |v| format!("{v:.2}"));
+            println!(
+                "{symbol} models seq={} spot={} net_gex={:.0} zero_gamma={} call_wall={} put_wall={} live_greeks={}",
+                p.heatmap.seq(),
+                level(p.heatmap.meta.spot),
+                all.total.net_gex(),
+                level(all.levels.zero_gamma.level()),
+                level(all.levels.call_wall.map(|k| k.points())),
+                level(all.levels.put_wall.map(|k| k.points())),
+                p.heatmap.meta.sources[0],
+            );
+        }
+    }
+    let published = publisher.health();
+    println!(
+        "models published={} skipped={} errors={}",
+        published.published.load(Ordering::Relaxed),
+        published.skipped.load(Ordering::Relaxed),
+        published.errors.load(Ordering::Relaxed),
+    );
+}

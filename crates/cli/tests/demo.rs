@@ -1,0 +1,232 @@
+//! `chainboard demo` as a user starts it: the whole service on the simulated market,
+//! checked through its HTTP API and browser stream over real sockets.
+
+#![allow(clippy::unwrap_used)] // a fixture that fails to start is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The demo binary on a free port; killed on drop.
+struct Demo {
+    child: Child,
+    url: String,
+    fake: String,
+}
+
+impl Demo {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+            .args(["demo", "--listen", "127.0.0.1:0", "--refresh-secs", "2"])
+            .args(["--for-secs", "60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut url, mut fake) = (None, None);
+        while url.is_none() {
+            let line = lines.next().unwrap().unwrap();
+            // "simulated Massive at http://… (faults: …)", "chainboard is serving http://…/"
+            let link = line.split_whitespace().find(|w| w.starts_with("http://"));
+            if line.starts_with("simulated Massive") {
+                fake = link.map(str::to_owned);
+            } else if line.starts_with("chainboard is serving") {
+                url = link.map(|u| u.trim_end_matches('/').to_owned());
+            }
+        }
+        Self {
+            child,
+            url: url.unwrap(),
+            fake: fake.unwrap(),
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get(url: &str) -> (u16, String, String) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, response.text().await.unwrap())
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let (status, _, body) = get(url).await;
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+/// Waits until `/readyz` says ready.
+async fn ready(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = get_json(&format!("{base}/readyz")).await;
+        if status == 200 {
+            assert_eq!(body["ready"], true);
+            return;
+        }
+        assert!(Instant::now() < deadline, "never ready: {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_serves_the_api_metrics_ui_and_stream() {
+    let demo = Demo::start();
+    let base = demo.url.clone();
+    ready(&base).await;
+
+    let (status, symbols) = get_json(&format!("{base}/api/v1/symbols")).await;
+    assert_eq!(
+        (status, symbols["symbols"].clone()),
+        (200, serde_json::json!(["SPX", "NDX"]))
+    );
+    let (status, heatmap) = get_json(&format!("{base}/api/v1/heatmap/SPX")).await;
+    assert_eq!(status, 200);
+    assert_eq!(heatmap["schema"], "chainboard/heatmap/v1");
+    assert!(heatmap["contracts"]["gex"].as_array().unwrap().len() > 20_000);
+    let (status, gex) = get_json(&format!("{base}/api/v1/gex/ndx")).await;
+    assert_eq!((status, gex["symbol"].as_str()), (200, Some("NDX")));
+    let (status, epochs) = get_json(&format!("{base}/api/v1/epochs/I:SPX")).await;
+    assert_eq!(status, 200);
+    assert_eq!(epochs["active"]["reason"], "startup");
+    // Unknown or hostile symbols: a JSON 404, never a store lookup.
+    for bad in [
+        "FOO",
+        "SPX%00",
+        "..%2F..%2Fetc",
+        "massive:epoch:current:SPX",
+    ] {
+        let (status, body) = get_json(&format!("{base}/api/v1/heatmap/{bad}")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("unknown_symbol")),
+            "{bad}"
+        );
+    }
+    let (status, content_type, metrics) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    for family in [
+        "chainboard_quotes_total{symbol=\"SPX\"}",
+        "chainboard_geometry_miss_total{symbol=\"NDX\"}",
+        "chainboard_epochs_total{symbol=\"SPX\",reason=\"startup\"} 1",
+        "chainboard_feed_silence_seconds{symbol=\"SPX\"}",
+        "chainboard_model_tick_seconds_count",
+        "chainboard_snapshot_build_seconds",
+        "chainboard_store_flush_lag_seconds",
+        "chainboard_store_errors_total 0",
+        "chainboard_stream_clients",
+    ] {
+        assert!(
+            metrics.contains(family),
+            "{family} missing from:\n{metrics}"
+        );
+    }
+    let (status, _, openapi) = get(&format!("{base}/api/v1/openapi.json")).await;
+    let openapi: Value = serde_json::from_str(&openapi).unwrap();
+    assert_eq!((status, openapi["openapi"].as_str()), (200, Some("3.1.0")));
+    let (status, content_type, page) = get(&format!("{base}/")).await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(
+        page.contains("<script") && page.contains("app.js"),
+        "{page}"
+    );
+    assert_eq!(get_json(&format!("{base}/healthz")).await.0, 200);
+
+    // The stream: full documents, then diffs that chain by seq, then status.
+    let ws = base.replace("http://", "ws://");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}/api/v1/stream/SPX"))
+        .await
+        .unwrap();
+    let mut next = async || -> Value {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).unwrap(),
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("stream ended: {other:?}"),
+            }
+        }
+    };
+    let mut held = None;
+    let (mut diffs, mut statuses) = (0, 0);
+    let mut epochs_seen = std::collections::BTreeSet::new();
+    let listed = reqwest::Client::new()
+        .post(format!("{}/_fake/list-strikes?symbol=SPX", demo.fake))
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.status().is_success());
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while (diffs < 3 || epochs_seen.len() < 2) && Instant::now() < deadline {
+        let doc = next().await;
+        match doc["schema"].as_str().unwrap() {
+            "chainboard/heatmap/v1" => {
+                held = doc["seq"].as_u64();
+                epochs_seen.insert(doc["epoch"]["id"].as_str().unwrap().to_owned());
+            }
+            "chainboard/heatmap-diff/v1" => {
+                assert_eq!(
+                    doc["base_seq"].as_u64(),
+                    held,
+                    "a diff only for the seq held"
+                );
+                held = doc["seq"].as_u64();
+                diffs += 1;
+            }
+            "chainboard/status/v1" => {
+                statuses += 1;
+                assert!(doc["quotes_per_s"].is_number());
+            }
+            "chainboard/gex/v1" | "chainboard/gex-diff/v1" => {}
+            other => panic!("unexpected document {other}"),
+        }
+    }
+    assert!(diffs >= 3, "diffs: {diffs}");
+    assert!(statuses >= 1);
+    assert!(
+        epochs_seen.len() >= 2,
+        "listing strikes starts a geometry_change epoch, sent as full documents: {epochs_seen:?}"
+    );
+    let (_, epochs) = get_json(&format!("{base}/api/v1/epochs/SPX")).await;
+    assert_eq!(epochs["active"]["reason"], "geometry_change", "{epochs}");
+
+    // Asking for a resync gets full documents at once.
+    socket
+        .send(Message::Text(r#"{"type":"resync"}"#.into()))
+        .await
+        .unwrap();
+    let mut next = async || -> Value {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).unwrap(),
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("stream ended: {other:?}"),
+            }
+        }
+    };
+    let mut full = false;
+    for _ in 0..10 {
+        if next().await["schema"] == "chainboard/heatmap/v1" {
+            full = true;
+            break;
+        }
+    }
+    assert!(full, "resync answered with a full heatmap");
+}

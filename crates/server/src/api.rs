@@ -1,0 +1,183 @@
+//! The JSON API: symbols, the latest snapshots, epochs, health and readiness.
+//!
+//! Snapshots are served from the publisher's latest values in memory, exactly the
+//! documents it wrote to the store, so an API reader and a Redis reader see the same
+//! bytes. Errors are JSON (`{"error": …, "code": …}`) with the right status and never
+//! carry internals.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chainboard_model::Underlying;
+use chainboard_model::time::ms_to_seconds;
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+/// A snapshot older than this is stale: the design's 5 s snapshot TTL.
+pub(crate) const FRESH_MS: i64 = 5_000;
+
+/// An error a client can act on.
+#[derive(Debug)]
+pub(crate) enum AppError {
+    /// The path names no symbol this service publishes.
+    UnknownSymbol(String),
+    /// Nothing published yet for the symbol (the first photo is loading).
+    NotReady(Underlying),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            AppError::UnknownSymbol(raw) => (
+                StatusCode::NOT_FOUND,
+                "unknown_symbol",
+                // Echo only what is printable and short: a path is user input.
+                format!(
+                    "no such symbol: {:?}",
+                    raw.chars()
+                        .filter(|c| c.is_ascii_graphic())
+                        .take(16)
+                        .collect::<String>()
+                ),
+            ),
+            AppError::NotReady(symbol) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                format!("no snapshot of {symbol} yet; the first chain photo is loading"),
+            ),
+        };
+        (status, Json(json!({ "error": message, "code": code }))).into_response()
+    }
+}
+
+fn json_text(body: std::sync::Arc<str>) -> Response {
+    let mut response = body.to_string().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `GET /api/v1/symbols`.
+pub(crate) async fn symbols(State(state): State<AppState>) -> Json<Value> {
+    let symbols: Vec<&str> = state.inner.symbols.iter().map(|u| u.as_str()).collect();
+    Json(json!({ "symbols": symbols }))
+}
+
+/// `GET /api/v1/heatmap/{symbol}`: the latest `chainboard/heatmap/v1` document.
+pub(crate) async fn heatmap(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
+    let latest = state.inner.publisher.watch(symbol).borrow().clone();
+    let published = latest.ok_or(AppError::NotReady(symbol))?;
+    Ok(json_text(published.heatmap_json.clone()))
+}
+
+/// `GET /api/v1/gex/{symbol}`: the latest `chainboard/gex/v1` document.
+pub(crate) async fn gex(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
+    let latest = state.inner.publisher.watch(symbol).borrow().clone();
+    let published = latest.ok_or(AppError::NotReady(symbol))?;
+    Ok(json_text(published.gex_json.clone()))
+}
+
+/// `GET /api/v1/epochs/{symbol}`: the active epoch and recent transitions.
+pub(crate) async fn epochs(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
+    Ok(Json(epochs_doc(&state, symbol)))
+}
+
+/// The epochs document: also sent on the browser stream as part of the status.
+pub(crate) fn epochs_doc(state: &AppState, symbol: Underlying) -> Value {
+    let status = state.inner.ingest.borrow();
+    let transitions: Vec<Value> = status
+        .transitions
+        .iter()
+        .rev()
+        .filter(|t| t.id.underlying == symbol)
+        .map(|t| {
+            json!({
+                "id": t.id.to_string(),
+                "reason": t.reason.as_str(),
+                "previous": t.previous.map(|p| p.to_string()),
+                "at": ms_to_seconds(t.at_ms),
+                "contracts": t.contracts,
+                "added": t.added,
+                "removed": t.removed,
+            })
+        })
+        .collect();
+    let active = status.board(symbol).and_then(|b| {
+        let id = b.epoch?;
+        Some(json!({
+            "id": id.to_string(),
+            "reason": b.reason.map(|r| r.as_str()),
+            "contracts": b.contracts,
+            "started_at": transitions
+                .iter()
+                .find(|t| t["id"] == id.to_string())
+                .map(|t| t["at"].clone()),
+        }))
+    });
+    json!({
+        "symbol": symbol.as_str(),
+        "active": active,
+        "transitions": transitions,
+    })
+}
+
+/// `GET /healthz`: the process answers.
+pub(crate) async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: every symbol has a snapshot younger than the snapshot TTL and
+/// ingestion has not stopped. 503 with the reasons otherwise.
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let now_ms = chainboard_massive::ingest::now_ms();
+    let mut problems = Vec::new();
+    if let Some(fatal) = state.inner.ingest.borrow().fatal.clone() {
+        problems.push(format!("ingestion stopped: {fatal}"));
+    }
+    for &symbol in &state.inner.symbols {
+        match state.inner.publisher.watch(symbol).borrow().as_ref() {
+            None => problems.push(format!("{symbol}: no snapshot yet")),
+            Some(p) if now_ms - p.heatmap.meta.ts_ms > FRESH_MS => problems.push(format!(
+                "{symbol}: last snapshot {} ms old",
+                now_ms - p.heatmap.meta.ts_ms
+            )),
+            Some(_) => {}
+        }
+    }
+    let store_degraded = state.inner.store.degraded();
+    let body = json!({
+        "ready": problems.is_empty(),
+        "problems": problems,
+        "store": { "name": state.inner.store_name, "degraded": store_degraded },
+    });
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `GET /api/v1/openapi.json`.
+pub(crate) async fn openapi() -> Response {
+    json_text(OPENAPI.into())
+}
+
+/// The API's OpenAPI document (`docs/openapi.json`).
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");

@@ -1,0 +1,51 @@
+//! chainboard's HTTP side: the JSON API, the browser stream, metrics, health and the
+//! web UI, over what the pipeline publishes.
+//!
+//! - [`app`] builds the router from an [`AppState`], so tests drive it over a real
+//!   socket or call it directly; [`serve`] runs it on a listener until shutdown.
+//! - [`api`]: symbols, snapshots, epochs, `/healthz`, `/readyz`, the OpenAPI document.
+//! - [`stream`]: full snapshots then diffs over a WebSocket, with a bounded queue per
+//!   client.
+//! - [`metrics`]: Prometheus text.
+//! - [`web`]: the UI's files, compiled into the binary (no build step, no other
+//!   hosts).
+
+pub mod api;
+pub mod metrics;
+pub mod state;
+pub mod stream;
+pub mod web;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+pub use state::{AppState, TickTimes, TimedModels};
+
+/// Every route.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/symbols", get(api::symbols))
+        .route("/api/v1/heatmap/{symbol}", get(api::heatmap))
+        .route("/api/v1/gex/{symbol}", get(api::gex))
+        .route("/api/v1/epochs/{symbol}", get(api::epochs))
+        .route("/api/v1/stream/{symbol}", get(stream::stream))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/", get(web::index))
+        .route("/{file}", get(web::file))
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,236 @@
+//! `GET /metrics`: the service in Prometheus's text exposition format.
+//!
+//! Every value is read at scrape time from counters the pipeline keeps anyway
+//! (engine stats through ingestion's status, the store's and the publisher's health,
+//! the tick timer, the stream counters), so metrics cost nothing on the hot path and
+//! need no registry. The format is small enough to write by hand: `# HELP`, `# TYPE`,
+//! then `name{labels} value` lines.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chainboard_model::EpochReason;
+
+use crate::state::AppState;
+
+struct Exposition(String);
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                // Label values here are symbols and reason names: no escaping needed.
+                let _ = write!(self.0, "{k}=\"{v}\"");
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+
+    fn one(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = render(&state).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+fn render(state: &AppState) -> String {
+    let inner = &state.inner;
+    let mut out = Exposition(String::with_capacity(4096));
+    {
+        let status = inner.ingest.borrow();
+        type Stat = fn(&chainboard_massive::ingest::BoardStatus) -> f64;
+        let per_board: [(&str, &str, &str, Stat); 6] = [
+            (
+                "chainboard_quotes_total",
+                "counter",
+                "Quotes applied to the board.",
+                |b| b.stats.quotes as f64,
+            ),
+            (
+                "chainboard_trades_total",
+                "counter",
+                "Trades applied to the board.",
+                |b| b.stats.trades as f64,
+            ),
+            (
+                "chainboard_geometry_miss_total",
+                "counter",
+                "Live events for contracts not on the board (ignored).",
+                |b| b.stats.geometry_miss as f64,
+            ),
+            (
+                "chainboard_feed_silence_seconds",
+                "gauge",
+                "Seconds since the last live event.",
+                |b| b.silence_ms as f64 / 1000.0,
+            ),
+            (
+                "chainboard_board_contracts",
+                "gauge",
+                "Contracts on the active epoch's board.",
+                |b| b.contracts as f64,
+            ),
+            (
+                "chainboard_spot",
+                "gauge",
+                "The underlying's latest value.",
+                |b| b.spot.unwrap_or(f64::NAN),
+            ),
+        ];
+        for (name, kind, help, get) in per_board {
+            out.family(name, kind, help);
+            for b in &status.boards {
+                out.sample(name, &[("symbol", b.underlying.as_str())], get(b));
+            }
+        }
+        out.family(
+            "chainboard_epochs_total",
+            "counter",
+            "Epochs started, by reason.",
+        );
+        for b in &status.boards {
+            for reason in EpochReason::ALL {
+                out.sample(
+                    "chainboard_epochs_total",
+                    &[
+                        ("symbol", b.underlying.as_str()),
+                        ("reason", reason.as_str()),
+                    ],
+                    b.stats.epochs_for(reason) as f64,
+                );
+            }
+        }
+        out.one(
+            "chainboard_photos_loaded_total",
+            "counter",
+            "Complete chain photos applied.",
+            status.loads_ok as f64,
+        );
+        out.one(
+            "chainboard_photo_failures_total",
+            "counter",
+            "Chain loads that failed after their retries.",
+            status.loads_failed as f64,
+        );
+        out.one(
+            "chainboard_feed_gaps_total",
+            "counter",
+            "Disconnects and overflows of the options feed.",
+            status.gaps as f64,
+        );
+        out.one(
+            "chainboard_quoted_contracts",
+            "gauge",
+            "Contracts with a quote subscription.",
+            status.quoted as f64,
+        );
+    }
+    let ticks = &inner.ticks;
+    out.family(
+        "chainboard_model_tick_seconds",
+        "summary",
+        "Time the models' ticks take on the ingestion task.",
+    );
+    out.sample(
+        "chainboard_model_tick_seconds_sum",
+        &[],
+        ticks.total_us.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    out.sample(
+        "chainboard_model_tick_seconds_count",
+        &[],
+        ticks.count.load(Ordering::Relaxed) as f64,
+    );
+    out.one(
+        "chainboard_model_tick_last_seconds",
+        "gauge",
+        "The last model tick's duration.",
+        ticks.last_us.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    let publisher = inner.publisher.health();
+    out.one(
+        "chainboard_snapshot_build_seconds",
+        "gauge",
+        "The last snapshot's finishing time in the publisher (flip search, diffs, JSON).",
+        publisher.last_finish_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+    );
+    out.one(
+        "chainboard_snapshots_published_total",
+        "counter",
+        "Model ticks written to the store.",
+        publisher.published.load(Ordering::Relaxed) as f64,
+    );
+    out.one(
+        "chainboard_snapshots_skipped_total",
+        "counter",
+        "Model ticks superseded before the publisher got to them.",
+        publisher.skipped.load(Ordering::Relaxed) as f64,
+    );
+    out.one(
+        "chainboard_snapshot_errors_total",
+        "counter",
+        "Failed snapshot writes.",
+        publisher.errors.load(Ordering::Relaxed) as f64,
+    );
+    let store = &inner.store;
+    out.one(
+        "chainboard_store_flush_lag_seconds",
+        "gauge",
+        "Age of the oldest change in the last store flush.",
+        store.flush_lag_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+    );
+    out.one(
+        "chainboard_store_errors_total",
+        "counter",
+        "Failed store pipelines.",
+        store.errors.load(Ordering::Relaxed) as f64,
+    );
+    out.one(
+        "chainboard_store_degraded",
+        "gauge",
+        "1 while the store is failing.",
+        f64::from(u8::from(store.degraded())),
+    );
+    out.one(
+        "chainboard_store_fields_written_total",
+        "counter",
+        "Contract fields written to the store.",
+        store.fields_written.load(Ordering::Relaxed) as f64,
+    );
+    out.one(
+        "chainboard_stream_clients",
+        "gauge",
+        "Browser streams open.",
+        inner.stream_clients.load(Ordering::Relaxed) as f64,
+    );
+    out.one(
+        "chainboard_stream_clients_dropped_total",
+        "counter",
+        "Browser streams closed for falling behind.",
+        inner.stream_dropped.load(Ordering::Relaxed) as f64,
+    );
+    out.0
+}

@@ -1,0 +1,134 @@
+//! What the HTTP side reads: the publisher's latest snapshots, ingestion's status and
+//! the store's health, shared by every request and stream.
+//!
+//! Nothing here is written by a request: the server is a reader of what the pipeline
+//! publishes, so any number of browsers cost the pipeline nothing but the fan-out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chainboard_engine::{BoardObserver, Engine};
+use chainboard_massive::ingest::IngestStatus;
+use chainboard_model::Underlying;
+use chainboard_models::ModelObserver;
+use chainboard_store::publisher::PublisherHandle;
+use chainboard_store::writer::StoreHealth;
+use tokio::sync::watch;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// The underlyings this service publishes; a path parameter must name one.
+    pub(crate) symbols: Vec<Underlying>,
+    /// The latest published snapshots, per symbol.
+    pub(crate) publisher: PublisherHandle,
+    /// Ingestion's status (boards, transitions, sockets).
+    pub(crate) ingest: watch::Receiver<IngestStatus>,
+    /// The epoch substrate's write-behind health.
+    pub(crate) store: Arc<StoreHealth>,
+    /// What the store is (`embedded` or the Redis URL without its password).
+    pub(crate) store_name: String,
+    /// Model tick timings.
+    pub(crate) ticks: Arc<TickTimes>,
+    /// Browser streams open now.
+    pub(crate) stream_clients: AtomicU64,
+    /// Browser streams closed because the client fell behind.
+    pub(crate) stream_dropped: AtomicU64,
+    /// Frames queued per browser stream before it counts as slow.
+    pub(crate) stream_queue: usize,
+}
+
+impl AppState {
+    /// State over a running pipeline.
+    pub fn new(
+        symbols: Vec<Underlying>,
+        publisher: PublisherHandle,
+        ingest: watch::Receiver<IngestStatus>,
+        store: Arc<StoreHealth>,
+        store_name: String,
+        ticks: Arc<TickTimes>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                symbols,
+                publisher,
+                ingest,
+                store,
+                store_name,
+                ticks,
+                stream_clients: AtomicU64::new(0),
+                stream_dropped: AtomicU64::new(0),
+                stream_queue: 16,
+            }),
+        }
+    }
+
+    /// The symbol named by a path parameter, if this service publishes it. The
+    /// parameter is matched against the configured list, never used as given.
+    pub(crate) fn symbol(&self, raw: &str) -> Option<Underlying> {
+        let wanted = raw.trim().trim_start_matches("I:");
+        self.inner
+            .symbols
+            .iter()
+            .copied()
+            .find(|u| u.as_str().eq_ignore_ascii_case(wanted))
+    }
+}
+
+/// How long the models' ticks take on the ingestion task.
+#[derive(Debug, Default)]
+pub struct TickTimes {
+    /// Ticks timed.
+    pub count: AtomicU64,
+    /// Their total, microseconds.
+    pub total_us: AtomicU64,
+    /// The last one, microseconds.
+    pub last_us: AtomicU64,
+}
+
+impl TickTimes {
+    fn record(&self, elapsed: Duration) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.total_us.fetch_add(us, Ordering::Relaxed);
+        self.last_us.store(us, Ordering::Relaxed);
+    }
+}
+
+/// Times the models' ticks and epoch starts for `/metrics`, so the models themselves
+/// never read a clock.
+#[derive(Debug)]
+pub struct TimedModels {
+    inner: ModelObserver,
+    times: Arc<TickTimes>,
+}
+
+impl TimedModels {
+    /// Wraps `inner`, recording into `times`.
+    pub fn new(inner: ModelObserver, times: Arc<TickTimes>) -> Self {
+        Self { inner, times }
+    }
+}
+
+impl BoardObserver for TimedModels {
+    fn epoch_started(&mut self, engine: &mut Engine, now_ms: i64) {
+        let start = Instant::now();
+        self.inner.epoch_started(engine, now_ms);
+        self.times.record(start.elapsed());
+    }
+
+    fn tick(&mut self, engine: &mut Engine, now_ms: i64) {
+        let (start, before) = (Instant::now(), self.inner.ticks());
+        self.inner.tick(engine, now_ms);
+        // Most polls are not due for a tick; only real ticks are timed.
+        if self.inner.ticks() != before {
+            self.times.record(start.elapsed());
+        }
+    }
+}

@@ -1,0 +1,665 @@
+// app.js — the page's entry module: wires the controls, the stream and the views.
+//
+// Data flow: StreamConnection (stream.js) receives documents and hands each
+// outcome to `onOutcome`, which tells the heatmap which board slots changed, marks
+// the profile and panels stale and asks for an animation frame. All canvas and
+// panel painting happens in `frame`, so a burst of frames paints once and a hidden
+// tab paints nothing (the documents still stay current). Text a test reads (seq,
+// epoch, connection) is written as soon as it changes, not on the next frame.
+//
+// `window.chainboard` mirrors the counters for browser tests.
+
+import { ChainState, StreamConnection } from './stream.js';
+import { HeatmapView, METRICS, legendGradient, NO_CONTRACT, cellValue, SCALE_PERCENTILE } from './heatmap.js';
+import { ProfileView, filterName } from './profile.js';
+import * as fmt from './format.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** Read by browser tests; updated in place (same object) as things happen.
+ * `diffsApplied` counts heatmap and GEX diff documents both. */
+const hooks = {
+  symbol: null,
+  connection: 'connecting',
+  heatmapSeq: null,
+  gexSeq: null,
+  epochId: null,
+  repaintedCells: 0,
+  fullRepaints: 0,
+  diffsApplied: 0,
+  heatmapDiffsApplied: 0,
+  gexDiffsApplied: 0,
+  resyncs: 0,
+  epochChanges: 0,
+};
+window.chainboard = hooks;
+
+/** How long the new-epoch banner stays up: long enough to read the reason. */
+const BANNER_MS = 10_000;
+
+const els = {
+  symbol: $('symbol'),
+  metric: $('metric'),
+  side: $('side'),
+  sideNote: $('side-note'),
+  filter: $('filter'),
+  window: $('window'),
+  connection: $('connection'),
+  epoch: $('epoch'),
+  epochId: $('epoch-id'),
+  epochReason: $('epoch-reason'),
+  epochAge: $('epoch-age'),
+  banner: $('epoch-banner'),
+  board: $('board'),
+  heatmapWrap: $('heatmap-wrap'),
+  heatmap: $('heatmap'),
+  overlay: $('heatmap-overlay'),
+  profileWrap: $('profile-wrap'),
+  profile: $('profile'),
+  levelsFilter: $('levels-filter'),
+  spot: $('spot'),
+  zeroGamma: $('zero-gamma'),
+  zeroGammaNote: $('zero-gamma-note'),
+  callWall: $('call-wall'),
+  putWall: $('put-wall'),
+  netGex: $('net-gex'),
+  netGexVolume: $('net-gex-volume'),
+  legendLo: $('legend-lo'),
+  legendHi: $('legend-hi'),
+  legendBar: $('legend-bar'),
+  legendNote: $('legend-note'),
+  cellSummary: $('cell-summary'),
+  cellTable: $('cell-table'),
+  cellRows: $('cell-rows'),
+  feedState: $('feed-state'),
+  silence: $('silence'),
+  quotesPerS: $('quotes-per-s'),
+  geometryMiss: $('geometry-miss'),
+  sources: $('sources'),
+  unusable: $('unusable'),
+  seq: $('seq'),
+  gexSeq: $('gex-seq'),
+  updated: $('updated'),
+  repainted: $('repainted-cells'),
+  fullRepaints: $('full-repaints'),
+  diffs: $('diffs'),
+  transitions: $('transitions'),
+  tooltip: $('tooltip'),
+};
+
+/** Writes text only when it changed: these run every second for dozens of fields. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// ---------------------------------------------------------------------------
+// View options
+// ---------------------------------------------------------------------------
+
+const options = {
+  metric: els.metric.value,
+  side: 'call',
+  filter: els.filter.value,
+  windowPct: parseWindow(els.window.value),
+};
+
+function parseWindow(value) {
+  return value === 'all' ? Infinity : Number(value);
+}
+
+// ---------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------
+
+let session = null; // { symbol, state, connection }
+let cursor = null; // the last onCursor info
+let profileStale = true;
+let panelsStale = true;
+let lastFullRepaintsSeen = -1;
+let bannerTimer = null;
+
+const heatmapView = new HeatmapView({
+  canvas: els.heatmap,
+  overlay: els.overlay,
+  onCursor: (info) => {
+    cursor = info.cell === null ? (info.via === 'pointer' ? cursor : null) : info;
+    if (info.via === 'refresh') {
+      // Same place, new grid (slots may differ): refresh the numbers only.
+      renderCell();
+      return;
+    }
+    if (info.cell === null) hideTooltip();
+    else showTooltip(info);
+    renderCell();
+    if (info.cell !== null && info.via === 'keyboard') keepInView(info.rect);
+    requestFrame();
+  },
+  formatLabel: (e) => {
+    const x = session && session.state.heatmap && session.state.heatmap.expirations;
+    return x ? fmt.expirationLabel(x.date[e], x.root[e], x.settlement[e]) : '';
+  },
+});
+const profileView = new ProfileView(els.profile);
+
+function applyOptions() {
+  const metric = METRICS[options.metric];
+  els.side.disabled = !metric.sided;
+  // Said to screen readers; the disabled look says it to everyone else.
+  setText(els.sideNote, metric.sided ? '' : 'GEX metrics show calls and puts summed');
+  els.side.title = metric.sided ? '' : 'GEX: calls + puts summed';
+  els.legendBar.style.background = legendGradient(options.metric);
+  setText(els.levelsFilter, `· ${filterName(options.filter)}`);
+  heatmapView.setOptions(options);
+  profileStale = true;
+  panelsStale = true;
+  requestFrame();
+}
+
+// ---------------------------------------------------------------------------
+// Frames
+// ---------------------------------------------------------------------------
+
+let frameRequested = false;
+function requestFrame() {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(frame);
+}
+
+function frame(now) {
+  frameRequested = false;
+  const more = heatmapView.frame(now);
+  if (heatmapView.fullRepaints !== lastFullRepaintsSeen) {
+    // A full repaint may have changed the rows the profile aligns to.
+    lastFullRepaintsSeen = heatmapView.fullRepaints;
+    profileStale = true;
+    panelsStale = true;
+    if (cursor) heatmapView.announceCursor('refresh');
+  }
+  if (profileStale) {
+    profileStale = false;
+    profileView.paint({
+      geometry: heatmapView.geometry,
+      gex: session && session.state.gex,
+      filter: options.filter,
+      metric: options.metric,
+      width: els.profileWrap.clientWidth,
+    });
+  }
+  if (panelsStale) {
+    panelsStale = false;
+    renderLevels();
+    renderLegend();
+    renderFeed();
+    renderCell();
+  }
+  hooks.repaintedCells = heatmapView.repaintedCells;
+  hooks.fullRepaints = heatmapView.fullRepaints;
+  setText(els.repainted, String(heatmapView.repaintedCells));
+  setText(els.fullRepaints, String(heatmapView.fullRepaints));
+  if (more) requestFrame();
+}
+
+// ---------------------------------------------------------------------------
+// Stream
+// ---------------------------------------------------------------------------
+
+function openSymbol(symbol) {
+  if (session) session.connection.stop();
+  const state = new ChainState(symbol);
+  const connection = new StreamConnection({
+    symbol,
+    state,
+    onOutcome: (outcome) => {
+      if (session && session.state === state) onOutcome(state, outcome);
+    },
+    onConnection: (value) => {
+      if (session && session.state === state) setConnection(value);
+    },
+  });
+  session = { symbol, state, connection };
+  hooks.symbol = symbol;
+  hooks.heatmapSeq = null;
+  hooks.gexSeq = null;
+  hooks.epochId = null;
+  cursor = null;
+  hideTooltip();
+  hideBanner();
+  heatmapView.setHeatmap(null);
+  renderEpoch();
+  panelsStale = true;
+  profileStale = true;
+  connection.start();
+  requestFrame();
+}
+
+function onOutcome(state, outcome) {
+  switch (outcome.kind) {
+    case 'heatmap':
+      if (outcome.full) {
+        heatmapView.setHeatmap(state.heatmap);
+        if (outcome.epochChanged) showEpochBanner(state, outcome.previousEpoch);
+      } else {
+        heatmapView.applyDiff(outcome.slots, outcome.columnsChanged);
+        hooks.diffsApplied++;
+        hooks.heatmapDiffsApplied++;
+      }
+      hooks.heatmapSeq = state.heatmap.seq;
+      hooks.epochId = state.heatmap.epoch.id;
+      setText(els.seq, String(state.heatmap.seq));
+      renderEpoch();
+      panelsStale = true;
+      break;
+    case 'gex':
+      if (!outcome.full) {
+        hooks.diffsApplied++;
+        hooks.gexDiffsApplied++;
+      }
+      hooks.gexSeq = state.gex.seq;
+      setText(els.gexSeq, String(state.gex.seq));
+      profileStale = true;
+      panelsStale = true;
+      break;
+    case 'status':
+      panelsStale = true;
+      break;
+    case 'resync':
+      hooks.resyncs++; // the connection reports 'resyncing' itself
+      break;
+    default:
+      return;
+  }
+  setText(els.diffs, `${hooks.diffsApplied} / ${hooks.resyncs}`);
+  requestFrame();
+}
+
+function setConnection(value) {
+  hooks.connection = value;
+  els.connection.dataset.state = value;
+  setText(els.connection, value);
+}
+
+// ---------------------------------------------------------------------------
+// Panels
+// ---------------------------------------------------------------------------
+
+function renderEpoch() {
+  const heatmap = session && session.state.heatmap;
+  const epoch = heatmap ? heatmap.epoch : null;
+  setText(els.epochId, epoch ? epoch.id : fmt.MISSING);
+  setText(els.epochReason, epoch ? epoch.reason : fmt.MISSING);
+  els.epochReason.title = epoch ? fmt.epochReason(epoch.reason) : '';
+  setText(els.epochAge, epoch ? fmt.durationS(Date.now() / 1000 - epoch.started_at) : fmt.MISSING);
+}
+
+/** Why a new epoch starts, in the design's words. */
+const EPOCH_REASONS = {
+  startup: 'the service started',
+  geometry_change: "the chain's strikes or expirations changed",
+  stale_feed: 'the feed went silent and a fresh photo rebuilt the board',
+  manual: 'an operator started it',
+};
+
+function showEpochBanner(state, previousEpoch) {
+  const epoch = state.heatmap.epoch;
+  const transition = state.status && (state.status.transitions || []).find((t) => t.id === epoch.id);
+  const counts = transition
+    ? ` · ${fmt.count(transition.contracts)} contracts (+${fmt.count(transition.added)} / −${fmt.count(transition.removed)})`
+    : '';
+  const why = EPOCH_REASONS[epoch.reason] || epoch.reason;
+  els.banner.textContent = `New epoch ${epoch.id} — ${epoch.reason}: ${why}${counts}. Previous: ${previousEpoch}.`;
+  els.banner.hidden = false;
+  hooks.epochChanges++;
+  els.epoch.classList.remove('changed');
+  void els.epoch.offsetWidth; // restart the flash animation
+  els.epoch.classList.add('changed');
+  clearTimeout(bannerTimer);
+  bannerTimer = setTimeout(hideBanner, BANNER_MS);
+}
+
+function hideBanner() {
+  clearTimeout(bannerTimer);
+  els.banner.hidden = true;
+  els.epoch.classList.remove('changed');
+}
+
+function renderLevels() {
+  const state = session && session.state;
+  const gex = state && state.gex;
+  const part = gex && gex.filters[options.filter];
+  const levels = part ? part.levels : null;
+  const spot = gex && Number.isFinite(gex.spot) ? gex.spot : state && state.heatmap ? state.heatmap.spot : null;
+  setText(els.spot, spot === null || spot === undefined ? fmt.MISSING : spot.toFixed(2));
+
+  if (!levels) {
+    for (const el of [els.zeroGamma, els.callWall, els.putWall]) {
+      setText(el, fmt.MISSING);
+      el.dataset.value = '';
+    }
+    setText(els.zeroGammaNote, '');
+  } else {
+    // Never invent a flip: no level from the server means none is shown.
+    if (levels.zero_gamma === null) {
+      setText(els.zeroGamma, 'no flip in range');
+      els.zeroGamma.dataset.value = '';
+      setText(els.zeroGammaNote, levels.zero_gamma_status === 'pending' ? 'not computed yet' : '');
+    } else {
+      setText(els.zeroGamma, fmt.strike(levels.zero_gamma));
+      els.zeroGamma.dataset.value = String(levels.zero_gamma);
+      const side =
+        levels.zero_gamma_rising === true
+          ? 'net gamma negative below, positive above'
+          : levels.zero_gamma_rising === false
+            ? 'net gamma positive below, negative above'
+            : '';
+      setText(els.zeroGammaNote, side);
+    }
+    setWall(els.callWall, levels.call_wall);
+    setWall(els.putWall, levels.put_wall);
+  }
+  setText(els.netGex, part ? fmt.usdSigned(part.total.net_gex) : fmt.MISSING);
+  setText(els.netGexVolume, part ? fmt.usdSigned(part.total.net_gex_volume) : fmt.MISSING);
+}
+
+function setWall(el, value) {
+  setText(el, value === null || value === undefined ? fmt.MISSING : fmt.strike(value));
+  el.dataset.value = value === null || value === undefined ? '' : String(value);
+}
+
+function renderLegend() {
+  const scale = heatmapView.scale;
+  const metric = METRICS[options.metric];
+  const show = (x) => {
+    if (!scale) return fmt.MISSING;
+    if (metric.signed) return fmt.usdSigned(x);
+    if (options.metric === 'iv') return fmt.ivPct(x);
+    if (options.metric === 'oi') return fmt.count(x);
+    return fmt.price(x);
+  };
+  setText(els.legendLo, scale ? show(scale.lo) : fmt.MISSING);
+  setText(els.legendHi, scale ? show(scale.hi) : fmt.MISSING);
+  const pct = Math.round(SCALE_PERCENTILE * 100);
+  let what;
+  if (metric.signed) what = `calls + puts; scale ±${pct}th percentile of |value| in view`;
+  else if (metric.low !== null) what = `${options.side}s; scale ${Math.round(metric.low * 100)}th to ${pct}th percentile in view`;
+  else what = `${options.side}s; scale 0 to the ${pct}th percentile in view`;
+  setText(els.legendNote, `${metric.label}: ${what}, beyond it clamped. Grey: no value.`);
+}
+
+function renderFeed() {
+  const state = session && session.state;
+  const heatmap = state && state.heatmap;
+  const status = state && state.status;
+  const feed = heatmap ? heatmap.feed : null;
+  setText(els.feedState, feed ? feed.state : fmt.MISSING);
+  els.feedState.dataset.state = feed ? feed.state : '';
+  // The status document is fresher (every second, even between ticks).
+  const silence = status ? status.feed_silence_ms : feed ? feed.silence_ms : null;
+  setText(els.silence, fmt.durationMs(silence));
+  setText(els.quotesPerS, status ? fmt.rate(status.quotes_per_s) : fmt.MISSING);
+  const miss = status ? status.geometry_miss : feed ? feed.geometry_miss : null;
+  setText(els.geometryMiss, fmt.count(miss));
+  if (heatmap) {
+    const s = heatmap.sources;
+    setText(els.sources, `${fmt.count(s.live)} / ${fmt.count(s.vendor)} / ${fmt.count(s.missing)}`);
+    const u = heatmap.unusable;
+    const total = Object.values(u).reduce((a, b) => a + b, 0);
+    setText(els.unusable, fmt.count(total));
+    els.unusable.title = Object.entries(u)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n');
+  }
+  renderUpdated();
+  renderTransitions(status);
+}
+
+function renderUpdated() {
+  const heatmap = session && session.state.heatmap;
+  if (!heatmap) {
+    setText(els.updated, fmt.MISSING);
+    return;
+  }
+  const age = Math.max(0, Date.now() - heatmap.ts * 1000);
+  setText(els.updated, `${fmt.clock(heatmap.ts)} · ${(age / 1000).toFixed(1)} s`);
+}
+
+let transitionsShown = '';
+function renderTransitions(status) {
+  const list = status && Array.isArray(status.transitions) ? status.transitions.slice(0, 5) : [];
+  const key = list.map((t) => t.id).join(',');
+  if (key === transitionsShown) return;
+  transitionsShown = key;
+  els.transitions.replaceChildren();
+  if (list.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = fmt.MISSING;
+    els.transitions.append(li);
+    return;
+  }
+  for (const t of list) {
+    const li = document.createElement('li');
+    const left = document.createElement('span');
+    left.textContent = `${String(t.id).split('-').pop()} ${t.reason ?? ''}`;
+    left.title = t.id;
+    const right = document.createElement('span');
+    right.className = 'muted';
+    right.textContent = `${fmt.clock(t.at)} +${t.added ?? 0}/−${t.removed ?? 0}`;
+    li.append(left, right);
+    els.transitions.append(li);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The cell under the cursor
+// ---------------------------------------------------------------------------
+
+/** Rows of the cell table: label and how to read a contract's value. */
+const CELL_FIELDS = [
+  ['Bid', 'bid', fmt.price],
+  ['Ask', 'ask', fmt.price],
+  ['Mid', 'mid', fmt.price],
+  ['IV', 'iv', fmt.ivPct],
+  ['Delta', 'delta', fmt.delta],
+  ['Gamma', 'gamma', fmt.gamma],
+  ['OI', 'oi', fmt.count],
+  ['Volume', 'volume', fmt.count],
+  ['GEX (OI)', 'gex', fmt.usdSigned],
+  ['GEX (vol)', 'gex_volume', fmt.usdSigned],
+  ['Greeks', 'source', (code) => fmt.source(String.fromCharCode(code))],
+];
+
+const cellTds = CELL_FIELDS.map(([label]) => {
+  const tr = document.createElement('tr');
+  const th = document.createElement('th');
+  th.scope = 'row';
+  th.textContent = label;
+  const call = document.createElement('td');
+  const put = document.createElement('td');
+  tr.append(th, call, put);
+  els.cellRows.append(tr);
+  return { call, put };
+});
+
+const CELL_HINT = els.cellSummary.textContent;
+
+function contractValue(heatmap, slot, column, format) {
+  return slot < 0 ? fmt.MISSING : format(heatmap.contracts[column][slot]);
+}
+
+function cellHeadline(info) {
+  const heatmap = session.state.heatmap;
+  const x = heatmap.expirations;
+  const e = info.expiry;
+  const label = fmt.expirationLabel(x.date[e], x.root[e], x.settlement[e]);
+  const dte = x.dte[e];
+  const metric = METRICS[options.metric];
+  const value = cellValue(heatmapView.grid, heatmap, options.metric, options.side, info.cell);
+  let shown;
+  if (value === NO_CONTRACT) shown = 'no contract';
+  else if (metric.signed) shown = fmt.usdSigned(value);
+  else if (options.metric === 'iv') shown = fmt.ivPct(value);
+  else if (options.metric === 'oi') shown = fmt.count(value);
+  else shown = fmt.price(value);
+  const whose = metric.sided ? ` ${options.side}` : '';
+  return { where: `${fmt.strike(info.strike)} · ${label} · ${dte} DTE`, what: `${metric.label}${whose} ${shown}` };
+}
+
+function renderCell() {
+  const heatmap = session && session.state.heatmap;
+  if (!cursor || !heatmap || !heatmapView.grid || cursor.cell >= heatmapView.grid.cellCount) {
+    setText(els.cellSummary, CELL_HINT);
+    els.cellTable.hidden = true;
+    return;
+  }
+  const head = cellHeadline(cursor);
+  setText(els.cellSummary, `${head.where} — ${head.what}`);
+  els.cellTable.hidden = false;
+  CELL_FIELDS.forEach(([, column, format], i) => {
+    setText(cellTds[i].call, contractValue(heatmap, cursor.callSlot, column, format));
+    setText(cellTds[i].put, contractValue(heatmap, cursor.putSlot, column, format));
+  });
+  if (!els.tooltip.hidden) fillTooltip(cursor);
+}
+
+function fillTooltip(info) {
+  const heatmap = session.state.heatmap;
+  const head = cellHeadline(info);
+  const side = (slot, name) =>
+    slot < 0
+      ? `${name}: no contract`
+      : `${name} ${fmt.price(heatmap.contracts.bid[slot])} / ${fmt.price(heatmap.contracts.ask[slot])}` +
+        ` · IV ${fmt.ivPct(heatmap.contracts.iv[slot])} · OI ${fmt.count(heatmap.contracts.oi[slot])}`;
+  const lines = [head.where, head.what, side(info.callSlot, 'C'), side(info.putSlot, 'P')];
+  const divs = els.tooltip.children;
+  if (divs.length !== lines.length) {
+    els.tooltip.replaceChildren(...lines.map(() => document.createElement('div')));
+    els.tooltip.firstChild.style.fontWeight = '600';
+  }
+  lines.forEach((line, i) => setText(els.tooltip.children[i], line));
+}
+
+function showTooltip(info) {
+  if (!session || !session.state.heatmap) return;
+  fillTooltip(info);
+  els.tooltip.hidden = false;
+  const box = els.tooltip.getBoundingClientRect();
+  let x;
+  let y;
+  if (info.pointer) {
+    x = info.pointer.x + 14;
+    y = info.pointer.y + 14;
+  } else {
+    const canvasBox = els.heatmap.getBoundingClientRect();
+    x = canvasBox.left + info.rect.x + info.rect.width + 8;
+    y = canvasBox.top + info.rect.y + info.rect.height + 6;
+  }
+  if (x + box.width > window.innerWidth - 4) x = Math.max(4, x - box.width - 28);
+  if (y + box.height > window.innerHeight - 4) y = Math.max(4, y - box.height - 28);
+  els.tooltip.style.left = `${x}px`;
+  els.tooltip.style.top = `${y}px`;
+}
+
+function hideTooltip() {
+  els.tooltip.hidden = true;
+}
+
+/** Scrolls the board so the keyboard cursor's cell is visible (the board scrolls
+ * when a wide strike window or many expirations outgrow it). */
+function keepInView(rect) {
+  const board = els.board.getBoundingClientRect();
+  const canvas = els.heatmap.getBoundingClientRect();
+  const top = canvas.top + rect.y;
+  const bottom = top + rect.height;
+  const left = canvas.left + rect.x;
+  const right = left + rect.width;
+  // The profile sticks to the board's right edge and covers heatmap cells there.
+  const visibleRight = board.right - els.profileWrap.offsetWidth;
+  const margin = 8;
+  if (top < board.top + margin) els.board.scrollTop -= board.top + margin - top;
+  else if (bottom > board.bottom - margin) els.board.scrollTop += bottom - board.bottom + margin;
+  if (left < board.left + margin) els.board.scrollLeft -= board.left + margin - left;
+  else if (right > visibleRight - margin) els.board.scrollLeft += right - visibleRight + margin;
+}
+
+// ---------------------------------------------------------------------------
+// Controls and start-up
+// ---------------------------------------------------------------------------
+
+els.metric.addEventListener('change', () => {
+  options.metric = els.metric.value;
+  applyOptions();
+});
+els.side.addEventListener('change', (ev) => {
+  if (ev.target.name === 'side') {
+    options.side = ev.target.value;
+    applyOptions();
+  }
+});
+els.filter.addEventListener('change', () => {
+  options.filter = els.filter.value;
+  applyOptions();
+});
+els.window.addEventListener('change', () => {
+  options.windowPct = parseWindow(els.window.value);
+  applyOptions();
+});
+els.symbol.addEventListener('change', () => {
+  history.replaceState(null, '', `#${els.symbol.value}`);
+  openSymbol(els.symbol.value);
+});
+els.heatmap.addEventListener('blur', hideTooltip);
+els.heatmap.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape') hideTooltip();
+});
+
+function measure() {
+  // The heatmap gets the board minus the profile column; rows fill its height.
+  const width = els.board.clientWidth - els.profileWrap.offsetWidth - 2;
+  heatmapView.resize(Math.max(240, width), els.board.clientHeight - 2);
+  profileStale = true;
+  requestFrame();
+}
+new ResizeObserver(measure).observe(els.board);
+
+setInterval(() => {
+  // Ages count up between documents.
+  renderEpoch();
+  renderUpdated();
+}, 1000);
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) requestFrame();
+});
+
+async function loadSymbols() {
+  const wanted = decodeURIComponent(location.hash.slice(1)).toUpperCase();
+  let symbols = [];
+  try {
+    const response = await fetch('/api/v1/symbols');
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    symbols = (await response.json()).symbols || [];
+  } catch (err) {
+    console.warn('chainboard: /api/v1/symbols failed; retrying', err);
+    setTimeout(loadSymbols, 3000);
+    if (session) return;
+    symbols = [wanted || 'SPX']; // stream something meanwhile
+  }
+  const current = session ? session.symbol : null;
+  els.symbol.replaceChildren(
+    ...symbols.map((s) => {
+      const option = document.createElement('option');
+      option.value = s;
+      option.textContent = s;
+      return option;
+    }),
+  );
+  const pick = symbols.includes(current) ? current : symbols.includes(wanted) ? wanted : symbols[0];
+  if (!pick) return;
+  els.symbol.value = pick;
+  if (pick !== current) openSymbol(pick);
+}
+
+applyOptions();
+measure();
+loadSymbols();

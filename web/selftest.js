@@ -1,0 +1,595 @@
+// selftest.js — checks of the UI's pure logic on hand-made documents, runnable in
+// node and in a browser (selftest.html), with no server.
+//
+//   node --input-type=module -e "import('/path/to/web/selftest.js').then((m) => m.main())"
+//
+// The heart is the diff contract: a published snapshot patched with the next
+// diff must equal the next snapshot (what the Rust test
+// `a_published_diff_applied_to_published_json_gives_the_next_json` checks on the
+// writer's side), a diff must apply only on the seq and epoch it names, and a
+// malformed one must leave the held document untouched. Prints one line per check
+// and closes with "N passed, M failed".
+
+import {
+  applyHeatmapDiff,
+  applyGexDiff,
+  decodeHeatmap,
+  encodeHeatmap,
+  patchHeatmap,
+  ChainState,
+  StreamConnection,
+  RESYNC_REQUEST,
+} from './stream.js';
+import { buildGrid, cellValue, computeScale, colorIndex, yForPrice, labelInterval, NO_CONTRACT, PALETTES } from './heatmap.js';
+import * as fmt from './format.js';
+
+// ---------------------------------------------------------------------------
+// Hand-made documents: 2 expirations × 2 strikes × call/put = 8 contracts.
+// ---------------------------------------------------------------------------
+
+function heatmapDoc({ seq = 10, epoch = 'SPX-20261124-0001', reason = 'startup' } = {}) {
+  return {
+    schema: 'chainboard/heatmap/v1',
+    symbol: 'SPX',
+    epoch: { id: epoch, reason, started_at: 1795532400.1 },
+    seq,
+    ts: 1795532460.5,
+    spot: 6850.25,
+    anchor: { spot: 6850, at: 1795532460 },
+    today: '2026-11-24',
+    feed: { state: 'live', silence_ms: 40, quotes: 1000, trades: 10, geometry_miss: 0 },
+    sources: { live: 6, vendor: 1, missing: 1 },
+    unusable: { no_quote: 0, crossed: 0, zero_bid: 1, no_spot: 0, expired: 0, no_solution: 0 },
+    expirations: {
+      date: ['2026-11-24', '2026-12-18'],
+      root: ['SPXW', 'SPX'],
+      settlement: ['pm_close', 'am_open'],
+      settles_at: [1795554000, 1797602400],
+      dte: [0, 24],
+      t_years: [0.0005, 0.066],
+      filters: [['all', '0dte', 'next', '7d', '45d'], ['all', '45d']],
+    },
+    strikes: [6800, 6900],
+    contracts: {
+      // slot:   0     1     2     3     4     5     6     7
+      expiry: [0, 0, 0, 0, 1, 1, 1, 1],
+      strike: [0, 0, 1, 1, 0, 0, 1, 1],
+      right: 'CPCPCPCP',
+      bid: [55.1, 4.2, 8.5, 52.3, 120.4, 60.2, 70.1, 105.5],
+      ask: [55.9, 4.4, 8.9, 53.1, 122.0, 61.0, 71.3, 107.1],
+      mid: [55.5, 4.3, 8.7, 52.7, 121.2, 60.6, 70.7, 106.3],
+      iv: [0.18, 0.21, 0.15, 0.19, 0.17, 0.2, 0.16, 0.18],
+      delta: [0.8, -0.2, 0.3, -0.7, 0.6, -0.4, 0.45, -0.55],
+      gamma: [0.001, 0.0012, 0.002, 0.0011, 0.0008, 0.0009, 0.001, 0.0007],
+      theta: [-5, -4, -6, -3, -2, -2, -2.5, -2],
+      vega: [1.1, 1.2, 1.5, 1.3, 8, 8.2, 8.5, 8.1],
+      oi: [1200, 3400, 800, null, 5000, 7000, 6000, 2000],
+      volume: [300, 900, 1500, 200, null, 50, 80, 40],
+      gex: [12000000, -30000000, 9000000, -4000000, 50000000, -70000000, 60000000, -20000000],
+      gex_volume: [3000000, -8000000, 15000000, -2000000, 0, -500000, 800000, -400000],
+      source: 'LLLVLL-L',
+    },
+  };
+}
+
+function heatmapDiffDoc({ base = 10, seq = 11, epoch = 'SPX-20261124-0001' } = {}) {
+  return {
+    schema: 'chainboard/heatmap-diff/v1',
+    symbol: 'SPX',
+    epoch,
+    base_seq: base,
+    seq,
+    ts: 1795532461.5,
+    spot: 6851.75,
+    anchor: { spot: 6851, at: 1795532461 },
+    today: '2026-11-24',
+    feed: { state: 'quiet', silence_ms: 2100, quotes: 1200, trades: 12, geometry_miss: 3 },
+    sources: { live: 5, vendor: 1, missing: 2 },
+    unusable: { no_quote: 1, crossed: 0, zero_bid: 1, no_spot: 0, expired: 0, no_solution: 0 },
+    expirations: { dte: [0, 23], t_years: [0.0004, 0.063], filters: [['all', '0dte', 'next', '7d', '45d'], ['all', '7d', '45d']] },
+    contracts: {
+      slot: [1, 6],
+      bid: [4.0, null],
+      ask: [4.6, null],
+      mid: [4.3, null],
+      iv: [0.215, null],
+      delta: [-0.21, null],
+      gamma: [0.00125, null],
+      theta: [-4.1, null],
+      vega: [1.21, null],
+      oi: [3400, 6000],
+      volume: [950, 81],
+      gex: [-31000000, 0],
+      gex_volume: [-8100000, 0],
+      source: 'V-',
+    },
+  };
+}
+
+/** What `heatmapDoc()` + `heatmapDiffDoc()` must give, written out by hand. */
+function expectedNextHeatmap() {
+  const next = heatmapDoc({ seq: 11 });
+  next.ts = 1795532461.5;
+  next.spot = 6851.75;
+  next.anchor = { spot: 6851, at: 1795532461 };
+  next.feed = { state: 'quiet', silence_ms: 2100, quotes: 1200, trades: 12, geometry_miss: 3 };
+  next.sources = { live: 5, vendor: 1, missing: 2 };
+  next.unusable = { no_quote: 1, crossed: 0, zero_bid: 1, no_spot: 0, expired: 0, no_solution: 0 };
+  next.expirations.dte = [0, 23];
+  next.expirations.t_years = [0.0004, 0.063];
+  next.expirations.filters = [['all', '0dte', 'next', '7d', '45d'], ['all', '7d', '45d']];
+  const c = next.contracts;
+  Object.assign(c, {
+    bid: [55.1, 4.0, 8.5, 52.3, 120.4, 60.2, null, 105.5],
+    ask: [55.9, 4.6, 8.9, 53.1, 122.0, 61.0, null, 107.1],
+    mid: [55.5, 4.3, 8.7, 52.7, 121.2, 60.6, null, 106.3],
+    iv: [0.18, 0.215, 0.15, 0.19, 0.17, 0.2, null, 0.18],
+    delta: [0.8, -0.21, 0.3, -0.7, 0.6, -0.4, null, -0.55],
+    gamma: [0.001, 0.00125, 0.002, 0.0011, 0.0008, 0.0009, null, 0.0007],
+    theta: [-5, -4.1, -6, -3, -2, -2, null, -2],
+    vega: [1.1, 1.21, 1.5, 1.3, 8, 8.2, null, 8.1],
+    oi: [1200, 3400, 800, null, 5000, 7000, 6000, 2000],
+    volume: [300, 950, 1500, 200, null, 50, 81, 40],
+    gex: [12000000, -31000000, 9000000, -4000000, 50000000, -70000000, 0, -20000000],
+    gex_volume: [3000000, -8100000, 15000000, -2000000, 0, -500000, 0, -400000],
+    source: 'LVLVLL-L',
+  });
+  return next;
+}
+
+const METRIC_NAMES = ['call_gex', 'put_gex', 'call_gex_volume', 'put_gex_volume', 'dex', 'vanna', 'charm'];
+const FILTER_NAMES = ['all', '0dte', 'next', '7d', '45d'];
+
+function gexFilter(scale) {
+  const f = {};
+  for (const m of METRIC_NAMES) f[m] = [1, 2, 3].map((x) => x * scale);
+  f.total = { call_gex: 1, put_gex: -1, call_gex_volume: 1, put_gex_volume: -1, dex: 1, vanna: 1, charm: 1, net_gex: 0, net_gex_volume: 0 };
+  f.levels = { zero_gamma: null, zero_gamma_status: 'none_in_range', zero_gamma_rising: null, call_wall: 6900, put_wall: 6800 };
+  return f;
+}
+
+function gexDoc({ seq = 10, epoch = 'SPX-20261124-0001' } = {}) {
+  const expirations = { date: ['2026-11-24', '2026-12-18'], root: ['SPXW', 'SPX'] };
+  for (const m of METRIC_NAMES) expirations[m] = [100, 200];
+  const filters = {};
+  FILTER_NAMES.forEach((name, i) => {
+    filters[name] = gexFilter(10 ** i);
+  });
+  return {
+    schema: 'chainboard/gex/v1',
+    symbol: 'SPX',
+    epoch: { id: epoch, reason: 'startup', started_at: 1795532400.1 },
+    seq,
+    ts: 1795532460.5,
+    spot: 6850.25,
+    anchor: { spot: 6850, at: 1795532460 },
+    dealer_sign: 'calls_long',
+    strikes: [6800, 6850, 6900],
+    expirations,
+    filters,
+  };
+}
+
+function gexDiffDoc({ base = 10, seq = 11, epoch = 'SPX-20261124-0001' } = {}) {
+  const empty = () => {
+    const f = { index: [] };
+    for (const m of METRIC_NAMES) f[m] = [];
+    return f;
+  };
+  const filters = {};
+  for (const name of FILTER_NAMES) {
+    filters[name] = empty();
+    filters[name].total = { call_gex: 1, put_gex: -1, call_gex_volume: 1, put_gex_volume: -1, dex: 1, vanna: 1, charm: 1, net_gex: 0, net_gex_volume: 0 };
+    filters[name].levels = { zero_gamma: null, zero_gamma_status: 'none_in_range', zero_gamma_rising: null, call_wall: 6900, put_wall: 6800 };
+  }
+  filters.all = { index: [1], total: { ...filters.all.total, net_gex: 5 }, levels: { zero_gamma: 6861.25, zero_gamma_status: 'found', zero_gamma_rising: true, call_wall: 6850, put_wall: 6800 } };
+  for (const m of METRIC_NAMES) filters.all[m] = [-7];
+  const expirations = { index: [0] };
+  for (const m of METRIC_NAMES) expirations[m] = [111];
+  return { schema: 'chainboard/gex-diff/v1', symbol: 'SPX', epoch, base_seq: base, seq, ts: 1795532461.5, spot: 6851.75, anchor: { spot: 6851, at: 1795532461 }, expirations, filters };
+}
+
+// ---------------------------------------------------------------------------
+// A minimal test runner (no dependencies: it must run in a bare browser too).
+// ---------------------------------------------------------------------------
+
+const tests = [];
+function test(name, fn) {
+  tests.push({ name, fn });
+}
+
+function deepEqual(a, b, path = '$') {
+  if (Object.is(a, b)) return null;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return `${path}: ${JSON.stringify(a)} ≠ ${JSON.stringify(b)}`;
+  if (Array.isArray(a) !== Array.isArray(b)) return `${path}: array vs object`;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    if (!(k in a) || !(k in b)) return `${path}.${k}: missing on one side`;
+    const d = deepEqual(a[k], b[k], `${path}.${k}`);
+    if (d) return d;
+  }
+  return null;
+}
+
+function assertEqual(actual, expected, what = '') {
+  const d = deepEqual(actual, expected);
+  if (d) throw new Error(`${what} ${d}`.trim());
+}
+
+function assert(condition, what) {
+  if (!condition) throw new Error(what);
+}
+
+function assertThrows(fn, what) {
+  let threw = false;
+  try {
+    fn();
+  } catch {
+    threw = true;
+  }
+  if (!threw) throw new Error(`${what}: did not throw`);
+}
+
+// ---------------------------------------------------------------------------
+// Diff application
+// ---------------------------------------------------------------------------
+
+test('a heatmap snapshot patched with its diff is the next snapshot', () => {
+  assertEqual(applyHeatmapDiff(heatmapDoc(), heatmapDiffDoc()), expectedNextHeatmap());
+});
+
+test('applyHeatmapDiff does not touch its inputs', () => {
+  const doc = heatmapDoc();
+  const diff = heatmapDiffDoc();
+  const docBefore = JSON.stringify(doc);
+  const diffBefore = JSON.stringify(diff);
+  applyHeatmapDiff(doc, diff);
+  assert(JSON.stringify(doc) === docBefore && JSON.stringify(diff) === diffBefore, 'inputs changed');
+});
+
+test('the diff envelope (schema, base_seq, epoch as a string) does not leak into the snapshot', () => {
+  const next = applyHeatmapDiff(heatmapDoc(), heatmapDiffDoc());
+  assert(next.schema === 'chainboard/heatmap/v1', 'schema');
+  assert(!('base_seq' in next), 'base_seq copied');
+  assertEqual(next.epoch, heatmapDoc().epoch, 'epoch');
+});
+
+test('a diff without expirations keeps the columns', () => {
+  const diff = heatmapDiffDoc();
+  delete diff.expirations;
+  const next = applyHeatmapDiff(heatmapDoc(), diff);
+  assertEqual(next.expirations, heatmapDoc().expirations);
+});
+
+test('decode → encode gives the published document back (nulls and letters included)', () => {
+  assertEqual(encodeHeatmap(decodeHeatmap(heatmapDoc())), heatmapDoc());
+});
+
+test('patchHeatmap reports the changed slots and whether columns moved', () => {
+  const heatmap = decodeHeatmap(heatmapDoc());
+  const change = patchHeatmap(heatmap, heatmapDiffDoc());
+  assertEqual(Array.from(change.slots), [1, 6]);
+  assert(change.columnsChanged === true, 'columnsChanged');
+  assert(Number.isNaN(heatmap.contracts.mid[6]), 'null → NaN');
+  assert(heatmap.contracts.source[6] === '-'.charCodeAt(0), 'source letter');
+});
+
+const malformed = [
+  ['a slot past the board', (d) => { d.contracts.slot = [1, 8]; }],
+  ['a negative slot', (d) => { d.contracts.slot = [-1, 6]; }],
+  ['a column shorter than slot', (d) => { d.contracts.bid = [4.0]; }],
+  ['source letters shorter than slot', (d) => { d.contracts.source = 'L'; }],
+  ['a column the snapshot lacks', (d) => { d.contracts.rho = [1, 2]; }],
+];
+for (const [what, spoil] of malformed) {
+  test(`a diff with ${what} throws and leaves the heatmap untouched`, () => {
+    const heatmap = decodeHeatmap(heatmapDoc());
+    const diff = heatmapDiffDoc();
+    spoil(diff);
+    assertThrows(() => patchHeatmap(heatmap, diff), what);
+    assertEqual(encodeHeatmap(heatmap), heatmapDoc());
+  });
+}
+
+test('a GEX snapshot patched with its diff changes exactly the named rows', () => {
+  const next = applyGexDiff(gexDoc(), gexDiffDoc());
+  const want = gexDoc({ seq: 11 });
+  want.ts = 1795532461.5;
+  want.spot = 6851.75;
+  want.anchor = { spot: 6851, at: 1795532461 };
+  for (const m of METRIC_NAMES) {
+    want.filters.all[m][1] = -7;
+    want.expirations[m][0] = 111;
+  }
+  want.filters.all.total.net_gex = 5;
+  want.filters.all.levels = { zero_gamma: 6861.25, zero_gamma_status: 'found', zero_gamma_rising: true, call_wall: 6850, put_wall: 6800 };
+  assertEqual(next, want);
+});
+
+test('applyGexDiff does not touch its inputs', () => {
+  const doc = gexDoc();
+  const before = JSON.stringify(doc);
+  applyGexDiff(doc, gexDiffDoc());
+  assert(JSON.stringify(doc) === before, 'input changed');
+});
+
+test('a GEX diff naming a strike row past the snapshot throws', () => {
+  const diff = gexDiffDoc();
+  diff.filters['7d'] = { ...diff.filters['7d'], index: [3] };
+  for (const m of METRIC_NAMES) diff.filters['7d'][m] = [1];
+  assertThrows(() => applyGexDiff(gexDoc(), diff), 'row 3 of 3');
+});
+
+// ---------------------------------------------------------------------------
+// ChainState: when a diff applies
+// ---------------------------------------------------------------------------
+
+function syncedState() {
+  const state = new ChainState('SPX');
+  state.receive(heatmapDoc());
+  state.receive(gexDoc());
+  return state;
+}
+
+test('full documents make the state synced; a matching diff pair applies', () => {
+  const state = syncedState();
+  assert(state.synced, 'synced after full docs');
+  const h = state.receive(heatmapDiffDoc());
+  const g = state.receive(gexDiffDoc());
+  assert(h.kind === 'heatmap' && !h.full && g.kind === 'gex' && !g.full, `${h.kind}/${g.kind}`);
+  assert(state.heatmap.seq === 11 && state.gex.seq === 11, 'seqs advanced');
+  assertEqual(encodeHeatmap(state.heatmap), expectedNextHeatmap());
+});
+
+const mismatches = [
+  ['a skipped seq', () => heatmapDiffDoc({ base: 11, seq: 12 })],
+  ['an old seq', () => heatmapDiffDoc({ base: 9, seq: 10 })],
+  ['another epoch', () => heatmapDiffDoc({ epoch: 'SPX-20261124-0002' })],
+];
+for (const [what, make] of mismatches) {
+  test(`a heatmap diff from ${what} asks for one resync and is not applied`, () => {
+    const state = syncedState();
+    const first = state.receive(make());
+    assert(first.kind === 'resync', `got ${first.kind}`);
+    assert(state.heatmap.seq === 10, 'not applied');
+    const again = state.receive(make());
+    assert(again.kind === 'ignored', 'a second resync while one is pending');
+    assert(state.resyncs === 1 && !state.synced, 'one resync, not synced');
+  });
+}
+
+test('a GEX diff on the wrong base asks for a resync too', () => {
+  const state = syncedState();
+  assert(state.receive(gexDiffDoc({ base: 7, seq: 8 })).kind === 'resync', 'resync');
+});
+
+test('a diff before any full document asks for a resync', () => {
+  const state = new ChainState('SPX');
+  assert(state.receive(heatmapDiffDoc()).kind === 'resync', 'resync');
+});
+
+test('the full documents answering a resync make it synced again, and diffs apply', () => {
+  const state = syncedState();
+  state.receive(heatmapDiffDoc({ base: 11, seq: 12 }));
+  state.receive(heatmapDoc({ seq: 12 }));
+  assert(!state.synced, 'still awaiting GEX');
+  state.receive(gexDoc({ seq: 12 }));
+  assert(state.synced, 'synced');
+  const h = state.receive(heatmapDiffDoc({ base: 12, seq: 13 }));
+  assert(h.kind === 'heatmap' && state.heatmap.seq === 13, 'diff applied after resync');
+});
+
+test('a full heatmap of a new epoch is flagged as an epoch change; the same epoch is not', () => {
+  const state = syncedState();
+  const same = state.receive(heatmapDoc({ seq: 20 }));
+  assert(same.epochChanged === false, 'same epoch flagged');
+  const next = state.receive(heatmapDoc({ seq: 21, epoch: 'SPX-20261124-0002', reason: 'stale_feed' }));
+  assert(next.epochChanged === true && next.previousEpoch === 'SPX-20261124-0001', 'change not flagged');
+  assert(new ChainState('SPX').receive(heatmapDoc()).epochChanged === false, 'the first document is no change');
+});
+
+test('documents for another symbol and unknown schemas are ignored', () => {
+  const state = syncedState();
+  const other = heatmapDiffDoc();
+  other.symbol = 'NDX';
+  assert(state.receive(other).kind === 'ignored', 'other symbol');
+  assert(state.receive({ schema: 'chainboard/other/v9', symbol: 'SPX' }).kind === 'ignored', 'unknown schema');
+  assert(state.resyncs === 0, 'no resync');
+});
+
+test('a status document is kept', () => {
+  const state = syncedState();
+  const status = { schema: 'chainboard/status/v1', symbol: 'SPX', quotes_per_s: 12.5, feed_silence_ms: 10, geometry_miss: 0, epoch: null, transitions: [] };
+  assert(state.receive(status).kind === 'status' && state.status === status, 'status');
+});
+
+// ---------------------------------------------------------------------------
+// StreamConnection over a fake socket
+// ---------------------------------------------------------------------------
+
+class FakeSocket {
+  static opened = [];
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.opened.push(this);
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen && this.onopen();
+  }
+  deliver(doc) {
+    this.onmessage({ data: JSON.stringify(doc) });
+  }
+  send(text) {
+    this.sent.push(text);
+  }
+  close() {
+    this.readyState = 3;
+    this.onclose && this.onclose();
+  }
+}
+
+test('the connection asks for a resync on a gap, shows it, and reconnects after a close', async () => {
+  FakeSocket.opened = [];
+  const states = [];
+  const state = new ChainState('SPX');
+  const connection = new StreamConnection({
+    symbol: 'SPX',
+    state,
+    onOutcome: () => {},
+    onConnection: (s) => states.push(s),
+    WebSocketImpl: FakeSocket,
+    baseUrl: 'ws://test',
+  });
+  connection.start();
+  try {
+    const socket = FakeSocket.opened[0];
+    assert(socket.url === 'ws://test/api/v1/stream/SPX', socket.url);
+    socket.open();
+    socket.deliver(heatmapDoc());
+    socket.deliver(gexDoc());
+    assert(states.at(-1) === 'live', `after full docs: ${states.at(-1)}`);
+    socket.deliver(heatmapDiffDoc({ base: 11, seq: 12 }));
+    assertEqual(socket.sent, [RESYNC_REQUEST], 'resync sent');
+    assert(states.at(-1) === 'resyncing', `after a gap: ${states.at(-1)}`);
+    socket.deliver(heatmapDoc({ seq: 12 }));
+    socket.deliver(gexDoc({ seq: 12 }));
+    assert(states.at(-1) === 'live', `after the answer: ${states.at(-1)}`);
+    socket.close();
+    assert(states.at(-1) === 'connecting', 'connecting after a close');
+    await new Promise((resolve) => setTimeout(resolve, 700)); // first backoff ≤ 500 ms
+    assert(FakeSocket.opened.length === 2, `reconnected: ${FakeSocket.opened.length} sockets`);
+    assert(state.awaitingHeatmap && state.awaitingGex, 'starts over from full documents');
+    assert(state.heatmap && state.heatmap.seq === 12, 'keeps showing what it had');
+  } finally {
+    connection.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Heatmap grid, values and colours
+// ---------------------------------------------------------------------------
+
+test('the grid shows the filter\'s columns, strikes high to low, and maps slots to cells', () => {
+  const heatmap = decodeHeatmap(heatmapDoc());
+  const all = buildGrid(heatmap, { filter: 'all', windowPct: Infinity, center: 6850 });
+  assertEqual(Array.from(all.cols), [0, 1], 'cols');
+  assertEqual(Array.from(all.rowStrikes), [6900, 6800], 'rows high to low');
+  // slot 2 = expiry 0, strike 6900, call → row 0, col 0
+  assert(all.cellOfSlot[2] === 0 && all.call[0] === 2 && all.put[0] === 3, 'slot → cell');
+  const zero = buildGrid(heatmap, { filter: '0dte', windowPct: Infinity, center: 6850 });
+  assertEqual(Array.from(zero.cols), [0], '0dte cols');
+  assert(zero.cellOfSlot[4] === -1, 'a hidden column paints nothing');
+  const tight = buildGrid(heatmap, { filter: 'all', windowPct: 0.005, center: 6800 });
+  assertEqual(Array.from(tight.rowStrikes), [6800], 'window');
+});
+
+test('GEX cells sum call and put; sided metrics pick one; null and absent differ', () => {
+  const doc = heatmapDoc();
+  doc.contracts.gex[7] = null; // expiry 1, strike 6900 put: no value
+  const heatmap = decodeHeatmap(doc);
+  const grid = buildGrid(heatmap, { filter: 'all', windowPct: Infinity, center: 6850 });
+  // row 1 (6800), col 0: slots 0 (call) + 1 (put)
+  assert(cellValue(grid, heatmap, 'gex', 'call', 2) === 12000000 - 30000000, 'sum');
+  assert(cellValue(grid, heatmap, 'gex', 'call', 1) === 60000000, 'a null put counts as absent in the sum');
+  assert(cellValue(grid, heatmap, 'iv', 'put', 2) === 0.21, 'put IV');
+  assert(Number.isNaN(cellValue(grid, heatmap, 'oi', 'put', 0)), 'null OI is NaN');
+  const single = decodeHeatmap(heatmapDoc());
+  single.contracts.right[3] = 'C'.charCodeAt(0); // two calls, no put, at 6900/expiry 0
+  const g2 = buildGrid(single, { filter: 'all', windowPct: Infinity, center: 6850 });
+  assert(cellValue(g2, single, 'mid', 'put', 0) === NO_CONTRACT, 'no put contract');
+});
+
+test('one huge value does not wash out the colour scale', () => {
+  const values = new Float64Array(101);
+  for (let i = 0; i < 100; i++) values[i] = (i % 2 ? 1 : -1) * (i + 1) * 1e6;
+  values[100] = 5e12; // one giant strike
+  const scale = computeScale('gex', values, 101, new Float64Array(101));
+  assert(scale.hi < 1e9 && scale.lo === -scale.hi, `scale ${scale.lo}..${scale.hi}`);
+  assert(colorIndex(5e12, scale, 255) === 254, 'clamped to the end');
+  assert(colorIndex(0, scale, 255) === 127, 'zero is the middle colour');
+  assert(colorIndex(NaN, scale, 255) === -1 && colorIndex(NO_CONTRACT, scale, 255) === -2, 'missing and absent');
+  assert(PALETTES.diverging.length === 255 && PALETTES.sequential.length === 256, 'palette sizes');
+});
+
+test('IV scales from a low percentile, not from zero', () => {
+  const values = Float64Array.from({ length: 50 }, (_, i) => 0.15 + i * 0.002);
+  const scale = computeScale('iv', values, 50, new Float64Array(50));
+  assert(scale.lo > 0.14 && scale.hi < 0.26, `${scale.lo}..${scale.hi}`);
+});
+
+test('prices map to rows between strikes, and outside the rows to an edge', () => {
+  const rows = Float64Array.from([6900, 6850, 6800]);
+  assertEqual(yForPrice(rows, 100, 10, 6850), { y: 115, clamped: null });
+  assertEqual(yForPrice(rows, 100, 10, 6825), { y: 120, clamped: null });
+  assertEqual(yForPrice(rows, 100, 10, 7000), { y: 100, clamped: 'above' });
+  assertEqual(yForPrice(rows, 100, 10, 6000), { y: 130, clamped: 'below' });
+  assert(yForPrice(rows, 100, 10, null) === null, 'no price');
+});
+
+test('strike labels use round steps that fit', () => {
+  const rows = Float64Array.from({ length: 40 }, (_, i) => 7000 - i * 5);
+  assert(labelInterval(rows, 4, 13) === 25, `every 25 points at 4 px rows: ${labelInterval(rows, 4, 13)}`);
+  assert(labelInterval(rows, 14, 13) === 0, 'every row when rows are tall');
+});
+
+// ---------------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------------
+
+test('numbers read the way a trader expects', () => {
+  const cases = [
+    [fmt.usdSigned(1.234e9), '+$1.23B'],
+    [fmt.usdSigned(-38.46e6), '−$38.5M'],
+    [fmt.usdSigned(-999_600_000), '−$1.00B'],
+    [fmt.usdSigned(820_000), '+$820K'],
+    [fmt.usdSigned(0), '$0'],
+    [fmt.usdSigned(null), '—'],
+    [fmt.ivPct(0.23456), '23.46%'],
+    [fmt.ivPct(NaN), '—'],
+    [fmt.price(12.345), '12.35'],
+    [fmt.delta(-0.4567), '−0.457'],
+    [fmt.gamma(0.0012345), '0.00123'],
+    [fmt.count(24096), '24,096'],
+    [fmt.strike(6850), '6850'],
+    [fmt.strike(6912.345), '6912.35'],
+    [fmt.durationS(65), '1m 05s'],
+    [fmt.durationS(7260), '2h 01m'],
+    [fmt.durationMs(120), '120 ms'],
+    [fmt.expirationLabel('2026-12-18', 'SPX', 'am_open'), '12-18 SPX AM'],
+    [fmt.expirationLabel('2026-11-24', 'SPXW', 'pm_close'), '11-24 SPXW'],
+  ];
+  for (const [got, want] of cases) assert(got === want, `${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
+});
+
+// ---------------------------------------------------------------------------
+
+/** Runs every check; resolves to `{ passed, failed, lines }`. */
+export async function runSelfTests(log = () => {}) {
+  let passed = 0;
+  let failed = 0;
+  const lines = [];
+  for (const { name, fn } of tests) {
+    try {
+      await fn();
+      passed++;
+      lines.push(`ok   ${name}`);
+    } catch (err) {
+      failed++;
+      lines.push(`FAIL ${name}: ${err.message}`);
+    }
+    log(lines.at(-1));
+  }
+  const summary = `${passed} passed, ${failed} failed`;
+  lines.push(summary);
+  log(summary);
+  return { passed, failed, lines };
+}
+
+/** Node entry: prints the results and sets the exit code. */
+export async function main() {
+  const { failed } = await runSelfTests((line) => console.log(line));
+  if (typeof process !== 'undefined') process.exitCode = failed ? 1 : 0;
+}
