@@ -3,56 +3,15 @@
 
 #![allow(clippy::unwrap_used)] // a fixture that fails to start is a failed test
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::Demo;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
-
-/// The demo binary on a free port; killed on drop.
-struct Demo {
-    child: Child,
-    url: String,
-    fake: String,
-}
-
-impl Demo {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
-            .args(["demo", "--listen", "127.0.0.1:0", "--refresh-secs", "2"])
-            .args(["--for-secs", "60"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut url, mut fake) = (None, None);
-        while url.is_none() {
-            let line = lines.next().unwrap().unwrap();
-            // "simulated Massive at http://… (faults: …)", "chainboard is serving http://…/"
-            let link = line.split_whitespace().find(|w| w.starts_with("http://"));
-            if line.starts_with("simulated Massive") {
-                fake = link.map(str::to_owned);
-            } else if line.starts_with("chainboard is serving") {
-                url = link.map(|u| u.trim_end_matches('/').to_owned());
-            }
-        }
-        Self {
-            child,
-            url: url.unwrap(),
-            fake: fake.unwrap(),
-        }
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn get(url: &str) -> (u16, String, String) {
     let response = reqwest::get(url).await.unwrap();

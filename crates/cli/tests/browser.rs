@@ -1,0 +1,84 @@
+//! The web UI in headless Chromium (Debian's `chromium`, driven by playwright-core
+//! from `tests/browser/`) against `chainboard demo`: live updates without a reload,
+//! an epoch change triggered through the fake Massive shown on the page, and a
+//! screenshot kept as an artifact in `target/browser-test/ui.png`.
+//!
+//! Needs `node` and Chromium (`CHROMIUM`, or `/usr/bin/chromium`); `.ci/run` installs
+//! Chromium, and this test installs the pinned playwright-core with `npm ci` when
+//! `tests/browser/node_modules` is missing. Without them it fails under CI and says
+//! what is missing elsewhere.
+
+#![allow(clippy::unwrap_used)] // a fixture that fails to start is a failed test
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Demo;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether a command runs at all.
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_ui_updates_live_and_shows_an_epoch_change() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let missing: Vec<&str> = [
+        (!Path::new(&chromium).exists()).then_some("chromium (apt-get install chromium)"),
+        (!runs("node", "--version")).then_some("node"),
+        (!runs("npm", "--version")).then_some("npm"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser test needs {missing:?}; .ci/run installs them"
+        );
+        eprintln!("skipping the browser test: missing {missing:?}");
+        return;
+    }
+    let dir = repo_root().join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "npm ci in tests/browser failed");
+    }
+    let artifacts = repo_root().join("target/browser-test");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("ui.png");
+
+    let demo = Demo::start();
+    let out = Command::new("node")
+        .arg(dir.join("ui.test.mjs"))
+        .args([&demo.url, &demo.fake])
+        .arg(&screenshot)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    assert!(
+        std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 10_000),
+        "screenshot saved at {}",
+        screenshot.display()
+    );
+    eprintln!("browser test: {stdout}");
+}
