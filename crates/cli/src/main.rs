@@ -5,17 +5,25 @@
 //! messages for a person and an exit code.
 
 mod commands;
+mod config;
 mod input;
 mod logging;
 
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// A live, exact picture of an index option chain (SPX, NDX) from Massive's market data.
 #[derive(Debug, Parser)]
 #[command(name = "chainboard", version, about, long_about = None)]
 struct Cli {
+    /// A TOML file of defaults for any command's flags, one table per command
+    /// (`[run]`, `[demo]`, …) keyed by long flag names; also `CHAINBOARD_CONFIG`.
+    /// Flags and their environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// What to do; with none, `demo`.
     #[command(subcommand)]
     command: Option<Command>,
@@ -44,7 +52,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    if let Some(path) = config::path_from(&args) {
+        match config::apply(command, &path) {
+            Ok(with_file) => command = with_file,
+            Err(err) => {
+                eprintln!("chainboard: error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let matches = command.get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command.unwrap_or(Command::Demo(Default::default())) {
         Command::Demo(args) => commands::demo::run(&args),
         Command::Tour(args) => commands::tour::run(&args),

@@ -182,3 +182,59 @@ fn a_reader_that_stops_early_is_not_an_error() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Writes `text` to a fresh file under the target directory and returns its path.
+fn config_file(name: &str, text: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_config_file_sets_defaults_that_flags_override_and_typos_are_errors() {
+    // The file's bad budget is reported under the flag's name...
+    let bad = config_file(
+        "bad-budget.toml",
+        "[run]\napi-key = 'k'\nquote_budget = 5000\nrest-url = 'http://127.0.0.1:9'\n",
+    );
+    let out = chainboard(&["run".as_ref(), "--config".as_ref(), bad.as_os_str()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--quote-budget"),
+        "{}",
+        text(&out.stderr)
+    );
+    // ...and a flag on the command line wins over the file: the run gets as far as
+    // Massive (unreachable here), past the budget check.
+    let out = chainboard(&[
+        "run".as_ref(),
+        "--config".as_ref(),
+        bad.as_os_str(),
+        "--quote-budget".as_ref(),
+        "500".as_ref(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        !stderr.contains("--quote-budget") && stderr.contains("cannot reach Massive"),
+        "{stderr}"
+    );
+
+    let typo = config_file("typo.toml", "[run]\nquote_budgte = 10\n");
+    let out = chainboard(&["run".as_ref(), "--config".as_ref(), typo.as_os_str()]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("quote_budgte: not a flag of `chainboard run`"),
+        "{stderr}"
+    );
+    let section = config_file("section.toml", "[serve]\nlisten = '1'\n");
+    let out = chainboard(&["demo".as_ref(), "--config".as_ref(), section.as_os_str()]);
+    assert!(
+        text(&out.stderr).contains("[serve] is not a command"),
+        "{}",
+        text(&out.stderr)
+    );
+    let missing = chainboard(&["--config".as_ref(), "/nonexistent/chainboard.toml".as_ref()]);
+    assert!(text(&missing.stderr).contains("cannot read the configuration file"));
+}

@@ -347,3 +347,27 @@ fn run_publishes_model_snapshots_every_second() {
         .unwrap_or_default();
     assert_eq!(field(summary, "errors"), Some(0.0), "{stdout}");
 }
+
+#[test]
+fn run_takes_its_whole_configuration_from_a_file() {
+    let fake = Fake::start();
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[run]\nrest-url = '{}'\nws-url = '{}'\napi-key = 'cli-key'\nsymbols = ['SPX']\nlisten = '127.0.0.1:0'\nfor-secs = 4\ntick_secs = 0.5\n",
+            fake.rest_url, fake.ws_url
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .arg("run")
+        .env("CHAINBOARD_CONFIG", &path)
+        .env_remove("MASSIVE_API_KEY")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("SPX epoch=SPX-"), "{stdout}");
+    assert!(stdout.contains("SPX models seq="), "{stdout}");
+}
