@@ -470,9 +470,10 @@ export class StreamConnection {
       this.resyncAskedAt = Date.now();
       this.send(RESYNC_REQUEST);
     }
-    if (outcome.kind === 'heatmap' && outcome.full && this.state.synced) {
-      // Full documents after a connect or resync: the next drop starts the
-      // backoff from its first step again.
+    if (outcome.full && this.state.synced) {
+      // Both full documents are in after a connect or resync (the server sends the
+      // heatmap first, so this is usually the GEX document): the next drop starts
+      // the backoff from its first step again.
       this.attempt = 0;
     }
     this.onOutcome(outcome);

@@ -64,10 +64,15 @@ try {
   // An epoch change through the fake Massive: new strikes appear with the next photo.
   const listed = await fetch(`${fake}/_fake/list-strikes?symbol=SPX`, { method: 'POST' });
   check(listed.ok, `list-strikes answered ${listed.status}`);
+  // Wait for the geometry_change epoch itself: on a loaded machine a stale_feed
+  // epoch may come first.
   await page.waitForFunction(
-    (before) => window.chainboard.epochId && window.chainboard.epochId !== before,
+    (before) =>
+      window.chainboard.epochId &&
+      window.chainboard.epochId !== before &&
+      document.querySelector('[data-testid="epoch-reason"]')?.textContent.trim() === 'geometry_change',
     first.epochId,
-    { timeout: 45_000 },
+    { timeout: 60_000 },
   );
   const reason = (await text('epoch-reason')).trim();
   check(reason === 'geometry_change', `epoch reason on the page: ${reason}`);

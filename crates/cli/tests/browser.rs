@@ -13,7 +13,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::Demo;
 
@@ -62,13 +63,27 @@ fn the_ui_updates_live_and_shows_an_epoch_change() {
     let screenshot = artifacts.join("ui.png");
 
     let demo = Demo::start();
-    let out = Command::new("node")
+    demo.wait_ready(Duration::from_secs(90));
+    let mut node = Command::new("node")
         .arg(dir.join("ui.test.mjs"))
         .args([&demo.url, &demo.fake])
         .arg(&screenshot)
         .env("CHROMIUM", &chromium)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // The script bounds each of its waits; this bounds the whole, so a hung browser
+    // fails the test instead of holding CI.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while node.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = node.kill();
+            panic!("the browser test did not finish in 240 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = node.wait_with_output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),

@@ -12,8 +12,10 @@
 //! - the client may send `{"type":"resync"}` at any time to get full documents.
 //!
 //! Each client has a bounded queue of frames. A client that lets it fill up is
-//! dropped (closed with 1013, "try again later") and counted, rather than allowed to
-//! grow the server's memory; its reconnect starts from full documents.
+//! dropped and counted, rather than allowed to grow the server's memory: the close
+//! (1013, "try again later") goes out of band, ahead of the queued frames, with a
+//! second's grace; its reconnect starts from full documents. A client message larger
+//! than 4 KiB is refused.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -26,7 +28,7 @@ use chainboard_model::Underlying;
 use chainboard_store::publisher::Published;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use crate::api::{AppError, epochs_doc};
@@ -39,28 +41,40 @@ pub(crate) async fn stream(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
     let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
+    // A client only ever sends `{"type":"resync"}`: refuse anything large.
+    let upgrade = upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE);
     Ok(upgrade.on_upgrade(move |socket| serve(state, symbol, socket)))
 }
 
-/// What the feeder queues for the writer.
-enum Out {
-    Text(Utf8Bytes),
-    /// The client is too slow: close and stop.
-    Drop,
+/// The largest message a client may send.
+const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+
+/// How long a dropped client's close frame may take to go out.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// What a client may send.
+#[derive(serde::Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 async fn serve(state: AppState, symbol: Underlying, socket: WebSocket) {
     let inner = &state.inner;
     inner.stream_clients.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut incoming) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<Out>(inner.stream_queue);
+    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(inner.stream_queue);
     let (resync_tx, resync_rx) = mpsc::channel::<()>(1);
+    // Out of band, so it reaches the writer even when the queue is full.
+    let (close_tx, mut close_rx) = oneshot::channel::<()>();
 
     let writer = async move {
-        while let Some(out) = rx.recv().await {
-            let message = match out {
-                Out::Text(text) => Message::Text(text),
-                Out::Drop => {
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut close_rx => {
                     let frame = CloseFrame {
                         code: 1013,
                         reason: "slow consumer".into(),
@@ -68,17 +82,24 @@ async fn serve(state: AppState, symbol: Underlying, socket: WebSocket) {
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     return;
                 }
-            };
-            if sink.send(message).await.is_err() {
-                return;
+                text = rx.recv() => {
+                    let Some(text) = text else { return };
+                    if sink.send(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     };
     let reader = async move {
         while let Some(Ok(message)) = incoming.next().await {
             match message {
-                Message::Text(text) if text.contains("\"resync\"") => {
-                    let _ = resync_tx.try_send(());
+                Message::Text(text) => {
+                    let asked = serde_json::from_str::<ClientMessage>(&text)
+                        .is_ok_and(|m| m.kind == "resync");
+                    if asked {
+                        let _ = resync_tx.try_send(());
+                    }
                 }
                 Message::Close(_) => return,
                 _ => {}
@@ -86,13 +107,16 @@ async fn serve(state: AppState, symbol: Underlying, socket: WebSocket) {
         }
     };
     let feeder = feed(state.clone(), symbol, tx, resync_rx);
+    tokio::pin!(writer);
     tokio::select! {
-        () = writer => {}
+        () = &mut writer => {}
         () = reader => {}
         dropped = feeder => {
             if dropped {
                 inner.stream_dropped.fetch_add(1, Ordering::Relaxed);
                 debug!(%symbol, "stream client dropped: too slow");
+                let _ = close_tx.send(());
+                let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
             }
         }
     }
@@ -104,7 +128,7 @@ async fn serve(state: AppState, symbol: Underlying, socket: WebSocket) {
 async fn feed(
     state: AppState,
     symbol: Underlying,
-    tx: mpsc::Sender<Out>,
+    tx: mpsc::Sender<Utf8Bytes>,
     mut resync: mpsc::Receiver<()>,
 ) -> bool {
     let mut published = state.inner.publisher.watch(symbol);
@@ -171,18 +195,10 @@ fn text(s: &Arc<str>) -> Utf8Bytes {
     Utf8Bytes::from(s.to_string())
 }
 
-/// Queues a frame; on a full queue queues the drop instead. Returns whether the
-/// client is still served.
-fn queue(tx: &mpsc::Sender<Out>, frame: Utf8Bytes) -> bool {
-    match tx.try_send(Out::Text(frame)) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            // The writer is behind by a whole queue: make room for the close.
-            let _ = tx.try_send(Out::Drop);
-            false
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
-    }
+/// Queues a frame. Returns whether the client is still served: `false` when the
+/// queue is full (the caller drops the client) or the writer is gone.
+fn queue(tx: &mpsc::Sender<Utf8Bytes>, frame: Utf8Bytes) -> bool {
+    tx.try_send(frame).is_ok()
 }
 
 /// `chainboard/status/v1`.

@@ -16,11 +16,14 @@ pub(crate) struct Demo {
 
 impl Demo {
     pub(crate) fn start() -> Self {
+        // No --for-secs: a loaded CI machine must not see the demo end mid-test; drop
+        // kills it. Its log goes next to the test binaries for a failure's diagnosis.
+        let log = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("demo-{}.log", std::process::id()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
             .args(["demo", "--listen", "127.0.0.1:0", "--refresh-secs", "2"])
-            .args(["--for-secs", "120"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -39,6 +42,34 @@ impl Demo {
             child,
             url: url.unwrap(),
             fake: fake.unwrap(),
+        }
+    }
+}
+
+impl Demo {
+    /// Waits (up to `within`) until `/readyz` answers 200: every symbol has a snapshot.
+    pub(crate) fn wait_ready(&self, within: std::time::Duration) {
+        use std::io::{Read, Write};
+        let address = self.url.trim_start_matches("http://").to_owned();
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let status = std::net::TcpStream::connect(&address)
+                .ok()
+                .and_then(|mut s| {
+                    s.write_all(b"GET /readyz HTTP/1.0\r\nHost: x\r\n\r\n")
+                        .ok()?;
+                    let mut head = [0u8; 12];
+                    s.read_exact(&mut head).ok()?;
+                    Some(head)
+                });
+            if status.is_some_and(|h| h.ends_with(b" 200")) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the demo never became ready"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
         }
     }
 }
