@@ -13,6 +13,20 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next JSON document on the stream (20 s at most).
+async fn next_doc(socket: &mut Socket) -> Value {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).unwrap(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("stream ended: {other:?}"),
+        }
+    }
+}
+
 async fn get(url: &str) -> (u16, String, String) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
@@ -114,15 +128,6 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
     let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}/api/v1/stream/SPX"))
         .await
         .unwrap();
-    let mut next = async || -> Value {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).unwrap(),
-                Ok(Some(Ok(_))) => continue,
-                other => panic!("stream ended: {other:?}"),
-            }
-        }
-    };
     let mut held = None;
     let (mut diffs, mut statuses) = (0, 0);
     let mut epochs_seen = std::collections::BTreeSet::new();
@@ -134,7 +139,7 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
     assert!(listed.status().is_success());
     let deadline = Instant::now() + Duration::from_secs(45);
     while (diffs < 3 || epochs_seen.len() < 2) && Instant::now() < deadline {
-        let doc = next().await;
+        let doc = next_doc(&mut socket).await;
         match doc["schema"].as_str().unwrap() {
             "chainboard/heatmap/v1" => {
                 held = doc["seq"].as_u64();
@@ -171,18 +176,9 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
         .send(Message::Text(r#"{"type":"resync"}"#.into()))
         .await
         .unwrap();
-    let mut next = async || -> Value {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).unwrap(),
-                Ok(Some(Ok(_))) => continue,
-                other => panic!("stream ended: {other:?}"),
-            }
-        }
-    };
     let mut full = false;
     for _ in 0..10 {
-        if next().await["schema"] == "chainboard/heatmap/v1" {
+        if next_doc(&mut socket).await["schema"] == "chainboard/heatmap/v1" {
             full = true;
             break;
         }

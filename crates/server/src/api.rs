@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chainboard_model::Underlying;
 use chainboard_model::time::ms_to_seconds;
+use chainboard_store::publisher::Published;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
@@ -67,15 +68,19 @@ pub(crate) async fn symbols(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "symbols": symbols }))
 }
 
+/// The latest published tick of the symbol a path names.
+fn latest(state: &AppState, raw: String) -> Result<std::sync::Arc<Published>, AppError> {
+    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
+    let latest = state.inner.publisher.watch(symbol).borrow().clone();
+    latest.ok_or(AppError::NotReady(symbol))
+}
+
 /// `GET /api/v1/heatmap/{symbol}`: the latest `chainboard/heatmap/v1` document.
 pub(crate) async fn heatmap(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
-    let latest = state.inner.publisher.watch(symbol).borrow().clone();
-    let published = latest.ok_or(AppError::NotReady(symbol))?;
-    Ok(json_text(published.heatmap_json.clone()))
+    Ok(json_text(latest(&state, raw)?.heatmap_json.clone()))
 }
 
 /// `GET /api/v1/gex/{symbol}`: the latest `chainboard/gex/v1` document.
@@ -83,10 +88,7 @@ pub(crate) async fn gex(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
-    let latest = state.inner.publisher.watch(symbol).borrow().clone();
-    let published = latest.ok_or(AppError::NotReady(symbol))?;
-    Ok(json_text(published.gex_json.clone()))
+    Ok(json_text(latest(&state, raw)?.gex_json.clone()))
 }
 
 /// `GET /api/v1/epochs/{symbol}`: the active epoch and recent transitions.

@@ -13,11 +13,10 @@ use anyhow::{Context, Result};
 use chainboard_fake::{FakeConfig, FakeMassive};
 use chainboard_massive::ingest::IngestConfig;
 use chainboard_massive::rest::ApiKey;
-use chainboard_model::Underlying;
 use chainboard_store::writer::WriterConfig;
 use url::Url;
 
-use super::run::{ModelSettings, positive_secs};
+use super::run::{ModelSettings, parse_symbols, positive_secs};
 use super::service::{self, Service};
 
 /// The key the demo's fake Massive expects; it never leaves the loopback interface.
@@ -61,14 +60,7 @@ impl Default for Args {
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let mut underlyings = Vec::new();
-    for s in &args.symbols {
-        let s = s.trim().trim_start_matches("I:").to_ascii_uppercase();
-        let u = Underlying::new(&s).with_context(|| format!("--symbols: {s:?} is not a ticker"))?;
-        if !underlyings.contains(&u) {
-            underlyings.push(u);
-        }
-    }
+    let underlyings = parse_symbols(&args.symbols)?;
     crate::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

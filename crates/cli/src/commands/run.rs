@@ -234,14 +234,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     })
 }
 
-/// Builds the ingestion config from the flags, rejecting bad values with a message
-/// that names the flag.
-pub(crate) fn config(args: &Args) -> Result<IngestConfig> {
-    let Some(key) = args.api_key.clone().and_then(ApiKey::new) else {
-        bail!("no Massive API key: pass --api-key or set MASSIVE_API_KEY");
-    };
+/// `--symbols` as underlyings: trimmed, `I:` dropped, upper-cased, de-duplicated, at
+/// least one.
+pub(crate) fn parse_symbols(raw: &[String]) -> Result<Vec<Underlying>> {
     let mut underlyings = Vec::new();
-    for s in &args.symbols {
+    for s in raw {
         let s = s.trim().trim_start_matches("I:").to_ascii_uppercase();
         let u = Underlying::new(&s).with_context(|| format!("--symbols: {s:?} is not a ticker"))?;
         if !underlyings.contains(&u) {
@@ -251,6 +248,16 @@ pub(crate) fn config(args: &Args) -> Result<IngestConfig> {
     if underlyings.is_empty() {
         bail!("--symbols: name at least one underlying, e.g. SPX,NDX");
     }
+    Ok(underlyings)
+}
+
+/// Builds the ingestion config from the flags, rejecting bad values with a message
+/// that names the flag.
+pub(crate) fn config(args: &Args) -> Result<IngestConfig> {
+    let Some(key) = args.api_key.clone().and_then(ApiKey::new) else {
+        bail!("no Massive API key: pass --api-key or set MASSIVE_API_KEY");
+    };
+    let underlyings = parse_symbols(&args.symbols)?;
     let secs = positive_secs;
     if !(1..=QUOTES_PER_CONNECTION).contains(&args.quote_budget) {
         bail!(
