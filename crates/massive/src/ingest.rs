@@ -285,10 +285,9 @@ pub fn now_ms() -> i64 {
 /// The exchange date (America/New_York) at `now_ms`.
 pub fn exchange_date(now_ms: i64) -> jiff::civil::Date {
     let ts = jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    match jiff::tz::TimeZone::get("America/New_York") {
-        Ok(tz) => tz.to_datetime(ts).date(),
-        Err(_) => jiff::tz::TimeZone::UTC.to_datetime(ts).date(),
-    }
+    chainboard_quant::expiry::exchange_time_zone()
+        .to_datetime(ts)
+        .date()
 }
 
 async fn run(

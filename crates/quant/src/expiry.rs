@@ -30,6 +30,10 @@ use jiff::tz::TimeZone;
 /// The exchanges' time zone: sessions, closes and settlements are New York times.
 pub const EXCHANGE_TZ: &str = "America/New_York";
 
+/// US Eastern time as a POSIX rule (the US daylight-saving rules since 2007): exact
+/// for every current date, and what [`exchange_time_zone`] falls back to.
+pub const EXCHANGE_TZ_POSIX: &str = "EST5EDT,M3.2.0,M11.1.0";
+
 /// The regular close, when PM-settled contracts settle.
 pub const REGULAR_CLOSE: Time = time(16, 0, 0, 0);
 
@@ -79,7 +83,7 @@ pub fn settlement_time(expiration: Date, settlement: Settlement) -> Time {
 /// exact for every date since 2007.
 pub fn exchange_time_zone() -> TimeZone {
     TimeZone::get(EXCHANGE_TZ)
-        .or_else(|_| TimeZone::posix("EST5EDT,M3.2.0,M11.1.0"))
+        .or_else(|_| TimeZone::posix(EXCHANGE_TZ_POSIX))
         .unwrap_or(TimeZone::UTC)
 }
 

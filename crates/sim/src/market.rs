@@ -19,42 +19,28 @@
 
 use std::sync::Arc;
 
-use chainboard_model::{ContractKey, Settlement, Underlying};
-use jiff::civil::{Date, DateTime, Time, time};
+use chainboard_model::{ContractKey, Underlying};
+use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+
+use chainboard_quant::expiry;
 
 use crate::chain::{ChainConfig, SimChain, SimContract, SimDay, SimExpiry, SimTrade};
 use crate::rest::snapshot_page;
 use crate::ticks;
 use crate::traffic::{EventKind, QuoteTraffic, TrafficConfig, TrafficEvent, normal};
 
-/// The IANA name of the exchanges' time zone: sessions, closes and settlements are
-/// New York times.
-pub const EXCHANGE_TZ: &str = "America/New_York";
+// The exchange's clock (time zone, closes, settlement moments) is defined once, in
+// `chainboard_quant::expiry`: the simulator settles contracts when the models say
+// they settle.
+pub use chainboard_quant::expiry::{EXCHANGE_TZ, exchange_time_zone};
 
-/// US Eastern time as a POSIX rule (the 2007 US DST rules), used when the system has
-/// no time zone database: exact for current dates, wrong only for historical ones.
-const EXCHANGE_TZ_POSIX: &str = "EST5EDT,M3.2.0,M11.1.0";
-
-/// PM-settled contracts stop at the 16:00 ET close.
-const PM_SETTLEMENT: Time = time(16, 0, 0, 0);
-/// AM-settled contracts settle at the 09:30 ET open of their expiration day.
-const AM_SETTLEMENT: Time = time(9, 30, 0, 0);
 /// Trading milliseconds in a year (252 sessions of 6.5 hours): the clock the index's
 /// volatility is quoted against.
 const TRADING_MS_PER_YEAR: f64 = 252.0 * 6.5 * 3_600_000.0;
 const MS_PER_DAY: i64 = 86_400_000;
-
-/// New York's time zone from the system database (jiff reads `/usr/share/zoneinfo`
-/// on Unix), or, when the database is missing (a bare container), an equivalent fixed
-/// POSIX rule. Either way the result is US Eastern time with daylight saving.
-pub fn exchange_time_zone() -> TimeZone {
-    TimeZone::get(EXCHANGE_TZ)
-        .or_else(|_| TimeZone::posix(EXCHANGE_TZ_POSIX))
-        .unwrap_or(TimeZone::UTC)
-}
 
 /// The chain shape for `underlying`: [`ChainConfig::spx_like`] for SPX,
 /// [`ChainConfig::ndx_like`] for NDX, and for any other index an SPX-shaped chain at
@@ -127,8 +113,9 @@ impl MarketConfig {
     ) -> Option<Self> {
         let time_zone = exchange_time_zone();
         let clock = local_datetime(&time_zone, start_ms, 0);
+        let close = expiry::close_on(clock.date());
         let hours_to_close =
-            ((PM_SETTLEMENT.duration_since(clock.time()).as_secs_f64()) / 3600.0).max(1.0 / 60.0);
+            ((close.duration_since(clock.time()).as_secs_f64()) / 3600.0).max(1.0 / 60.0);
         let chains = underlyings
             .iter()
             .enumerate()
@@ -705,10 +692,7 @@ impl Photo {
 
 /// Whether `expiry` has settled by the New York time `clock`.
 fn has_settled(expiry: &SimExpiry, clock: DateTime) -> bool {
-    let settles = match expiry.settlement {
-        Settlement::AmOpen => AM_SETTLEMENT,
-        Settlement::PmClose => PM_SETTLEMENT,
-    };
+    let settles = expiry::settlement_time(expiry.date, expiry.settlement);
     expiry.date < clock.date() || (expiry.date == clock.date() && clock.time() >= settles)
 }
 
@@ -757,7 +741,7 @@ mod tests {
 
     fn market(seed: u64) -> Market {
         let config = MarketConfig {
-            time_zone: TimeZone::posix(EXCHANGE_TZ_POSIX).expect("posix"),
+            time_zone: TimeZone::posix(chainboard_quant::expiry::EXCHANGE_TZ_POSIX).expect("posix"),
             ..MarketConfig::new(vec![small("SPX", 1), small("NDX", 2)], seed)
         };
         Market::new(config, T0)
@@ -935,7 +919,7 @@ mod tests {
         assert!(chain.expirations().iter().all(|e| e.date > today));
         // A market started after the close never lists what has settled.
         let config = MarketConfig {
-            time_zone: TimeZone::posix(EXCHANGE_TZ_POSIX).expect("posix"),
+            time_zone: TimeZone::posix(chainboard_quant::expiry::EXCHANGE_TZ_POSIX).expect("posix"),
             ..MarketConfig::new(vec![small("SPX", 1)], 7)
         };
         let late = Market::new(config, T0 + 2 * 3_600_000);
