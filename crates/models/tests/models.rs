@@ -13,7 +13,35 @@ use chainboard_quant::bsm::Inputs;
 use chainboard_quant::exposure::MULTIPLIER;
 use chainboard_quant::iv::IvInputs;
 use chainboard_quant::levels::GammaProfile;
+use chainboard_sim::SimChain;
 use common::{NOW_MS, engine_with, near, photo, sim_chain, spx};
+
+/// A simulated chain, an engine with its startup epoch, and models started on it.
+struct Fixture {
+    chain: SimChain,
+    engine: Engine,
+    models: Models,
+    first: Tick,
+}
+
+/// The fixture for `seed`: the near board (`Some((days, reach))`, see
+/// [`common::near`]) or the whole chain (`None`).
+fn fixture(seed: u64, near_board: Option<(i64, f64)>) -> Fixture {
+    let chain = sim_chain(seed);
+    let board = match near_board {
+        Some((days, reach)) => photo(&chain, NOW_MS, near(&chain, days, reach)),
+        None => photo(&chain, NOW_MS, |_| true),
+    };
+    let mut engine = engine_with(board, NOW_MS);
+    let mut models = models_for(&mut engine);
+    let first = start(&mut engine, &mut models, NOW_MS);
+    Fixture {
+        chain,
+        engine,
+        models,
+        first,
+    }
+}
 
 fn models_for(engine: &mut Engine) -> Models {
     let consumer = engine.add_dirty_consumer().expect("a consumer");
@@ -34,10 +62,12 @@ fn tick(engine: &mut Engine, models: &mut Models, now_ms: i64) -> Tick {
 
 #[test]
 fn a_live_quote_gives_live_greeks_and_its_exact_gex() {
-    let chain = sim_chain(3);
-    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
-    let mut models = models_for(&mut engine);
-    let first = start(&mut engine, &mut models, NOW_MS);
+    let Fixture {
+        chain,
+        mut engine,
+        mut models,
+        first,
+    } = fixture(3, Some((3, 0.02)));
     let spot = chain.spot();
     let config = *models.config();
 
@@ -108,10 +138,12 @@ fn a_live_quote_gives_live_greeks_and_its_exact_gex() {
 
 #[test]
 fn unusable_quotes_fall_back_to_vendor_and_say_why() {
-    let chain = sim_chain(4);
-    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
-    let mut models = models_for(&mut engine);
-    start(&mut engine, &mut models, NOW_MS);
+    let Fixture {
+        chain,
+        mut engine,
+        mut models,
+        first: _,
+    } = fixture(4, Some((3, 0.02)));
     let spot = chain.spot();
     let board: Vec<_> = engine.epoch().expect("epoch").board().contracts().to_vec();
     // The first contracts are the deepest in-the-money calls of the first expiration;
@@ -293,10 +325,12 @@ mod incremental {
 
 #[test]
 fn diffs_refuse_gaps_and_other_epochs() {
-    let chain = sim_chain(5);
-    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
-    let mut models = models_for(&mut engine);
-    let a = start(&mut engine, &mut models, NOW_MS);
+    let Fixture {
+        chain,
+        mut engine,
+        mut models,
+        first: a,
+    } = fixture(5, Some((3, 0.02)));
     let key = engine.epoch().expect("e").board().contracts()[0].key;
     engine.apply_quote(
         &key,
@@ -334,10 +368,12 @@ fn diffs_refuse_gaps_and_other_epochs() {
 
 #[test]
 fn gex_sums_walls_and_filters_match_the_cells() {
-    let chain = sim_chain(6);
-    let mut engine = engine_with(photo(&chain, NOW_MS, |_| true), NOW_MS);
-    let mut models = models_for(&mut engine);
-    let t = start(&mut engine, &mut models, NOW_MS);
+    let Fixture {
+        chain: _,
+        engine: _,
+        models: _,
+        first: t,
+    } = fixture(6, None);
     let (heatmap, gex) = (&t.heatmap, &t.gex);
     let layout = &heatmap.layout;
     assert!(
@@ -409,10 +445,12 @@ fn gex_sums_walls_and_filters_match_the_cells() {
 
 #[test]
 fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
-    let chain = sim_chain(7);
-    let mut engine = engine_with(photo(&chain, NOW_MS, |_| true), NOW_MS);
-    let mut models = models_for(&mut engine);
-    let t = start(&mut engine, &mut models, NOW_MS);
+    let Fixture {
+        chain: _,
+        engine: _,
+        models,
+        first: t,
+    } = fixture(7, None);
     let config = *models.config();
     let flips = flip::zero_gamma(&t.heatmap, &config);
     let anchor = t.heatmap.meta.anchor.expect("anchor");
@@ -516,10 +554,12 @@ fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
 
 #[test]
 fn published_json_matches_its_schemas() {
-    let chain = sim_chain(8);
-    let mut engine = engine_with(photo(&chain, NOW_MS, |_| true), NOW_MS);
-    let mut models = models_for(&mut engine);
-    let a = start(&mut engine, &mut models, NOW_MS);
+    let Fixture {
+        chain,
+        mut engine,
+        mut models,
+        first: a,
+    } = fixture(8, None);
     let keys: Vec<_> = engine
         .epoch()
         .expect("e")
@@ -643,10 +683,12 @@ fn an_observer_ticks_once_a_second_on_its_own_dirty_set() {
 
 #[test]
 fn settlement_takes_an_expiration_out_of_every_filter() {
-    let chain = sim_chain(10);
-    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 3, 0.02)), NOW_MS);
-    let mut models = models_for(&mut engine);
-    let first = start(&mut engine, &mut models, NOW_MS);
+    let Fixture {
+        chain: _,
+        mut engine,
+        mut models,
+        first,
+    } = fixture(10, Some((3, 0.02)));
     let today = first.heatmap.meta.today;
     let zero_dte = first.gex.filter(ExpiryFilter::ZeroDte).total.net_gex();
     assert_ne!(
@@ -695,10 +737,12 @@ fn settlement_takes_an_expiration_out_of_every_filter() {
 #[test]
 fn a_published_diff_applied_to_published_json_gives_the_next_json() {
     use serde_json::Value;
-    let chain = sim_chain(11);
-    let mut engine = engine_with(photo(&chain, NOW_MS, near(&chain, 10, 0.03)), NOW_MS);
-    let mut models = models_for(&mut engine);
-    let mut previous = start(&mut engine, &mut models, NOW_MS);
+    let Fixture {
+        chain,
+        mut engine,
+        mut models,
+        first: mut previous,
+    } = fixture(11, Some((10, 0.03)));
     let keys: Vec<_> = engine
         .epoch()
         .expect("e")
