@@ -30,6 +30,36 @@ fn runs(program: &str, arg: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The UI's own unit tests (`web/selftest.js`: diff application, resync decisions,
+/// reconnect backoff, colour scales, formatting), run by node without a browser.
+#[test]
+fn the_ui_modules_pass_their_unit_tests() {
+    if !runs("node", "--version") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "node is required; .ci/run installs it"
+        );
+        eprintln!("skipping the UI unit tests: no node");
+        return;
+    }
+    let selftest = repo_root().join("web/selftest.js");
+    let script = format!(
+        "import({:?}).then((m) => m.main())",
+        format!("file://{}", selftest.display())
+    );
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
 #[test]
 fn the_ui_updates_live_and_shows_an_epoch_change() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
