@@ -16,9 +16,6 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
-/// A snapshot older than this is stale: the design's 5 s snapshot TTL.
-pub(crate) const FRESH_MS: i64 = 5_000;
-
 /// An error a client can act on.
 #[derive(Debug)]
 pub(crate) enum AppError {
@@ -144,10 +141,13 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: every symbol has a snapshot younger than the snapshot TTL and
-/// ingestion has not stopped. 503 with the reasons otherwise.
+/// `GET /readyz`: every symbol has a snapshot younger than the snapshot TTL (after
+/// which the store's copy is gone too) and ingestion has not stopped. 503 with the
+/// reasons otherwise.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let now_ms = chainboard_massive::ingest::now_ms();
+    let fresh_ms =
+        i64::try_from(state.inner.publisher.config().snapshot_ttl.as_millis()).unwrap_or(i64::MAX);
     let mut problems = Vec::new();
     if let Some(fatal) = state.inner.ingest.borrow().fatal.clone() {
         problems.push(format!("ingestion stopped: {fatal}"));
@@ -155,7 +155,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     for &symbol in &state.inner.symbols {
         match state.inner.publisher.watch(symbol).borrow().as_ref() {
             None => problems.push(format!("{symbol}: no snapshot yet")),
-            Some(p) if now_ms - p.heatmap.meta.ts_ms > FRESH_MS => problems.push(format!(
+            Some(p) if now_ms - p.heatmap.meta.ts_ms > fresh_ms => problems.push(format!(
                 "{symbol}: last snapshot {} ms old",
                 now_ms - p.heatmap.meta.ts_ms
             )),

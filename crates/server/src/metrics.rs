@@ -152,7 +152,7 @@ fn render(state: &AppState) -> String {
     out.family(
         "chainboard_model_tick_seconds",
         "summary",
-        "Time the models' ticks take on the ingestion task.",
+        "Time the models take on the ingestion task per tick, epoch starts (full rebuilds) included.",
     );
     out.sample(
         "chainboard_model_tick_seconds_sum",

@@ -142,6 +142,11 @@ impl PublisherHandle {
         }
     }
 
+    /// How it publishes (the snapshot TTL tells readers how old a snapshot may be).
+    pub fn config(&self) -> &PublisherConfig {
+        &self.config
+    }
+
     /// The health counters.
     pub fn health(&self) -> &Arc<PublisherHealth> {
         &self.health
