@@ -16,34 +16,61 @@
 //! and dividend yield). The vendor's greeks cannot answer this: they are computed at
 //! the one spot the quote was taken at, and the GEX they give is a single number, not a
 //! curve. So the flip is found by re-pricing: [`GammaProfile`] precomputes each leg's
-//! constants once, then [`GammaProfile::zero_gamma`] scans `G` over a range around spot
-//! and refines the crossing nearest to spot.
+//! constants once, then [`GammaProfile::scan`] evaluates `G` over a range around spot,
+//! keeps the crossings that are material and refines each one.
 //!
-//! # How the search looks
+//! # Where the search looks
 //!
-//! [`FlipSearch`] sets a range `[lo_frac · spot, hi_frac · spot]` and a number of scan
-//! points, spaced evenly in `ln S'` (BSM's `d1` is linear in `ln S'`, so every leg's
-//! gamma bump is sampled at the same resolution wherever it sits in the range). A
-//! crossing is two consecutive nonzero scan values of opposite sign; scan points where
-//! `G` is exactly zero between them count as part of that crossing. The crossing whose
-//! root is nearest spot wins (ties go to the lower level) and is refined with Brent's
-//! method to `tolerance` index points.
+//! The range follows the profile's own gamma. A leg's gamma bump has a width of
+//! `σ·√t` in `ln S'`; the profile's *gamma width* is the open-interest-weighted RMS of
+//! its legs' widths ([`GammaProfile::gamma_width`]), and the range reaches
+//! [`FlipSearch::reach_widths`] (four) of them either side of spot, clamped to ±0.5% …
+//! ±15% ([`GammaProfile::search_range`]). A whole-chain profile is dominated by
+//! monthly open interest and is searched over ±15%; a 0DTE profile four hours before
+//! the close (`σ·√t ≈ 0.3%`) over about ±1.3%, where its gamma lives. Searching a 0DTE
+//! profile over ±15% finds "crossings" hundreds of points away where every leg's
+//! gamma is `exp(−d1²/2)` of a `d1` past 20: numerical dust, not a level.
+//!
+//! The scan has [`FlipSearch::grid`] points spaced evenly in `ln S'` (BSM's `d1` is
+//! linear in `ln S'`, so every leg's bump is sampled at the same resolution wherever it
+//! sits). A crossing is two consecutive nonzero scan values of opposite sign; scan
+//! points where `G` is exactly zero between them count as part of that crossing.
+//!
+//! # Material crossings only
+//!
+//! A crossing counts as a root only where the profile is *material*: within
+//! [`FlipSearch::side_cells`] scan cells on at least one side of it, `|G|` reaches
+//! [`FlipSearch::noise_floor`] (2%) of the largest `|G|` in the range. Where `G` stays
+//! below that on both sides, the dealers' net hedge on either side of the "flip" is
+//! under 2% of the biggest one in range: nothing a trader would act on. And such a
+//! root is not reproducible: its position is `δG / G'` sensitive, with both `δG` (an
+//! implied volatility re-solved from a tick-rounded quote) and `G'` tiny, so it jumps
+//! hundreds of points between ticks. Every material crossing is refined with Brent's
+//! method to [`FlipSearch::tolerance`] index points; [`Scan`] keeps them all, with the
+//! curve itself, so a client can show why the flip is where it is.
 //!
 //! Two roots inside one scan cell cancel out and are invisible: `G` has the same sign at
-//! both ends. The default scan (121 points over 0.85–1.15 of spot) has cells of
-//! `ln(1.15/0.85)/120 ≈ 0.25%` of spot, about 17 points at SPX 6800. That is far
-//! narrower than the gamma bump of anything but 0DTE contracts, whose width `S·σ·√t`
-//! is about 25 points with six hours left and 10 in the last hour: on a day when 0DTE
-//! open interest dominates, two crossings 17 points apart can exist and be missed
-//! (raise `grid` to see them, at one full evaluation per point).
+//! both ends. With 121 points a cell is at most 0.25% of spot (±15%, about 17 points
+//! at SPX 6800) and much less on a narrow 0DTE range.
+//!
+//! # Which root is published: hysteresis
+//!
+//! A profile can have several material roots. Publishing the one nearest spot on
+//! every tick makes the level jump between them as spot drifts across their
+//! midpoint. [`track`] keeps the root published last tick while it exists (the
+//! root crossing the same way nearest last tick's level, within
+//! [`Hysteresis::track_frac`] of spot or [`Hysteresis::track_cells`] cells), and
+//! switches only when another root is nearer spot by more than
+//! [`Hysteresis::switch_frac`] (0.25% of spot), or when the tracked root vanishes.
+//! Each answer says which happened ([`Transition`]).
 //!
 //! # Absent, never invented
 //!
 //! When `G` keeps one sign over the whole range (an all-call board, or a range too
-//! narrow to reach the crossing) there is no flip and the search says so with `None`.
-//! It does not extrapolate past the range or fall back to the level where `|G|` is
-//! smallest: the design's rule is that "a level that cannot be computed is shown as
-//! absent, never guessed", and a made-up flip on a trader's chart is worse than none.
+//! narrow to reach the crossing), or changes sign only in the noise, there is no flip
+//! and the search says so. It does not extrapolate past the range or fall back to the
+//! level where `|G|` is smallest: a level that cannot be computed honestly is absent,
+//! never guessed, and a made-up flip on a trader's chart is worse than none.
 //!
 //! # Speed
 //!
@@ -94,37 +121,55 @@ pub struct GammaLeg {
     pub weight: f64,
 }
 
-/// Where and how finely to look for the flip.
+/// Where and how finely to look for the flip, and what counts as one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlipSearch {
-    /// Low end of the range, as a fraction of spot (0.85 looks 15% down).
-    pub lo_frac: f64,
-    /// High end of the range, as a fraction of spot.
-    pub hi_frac: f64,
+    /// The range reaches this many *gamma widths* either side of spot (in `ln S'`),
+    /// where a gamma width is the open-interest-weighted RMS of the legs' `σ·√t`
+    /// ([`GammaProfile::gamma_width`]): a 0DTE profile is searched where 0DTE gamma
+    /// lives, a whole-chain profile much wider.
+    pub reach_widths: f64,
+    /// The range reaches at least this far either side of spot, as a log fraction
+    /// (0.005 ≈ ±0.5%): even a 0DTE book minutes before the close spreads over a few
+    /// strikes.
+    pub min_reach: f64,
+    /// ... and at most this far (0.15 ≈ ±15%): beyond it a crossing says nothing about
+    /// today's trading.
+    pub max_reach: f64,
     /// Scan points across the range, endpoints included, spaced evenly in `ln S'`. Each
     /// costs one evaluation of every leg. Two roots closer together than one cell are
     /// not seen; see the module docs.
     pub grid: usize,
-    /// How precisely the flip is located, in index points. Reported levels are within
-    /// this distance of a sign change of `G`.
+    /// How precisely each root is located, in index points. Reported levels are
+    /// within this distance of a sign change of `G`.
     pub tolerance: f64,
+    /// A crossing is *material* only if `|G|` reaches this fraction of the largest
+    /// `|G|` in the range on at least one side of it, within [`FlipSearch::side_cells`]
+    /// scan cells; see the module docs.
+    pub noise_floor: f64,
+    /// How many scan cells either side of a crossing are looked at for materiality.
+    pub side_cells: usize,
 }
 
 impl Default for FlipSearch {
-    /// ±15% of spot in 121 points (cells of ~17 points at SPX 6800), located to 0.01
-    /// point: wide enough for the flip on a normal SPX or NDX day, fine enough that
-    /// the scan costs less than one board rebuild.
+    /// Four gamma widths either side of spot, between ±0.5% and ±15%, in 121 points
+    /// (cells of at most 0.25% of spot, ~17 points at SPX 6800), roots located to
+    /// 0.01 point; a crossing is material when `|G|` reaches 2% of the range's peak
+    /// within four cells of it.
     fn default() -> Self {
         Self {
-            lo_frac: 0.85,
-            hi_frac: 1.15,
+            reach_widths: 4.0,
+            min_reach: 0.005,
+            max_reach: 0.15,
             grid: 121,
             tolerance: 0.01,
+            noise_floor: 0.02,
+            side_cells: 4,
         }
     }
 }
 
-/// A zero-gamma flip found by [`GammaProfile::zero_gamma`].
+/// A zero-gamma root found by [`GammaProfile::scan`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Flip {
     /// The spot level, index points, where total GEX changes sign.
@@ -132,6 +177,143 @@ pub struct Flip {
     /// Sign of `G` just above the flip: `true` when gamma turns positive going up (the
     /// usual picture: negative gamma below, positive above).
     pub rising: bool,
+}
+
+/// The profile scanned over a search range: the curve `G(S')` on the scan grid and
+/// every material root in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    /// Scan points, index levels, ascending (evenly spaced in `ln S'`).
+    pub spots: Vec<f64>,
+    /// `G` at each scan point, dollars per 1% move.
+    pub values: Vec<f64>,
+    /// The largest `|G|` on the scan: the profile's scale in range.
+    pub peak: f64,
+    /// `noise_floor · peak`: the `|G|` a crossing's side must reach to be material.
+    pub floor: f64,
+    /// Every material root, refined, ascending.
+    pub roots: Vec<Flip>,
+    /// Sign changes on the scan that were not material (noise).
+    pub immaterial: usize,
+}
+
+impl Scan {
+    /// The material root nearest `spot` (ties go to the lower level).
+    pub fn nearest(&self, spot: f64) -> Option<Flip> {
+        self.roots.iter().copied().min_by(|a, b| {
+            (a.level - spot)
+                .abs()
+                .total_cmp(&(b.level - spot).abs())
+                .then(a.level.total_cmp(&b.level))
+        })
+    }
+
+    /// The width of one scan cell at `spot`, index points.
+    pub fn cell_points(&self, spot: f64) -> f64 {
+        match (self.spots.first(), self.spots.last()) {
+            (Some(&lo), Some(&hi)) if self.spots.len() > 1 => {
+                spot * ((hi / lo).ln() / (self.spots.len() - 1) as f64)
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// How a published root relates to the one published the tick before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Nothing was published before.
+    First,
+    /// The same root as last tick, re-refined (it may have moved a little).
+    Held,
+    /// Last tick's root still exists, but another is nearer spot by more than the
+    /// margin.
+    Switched,
+    /// Last tick's root vanished (or there was none): the nearest root now.
+    Appeared,
+    /// There is no material root now (there was one last tick).
+    Vanished,
+}
+
+impl Transition {
+    /// `first`, `held`, `switched`, `appeared` or `vanished`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::First => "first",
+            Transition::Held => "held",
+            Transition::Switched => "switched",
+            Transition::Appeared => "appeared",
+            Transition::Vanished => "vanished",
+        }
+    }
+}
+
+/// When the published flip follows its root and when it moves to another.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hysteresis {
+    /// A root this close to last tick's level (and crossing the same way) is the same
+    /// root, as a fraction of spot; at least [`Hysteresis::track_cells`] scan cells.
+    pub track_frac: f64,
+    /// See [`Hysteresis::track_frac`].
+    pub track_cells: f64,
+    /// Another root replaces the tracked one only when it is nearer spot by more than
+    /// this fraction of spot.
+    pub switch_frac: f64,
+}
+
+impl Default for Hysteresis {
+    /// The same root within 0.1% of spot or four scan cells; switch for a root nearer
+    /// spot by 0.25% (17 SPX points at 6800, 52 NDX points at 21000).
+    fn default() -> Self {
+        Self {
+            track_frac: 0.001,
+            track_cells: 4.0,
+            switch_frac: 0.0025,
+        }
+    }
+}
+
+/// The root to publish given last tick's, with how it relates to it.
+///
+/// The root that crosses the same way as `previous` and lies nearest it, within the
+/// tracking distance, is *the same root* and stays published while it exists, even
+/// if spot drifts nearer another, until another root is nearer spot by more than the
+/// switch margin. Without a tracked root, the nearest root to spot is published.
+/// Ties go to the lower level, so the same inputs always give the same answer.
+pub fn track(
+    scan: &Scan,
+    spot: f64,
+    previous: Option<Flip>,
+    rule: &Hysteresis,
+) -> (Option<Flip>, Transition) {
+    let nearest = scan.nearest(spot);
+    let Some(prev) = previous else {
+        return (nearest, Transition::First);
+    };
+    let reach = (rule.track_frac * spot).max(rule.track_cells * scan.cell_points(spot));
+    let tracked = scan
+        .roots
+        .iter()
+        .copied()
+        .filter(|r| r.rising == prev.rising && (r.level - prev.level).abs() <= reach)
+        .min_by(|a, b| {
+            (a.level - prev.level)
+                .abs()
+                .total_cmp(&(b.level - prev.level).abs())
+                .then(a.level.total_cmp(&b.level))
+        });
+    match (tracked, nearest) {
+        (_, None) => (None, Transition::Vanished),
+        (None, Some(n)) => (Some(n), Transition::Appeared),
+        (Some(t), Some(n)) => {
+            let margin = rule.switch_frac * spot;
+            if (n.level - spot).abs() + margin < (t.level - spot).abs() {
+                (Some(n), Transition::Switched)
+            } else {
+                (Some(t), Transition::Held)
+            }
+        }
+    }
 }
 
 /// A gamma profile prepared for repeated evaluation at hypothetical spots.
@@ -148,6 +330,11 @@ pub struct GammaProfile {
     /// `aᵢ = 0.01 · wᵢ · e^(−q·tᵢ) · bᵢ / √(2π)`: the leg's GEX per unit of spot at
     /// `d1 = 0`, sign included.
     amplitude: Vec<f64>,
+    /// `Σ |wᵢ|·(σᵢ√tᵢ)²` and `Σ |wᵢ|`, for [`GammaProfile::gamma_width`].
+    width_moments: (f64, f64),
+    /// Whether some kept leg is long and some short: a one-sided profile keeps one
+    /// sign everywhere.
+    signs: (bool, bool),
 }
 
 impl GammaProfile {
@@ -179,6 +366,13 @@ impl GammaProfile {
                 profile.center.push(center);
                 profile.scale.push(scale);
                 profile.amplitude.push(amplitude);
+                profile.width_moments.0 += weight.abs() * vol_sqrt_t * vol_sqrt_t;
+                profile.width_moments.1 += weight.abs();
+                if weight > 0.0 {
+                    profile.signs.0 = true;
+                } else {
+                    profile.signs.1 = true;
+                }
             }
         }
         profile
@@ -189,6 +383,7 @@ impl GammaProfile {
             center: Vec::with_capacity(n),
             scale: Vec::with_capacity(n),
             amplitude: Vec::with_capacity(n),
+            ..Self::default()
         }
     }
 
@@ -200,6 +395,33 @@ impl GammaProfile {
     /// Whether no leg carries gamma; such a profile is zero everywhere.
     pub fn is_empty(&self) -> bool {
         self.center.is_empty()
+    }
+
+    /// Whether every kept leg has the same sign (all long or all short): then `G`
+    /// cannot change sign anywhere.
+    pub fn is_one_sided(&self) -> bool {
+        self.signs.0 != self.signs.1
+    }
+
+    /// The open-interest-weighted RMS of the legs' `σ·√t`: how far in `ln S'` the
+    /// profile's gamma reaches. Zero for an empty profile.
+    pub fn gamma_width(&self) -> f64 {
+        let (moment, weight) = self.width_moments;
+        if weight > 0.0 {
+            (moment / weight).sqrt()
+        } else {
+            0.0
+        }
+    }
+
+    /// The search range `(lo, hi)` around `spot` for this profile, index points:
+    /// [`FlipSearch::reach_widths`] gamma widths either side, clamped to
+    /// `[min_reach, max_reach]`, symmetric in `ln S'`.
+    pub fn search_range(&self, spot: f64, search: &FlipSearch) -> (f64, f64) {
+        let reach = (search.reach_widths * self.gamma_width())
+            .min(search.max_reach)
+            .max(search.min_reach);
+        (spot * (-reach).exp(), spot * reach.exp())
     }
 
     /// Total dealer GEX `G(spot)`, dollars per 1% move, with every leg re-priced at
@@ -239,64 +461,71 @@ impl GammaProfile {
         partial.iter().sum::<f64>() + rest.map(|((&c, &b), &a)| term(c, b, a)).sum::<f64>()
     }
 
-    /// The zero-gamma flip nearest to `spot` within the search range, or `None` when
-    /// `G` does not change sign in range (never invented; see the module docs).
+    /// Scans `G` over the profile's search range around `spot` (see
+    /// [`GammaProfile::search_range`]) and refines every material crossing.
     ///
-    /// Also `None` when the search cannot be carried out: a non-positive or non-finite
+    /// `None` when the search cannot be carried out: a non-positive or non-finite
     /// `spot`, or a range that is empty or not within `(0, ∞)`. A `grid` below 2 is
     /// taken as 2 (the range's ends), and a negative or NaN `tolerance` as 0 (as
     /// precisely as `f64` allows).
-    pub fn zero_gamma(&self, spot: f64, search: &FlipSearch) -> Option<Flip> {
-        let lo = spot * search.lo_frac;
-        let hi = spot * search.hi_frac;
+    pub fn scan(&self, spot: f64, search: &FlipSearch) -> Option<Scan> {
+        let (lo, hi) = self.search_range(spot, search);
         if !(spot.is_finite() && lo > 0.0 && lo < hi && hi.is_finite()) {
             return None;
         }
         let cells = search.grid.max(2) - 1;
         let (ln_lo, ln_hi) = (lo.ln(), hi.ln());
         let step = (ln_hi - ln_lo) / cells as f64;
-        let levels: Vec<f64> = (0..=cells)
+        let spots: Vec<f64> = (0..=cells)
             .map(|j| match j {
                 0 => lo,
                 j if j == cells => hi,
                 j => (ln_lo + j as f64 * step).exp(),
             })
             .collect();
-        let values: Vec<f64> = levels.iter().map(|&s| self.gex_at(s)).collect();
-
-        let mut crossings = crossings(&values);
-        // Nearest first by the distance from spot to the bracket: no root inside a
-        // bracket can be nearer than that, so once the best root found is closer than
-        // the next bracket, the search is over.
-        let bracket_distance =
-            |&(a, b): &(usize, usize)| (levels[a] - spot).max(spot - levels[b]).max(0.0);
-        crossings.sort_by(|x, y| bracket_distance(x).total_cmp(&bracket_distance(y)));
+        let values: Vec<f64> = spots.iter().map(|&s| self.gex_at(s)).collect();
+        let peak = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let floor = search.noise_floor.max(0.0) * peak;
         let tolerance = search.tolerance.max(0.0);
-        let mut best: Option<Flip> = None;
-        for bracket in &crossings {
-            if best.is_some_and(|f| (f.level - spot).abs() < bracket_distance(bracket)) {
-                break;
+        let reach = search.side_cells.max(1);
+        let side_peak = |range: std::ops::RangeInclusive<usize>| {
+            values[range].iter().fold(0.0f64, |m, v| m.max(v.abs()))
+        };
+        let mut roots = Vec::new();
+        let mut immaterial = 0;
+        for (a, b) in crossings(&values) {
+            let below = side_peak(a.saturating_sub(reach)..=a);
+            let above = side_peak(b..=(b + reach).min(cells));
+            if below.max(above) < floor || peak == 0.0 {
+                immaterial += 1;
+                continue;
             }
-            let (a, b) = *bracket;
             let level = brent(
                 |s| self.gex_at(s),
-                (levels[a], values[a]),
-                (levels[b], values[b]),
+                (spots[a], values[a]),
+                (spots[b], values[b]),
                 tolerance,
             );
-            let flip = Flip {
+            roots.push(Flip {
                 level,
                 rising: values[b] > 0.0,
-            };
-            let nearer = |f: &Flip| {
-                let (d_new, d_old) = ((level - spot).abs(), (f.level - spot).abs());
-                d_new < d_old || (d_new == d_old && level < f.level)
-            };
-            if best.is_none_or(|f| nearer(&f)) {
-                best = Some(flip);
-            }
+            });
         }
-        best
+        Some(Scan {
+            spots,
+            values,
+            peak,
+            floor,
+            roots,
+            immaterial,
+        })
+    }
+
+    /// The material zero-gamma root nearest to `spot` within the search range, or
+    /// `None` when there is none (never invented; see the module docs). The same
+    /// conditions as [`GammaProfile::scan`] also give `None`.
+    pub fn zero_gamma(&self, spot: f64, search: &FlipSearch) -> Option<Flip> {
+        self.scan(spot, search)?.nearest(spot)
     }
 }
 
@@ -550,13 +779,8 @@ mod tests {
         assert_eq!(profile.len(), legs.len());
         let search = FlipSearch::default();
         let flip = profile.zero_gamma(SPOT, &search).expect("a flip near spot");
-        let (want, step) = dense_crossing(
-            &legs,
-            SPOT,
-            SPOT * search.lo_frac,
-            SPOT * search.hi_frac,
-            20_001,
-        );
+        let (lo, hi) = profile.search_range(SPOT, &search);
+        let (want, step) = dense_crossing(&legs, SPOT, lo, hi, 20_001);
         assert!(
             (flip.level - want).abs() <= step,
             "flip {} vs dense {want} (step {step})",
@@ -649,7 +873,7 @@ mod tests {
         let profile = GammaProfile::new([leg(5000.0, -1e5), leg(5200.0, 1e5)], RATE, DIV_YIELD);
         assert_eq!(profile.zero_gamma(SPOT, &FlipSearch::default()), None);
         let wide = FlipSearch {
-            lo_frac: 0.7,
+            max_reach: 0.4,
             ..FlipSearch::default()
         };
         let flip = profile.zero_gamma(SPOT, &wide).expect("in the wider range");
@@ -787,8 +1011,8 @@ mod tests {
         assert_eq!(profile.zero_gamma(f64::NAN, &default), None);
         assert_eq!(profile.zero_gamma(-1.0, &default), None);
         let backwards = FlipSearch {
-            lo_frac: 1.1,
-            hi_frac: 0.9,
+            min_reach: -0.1,
+            max_reach: -0.2,
             ..default
         };
         assert_eq!(profile.zero_gamma(SPOT, &backwards), None);
@@ -799,6 +1023,129 @@ mod tests {
             ..default
         };
         assert!(profile.zero_gamma(SPOT, &coarse).is_some());
+    }
+
+    /// Two material roots (a put below, a call between, a put above) and, in both
+    /// tails, a crossing into the flat, tiny gamma of one long-dated call: noise.
+    fn two_roots_and_noise() -> GammaProfile {
+        let leg = |strike: f64, t_years: f64, vol: f64, weight: f64| GammaLeg {
+            strike,
+            t_years,
+            vol,
+            weight,
+        };
+        GammaProfile::new(
+            [
+                leg(6650.0, 0.02, 0.15, -1e5),
+                leg(6800.0, 0.02, 0.15, 2e5),
+                leg(6950.0, 0.02, 0.15, -1e5),
+                leg(6800.0, 2.0, 0.2, 2e3),
+            ],
+            RATE,
+            DIV_YIELD,
+        )
+    }
+
+    #[test]
+    fn material_roots_are_reported_and_noise_crossings_are_not() {
+        let profile = two_roots_and_noise();
+        let search = FlipSearch::default();
+        let scan = profile.scan(6800.0, &search).expect("a search");
+        let levels: Vec<(f64, bool)> = scan.roots.iter().map(|r| (r.level, r.rising)).collect();
+        assert_eq!(levels.len(), 2, "{levels:?}");
+        assert!(6500.0 < levels[0].0 && levels[0].0 < 6800.0 && levels[0].1);
+        assert!(6800.0 < levels[1].0 && levels[1].0 < 7100.0 && !levels[1].1);
+        // The tails do cross zero, in the noise: with no floor they are roots too.
+        assert_eq!(scan.immaterial, 2, "two crossings in the tails");
+        let everything = FlipSearch {
+            noise_floor: 0.0,
+            ..search
+        };
+        let all = profile.scan(6800.0, &everything).expect("a search");
+        assert_eq!(all.roots.len(), 4, "{:?}", all.roots);
+        for noise in all.roots.iter().filter(|r| !scan.roots.contains(r)) {
+            assert!(
+                (noise.level - 6800.0).abs() > 300.0,
+                "noise far out in the tails: {noise:?}"
+            );
+        }
+        // The curve is on the scan grid, and the floor is 2% of its peak.
+        assert_eq!(scan.spots.len(), search.grid);
+        assert_eq!(scan.values.len(), search.grid);
+        assert!((scan.floor - 0.02 * scan.peak).abs() <= 1e-9 * scan.peak);
+    }
+
+    #[test]
+    fn hysteresis_holds_the_tracked_root_until_another_is_clearly_nearer() {
+        let profile = two_roots_and_noise();
+        let search = FlipSearch::default();
+        let rule = Hysteresis::default();
+        let roots = profile.scan(6800.0, &search).expect("a search").roots;
+        let (low, high) = (roots[0], roots[1]);
+        // Spot drifts up from near the lower root to near the upper one, a point a
+        // tick; the published root must be the lower one until the upper is nearer
+        // spot by the margin, then the upper one, and never anything in between.
+        let mut published = None;
+        let mut switched_at = None;
+        let mut spot = low.level + 5.0;
+        while spot < high.level - 5.0 {
+            let scan = profile.scan(spot, &search).expect("a search");
+            let (flip, transition) = track(&scan, spot, published, &rule);
+            let flip = flip.expect("two roots in range");
+            match transition {
+                Transition::First => assert!((flip.level - low.level).abs() < 0.05),
+                Transition::Held => {}
+                Transition::Switched => {
+                    assert!(switched_at.is_none(), "switched once");
+                    switched_at = Some(spot);
+                }
+                other => panic!("unexpected {other:?} at {spot}"),
+            }
+            let want = if switched_at.is_some() { high } else { low };
+            assert!((flip.level - want.level).abs() < 0.05, "{spot}: {flip:?}");
+            published = Some(flip);
+            spot += 1.0;
+        }
+        let at = switched_at.expect("switched to the upper root");
+        let margin = rule.switch_frac * at;
+        assert!(
+            (high.level - at) + margin < (at - low.level),
+            "switched at {at}"
+        );
+        assert!(
+            (high.level - (at - 1.0)) + margin >= (at - 1.0 - low.level) - 1e-9,
+            "not a point earlier"
+        );
+        // Without hysteresis the nearest root changes at the midpoint instead.
+        let mid = 0.5 * (low.level + high.level);
+        let nearest = |s: f64| profile.zero_gamma(s, &search).map(|f| f.level > mid);
+        assert_eq!(nearest(mid - 1.0), Some(false));
+        assert_eq!(nearest(mid + 1.0), Some(true));
+        // A root that vanished is replaced by the nearest, and said so.
+        let calls_only = GammaProfile::new(
+            [GammaLeg {
+                strike: 6800.0,
+                t_years: 0.02,
+                vol: 0.15,
+                weight: 1e5,
+            }],
+            RATE,
+            DIV_YIELD,
+        );
+        let none = calls_only.scan(6800.0, &search).expect("a search");
+        assert_eq!(
+            track(&none, 6800.0, Some(low), &rule),
+            (None, Transition::Vanished)
+        );
+        let scan = profile.scan(6800.0, &search).expect("a search");
+        let gone = Flip {
+            level: 6500.0,
+            rising: true,
+        };
+        assert_eq!(
+            track(&scan, 6800.0, Some(gone), &rule).1,
+            Transition::Appeared
+        );
     }
 
     /// Random boards: a handful of legs with strikes around spot, short and long
@@ -826,7 +1173,7 @@ mod tests {
             let profile = GammaProfile::new(legs.iter().copied(), RATE, DIV_YIELD);
             let search = FlipSearch::default();
             let spot = SPOT * spot_frac;
-            let (lo, hi) = (spot * search.lo_frac, spot * search.hi_frac);
+            let (lo, hi) = profile.search_range(spot, &search);
             match profile.zero_gamma(spot, &search) {
                 Some(flip) => {
                     prop_assert!(lo <= flip.level && flip.level <= hi, "{flip:?}");
@@ -842,18 +1189,27 @@ mod tests {
                     prop_assert_eq!(flip.rising, above > 0.0 || (above == 0.0 && below < 0.0));
                 }
                 None => {
-                    // Then the search's own grid shows no sign change, by the slow
-                    // BSM formula.
+                    // Then every sign change of the search's own grid, by the slow
+                    // BSM formula, is in the noise: `|G|` stays under the floor within
+                    // `side_cells` on both sides. (Relative slack for the fast exp.)
                     let n = search.grid;
                     let step = (hi / lo).ln() / (n - 1) as f64;
-                    let signs: Vec<f64> = (0..n)
-                        .map(|j| direct_gex(&legs, lo * (j as f64 * step).exp()))
-                        .filter(|g| *g != 0.0)
-                        .collect();
-                    prop_assert!(
-                        signs.windows(2).all(|w| (w[0] > 0.0) == (w[1] > 0.0)),
-                        "None, yet the grid changes sign: {signs:?}"
-                    );
+                    let values: Vec<f64> =
+                        (0..n).map(|j| direct_gex(&legs, lo * (j as f64 * step).exp())).collect();
+                    let peak = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                    let floor = search.noise_floor * peak * (1.0 + 1e-9);
+                    let reach = search.side_cells;
+                    for (a, b) in crossings(&values) {
+                        let side = |r: std::ops::RangeInclusive<usize>| {
+                            values[r].iter().fold(0.0f64, |m, v| m.max(v.abs()))
+                        };
+                        let (below, above) =
+                            (side(a.saturating_sub(reach)..=a), side(b..=(b + reach).min(n - 1)));
+                        prop_assert!(
+                            below.max(above) <= floor,
+                            "None, yet a material crossing at {a}..{b}: {below} {above} vs {floor}"
+                        );
+                    }
                 }
             }
         }
