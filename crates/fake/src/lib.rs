@@ -61,12 +61,11 @@ pub struct FakeConfig {
     /// The indices with option chains; SPX and NDX have realistic chains, any other
     /// name gets an SPX-shaped chain at 1000 with roots `<name>`/`<name>W`.
     pub underlyings: Vec<Underlying>,
-    /// The trading day of the chains (their first 0DTE expiration). `None`: today in
-    /// New York (`America/New_York` from the system's tz database, or the equivalent
-    /// POSIX rule `EST5EDT,M3.2.0,M11.1.0` where there is none). Another date shifts
-    /// the market's calendar by whole days: settlement times still follow the wall
-    /// clock's time of day, so after 16:00 New York the day's expiration settles on
-    /// the first tick.
+    /// The trading day of the chains (their first 0DTE expiration). `None`: the
+    /// exchange's session date now (today in New York before the close, else the next
+    /// trading day: a demo started on a Saturday trades Monday's chain). Another date
+    /// shifts the market's calendar by whole days: settlement times still follow the
+    /// wall clock's time of day.
     pub today: Option<jiff::civil::Date>,
     /// How often the market moves and frames go out.
     pub tick: Duration,
@@ -145,9 +144,10 @@ impl FakeMassive {
         let addr = listener.local_addr()?;
         let start_ms = state::unix_ms();
         let today = config.today.unwrap_or_else(|| {
-            chainboard_sim::market::exchange_time_zone()
-                .to_datetime(jiff::Timestamp::now())
-                .date()
+            chainboard_quant::expiry::session_date(
+                start_ms,
+                &chainboard_sim::market::exchange_time_zone(),
+            )
         });
         let market_config =
             MarketConfig::for_underlyings(&config.underlyings, today, config.seed, start_ms)

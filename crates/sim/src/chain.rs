@@ -8,8 +8,11 @@
 //! open interest, volume, last trade) are drawn from a seeded RNG so the same config
 //! gives the same chain, byte for byte, on every machine.
 //!
-//! There is no holiday calendar: every weekday is a trading day. The chain is a photo
-//! taken at one instant of `today`, [`ChainConfig::hours_to_close`] before the close.
+//! Expirations follow the exchange calendar (`chainboard_quant::expiry::is_trading_day`):
+//! only trading days, a holiday Friday's expiration moving to the day before. Open
+//! interest and volume are shaped like the real books ([`crate::positioning`]). The
+//! chain is a photo taken at one instant, [`ChainConfig::hours_to_close`] before
+//! `today`'s close.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,18 +23,19 @@ use jiff::civil::{Date, Weekday};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::positioning::{self, Positioning, Terms};
 use crate::ticks;
 
 /// Calendar days between `today` and the last expiration of each kind.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExpirySchedule {
-    /// PM-settled expirations on every weekday up to this horizon (0DTE included).
+    /// PM-settled expirations on every trading day up to this horizon (0DTE included).
     pub daily_days: i64,
     /// Then PM-settled Friday expirations up to this horizon.
     pub weekly_days: i64,
     /// AM- and PM-settled third-Friday monthlies up to this horizon.
     pub monthly_days: i64,
-    /// PM-settled end-of-quarter expirations (last weekday of Mar/Jun/Sep/Dec) up to
+    /// PM-settled end-of-quarter expirations (last trading day of Mar/Jun/Sep/Dec) up to
     /// this horizon.
     pub quarterly_days: i64,
 }
@@ -176,7 +180,8 @@ pub struct ChainConfig {
     pub spot: f64,
     /// The trading day of the photo: the first 0DTE expiration.
     pub today: Date,
-    /// Hours left until the 16:00 ET close at the photo; a 0DTE contract's whole life.
+    /// Hours from the photo to `today`'s close (13:00 ET on an early close): a 0DTE
+    /// contract's whole life, or days of it over a weekend.
     pub hours_to_close: f64,
     /// Seed of every random draw, so the chain is reproducible.
     pub seed: u64,
@@ -190,6 +195,8 @@ pub struct ChainConfig {
     pub strikes: StrikeGrid,
     /// The volatility surface contracts are priced on.
     pub smile: Smile,
+    /// Where open interest and volume sit, and how much of them there is.
+    pub positioning: Positioning,
     /// Exchange id on quotes and trades (302, Cboe, the only venue for SPX options).
     pub exchange: u16,
 }
@@ -239,6 +246,7 @@ impl ChainConfig {
                 skew_per_sd: -0.025,
                 curvature: 0.004,
             },
+            positioning: Positioning::spx(),
             exchange: 302,
         }
     }
@@ -280,6 +288,7 @@ impl ChainConfig {
                 atm_vol: 0.19,
                 ..spx.smile
             },
+            positioning: Positioning::ndx(),
             ..spx
         }
     }
@@ -298,13 +307,14 @@ fn underlying(s: &str) -> Underlying {
 /// Why an expiration is listed; monthlies and quarterlies carry more open interest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ExpiryKind {
-    /// A Monday–Thursday PM expiration.
+    /// A PM expiration that is not its week's last trading day.
     Daily,
-    /// A Friday PM expiration that is not a monthly.
+    /// The week's last trading day (Friday, or Thursday before a Friday holiday), not a
+    /// monthly.
     Weekly,
     /// A third-Friday expiration (AM root and PM root).
     Monthly,
-    /// The last weekday of a calendar quarter.
+    /// The last trading day of a calendar quarter.
     Quarterly,
 }
 
@@ -451,14 +461,80 @@ pub struct SimChain {
     config: ChainConfig,
     expirations: Vec<SimExpiry>,
     contracts: Arc<Vec<SimContract>>,
+    /// Contracts per unit of weight, fixed at generation so that strikes listed
+    /// later are sized like the ones listed at the start.
+    scales: Scales,
+}
+
+/// Open interest and volume per unit of [`positioning`] weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Scales {
+    oi_calls: f64,
+    oi_puts: f64,
+    /// Volume of today's expiration.
+    volume_today: f64,
+    /// Volume of every later expiration.
+    volume_later: f64,
+}
+
+impl Scales {
+    /// The scales that bring `config`'s listing to its positioning's totals.
+    fn for_listing(config: &ChainConfig, listing: &[(SimExpiry, Strike)]) -> Self {
+        let p = &config.positioning;
+        let (mut calls, mut puts, mut today, mut later) = (0.0, 0.0, 0.0, 0.0);
+        for (expiry, strike) in listing {
+            for right in [Right::Call, Right::Put] {
+                let terms = terms(config, expiry, *strike, right);
+                match right {
+                    Right::Call => calls += positioning::oi_weight(p, &terms),
+                    Right::Put => puts += positioning::oi_weight(p, &terms),
+                }
+                let v = positioning::volume_weight(p, &terms);
+                if expiry.days == 0 {
+                    today += v;
+                } else {
+                    later += v;
+                }
+            }
+        }
+        let volume = p.daily_volume * Positioning::volume_so_far(config.hours_to_close);
+        // Without a 0DTE expiration its share goes to the others.
+        let share_today = if today > 0.0 {
+            p.zero_dte_volume_share
+        } else {
+            0.0
+        };
+        let per = |total: f64, weight: f64| if weight > 0.0 { total / weight } else { 0.0 };
+        Self {
+            oi_calls: per(p.open_interest / (1.0 + p.put_call_ratio), calls),
+            oi_puts: per(
+                p.open_interest * p.put_call_ratio / (1.0 + p.put_call_ratio),
+                puts,
+            ),
+            volume_today: per(volume * share_today, today),
+            volume_later: per(volume * (1.0 - share_today), later),
+        }
+    }
+}
+
+/// What the positioning weights need of one contract.
+fn terms(config: &ChainConfig, expiry: &SimExpiry, strike: Strike, right: Right) -> Terms {
+    let t = expiry.t_years.max(0.0);
+    Terms {
+        right,
+        log_moneyness: (strike.points() / config.spot).ln(),
+        kind: expiry.kind,
+        am_root: expiry.settlement == Settlement::AmOpen,
+        days: expiry.days,
+        move_frac: config.smile.vol(0.0, t) * t.sqrt(),
+        strike_points: strike.milli() / 1000,
+    }
 }
 
 /// Trade condition codes drawn for prints (electronic, ISO, single-leg auction...).
 const CONDITIONS: [u16; 4] = [209, 219, 227, 232];
 /// Milliseconds in a day.
 const DAY_MS: i64 = 86_400_000;
-/// Hours from the 09:30 ET open to the 16:00 ET close, the AM-settlement offset.
-const SESSION_HOURS: f64 = 6.5;
 
 impl SimChain {
     /// Generates the chain `config` describes. Deterministic: the same config gives
@@ -466,20 +542,44 @@ impl SimChain {
     pub fn generate(config: ChainConfig) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let expirations = list_expirations(&config);
-        let mut contracts = Vec::new();
-        for expiry in &expirations {
-            for (strike_points, band) in config.strikes.strikes(config.spot, expiry.t_years) {
-                let Some(strike) = Strike::from_milli(strike_points.saturating_mul(1000)) else {
-                    continue;
-                };
-                push_pair(&config, expiry, strike, band, &mut rng, &mut contracts);
-            }
+        let listing: Vec<(SimExpiry, Strike, StrikeBand)> = expirations
+            .iter()
+            .flat_map(|expiry| {
+                config
+                    .strikes
+                    .strikes(config.spot, expiry.t_years)
+                    .into_iter()
+                    .filter_map(|(points, band)| {
+                        Some((
+                            *expiry,
+                            Strike::from_milli(points.saturating_mul(1000))?,
+                            band,
+                        ))
+                    })
+            })
+            .collect();
+        let scales = Scales::for_listing(
+            &config,
+            &listing.iter().map(|&(e, k, _)| (e, k)).collect::<Vec<_>>(),
+        );
+        let mut contracts = Vec::with_capacity(2 * listing.len());
+        for (expiry, strike, band) in &listing {
+            push_pair(
+                &config,
+                scales,
+                expiry,
+                *strike,
+                *band,
+                &mut rng,
+                &mut contracts,
+            );
         }
         contracts.sort_by(|a, b| a.ticker.cmp(&b.ticker));
         Self {
             config,
             expirations,
             contracts: Arc::new(contracts),
+            scales,
         }
     }
 
@@ -591,7 +691,15 @@ impl SimChain {
             if listed.contains(&key) || !seen.insert(key) {
                 continue;
             }
-            push_pair(&self.config, expiry, strike, band, &mut rng, &mut fresh);
+            push_pair(
+                &self.config,
+                self.scales,
+                expiry,
+                strike,
+                band,
+                &mut rng,
+                &mut fresh,
+            );
         }
         let added = fresh.len();
         if added > 0 {
@@ -644,6 +752,7 @@ impl SimChain {
 /// Prices and draws a call and a put at `strike` in `expiry`, at the config's spot.
 fn push_pair(
     config: &ChainConfig,
+    scales: Scales,
     expiry: &SimExpiry,
     strike: Strike,
     band: StrikeBand,
@@ -660,106 +769,146 @@ fn push_pair(
             right,
             strike,
         };
-        out.push(make_contract(config, expiry, key, band, vol, rng));
+        out.push(make_contract(config, scales, expiry, key, band, vol, rng));
     }
 }
 
 /// Every listed expiration, ordered by date then root.
+///
+/// Expirations fall on trading days only
+/// ([`chainboard_quant::expiry::is_trading_day`]), moved the way Cboe moves them: a
+/// weekly or monthly whose Friday is a holiday expires on the trading day before (Good
+/// Friday's weekly on the Thursday), and the quarterly is the last trading day of the
+/// quarter. If `today` is not a trading day, the listing starts at the next one.
 fn list_expirations(config: &ChainConfig) -> Vec<SimExpiry> {
+    use chainboard_quant::expiry as exchange;
+
     let s = config.schedule;
     let last = s
         .daily_days
         .max(s.weekly_days)
         .max(s.monthly_days)
         .max(s.quarterly_days);
+    let tz = exchange::exchange_time_zone();
+    // The photo is taken `hours_to_close` before today's close (13:00 on an early
+    // close): every expiration's time is measured from that instant.
+    let photo_ms = config
+        .today
+        .to_datetime(exchange::close_on(config.today))
+        .to_zoned_datetime(tz.clone())
+        .ok()
+        .map(|close| {
+            close.timestamp().as_millisecond()
+                - (config.hours_to_close * 3_600_000.0).round() as i64
+        });
     let mut listed = Vec::new();
     let mut date = Some(config.today);
     for days in 0..=last {
         let Some(d) = date else { break };
         date = d.tomorrow().ok();
-        let weekday = d.weekday();
-        if matches!(weekday, Weekday::Saturday | Weekday::Sunday) {
+        if !exchange::is_trading_day(d) {
             continue;
         }
-        let third_friday = d.nth_weekday_of_month(3, Weekday::Friday).ok() == Some(d);
-        let quarter_end = d.month() % 3 == 0 && last_weekday_of_month(d) == d;
-        let kind = if third_friday {
+        // `d` is a weekday, so its week's Friday is at most four days ahead.
+        let friday = d
+            .checked_add(jiff::Span::new().days(d.weekday().until(Weekday::Friday)))
+            .ok();
+        let weekly = friday.map(moved_to_trading_day) == Some(d);
+        let monthly = d
+            .nth_weekday_of_month(3, Weekday::Friday)
+            .ok()
+            .map(moved_to_trading_day)
+            == Some(d);
+        let quarter_end = d.month() % 3 == 0 && moved_to_trading_day(d.last_of_month()) == d;
+        let kind = if monthly {
             ExpiryKind::Monthly
         } else if quarter_end {
             ExpiryKind::Quarterly
-        } else if weekday == Weekday::Friday {
+        } else if weekly {
             ExpiryKind::Weekly
         } else {
             ExpiryKind::Daily
         };
         let pm_listed = days <= s.daily_days
-            || (days <= s.weekly_days && weekday == Weekday::Friday)
-            || (days <= s.monthly_days && third_friday)
+            || (days <= s.weekly_days && weekly)
+            || (days <= s.monthly_days && monthly)
             || (days <= s.quarterly_days && quarter_end);
         // The AM monthly stops trading the afternoon before its settlement morning, so
         // on its own expiration day it is no longer listed.
-        if third_friday && (1..=s.monthly_days).contains(&days) {
+        if monthly && (1..=s.monthly_days).contains(&days) {
             listed.push(expiry(
-                config,
                 config.monthly_root,
                 d,
                 kind,
                 Settlement::AmOpen,
                 days,
+                photo_ms,
+                &tz,
             ));
         }
         if pm_listed {
             listed.push(expiry(
-                config,
                 config.weekly_root,
                 d,
                 kind,
                 Settlement::PmClose,
                 days,
+                photo_ms,
+                &tz,
             ));
         }
     }
     listed
 }
 
+/// One expiration, its time counted from the photo instant `photo_ms` to the
+/// settlement moment ([`chainboard_quant::expiry::settlement_ms`]) to the millisecond,
+/// so weekends, holidays, early closes and daylight saving are exact.
 fn expiry(
-    config: &ChainConfig,
     root: Root,
     date: Date,
     kind: ExpiryKind,
     settlement: Settlement,
     days: i64,
+    photo_ms: Option<i64>,
+    tz: &jiff::tz::TimeZone,
 ) -> SimExpiry {
-    let settles_before_close = match settlement {
-        Settlement::AmOpen => SESSION_HOURS,
-        Settlement::PmClose => 0.0,
-    };
+    use chainboard_quant::expiry as exchange;
+
     // At least a minute, so a contract at its last instant still has a price process.
-    let hours = (days as f64 * 24.0 + config.hours_to_close - settles_before_close).max(1.0 / 60.0);
+    const MIN_MS: i64 = 60_000;
+    let settles_ms = exchange::settlement_ms(date, settlement, tz);
+    // Both instants exist for every date but the calendar's very ends.
+    let left_ms = photo_ms
+        .zip(settles_ms)
+        .map_or(MIN_MS, |(photo, settles)| (settles - photo).max(MIN_MS));
     SimExpiry {
         root,
         date,
         kind,
         settlement,
         days,
-        t_years: hours / (365.0 * 24.0),
+        t_years: left_ms as f64 / exchange::MS_PER_YEAR,
     }
 }
 
-fn last_weekday_of_month(d: Date) -> Date {
-    let mut last = d.last_of_month();
-    while matches!(last.weekday(), Weekday::Saturday | Weekday::Sunday) {
-        match last.yesterday() {
-            Ok(prev) => last = prev,
-            Err(_) => break,
-        }
+/// Where the exchange puts an expiration scheduled for `d`: `d` if it is a trading
+/// day, else the trading day before it (a Friday holiday moves the weekly and the
+/// monthly to Thursday; a quarter ending on a weekend or holiday expires before it).
+fn moved_to_trading_day(d: Date) -> Date {
+    use chainboard_quant::expiry as exchange;
+
+    if exchange::is_trading_day(d) {
+        d
+    } else {
+        exchange::previous_trading_day(d)
     }
-    last
 }
 
 /// Draws everything market-like about one contract.
 fn make_contract(
     config: &ChainConfig,
+    scales: Scales,
     expiry: &SimExpiry,
     key: ContractKey,
     band: StrikeBand,
@@ -779,8 +928,7 @@ fn make_contract(
     let (theo, greeks) = (inputs.price(), inputs.greeks());
     let distance = (strike / spot).ln().abs();
     let sqrt_t = t.sqrt();
-    // Where the activity is: open interest spreads out with time, volume stays close.
-    let oi_liquidity = (-distance / (0.02 + 0.10 * sqrt_t)).exp();
+    // How deep and fresh the quote is: books near the money are deeper.
     let volume_liquidity = (-distance / (0.01 + 0.05 * sqrt_t)).exp();
 
     let vendor_greeks = if greeks.delta.abs() > 0.995 {
@@ -800,33 +948,25 @@ fn make_contract(
     let quote_age_ms =
         (rng.random::<f64>() * (1_000.0 + 600_000.0 * (1.0 - volume_liquidity))) as i64;
 
-    let kind_oi = match expiry.kind {
-        ExpiryKind::Daily => 600.0,
-        ExpiryKind::Weekly => 1_500.0,
-        ExpiryKind::Monthly => 5_000.0,
-        ExpiryKind::Quarterly => 3_000.0,
+    let terms = terms(config, expiry, key.strike, key.right);
+    let noise = |rng: &mut ChaCha8Rng| {
+        rng.random_range((1.0 - positioning::NOISE)..(1.0 + positioning::NOISE))
     };
-    let root_oi = if expiry.settlement == Settlement::AmOpen {
-        1.5
+    let p = &config.positioning;
+    let oi_scale = match key.right {
+        Right::Call => scales.oi_calls,
+        Right::Put => scales.oi_puts,
+    };
+    let open_interest = (positioning::oi_weight(p, &terms) * oi_scale * noise(rng)).round() as u64;
+    let volume_scale = if expiry.days == 0 {
+        scales.volume_today
     } else {
-        1.0
+        scales.volume_later
     };
-    let strike_points = key.strike.milli() / 1000;
-    let round_strike = if strike_points.is_multiple_of(100) {
-        2.0
-    } else if strike_points.is_multiple_of(25) {
-        1.3
-    } else {
-        1.0
-    };
-    let put_demand = if key.right == Right::Put { 1.3 } else { 1.0 };
-    let open_interest =
-        (kind_oi * root_oi * round_strike * put_demand * oi_liquidity * rng.random_range(0.3..1.7))
-            as u64;
-
-    let volume = (3_000.0 / (1.0 + expiry.days as f64).powf(0.7)
-        * volume_liquidity
-        * rng.random_range(0.0..2.0)) as u64;
+    // Rounded up or down at random in proportion, so thin books keep their totals.
+    let volume = (positioning::volume_weight(p, &terms) * volume_scale * noise(rng)
+        + rng.random::<f64>())
+    .floor() as u64;
     let exchange = config.exchange;
     let condition = CONDITIONS[rng.random_range(0..CONDITIONS.len())];
     let (day, last_trade) = if volume > 0 {
@@ -971,8 +1111,15 @@ mod tests {
                 .map(|e| e.kind)
         };
         assert_eq!(listed("SPXW", date(2026, 11, 24)), Some(ExpiryKind::Daily));
+        assert_eq!(listed("SPXW", date(2026, 11, 26)), None, "Thanksgiving");
         assert_eq!(listed("SPXW", date(2026, 11, 27)), Some(ExpiryKind::Weekly));
         assert_eq!(listed("SPXW", date(2026, 11, 28)), None, "Saturday");
+        // Christmas is a Friday: that week's weekly expires on Thursday the 24th.
+        assert_eq!(listed("SPXW", date(2026, 12, 24)), Some(ExpiryKind::Weekly));
+        assert_eq!(listed("SPXW", date(2026, 12, 25)), None, "Christmas");
+        // New Year's Day 2027 is a Friday: its week's weekly is December 31, which is
+        // also the quarter's last trading day.
+        assert_eq!(listed("SPXW", date(2027, 1, 1)), None, "New Year's Day");
         assert_eq!(listed("SPX", date(2026, 12, 18)), Some(ExpiryKind::Monthly));
         assert_eq!(
             listed("SPXW", date(2026, 12, 18)),
@@ -1007,6 +1154,166 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0].date <= w[1].date)
         );
+
+        // Good Friday moves the weekly to Thursday (2026) and, when it is the third
+        // Friday, the AM and PM monthlies too (2025).
+        let kinds_on = |today: Date, d: Date| -> Vec<(String, ExpiryKind)> {
+            list_expirations(&ChainConfig::spx_like(today, 7))
+                .into_iter()
+                .filter(|e| e.date == d)
+                .map(|e| (e.root.as_str().to_owned(), e.kind))
+                .collect()
+        };
+        let weekly = vec![("SPXW".to_owned(), ExpiryKind::Weekly)];
+        assert_eq!(kinds_on(date(2026, 3, 20), date(2026, 4, 2)), weekly);
+        assert_eq!(kinds_on(date(2026, 3, 20), date(2026, 4, 3)), vec![]);
+        let monthly = vec![
+            ("SPX".to_owned(), ExpiryKind::Monthly),
+            ("SPXW".to_owned(), ExpiryKind::Monthly),
+        ];
+        assert_eq!(kinds_on(date(2025, 3, 20), date(2025, 4, 17)), monthly);
+        assert_eq!(kinds_on(date(2025, 3, 20), date(2025, 4, 18)), vec![]);
+        // A listing made on a Saturday starts on Monday, counting days from Saturday.
+        let weekend = list_expirations(&ChainConfig::spx_like(date(2026, 11, 21), 7));
+        assert_eq!(
+            weekend.first().map(|e| (e.date, e.days, e.kind)),
+            Some((date(2026, 11, 23), 2, ExpiryKind::Daily))
+        );
+    }
+
+    #[test]
+    fn time_to_expiry_runs_from_the_photo_to_the_settlement_instant() {
+        // (today, hours to close at the photo, root, expiration, hours to settlement)
+        let cases = [
+            // 0DTE: the hours left in the session.
+            (date(2026, 11, 24), 4.0, "SPXW", date(2026, 11, 24), 4.0),
+            // Over Thanksgiving to the 13:00 early close of the Friday after it:
+            // 12:00 Tuesday to 13:00 Friday, 3 × 24 + 1.
+            (date(2026, 11, 24), 4.0, "SPXW", date(2026, 11, 27), 73.0),
+            // The AM monthly settles at the 09:30 open: 24 days less 2.5 hours.
+            (date(2026, 11, 24), 4.0, "SPX", date(2026, 12, 18), 573.5),
+            // Over the spring daylight-saving change (March 8): 12:00 to 16:00 a week
+            // later is 7 × 24 + 4 hours less the skipped one.
+            (date(2026, 3, 6), 4.0, "SPXW", date(2026, 3, 13), 171.0),
+            // A photo on an early-close day is taken before 13:00, not 16:00: 11:00
+            // Friday to 16:00 Monday, 3 × 24 + 5.
+            (date(2026, 11, 27), 2.0, "SPXW", date(2026, 11, 30), 77.0),
+        ];
+        for (today, hours_to_close, root, expiration, hours) in cases {
+            let config = ChainConfig {
+                hours_to_close,
+                ..ChainConfig::spx_like(today, 7)
+            };
+            let expirations = list_expirations(&config);
+            let e = expirations
+                .iter()
+                .find(|e| e.root.as_str() == root && e.date == expiration);
+            let got = e.map(|e| e.t_years * 365.0 * 24.0);
+            assert!(
+                got.is_some_and(|got| (got - hours).abs() < 1e-9),
+                "{root} {expiration} from {today}: {got:?} hours, want {hours}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_listing_day_of_two_years_follows_the_exchange_calendar() {
+        use chainboard_quant::expiry::{is_holiday, is_trading_day, next_trading_day};
+
+        let week_of = |d: Date| {
+            let iso = d.iso_week_date();
+            (iso.year(), iso.week())
+        };
+        let days_after = |today: Date, d: Date| {
+            today
+                .until(d)
+                .map(|span| i64::from(span.get_days()))
+                .unwrap_or(i64::MAX)
+        };
+        let mut today = next_trading_day(date(2025, 12, 31));
+        let mut listings = 0;
+        while today.year() <= 2027 {
+            for config in [
+                ChainConfig::spx_like(today, 7),
+                ChainConfig::ndx_like(today, 7),
+            ] {
+                let s = config.schedule;
+                let expirations = list_expirations(&config);
+                listings += 1;
+                let pm = |d: Date| {
+                    expirations
+                        .iter()
+                        .find(|e| e.root == config.weekly_root && e.date == d)
+                };
+                assert!(expirations.windows(2).all(|w| w[0].date <= w[1].date));
+                for e in &expirations {
+                    assert!(is_trading_day(e.date), "{today}: {} {}", e.root, e.date);
+                    assert_eq!(e.days, days_after(today, e.date));
+                }
+                // Every trading day within the daily horizon has a PM expiration, and
+                // the last trading day of every week within the weekly one is at least
+                // a weekly.
+                let mut d = today;
+                while days_after(today, d) <= s.weekly_days {
+                    let next = next_trading_day(d);
+                    if days_after(today, d) <= s.daily_days {
+                        assert!(pm(d).is_some(), "{today}: no daily on {d}");
+                    }
+                    if week_of(next) != week_of(d) {
+                        let kind = pm(d).map(|e| e.kind);
+                        assert!(
+                            kind.is_some_and(|k| k != ExpiryKind::Daily),
+                            "{today}: the week's last trading day {d} is {kind:?}"
+                        );
+                    }
+                    d = next;
+                }
+                // One monthly date per month: the third Friday, or the Thursday before
+                // it when it is a holiday; the AM root expires with it (but has
+                // stopped trading on the day itself).
+                let mut monthly: BTreeMap<(i16, i8), BTreeSet<Date>> = BTreeMap::new();
+                for e in &expirations {
+                    if e.kind == ExpiryKind::Monthly {
+                        monthly
+                            .entry((e.date.year(), e.date.month()))
+                            .or_default()
+                            .insert(e.date);
+                    }
+                }
+                for (&(y, m), dates) in &monthly {
+                    assert_eq!(dates.len(), 1, "{today}: {y}-{m} {dates:?}");
+                    let d = *dates.first().unwrap_or(&today);
+                    let third_friday =
+                        d.weekday() == Weekday::Friday && (15..=21).contains(&d.day());
+                    let moved = d.weekday() == Weekday::Thursday
+                        && (14..=20).contains(&d.day())
+                        && d.tomorrow().is_ok_and(is_holiday);
+                    assert!(third_friday || moved, "{today}: monthly on {d}");
+                    let am = expirations
+                        .iter()
+                        .any(|e| e.root == config.monthly_root && e.date == d);
+                    assert_eq!(am, d != today, "{today}: AM monthly on {d}");
+                }
+                // ...and every month whose third week lies in the horizon has one.
+                let mut month = today.first_of_month();
+                while days_after(today, month) <= s.monthly_days {
+                    let (from, to) = (
+                        date(month.year(), month.month(), 14),
+                        date(month.year(), month.month(), 21),
+                    );
+                    if days_after(today, from) >= 0 && days_after(today, to) <= s.monthly_days {
+                        assert!(
+                            monthly.contains_key(&(month.year(), month.month())),
+                            "{today}: no monthly in {month}"
+                        );
+                    }
+                    month = month.last_of_month().tomorrow().unwrap_or(Date::MAX);
+                }
+            }
+            today = next_trading_day(today);
+        }
+        // NYSE's 2026 and 2027 calendars have 251 sessions each.
+        assert_eq!(listings, 2 * (251 + 251), "trading days listed on");
     }
 
     #[test]

@@ -21,6 +21,7 @@
 pub mod chain;
 pub mod market;
 pub mod photo;
+pub mod positioning;
 pub mod rest;
 mod ticks;
 pub mod traffic;

@@ -13,21 +13,26 @@
 //! The caller passes the time to [`Market::step`]; the same config and the same
 //! sequence of calls give the same events, byte for byte.
 //!
+//! Each index reverts around its chain's own zero-gamma flip, with occasional trends
+//! ([`SpotPath`]), so a few minutes of the demo show both gamma regimes.
+//!
 //! Simplifications, on purpose: a contract's time to expiry and volatility stay as
 //! they were when it was listed (prices move with the index, not with the clock), and
 //! no new expirations are listed as days pass.
 
 use std::sync::Arc;
 
-use chainboard_model::{ContractKey, Underlying};
+use chainboard_model::{ContractKey, Settlement, Underlying};
+use chainboard_quant::levels::FlipSearch;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use chainboard_quant::expiry;
 
 use crate::chain::{ChainConfig, SimChain, SimContract, SimDay, SimExpiry, SimTrade};
+use crate::positioning;
 use crate::rest::snapshot_page;
 use crate::ticks;
 use crate::traffic::{EventKind, QuoteTraffic, TrafficConfig, TrafficEvent, normal};
@@ -37,9 +42,6 @@ use crate::traffic::{EventKind, QuoteTraffic, TrafficConfig, TrafficEvent, norma
 // they settle.
 pub use chainboard_quant::expiry::{EXCHANGE_TZ, exchange_time_zone};
 
-/// Trading milliseconds in a year (252 sessions of 6.5 hours): the clock the index's
-/// volatility is quoted against.
-const TRADING_MS_PER_YEAR: f64 = 252.0 * 6.5 * 3_600_000.0;
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// The chain shape for `underlying`: [`ChainConfig::spx_like`] for SPX,
@@ -74,9 +76,8 @@ pub struct MarketConfig {
     pub traffic: TrafficConfig,
     /// Seed of the index paths, the traffic and the listings.
     pub seed: u64,
-    /// Annualised volatility of each index's random walk, against trading time
-    /// (0.15 = 15%: SPX moves about 0.1% in ten minutes).
-    pub spot_vol: f64,
+    /// How each index moves: around its zero-gamma flip (see [`SpotPath`]).
+    pub path: SpotPath,
     /// How far, as a fraction of the level the strikes were listed at, the index must
     /// move before new strikes are listed around it (0.015 = 1.5%).
     pub relist_move: f64,
@@ -94,7 +95,7 @@ impl MarketConfig {
             chains,
             traffic: TrafficConfig::default(),
             seed,
-            spot_vol: 0.15,
+            path: SpotPath::default(),
             relist_move: 0.015,
             midpoint_reach: 0.005,
             time_zone: exchange_time_zone(),
@@ -103,8 +104,10 @@ impl MarketConfig {
 
     /// A market of the chains [`chain_config_for`] gives for `underlyings`, on trading
     /// day `today`, photographed at `start_ms` (Unix milliseconds): each chain's
-    /// [`ChainConfig::hours_to_close`] is the time from `start_ms`'s New York time of
-    /// day to 16:00 (at least a minute). `None` if an underlying has no chain shape.
+    /// [`ChainConfig::hours_to_close`] is the time from the market's clock at
+    /// `start_ms` (see [`Market::new`]) to `today`'s close (at least a minute): hours
+    /// during a session, days over a weekend. `None` if an underlying has no chain
+    /// shape.
     pub fn for_underlyings(
         underlyings: &[Underlying],
         today: Date,
@@ -112,10 +115,10 @@ impl MarketConfig {
         start_ms: i64,
     ) -> Option<Self> {
         let time_zone = exchange_time_zone();
-        let clock = local_datetime(&time_zone, start_ms, 0);
-        let close = expiry::close_on(clock.date());
-        let hours_to_close =
-            ((close.duration_since(clock.time()).as_secs_f64()) / 3600.0).max(1.0 / 60.0);
+        let clock_ms = start_ms + day_offset(today, start_ms, &time_zone) * MS_PER_DAY;
+        let close_ms =
+            expiry::settlement_ms(today, Settlement::PmClose, &time_zone).unwrap_or(clock_ms);
+        let hours_to_close = ((close_ms - clock_ms) as f64 / 3_600_000.0).max(1.0 / 60.0);
         let chains = underlyings
             .iter()
             .enumerate()
@@ -129,6 +132,94 @@ impl MarketConfig {
             time_zone,
             ..Self::new(chains, seed)
         })
+    }
+}
+
+/// How an index moves: a mean-reverting walk around a level near its own zero-gamma
+/// flip, with occasional trends.
+///
+/// A demo is watched for minutes, not a session, and a trader looks at it to see
+/// both gamma regimes: spot above the flip (dealers long gamma) and below it. So the
+/// index does not wander off as a random walk would; its log distance from the
+/// *anchor* (the chain's own flip at generation, found with the same search the
+/// models use, or the starting level when there is none) follows an
+/// Ornstein–Uhlenbeck process, exact for any step:
+///
+/// ```text
+/// x' = x·e^(−θ·dt) + target·(1 − e^(−θ·dt)) + sd·√(1 − e^(−2θ·dt))·z,   θ = ln 2 / half_life
+/// ```
+///
+/// Now and then (on average every [`SpotPath::trend_every_ms`]) a trend sets
+/// `target` to `±trend_size` for [`SpotPath::trend_ms`], and the index runs that way
+/// before it comes back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpotPath {
+    /// Time for half of a displacement from the target to decay, ms.
+    pub half_life_ms: f64,
+    /// Standard deviation of `ln(S/anchor)` around the target when settled (0.0035 =
+    /// 0.35%: about 24 SPX points). Zero freezes the index (it still reverts).
+    pub sd: f64,
+    /// Mean time between trends, ms (a Poisson clock).
+    pub trend_every_ms: f64,
+    /// How long a trend lasts, ms.
+    pub trend_ms: f64,
+    /// How far a trend pulls, as a log offset from the anchor (0.008 = 0.8%).
+    pub trend_size: f64,
+}
+
+impl Default for SpotPath {
+    /// Half-life 150 s around the flip with 0.35% spread (about 2 SPX points a second),
+    /// and a 90-second trend of 0.8% every six minutes on average.
+    fn default() -> Self {
+        Self {
+            half_life_ms: 150_000.0,
+            sd: 0.0035,
+            trend_every_ms: 360_000.0,
+            trend_ms: 90_000.0,
+            trend_size: 0.008,
+        }
+    }
+}
+
+/// The state of one index's [`SpotPath`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PathState {
+    /// The level the index reverts around.
+    anchor: f64,
+    /// The current target offset, `ln(level/anchor)`: zero, or a trend's pull.
+    target: f64,
+    /// When the current trend ends (Unix ms), if one runs.
+    trend_until_ms: Option<i64>,
+}
+
+impl PathState {
+    /// One step of `dt_ms` from `spot`; returns the new level.
+    fn step(
+        &mut self,
+        path: &SpotPath,
+        spot: f64,
+        now_ms: i64,
+        dt_ms: i64,
+        rng: &mut ChaCha8Rng,
+    ) -> f64 {
+        let dt = dt_ms as f64;
+        if self.trend_until_ms.is_some_and(|end| now_ms >= end) {
+            (self.target, self.trend_until_ms) = (0.0, None);
+        }
+        if self.trend_until_ms.is_none()
+            && path.trend_every_ms > 0.0
+            && rng.random_bool((dt / path.trend_every_ms).clamp(0.0, 1.0))
+        {
+            let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+            self.target = sign * path.trend_size;
+            self.trend_until_ms = Some(now_ms + path.trend_ms as i64);
+        }
+        let theta = std::f64::consts::LN_2 / path.half_life_ms.max(1.0);
+        let decay = (-theta * dt).exp();
+        let x = (spot / self.anchor).ln();
+        let noise = path.sd * (1.0 - decay * decay).max(0.0).sqrt() * normal(rng);
+        let next = x * decay + self.target * (1.0 - decay) + noise;
+        self.anchor * next.exp()
     }
 }
 
@@ -280,6 +371,7 @@ struct Book {
     rng: ChaCha8Rng,
     seed: u64,
     spot: f64,
+    path: PathState,
     /// The level the strikes were last listed around.
     listed_at: f64,
     session: Session,
@@ -296,6 +388,9 @@ impl Book {
             .map(|c| LiveFields::listed(c, now_ms))
             .collect();
         let spot = chain.spot();
+        let anchor = positioning::gamma_profile(&chain)
+            .zero_gamma(spot, &FlipSearch::default())
+            .map_or(spot, |flip| flip.level);
         Self {
             chain,
             traffic,
@@ -303,6 +398,11 @@ impl Book {
             rng: ChaCha8Rng::seed_from_u64(mix(seed, 2)),
             seed,
             spot,
+            path: PathState {
+                anchor,
+                target: 0.0,
+                trend_until_ms: None,
+            },
             listed_at: spot,
             session: Session {
                 value: spot,
@@ -375,7 +475,7 @@ impl Book {
 #[derive(Debug, Clone)]
 pub struct Market {
     books: Vec<Book>,
-    spot_vol: f64,
+    path: SpotPath,
     relist_move: f64,
     midpoint_reach: f64,
     time_zone: TimeZone,
@@ -390,14 +490,14 @@ pub struct Market {
 impl Market {
     /// Generates every chain of `config` and starts the market at `start_ms` (Unix
     /// milliseconds). The market's calendar is the wall clock shifted by whole days so
-    /// that `start_ms` falls on the chains' `today` (the first chain's).
+    /// that `start_ms` falls in the session of the chains' `today` (the first
+    /// chain's): no shift when `today` is the exchange's session date at `start_ms`
+    /// ([`expiry::session_date`]: today before the close, else the next trading day).
     pub fn new(config: MarketConfig, start_ms: i64) -> Self {
-        let wall_date = local_datetime(&config.time_zone, start_ms, 0).date();
         let day_offset = config
             .chains
             .first()
-            .and_then(|c| c.today.since(wall_date).ok())
-            .map_or(0, |span| i64::from(span.get_days()));
+            .map_or(0, |c| day_offset(c.today, start_ms, &config.time_zone));
         let books = config
             .chains
             .into_iter()
@@ -408,7 +508,7 @@ impl Market {
             .collect();
         let mut market = Self {
             books,
-            spot_vol: config.spot_vol,
+            path: config.path,
             relist_move: config.relist_move,
             midpoint_reach: config.midpoint_reach,
             time_zone: config.time_zone,
@@ -451,15 +551,15 @@ impl Market {
         let dt_ms = (now_ms - self.last_ms).max(0);
         let now_ms = now_ms.max(self.last_ms);
         self.last_ms = now_ms;
-        let sigma = self.spot_vol * (dt_ms as f64 / TRADING_MS_PER_YEAR).sqrt();
         let mut report = StepReport {
             expired: self.settle(now_ms),
             ..StepReport::default()
         };
         for (b, book) in self.books.iter_mut().enumerate() {
-            if sigma > 0.0 {
-                let z = normal(&mut book.rng);
-                book.spot *= (sigma * z - 0.5 * sigma * sigma).exp();
+            if dt_ms > 0 {
+                book.spot = book
+                    .path
+                    .step(&self.path, book.spot, now_ms, dt_ms, &mut book.rng);
                 let s = &mut book.session;
                 s.value = book.spot;
                 s.high = s.high.max(book.spot);
@@ -509,6 +609,8 @@ impl Market {
             && spot.is_finite()
             && spot > 0.0
         {
+            // A gap moves the level the index reverts around with it.
+            b.path.anchor *= spot / b.spot;
             b.spot = spot;
             b.session.value = spot;
             b.session.high = b.session.high.max(spot);
@@ -694,6 +796,14 @@ impl Photo {
 fn has_settled(expiry: &SimExpiry, clock: DateTime) -> bool {
     let settles = expiry::settlement_time(expiry.date, expiry.settlement);
     expiry.date < clock.date() || (expiry.date == clock.date() && clock.time() >= settles)
+}
+
+/// Whole days from the exchange's session date at `start_ms` to `today`.
+fn day_offset(today: Date, start_ms: i64, tz: &TimeZone) -> i64 {
+    let session = expiry::session_date(start_ms, tz);
+    today
+        .since(session)
+        .map_or(0, |span| i64::from(span.get_days()))
 }
 
 /// `now_ms` as a New York civil time, shifted by `day_offset` days. A timestamp jiff
@@ -917,19 +1027,63 @@ mod tests {
         assert_eq!(chain.len(), remaining.len());
         assert!(chain.contracts().iter().all(|c| c.key.expiration > today));
         assert!(chain.expirations().iter().all(|e| e.date > today));
-        // A market started after the close never lists what has settled.
+        // A market started after the close on a pinned `today` trades that session:
+        // its clock is the evening before, and nothing has settled.
         let config = MarketConfig {
             time_zone: TimeZone::posix(chainboard_quant::expiry::EXCHANGE_TZ_POSIX).expect("posix"),
             ..MarketConfig::new(vec![small("SPX", 1)], 7)
         };
         let late = Market::new(config, T0 + 2 * 3_600_000);
-        assert_eq!(late.chain(0).map(SimChain::len), Some(remaining.len()));
+        assert_eq!(
+            late.local_datetime(T0 + 2 * 3_600_000),
+            date(2026, 11, 23).at(17, 0, 0, 0)
+        );
+        assert_eq!(
+            late.chain(0).map(SimChain::len),
+            Some(expiring.len() + remaining.len())
+        );
         // Events after it name only listed contracts.
         out.clear();
         m.step(T0 + 61 * 60_000, 200, &mut out);
         for e in &out {
             let key = m.event_key(e).expect("listed");
             assert!(key.expiration > today);
+        }
+    }
+
+    #[test]
+    fn the_index_crosses_its_flip_and_spends_time_on_both_sides() {
+        // Half an hour of the demo's SPX and NDX, one step a second.
+        let underlyings = ["SPX", "NDX"].map(|u| Underlying::new(u).expect("valid"));
+        let config =
+            MarketConfig::for_underlyings(&underlyings, date(2026, 11, 24), 7, T0).expect("shapes");
+        let m = Market::new(config, T0);
+        for book in 0..2 {
+            let chain = m.chain(book).expect("book");
+            let flip = positioning::gamma_profile(chain)
+                .zero_gamma(chain.spot(), &FlipSearch::default())
+                .expect("a flip")
+                .level;
+            assert!((flip / chain.spot() - 1.0).abs() < 0.05);
+            let mut m = m.clone();
+            let (mut crossings, mut above, mut last) = (0, 0, None);
+            let mut out = Vec::new();
+            let seconds = 1_800;
+            for s in 1..=seconds {
+                m.step(T0 + s * 1_000, 0, &mut out);
+                let side = m.spot(book).expect("book") > flip;
+                above += i64::from(side);
+                crossings += i64::from(last.is_some_and(|l| l != side));
+                last = Some(side);
+            }
+            println!(
+                "book {book}: flip {flip:.2}, {crossings} crossings, {above} s of {seconds} above"
+            );
+            assert!(crossings >= 4, "book {book}: {crossings} crossings");
+            assert!(
+                (seconds / 5..=4 * seconds / 5).contains(&above),
+                "book {book}: {above} s of {seconds} above the flip"
+            );
         }
     }
 }
