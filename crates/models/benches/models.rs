@@ -19,7 +19,7 @@ use chainboard_engine::Engine;
 use chainboard_engine::{EngineConfig, SnapshotOutcome};
 use chainboard_model::{ContractKey, QuoteUpdate, Underlying};
 use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, ModelConfig, Models, flip, json};
+use chainboard_models::{ExpiryFilter, ModelConfig, Models, json, levels};
 use chainboard_quant::levels::GammaProfile;
 use chainboard_sim::{ChainConfig, SimChain};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -133,30 +133,43 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("all", |b| {
         b.iter(|| {
+            let mut with_oi = 0;
             let profile = GammaProfile::new(
-                flip::legs(&tick.heatmap, &config, ExpiryFilter::All),
+                levels::legs(&tick.heatmap, &config, ExpiryFilter::All, &mut with_oi),
                 config.rate,
                 config.div_yield,
             );
             black_box(profile.zero_gamma(s.spot, &config.flip))
         });
     });
+    // Every filter's levels as the publisher settles them each tick: the flip search
+    // with every material root, the gamma curve, hysteresis against the previous
+    // tick, and the walls on both bases.
+    let previous = levels::settle(&tick.heatmap, &tick.gex, &config, None);
     g.bench_function("five_filters", |b| {
-        b.iter(|| black_box(flip::zero_gamma(&tick.heatmap, &config)));
+        b.iter(|| {
+            black_box(levels::settle(
+                &tick.heatmap,
+                &tick.gex,
+                &config,
+                Some(&previous),
+            ))
+        });
     });
     g.finish();
+    let gex = previous;
 
     let mut g = c.benchmark_group("json");
     g.sample_size(20);
     g.bench_function("heatmap", |b| {
         b.iter(|| black_box(json::heatmap(&tick.heatmap)))
     });
-    g.bench_function("gex", |b| b.iter(|| black_box(json::gex(&tick.gex))));
+    g.bench_function("gex", |b| b.iter(|| black_box(json::gex(&gex))));
     g.finish();
     eprintln!(
         "heatmap JSON: {} bytes, GEX JSON: {} bytes",
         json::heatmap(&tick.heatmap).len(),
-        json::gex(&tick.gex).len()
+        json::gex(&gex).len()
     );
 }
 

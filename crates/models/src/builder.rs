@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use chainboard_engine::{DirtyConsumer, Epoch};
-use chainboard_model::{ContractGeometry, ContractState, FieldMask, Right, Strike, Underlying};
+use chainboard_model::{ContractGeometry, ContractState, FieldMask, Right, Underlying};
 use chainboard_quant::expiry;
 use chainboard_quant::exposure::Exposure;
 use jiff::tz::TimeZone;
@@ -353,7 +353,8 @@ impl Models {
                     filter,
                     per_strike: rows.iter().map(Exposures::from_sums).collect(),
                     total: Exposures::from_sums(&models.book.total(filter)),
-                    levels: walls(rows, &models.layout.strikes, spot),
+                    levels: Levels::default(),
+                    curve: None,
                 }
             })
             .collect();
@@ -435,9 +436,9 @@ fn anchor_due(
 
 /// Per-column values at `at_ms`: time to settlement, days to expiry, and filters.
 fn columns(layout: &Layout, at_ms: i64, tz: &TimeZone) -> (Vec<Column>, jiff::civil::Date) {
-    let today = jiff::Timestamp::from_millisecond(at_ms)
-        .map(|t| tz.to_datetime(t).date())
-        .unwrap_or_default();
+    // Days to expiry and 0DTE count from the session the moment belongs to: after
+    // Friday's close, Monday's expiration is the one traders mean by 0DTE.
+    let today = expiry::session_date(at_ms, tz);
     // The next expiry is the nearest expiration date with anything not yet settled
     // (on a monthly Friday morning, the AM monthly and the PM weekly alike).
     let next_date = layout
@@ -543,27 +544,4 @@ fn evaluate(
         ..quote
     };
     (cell, contribution)
-}
-
-/// Call and put walls from one filter's rows: the strike with the largest call GEX
-/// and the one with the largest put GEX in size (ties go to the strike nearer spot).
-fn walls(rows: &[crate::gex::Sums], strikes: &[Strike], spot: Option<f64>) -> Levels {
-    let pick = |metric: Metric| {
-        let distance = |k: Strike| spot.map_or(0.0, |s| (k.points() - s).abs());
-        rows.iter()
-            .zip(strikes)
-            .filter(|(r, _)| r.units(metric) != 0)
-            .max_by(|(a, ka), (b, kb)| {
-                a.units(metric)
-                    .abs()
-                    .cmp(&b.units(metric).abs())
-                    .then(distance(**kb).total_cmp(&distance(**ka)))
-            })
-            .map(|(_, k)| *k)
-    };
-    Levels {
-        call_wall: pick(Metric::CallGex),
-        put_wall: pick(Metric::PutGex),
-        ..Levels::default()
-    }
 }

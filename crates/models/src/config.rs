@@ -2,7 +2,7 @@
 
 use chainboard_model::Underlying;
 use chainboard_quant::exposure::DealerSign;
-use chainboard_quant::levels::FlipSearch;
+use chainboard_quant::levels::{FlipSearch, Hysteresis};
 
 /// The models' assumptions for one underlying.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,14 +20,21 @@ pub struct ModelConfig {
     /// ... and at least this often, so time decay reaches contracts that do not
     /// quote (0DTE gamma changes by the minute). Milliseconds.
     pub retime_ms: i64,
-    /// Where the zero-gamma flip is looked for.
+    /// Where the zero-gamma flip is looked for, and what counts as one.
     pub flip: FlipSearch,
+    /// When the published flip follows its root and when it moves to another.
+    pub hysteresis: Hysteresis,
+    /// A wall moves to another strike only when that strike's GEX exceeds the held
+    /// wall's by this fraction (0.10 = 10%): walls a few percent apart trade places
+    /// on every re-quote otherwise.
+    pub wall_margin: f64,
 }
 
 impl ModelConfig {
     /// Defaults for `underlying`: a 4% rate, the index's dividend yield (SPX 1.3%,
     /// NDX 0.7%, others 1.3%), dealers long calls, re-anchored on a 0.1% move or
-    /// every 60 s, the flip looked for within ±15% of spot.
+    /// every 60 s, the flip looked for where each filter's gamma lives (at most ±15%),
+    /// held until another root is 0.25% nearer spot, walls held within 10%.
     pub fn for_underlying(underlying: Underlying) -> Self {
         let div_yield = match underlying.as_str() {
             "NDX" => 0.007,
@@ -40,6 +47,8 @@ impl ModelConfig {
             respot_band: 0.001,
             retime_ms: 60_000,
             flip: FlipSearch::default(),
+            hysteresis: Hysteresis::default(),
+            wall_margin: 0.10,
         }
     }
 }

@@ -20,7 +20,9 @@ use crate::layout::Position;
 pub enum ExpiryFilter {
     /// Every expiration on the board.
     All,
-    /// Expiring today (exchange date).
+    /// Expiring in the current session: the exchange's session date
+    /// ([`chainboard_quant::expiry::session_date`]: today before the close, the next
+    /// trading day after it, on a weekend or a holiday).
     ZeroDte,
     /// The nearest expiration that has not settled.
     Next,

@@ -23,8 +23,8 @@ use chainboard_model::{EpochId, Underlying};
 
 use crate::gex::{ExpiryFilter, Metric};
 use crate::snapshot::{
-    Cell, Column, EpochInfo, Exposures, FeedStatus, GexDiff, GexSnapshot, HeatmapDiff, HeatmapMeta,
-    HeatmapSnapshot, Levels,
+    Cell, Column, EpochInfo, Exposures, FeedStatus, GammaCurve, GexDiff, GexSnapshot, HeatmapDiff,
+    HeatmapMeta, HeatmapSnapshot, Levels,
 };
 use crate::valuation::{Anchor, GreeksSource, UnusableCounts};
 
@@ -218,12 +218,20 @@ fn diff_head(o: &mut Out, schema: &str, symbol: Underlying, epoch: &EpochId, bas
     o.opt_u(Some(base_seq));
 }
 
-/// A filter's `total` and `levels`.
-fn total_and_levels(o: &mut Out, t: &Exposures, l: &Levels) {
+/// A filter's `total`, `levels` (with distances from `spot`) and gamma `curve`.
+fn total_and_levels(
+    o: &mut Out,
+    t: &Exposures,
+    l: &Levels,
+    c: Option<&GammaCurve>,
+    spot: Option<f64>,
+) {
     o.key("total");
     total(o, t);
     o.key("levels");
-    levels(o, l);
+    levels(o, l, spot);
+    o.key("curve");
+    curve(o, c);
 }
 
 fn meta(o: &mut Out, m: &HeatmapMeta) {
@@ -386,23 +394,78 @@ fn total(o: &mut Out, t: &Exposures) {
     o.raw("}");
 }
 
-fn levels(o: &mut Out, l: &Levels) {
+fn levels(o: &mut Out, l: &Levels, spot: Option<f64>) {
     o.raw("{");
     o.key("zero_gamma");
     o.opt(l.zero_gamma.level().map(|x| fixed(x, 2)));
     o.key("zero_gamma_status");
     o.plain(l.zero_gamma.status());
     o.key("zero_gamma_rising");
-    match l.zero_gamma {
-        crate::snapshot::ZeroGamma::At { rising, .. } => {
-            o.raw(if rising { "true" } else { "false" })
-        }
-        _ => o.raw("null"),
+    match l.zero_gamma.flip() {
+        Some(f) => o.raw(if f.rising { "true" } else { "false" }),
+        None => o.raw("null"),
     }
-    o.key("call_wall");
-    o.opt(l.call_wall.map(|k| k.points()));
-    o.key("put_wall");
-    o.opt(l.put_wall.map(|k| k.points()));
+    o.key("zero_gamma_transition");
+    match l.transition {
+        Some(t) => o.plain(t.as_str()),
+        None => o.raw("null"),
+    }
+    o.key("zero_gamma_roots");
+    o.array(&l.roots, |o, r| {
+        o.raw("{");
+        o.key("level");
+        o.num(fixed(r.level, 2));
+        o.key("rising");
+        o.raw(if r.rising { "true" } else { "false" });
+        o.raw("}");
+    });
+    let strike = |k: Option<chainboard_model::Strike>| k.map(|k| k.points());
+    let walls = [
+        ("call_wall", strike(l.call_wall)),
+        ("put_wall", strike(l.put_wall)),
+        ("call_wall_volume", strike(l.call_wall_volume)),
+        ("put_wall_volume", strike(l.put_wall_volume)),
+    ];
+    for (name, level) in walls {
+        o.key(name);
+        o.opt(level);
+    }
+    o.key("distance");
+    o.raw("{");
+    let zero_gamma = ("zero_gamma", l.zero_gamma.level());
+    for (name, level) in std::iter::once(zero_gamma).chain(walls) {
+        o.key(name);
+        match (level, spot) {
+            (Some(level), Some(spot)) if spot > 0.0 => {
+                o.raw("{");
+                o.key("points");
+                o.num(fixed(level - spot, 2));
+                o.key("pct");
+                o.num(fixed(100.0 * (level / spot - 1.0), 3));
+                o.raw("}");
+            }
+            _ => o.raw("null"),
+        }
+    }
+    o.raw("}}");
+}
+
+/// A filter's gamma curve: levels and `G` on the scan grid, `G` to four significant
+/// digits (what a plot resolves), or `null`.
+fn curve(o: &mut Out, c: Option<&GammaCurve>) {
+    let Some(c) = c else {
+        o.raw("null");
+        return;
+    };
+    o.raw("{");
+    o.key("spot");
+    o.array(&c.spots, |o, &s| o.num(fixed(s, 2)));
+    o.key("gex");
+    o.array(&c.values, |o, &g| o.num(significant(g, 4)));
+    o.key("floor");
+    o.num(significant(c.floor, 4));
+    o.key("peak");
+    o.num(significant(c.peak, 4));
     o.raw("}");
 }
 
@@ -436,7 +499,7 @@ pub fn gex(s: &GexSnapshot) -> String {
         o.key(f.filter.as_str());
         o.raw("{");
         exposure_columns(&mut o, f.per_strike.iter());
-        total_and_levels(&mut o, &f.total, &f.levels);
+        total_and_levels(&mut o, &f.total, &f.levels, f.curve.as_deref(), s.spot);
         o.raw("}");
     }
     o.raw("}}");
@@ -468,7 +531,7 @@ pub fn gex_diff(d: &GexDiff) -> String {
         o.key("index");
         o.array(&f.changed, |o, (i, _)| o.int(i64::from(*i)));
         exposure_columns(&mut o, f.changed.iter().map(|(_, e)| e));
-        total_and_levels(&mut o, &f.total, &f.levels);
+        total_and_levels(&mut o, &f.total, &f.levels, f.curve.as_deref(), d.spot);
         o.raw("}");
     }
     o.raw("}}");

@@ -10,7 +10,7 @@
 //! - **GEX**: dealer gamma exposure per strike, per expiration and in total, by open
 //!   interest and by today's volume, with delta, vanna and charm exposure, per expiry
 //!   filter ([`gex`]), and the key levels: call wall, put wall and the zero-gamma flip
-//!   ([`flip`]).
+//!   with its roots and gamma curve, held steady from tick to tick ([`levels`]).
 //!
 //! [`Models`] advances both tick by tick in O(changed) ([`builder`]), producing
 //! immutable [`HeatmapSnapshot`]s and [`GexSnapshot`]s with a per-underlying seq, and
@@ -20,10 +20,10 @@
 
 pub mod builder;
 pub mod config;
-pub mod flip;
 pub mod gex;
 pub mod json;
 pub mod layout;
+pub mod levels;
 pub mod observer;
 pub mod snapshot;
 pub mod valuation;
@@ -34,7 +34,7 @@ pub use gex::{ExpiryFilter, Metric};
 pub use layout::{Expiry, Layout, Position};
 pub use observer::{ModelObserver, ModelSink};
 pub use snapshot::{
-    Cell, Column, DiffError, EpochInfo, Exposures, FeedStatus, GexDiff, GexSnapshot, HeatmapDiff,
-    HeatmapSnapshot, Levels, ZeroGamma,
+    Cell, Column, DiffError, EpochInfo, Exposures, FeedStatus, GammaCurve, GexDiff, GexSnapshot,
+    HeatmapDiff, HeatmapSnapshot, Levels, ZeroGamma,
 };
 pub use valuation::{Anchor, GreeksSource, Unusable};

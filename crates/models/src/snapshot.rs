@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chainboard_model::{EpochId, EpochReason, Strike, Underlying};
 use chainboard_quant::exposure::DealerSign;
+use chainboard_quant::levels::{Flip, Transition};
 use jiff::civil::Date;
 
 use crate::gex::{ExpiryFilter, Metric, Sums};
@@ -204,7 +205,8 @@ pub struct HeatmapMeta {
     pub spot: Option<f64>,
     /// Where the greeks are evaluated; `None` without any index value.
     pub anchor: Option<Anchor>,
-    /// The anchor's exchange date.
+    /// The exchange's session date at the anchor: what `0dte` and days to expiry are
+    /// counted from (today before the close, else the next trading day).
     pub today: Date,
     /// Feed health.
     pub feed: FeedStatus,
@@ -363,15 +365,26 @@ impl Exposures {
     }
 }
 
-/// The zero-gamma flip as published: found, looked for and absent, or not looked for.
+/// The zero-gamma flip as published: found, looked for and absent (with why), or not
+/// looked for.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum ZeroGamma {
-    /// Not searched for this snapshot (its own cadence, or no spot).
+    /// Not searched for this snapshot (the builder's tick, before the levels are
+    /// settled, or no spot).
     #[default]
     Pending,
-    /// No sign change of the gamma profile within the search range: absent, never
-    /// invented.
+    /// No material sign change of the gamma profile within the filter's search range:
+    /// absent, never invented.
     NoneInRange,
+    /// Every contract with open interest is on one side (calls only, or puts only):
+    /// the profile cannot change sign.
+    OneSided,
+    /// No contract of the filter has open interest (or the filter has no
+    /// expiration).
+    NoOpenInterest,
+    /// Contracts have open interest, but none has a volatility to re-price gamma at
+    /// other spots (every quote unusable and no vendor volatility).
+    NoUsableContracts,
     /// The flip level, index points, and whether gamma turns positive going up.
     At {
         /// Index level.
@@ -390,25 +403,64 @@ impl ZeroGamma {
         }
     }
 
-    /// `pending`, `none_in_range` or `found`.
+    /// The flip as a root, if found.
+    pub fn flip(&self) -> Option<Flip> {
+        match *self {
+            ZeroGamma::At { level, rising } => Some(Flip { level, rising }),
+            _ => None,
+        }
+    }
+
+    /// `found`, or why not: `pending`, `none_in_range`, `one_sided`,
+    /// `no_open_interest`, `no_usable_contracts`.
     pub fn status(&self) -> &'static str {
         match self {
             ZeroGamma::Pending => "pending",
             ZeroGamma::NoneInRange => "none_in_range",
+            ZeroGamma::OneSided => "one_sided",
+            ZeroGamma::NoOpenInterest => "no_open_interest",
+            ZeroGamma::NoUsableContracts => "no_usable_contracts",
             ZeroGamma::At { .. } => "found",
         }
     }
 }
 
-/// The key levels of one filter.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// The key levels of one filter. See `crate::levels` for how each is chosen.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Levels {
-    /// Where net GEX changes sign as the index moves.
+    /// Where net GEX (open interest basis) changes sign as the index moves: the
+    /// published root.
     pub zero_gamma: ZeroGamma,
-    /// The strike with the largest call GEX (by open interest); `None` without any.
+    /// How the published root relates to last tick's; `None` before the levels are
+    /// settled.
+    pub transition: Option<Transition>,
+    /// Every material root of the profile in the search range, ascending (the
+    /// published one among them).
+    pub roots: Vec<Flip>,
+    /// Call wall: the strike with the largest call GEX by open interest; `None`
+    /// without any.
     pub call_wall: Option<Strike>,
-    /// The strike with the largest put GEX in size; `None` without any.
+    /// Put wall: the strike with the largest put GEX by open interest, in size.
     pub put_wall: Option<Strike>,
+    /// The call wall on the volume basis (today's volume instead of open interest).
+    pub call_wall_volume: Option<Strike>,
+    /// The put wall on the volume basis.
+    pub put_wall_volume: Option<Strike>,
+}
+
+/// The gamma curve `G(S')` of one filter on its scan grid: why the flip is where it
+/// is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GammaCurve {
+    /// Hypothetical index levels, ascending.
+    pub spots: Vec<f64>,
+    /// Net dealer GEX (open interest basis) with every contract re-priced at each
+    /// level, dollars per 1% move.
+    pub values: Vec<f64>,
+    /// The `|G|` a crossing's side must reach to count (a fraction of `peak`).
+    pub floor: f64,
+    /// The largest `|G|` on the curve.
+    pub peak: f64,
 }
 
 /// The GEX profile of one expiry filter.
@@ -422,6 +474,9 @@ pub struct FilterGex {
     pub total: Exposures,
     /// Key levels.
     pub levels: Levels,
+    /// The gamma curve the flip was found on; `None` until the levels are settled, or
+    /// when there was nothing to scan.
+    pub curve: Option<Arc<GammaCurve>>,
 }
 
 /// Dealer exposure and its levels at one tick.
@@ -455,16 +510,6 @@ impl GexSnapshot {
         &self.filters[filter.index()]
     }
 
-    /// A copy with the zero-gamma flips found off the tick path, in
-    /// [`ExpiryFilter::ALL`] order.
-    pub fn with_zero_gamma(&self, flips: [ZeroGamma; ExpiryFilter::ALL.len()]) -> GexSnapshot {
-        let mut next = self.clone();
-        for (f, z) in next.filters.iter_mut().zip(flips) {
-            f.levels.zero_gamma = z;
-        }
-        next
-    }
-
     /// What changed from `self` to `next`; `None` across boards.
     pub fn diff(&self, next: &GexSnapshot) -> Option<GexDiff> {
         if self.symbol != next.symbol || self.epoch.id != next.epoch.id {
@@ -477,7 +522,8 @@ impl GexSnapshot {
             .map(|(a, b)| FilterDiff {
                 changed: changed_rows(&a.per_strike, &b.per_strike),
                 total: b.total,
-                levels: b.levels,
+                levels: b.levels.clone(),
+                curve: b.curve.clone(),
             })
             .collect();
         Some(GexDiff {
@@ -511,7 +557,8 @@ impl GexSnapshot {
         for (f, d) in next.filters.iter_mut().zip(&diff.filters) {
             apply_rows(&mut f.per_strike, &d.changed)?;
             f.total = d.total;
-            f.levels = d.levels;
+            f.levels = d.levels.clone();
+            f.curve = d.curve.clone();
         }
         apply_rows(&mut next.per_expiry, &diff.per_expiry)?;
         next.seq = diff.seq;
@@ -548,6 +595,8 @@ pub struct FilterDiff {
     pub total: Exposures,
     /// The new levels.
     pub levels: Levels,
+    /// The new gamma curve.
+    pub curve: Option<Arc<GammaCurve>>,
 }
 
 /// A GEX diff between consecutive snapshots of one epoch.

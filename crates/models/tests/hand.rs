@@ -11,7 +11,7 @@ use chainboard_model::{
 };
 use chainboard_models::gex::Metric;
 use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, GreeksSource, ModelConfig, Models};
+use chainboard_models::{ExpiryFilter, GreeksSource, ModelConfig, Models, levels};
 
 /// 2026-11-24 14:20 UTC.
 const NOW_MS: i64 = 1_795_532_400_000;
@@ -65,7 +65,8 @@ fn gex_by_hand() {
     let tick = models
         .start_epoch(engine.epoch_mut().expect("epoch"), feed, NOW_MS)
         .expect("lays out");
-    let (heatmap, gex) = (&tick.heatmap, &tick.gex);
+    let settled = levels::settle(&tick.heatmap, &tick.gex, models.config(), None);
+    let (heatmap, gex) = (&tick.heatmap, &settled);
     assert_eq!(heatmap.meta.sources, [0, 4, 0], "all vendor greeks");
     assert!(
         heatmap
@@ -112,7 +113,103 @@ fn gex_by_hand() {
     let k = |p: f64| Strike::from_points(p).expect("strike");
     assert_eq!(all.levels.call_wall, Some(k(5_000.0)));
     assert_eq!(all.levels.put_wall, Some(k(4_950.0)));
+    // The volume basis has its own walls: call volume GEX is 10M at 5000 today and
+    // 100K three weeks out; no put traded.
+    assert_eq!(all.levels.call_wall_volume, Some(k(5_000.0)));
+    assert_eq!(all.levels.put_wall_volume, None);
+    // Vendor greeks without a volatility cannot be re-priced at other spots: no flip,
+    // and the document says why.
+    for f in &gex.filters {
+        assert_eq!(
+            f.levels.zero_gamma.status(),
+            "no_usable_contracts",
+            "{:?}",
+            f.filter
+        );
+        assert!(f.levels.roots.is_empty() && f.curve.is_none());
+    }
     // Per expiration: today −25M, three weeks +30M.
     let per_expiry: Vec<f64> = gex.per_expiry.iter().map(|e| e.net_gex()).collect();
     assert_eq!(per_expiry, [-25_000_000.0, 30_000_000.0]);
+}
+
+/// A contract of a small board: ticker, implied volatility, open interest.
+type Row<'a> = (&'a str, Option<f64>, u64);
+
+/// The settled levels of a board of `contracts`.
+fn settled_board(contracts: &[Row<'_>]) -> chainboard_models::GexSnapshot {
+    let spx = Underlying::new("SPX").expect("valid");
+    let photo = ChainSnapshot {
+        underlying: spx,
+        taken_at_ms: NOW_MS,
+        underlying_value: Some(5_000.0),
+        contracts: contracts
+            .iter()
+            .map(|&(ticker, iv, oi)| {
+                let mut c = contract(ticker, 0.001, 0.5, oi, 0);
+                c.state.slow.iv = iv;
+                c
+            })
+            .collect(),
+        rejected: RejectTally::default(),
+    };
+    let mut engine = Engine::new(spx, EngineConfig::default());
+    assert!(matches!(
+        engine.on_snapshot(photo, NOW_MS),
+        SnapshotOutcome::Started(_)
+    ));
+    let consumer = engine.add_dirty_consumer().expect("consumer");
+    let mut models = Models::new(spx, ModelConfig::for_underlying(spx), consumer);
+    let feed = feed_status(&engine, NOW_MS);
+    let tick = models
+        .start_epoch(engine.epoch_mut().expect("epoch"), feed, NOW_MS)
+        .expect("lays out");
+    levels::settle(&tick.heatmap, &tick.gex, models.config(), None)
+}
+
+#[test]
+fn boards_that_cannot_have_a_flip_say_why() {
+    // (contracts, the `all` filter's status)
+    let cases: [(&[Row<'_>], &str); 3] = [
+        (
+            &[
+                ("O:SPXW261215C05000000", Some(0.2), 0),
+                ("O:SPXW261215P04900000", Some(0.2), 0),
+            ],
+            "no_open_interest",
+        ),
+        (
+            &[
+                ("O:SPXW261215C05000000", Some(0.2), 1_000),
+                ("O:SPXW261215C05100000", Some(0.2), 2_000),
+            ],
+            "one_sided",
+        ),
+        (
+            &[
+                ("O:SPXW261215C05000000", None, 1_000),
+                ("O:SPXW261215P04900000", None, 2_000),
+            ],
+            "no_usable_contracts",
+        ),
+    ];
+    for (contracts, status) in cases {
+        let gex = settled_board(contracts);
+        let all = gex.filter(ExpiryFilter::All);
+        assert_eq!(all.levels.zero_gamma.status(), status);
+        assert_eq!(all.levels.zero_gamma.level(), None);
+        assert!(all.levels.roots.is_empty());
+        // The JSON publishes `null` with the reason.
+        let doc: serde_json::Value =
+            serde_json::from_str(&chainboard_models::json::gex(&gex)).expect("JSON");
+        let levels = &doc["filters"]["all"]["levels"];
+        assert_eq!(levels["zero_gamma"], serde_json::Value::Null);
+        assert_eq!(levels["zero_gamma_status"], status);
+        assert_eq!(levels["distance"]["zero_gamma"], serde_json::Value::Null);
+        // No 0DTE expiration on this board: nothing to compute, said so.
+        assert_eq!(
+            gex.filter(ExpiryFilter::ZeroDte).levels.zero_gamma.status(),
+            "no_open_interest"
+        );
+    }
 }

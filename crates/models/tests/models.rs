@@ -7,7 +7,7 @@ use chainboard_model::{QuoteUpdate, Right, TradeUpdate};
 use chainboard_models::gex::Metric;
 use chainboard_models::observer::feed_status;
 use chainboard_models::{
-    DiffError, ExpiryFilter, GreeksSource, ModelConfig, Models, Tick, ZeroGamma, flip, json,
+    DiffError, ExpiryFilter, GreeksSource, ModelConfig, Models, Tick, ZeroGamma, json, levels,
 };
 use chainboard_quant::bsm::Inputs;
 use chainboard_quant::exposure::MULTIPLIER;
@@ -371,10 +371,11 @@ fn gex_sums_walls_and_filters_match_the_cells() {
     let Fixture {
         chain: _,
         engine: _,
-        models: _,
+        models,
         first: t,
     } = fixture(6, None);
-    let (heatmap, gex) = (&t.heatmap, &t.gex);
+    let settled = levels::settle(&t.heatmap, &t.gex, models.config(), None);
+    let (heatmap, gex) = (&t.heatmap, &settled);
     let layout = &heatmap.layout;
     assert!(
         layout.len() > 20_000,
@@ -406,6 +407,9 @@ fn gex_sums_walls_and_filters_match_the_cells() {
             );
             assert!(row.get(Metric::CallGex) >= 0.0 && row.get(Metric::PutGex) <= 0.0);
         }
+        // Every filter of this board has calls and puts: walls exist, and without a
+        // previous tick to hold they are the largest rows.
+        assert!(f.levels.call_wall.is_some() && f.levels.put_wall.is_some());
         if let Some(wall) = f.levels.call_wall {
             let i = layout.strikes.binary_search(&wall).expect("a board strike");
             let max = f
@@ -452,7 +456,7 @@ fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
         first: t,
     } = fixture(7, None);
     let config = *models.config();
-    let flips = flip::zero_gamma(&t.heatmap, &config);
+    let settled = levels::settle(&t.heatmap, &t.gex, &config, None);
     let anchor = t.heatmap.meta.anchor.expect("anchor");
 
     // Independently: gamma of every contract with a vol and OI, by BSM directly.
@@ -487,14 +491,17 @@ fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
             })
             .sum()
     };
-    let (lo, hi) = (
-        anchor.spot * config.flip.lo_frac,
-        anchor.spot * config.flip.hi_frac,
-    );
     let n = 1_200;
-    let step = (hi - lo) / n as f64;
     let mut found = 0;
     for filter in ExpiryFilter::ALL {
+        let mut with_oi = 0;
+        let profile = GammaProfile::new(
+            levels::legs(&t.heatmap, &config, filter, &mut with_oi),
+            config.rate,
+            config.div_yield,
+        );
+        let (lo, hi) = profile.search_range(anchor.spot, &config.flip);
+        let step = (hi - lo) / n as f64;
         // At the anchor the profile is the published total.
         let total = t.gex.filter(filter).total.net_gex();
         let direct = gex_at(filter, anchor.spot);
@@ -511,9 +518,30 @@ fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
             .filter(|w| (w[0].1 <= 0.0) != (w[1].1 <= 0.0))
             .map(|w| w[0].0 - w[0].1 * (w[1].0 - w[0].0) / (w[1].1 - w[0].1))
             .collect();
-        match flips[filter.index()] {
+        let published = &settled.filter(filter).levels;
+        // Every published root is a crossing of the dense grid, and the curve is the
+        // profile on the scan grid.
+        for root in &published.roots {
+            assert!(
+                crossings.iter().any(|c| (c - root.level).abs() <= step),
+                "{filter:?}: root {root:?} not in {crossings:?}"
+            );
+        }
+        let curve = settled.filter(filter).curve.as_ref().expect("a curve");
+        for (&s, &g) in curve.spots.iter().zip(&curve.values).step_by(10) {
+            assert!((g - gex_at(filter, s)).abs() <= 1e-6 * curve.peak, "{s}");
+        }
+        match published.zero_gamma {
             ZeroGamma::At { level, .. } => {
                 found += 1;
+                // The published flip is the material root nearest spot (nothing to
+                // hold on the first tick).
+                let nearest_root = published
+                    .roots
+                    .iter()
+                    .map(|r| r.level)
+                    .min_by(|a, b| (a - anchor.spot).abs().total_cmp(&(b - anchor.spot).abs()));
+                assert_eq!(Some(level), nearest_root, "{filter:?}");
                 let nearest = crossings
                     .iter()
                     .copied()
@@ -525,19 +553,20 @@ fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
                 );
             }
             ZeroGamma::NoneInRange => {
-                assert!(
-                    crossings.is_empty(),
-                    "{filter:?}: dense grid crosses at {crossings:?}"
-                )
+                // Only crossings in the noise, if any.
+                for c in &crossings {
+                    let near = gex_at(filter, c - 4.0 * step)
+                        .abs()
+                        .max(gex_at(filter, c + 4.0 * step).abs());
+                    assert!(
+                        near < config.flip.noise_floor * curve.peak * 1.5,
+                        "{filter:?}: a material crossing at {c}"
+                    );
+                }
             }
-            ZeroGamma::Pending => panic!("a spot exists"),
+            other => panic!("{filter:?}: {other:?}"),
         }
         // The fast profile agrees with the direct sum away from spot too.
-        let profile = GammaProfile::new(
-            flip::legs(&t.heatmap, &config, filter),
-            config.rate,
-            config.div_yield,
-        );
         for s in [lo, anchor.spot * 0.97, hi] {
             let (fast, slow) = (profile.gex_at(s), gex_at(filter, s));
             assert!(
@@ -548,7 +577,7 @@ fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
     }
     assert!(
         found >= 2,
-        "the simulated board has flips in the near filters: {flips:?}"
+        "the simulated board has flips in the near filters"
     );
 }
 
@@ -583,8 +612,7 @@ fn published_json_matches_its_schemas() {
     engine.set_underlying_value(chain.spot() * 1.002, NOW_MS + 6);
     let b = tick(&mut engine, &mut models, NOW_MS + 1_000);
     assert!(b.full, "a 0.2% move re-anchors");
-    let flips = flip::zero_gamma(&b.heatmap, models.config());
-    let gex_b = b.gex.with_zero_gamma(flips);
+    let gex_b = levels::settle(&b.heatmap, &b.gex, models.config(), None);
 
     let check = |schema: &str, doc: &str| {
         let schema: serde_json::Value = serde_json::from_str(schema).expect("schema is JSON");
@@ -716,11 +744,18 @@ fn settlement_takes_an_expiration_out_of_every_filter() {
             );
         }
     }
+    assert_eq!(t.gex.per_expiry[todays], Default::default());
+    // After the close the session is the next trading day's: its expiration is the
+    // 0DTE one now, the same as `next`.
+    assert!(t.heatmap.meta.today > today);
     assert_eq!(
+        t.gex.filter(ExpiryFilter::ZeroDte).per_strike,
+        t.gex.filter(ExpiryFilter::Next).per_strike
+    );
+    assert_ne!(
         t.gex.filter(ExpiryFilter::ZeroDte).total,
         Default::default()
     );
-    assert_eq!(t.gex.per_expiry[todays], Default::default());
     // `next` moved to the next date.
     let next: Vec<_> = columns
         .iter()

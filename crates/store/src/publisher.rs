@@ -5,10 +5,11 @@
 //! that falls behind skips ticks, counted, and never holds the loop up or queues
 //! memory. Per underlying, a task then:
 //!
-//! 1. finishes the tick off the async threads (`spawn_blocking`): searches the
-//!    zero-gamma flip of every expiry filter ([`chainboard_models::flip`]) into the
-//!    GEX snapshot, diffs both snapshots against the last published ones, and renders
-//!    the JSON ([`chainboard_models::json`]);
+//! 1. finishes the tick off the async threads (`spawn_blocking`): settles every
+//!    expiry filter's levels (the zero-gamma flip with its roots and gamma curve, the
+//!    walls) against the last published ones ([`chainboard_models::levels`]), diffs
+//!    both snapshots against the last published ones, and renders the JSON
+//!    ([`chainboard_models::json`]);
 //! 2. writes, in one pipeline:
 //!    - `massive:heatmap:snapshot:<symbol>` and `massive:gex:snapshot:<symbol>` with
 //!      a 5 s TTL (a reader never sees a snapshot older than that: if publishing
@@ -31,7 +32,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chainboard_model::Underlying;
-use chainboard_models::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, flip, json};
+use chainboard_models::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, levels};
 use tokio::sync::watch;
 use tracing::warn;
 
@@ -304,8 +305,12 @@ impl Worker {
 /// Flips, diffs and JSON for one tick (CPU work, run on the blocking pool).
 fn finish(tick: Tick, previous: Option<&Published>) -> Published {
     let started = Instant::now();
-    let flips = flip::zero_gamma(&tick.heatmap, &tick.config);
-    let gex = Arc::new(tick.gex.with_zero_gamma(flips));
+    let gex = Arc::new(levels::settle(
+        &tick.heatmap,
+        &tick.gex,
+        &tick.config,
+        previous.map(|p| p.gex.as_ref()),
+    ));
     let heatmap_diff = previous.and_then(|p| p.heatmap.diff(&tick.heatmap));
     let gex_diff = previous.and_then(|p| p.gex.diff(&gex));
     Published {

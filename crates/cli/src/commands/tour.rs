@@ -19,7 +19,7 @@ use chainboard_engine::{Engine, EngineConfig, EpochStarted, SnapshotOutcome};
 use chainboard_massive::{Feed, assemble};
 use chainboard_model::{ChainSnapshot, ContractRecord, EpochReason, RootMap, Underlying};
 use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, ModelConfig, Models, flip};
+use chainboard_models::{ExpiryFilter, ModelConfig, Models, levels};
 use chainboard_sim::{ChainConfig, QuoteTraffic, SimChain, TrafficConfig, chain_pages};
 
 /// Arguments of `chainboard tour`.
@@ -119,10 +119,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         tick.heatmap.seq(),
         tick.evaluated,
     )?;
-    let flips = flip::zero_gamma(&tick.heatmap, models.config());
-    let gex = tick.gex.with_zero_gamma(flips);
-    let level =
-        |x: Option<f64>| x.map_or_else(|| "none in range".to_owned(), |v| format!("{v:.2}"));
+    let gex = levels::settle(&tick.heatmap, &tick.gex, models.config(), None);
+    let level = |x: Option<f64>| x.map_or_else(|| "none".to_owned(), |v| format!("{v:.2}"));
     for filter in [ExpiryFilter::All, ExpiryFilter::ZeroDte] {
         let f = gex.filter(filter);
         writeln!(

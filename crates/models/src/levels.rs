@@ -1,0 +1,192 @@
+//! The key levels of each expiry filter, settled against the ones published the tick
+//! before: the zero-gamma flip with every material root and the gamma curve, and the
+//! call and put walls on both bases.
+//!
+//! Traders place orders at these levels, so a level must mean the same thing from one
+//! second to the next. The builder's tick leaves them [`ZeroGamma::Pending`]; the
+//! publisher calls [`settle`] with the snapshot it published last, off the tick path
+//! (the flip search costs milliseconds on a full board), and publishes the result.
+//!
+//! # Definitions (also in the README)
+//!
+//! - **Zero-gamma flip**: a level `S'` where the filter's net dealer GEX by open
+//!   interest, with every contract's gamma re-priced at `S'` (its own implied
+//!   volatility, strike and time to settlement), changes sign
+//!   ([`chainboard_quant::levels`]). Only *material* crossings count, within a range
+//!   that follows the filter's gamma width. The published one is the root tracked
+//!   since last tick ([`chainboard_quant::levels::track`]): it stays while it exists
+//!   and another root replaces it only when nearer spot by 0.25% of spot. Contracts
+//!   without a volatility (vendor greeks only) cannot be re-priced and are left out.
+//!   When there is no flip, the status says why: `none_in_range`, `one_sided`,
+//!   `no_open_interest`, `no_usable_contracts` (or `pending` without a spot).
+//! - **Call wall** / **put wall**: the strike with the largest call GEX / the largest
+//!   put GEX in size, by open interest, at the models' anchor (summed over the
+//!   filter's expirations). Not the strike with the most open interest: gamma
+//!   weights it by how near the money and how near expiry it is. A wall moves only
+//!   when another strike's GEX beats the held wall's by [`ModelConfig::wall_margin`]
+//!   (10%); ties go to the strike nearer spot, then the lower one.
+//! - **Volume walls**: the same on the volume basis (today's volume instead of open
+//!   interest): a proxy of today's activity, not of positions.
+
+use std::sync::Arc;
+
+use chainboard_model::Strike;
+use chainboard_quant::exposure::MULTIPLIER;
+use chainboard_quant::levels::{self, GammaLeg, GammaProfile};
+
+use crate::ModelConfig;
+use crate::gex::{ExpiryFilter, Metric};
+use crate::snapshot::{FilterGex, GammaCurve, GexSnapshot, HeatmapSnapshot, Levels, ZeroGamma};
+
+/// `gex` with every filter's levels and gamma curve settled against `previous`, the
+/// snapshot published the tick before (of any epoch: levels are index levels and
+/// strikes, which outlive an epoch).
+pub fn settle(
+    heatmap: &HeatmapSnapshot,
+    gex: &GexSnapshot,
+    config: &ModelConfig,
+    previous: Option<&GexSnapshot>,
+) -> GexSnapshot {
+    let mut next = gex.clone();
+    let spot = heatmap.meta.anchor.map(|a| a.spot);
+    for f in &mut next.filters {
+        let before = previous.map(|p| p.filter(f.filter));
+        let (zero_gamma, transition, roots, curve) = match spot {
+            Some(spot) => flip(heatmap, config, f.filter, spot, before),
+            None => (ZeroGamma::Pending, None, Vec::new(), None),
+        };
+        let held = |pick: fn(&Levels) -> Option<Strike>| before.and_then(|b| pick(&b.levels));
+        let live = gex.spot.or(spot);
+        let wall = |metric, held| wall(f, &gex.layout.strikes, metric, live, held, config);
+        f.levels = Levels {
+            zero_gamma,
+            transition,
+            roots,
+            call_wall: wall(Metric::CallGex, held(|l| l.call_wall)),
+            put_wall: wall(Metric::PutGex, held(|l| l.put_wall)),
+            call_wall_volume: wall(Metric::CallGexVolume, held(|l| l.call_wall_volume)),
+            put_wall_volume: wall(Metric::PutGexVolume, held(|l| l.put_wall_volume)),
+        };
+        f.curve = curve;
+    }
+    next
+}
+
+type FlipParts = (
+    ZeroGamma,
+    Option<levels::Transition>,
+    Vec<levels::Flip>,
+    Option<Arc<GammaCurve>>,
+);
+
+/// One filter's flip, roots and curve at `spot`.
+fn flip(
+    heatmap: &HeatmapSnapshot,
+    config: &ModelConfig,
+    filter: ExpiryFilter,
+    spot: f64,
+    before: Option<&FilterGex>,
+) -> FlipParts {
+    let mut with_oi = 0usize;
+    let profile = GammaProfile::new(
+        legs(heatmap, config, filter, &mut with_oi),
+        config.rate,
+        config.div_yield,
+    );
+    let previous = before.and_then(|b| b.levels.zero_gamma.flip());
+    let absent = |why: ZeroGamma| {
+        let transition = previous.map(|_| levels::Transition::Vanished);
+        (why, transition, Vec::new(), None)
+    };
+    if with_oi == 0 {
+        return absent(ZeroGamma::NoOpenInterest);
+    }
+    if profile.is_empty() {
+        return absent(ZeroGamma::NoUsableContracts);
+    }
+    let Some(scan) = profile.scan(spot, &config.flip) else {
+        return absent(ZeroGamma::NoneInRange);
+    };
+    let curve = Some(Arc::new(GammaCurve {
+        spots: scan.spots.clone(),
+        values: scan.values.clone(),
+        floor: scan.floor,
+        peak: scan.peak,
+    }));
+    if profile.is_one_sided() {
+        let (zero_gamma, transition, roots, _) = absent(ZeroGamma::OneSided);
+        return (zero_gamma, transition, roots, curve);
+    }
+    let (published, transition) = levels::track(&scan, spot, previous, &config.hysteresis);
+    let zero_gamma = match published {
+        Some(f) => ZeroGamma::At {
+            level: f.level,
+            rising: f.rising,
+        },
+        None => ZeroGamma::NoneInRange,
+    };
+    // Nothing published before and nothing now is not a transition.
+    let transition = (published.is_some() || previous.is_some()).then_some(transition);
+    (zero_gamma, transition, scan.roots, curve)
+}
+
+/// The legs of `filter`: contracts with a volatility and open interest in its
+/// expirations. `with_oi` counts the contracts with open interest, usable or not.
+pub fn legs<'a>(
+    heatmap: &'a HeatmapSnapshot,
+    config: &'a ModelConfig,
+    filter: ExpiryFilter,
+    with_oi: &'a mut usize,
+) -> impl Iterator<Item = GammaLeg> + 'a {
+    let layout = &heatmap.layout;
+    heatmap
+        .cells
+        .iter()
+        .zip(&layout.positions)
+        .filter_map(move |(cell, pos)| {
+            let column = heatmap.columns.get(usize::from(pos.expiry))?;
+            if column.filters & filter.bit() == 0 {
+                return None;
+            }
+            let oi = cell.oi.filter(|&oi| oi > 0)?;
+            *with_oi += 1;
+            let vol = cell.iv?;
+            let strike = layout.strikes.get(usize::from(pos.strike))?.points();
+            Some(GammaLeg {
+                strike,
+                t_years: column.t_years,
+                vol,
+                weight: config.dealer_sign.of(pos.right) * oi as f64 * MULTIPLIER,
+            })
+        })
+}
+
+/// The wall of `metric` in one filter: the strike with the largest `|GEX|`, unless
+/// `held` (last tick's wall) is within the margin of it. Ties go to the strike nearer
+/// `spot`, then the lower strike. `None` when no strike has any.
+fn wall(
+    f: &FilterGex,
+    strikes: &[Strike],
+    metric: Metric,
+    spot: Option<f64>,
+    held: Option<Strike>,
+    config: &ModelConfig,
+) -> Option<Strike> {
+    let size = |i: usize| f.per_strike.get(i).map_or(0.0, |r| r.get(metric).abs());
+    let distance = |k: Strike| spot.map_or(0.0, |s| (k.points() - s).abs());
+    let best = (0..strikes.len().min(f.per_strike.len()))
+        .filter(|&i| size(i) > 0.0)
+        .max_by(|&a, &b| {
+            size(a)
+                .total_cmp(&size(b))
+                .then(distance(strikes[b]).total_cmp(&distance(strikes[a])))
+                .then(strikes[b].cmp(&strikes[a]))
+        })?;
+    let held = held.and_then(|k| strikes.iter().position(|&s| s == k));
+    match held {
+        Some(h) if size(h) > 0.0 && size(best) <= (1.0 + config.wall_margin) * size(h) => {
+            Some(strikes[h])
+        }
+        _ => Some(strikes[best]),
+    }
+}
