@@ -159,7 +159,7 @@ pub fn oi_weight(p: &Positioning, t: &Terms) -> f64 {
             // Longer expiries also hold deep tail hedges 15–30% down, which carry
             // open interest but little gamma near spot.
             let tail = 0.8 * (s / 0.05).min(1.0) * bump(m, -0.22, 0.07);
-            0.52 * bump(m, -0.3 * s, 1.1 * s) + 1.5 * bump(m, protect_center, protect_width) + tail
+            0.47 * bump(m, -0.3 * s, 1.1 * s) + 1.5 * bump(m, protect_center, protect_width) + tail
         }
     };
     by_kind * by_root * by_term * shape * p.round_factor(t.strike_points)

@@ -45,6 +45,7 @@ fn oi(c: &[&SimContract]) -> f64 {
 fn net_gex_and_the_flip_are_believable_on_every_day() {
     // (symbol, net GEX bound in $ per 1% move)
     for (symbol, bound) in [("SPX", 30e9), ("NDX", 10e9)] {
+        let (mut low, mut high, mut farthest) = (f64::MAX, f64::MIN, 0.0f64);
         for (i, (day, hours)) in days(9).into_iter().enumerate() {
             let chain = chain(symbol, day, hours, 7 + i as u64);
             let spot = chain.spot();
@@ -63,7 +64,15 @@ fn net_gex_and_the_flip_are_believable_on_every_day() {
                 "{symbol} {day} {hours}h: flip {} vs spot {spot}",
                 flip.level
             );
+            (low, high) = (low.min(net), high.max(net));
+            farthest = farthest.max((flip.level / spot - 1.0).abs());
         }
+        println!(
+            "{symbol}: net GEX {:.1} to {:.1} bn, flip within {:.2}% of spot",
+            low / 1e9,
+            high / 1e9,
+            100.0 * farthest
+        );
     }
 }
 
