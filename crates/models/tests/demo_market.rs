@@ -1,10 +1,10 @@
 //! The simulated market the demo runs on, through the models: what a new user sees on
 //! the first screen must be believable, on any day the demo is run.
 
-use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
+mod common;
+
 use chainboard_model::{Settlement, Underlying};
-use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, ModelConfig, Models, levels};
+use chainboard_models::{ExpiryFilter, levels};
 use chainboard_quant::expiry;
 use chainboard_sim::{ChainConfig, SimChain};
 use jiff::civil::{Date, date};
@@ -32,19 +32,9 @@ fn first_screen(symbol: &str, now_ms: i64, seed: u64) -> (f64, chainboard_models
     config.hours_to_close = (close_ms - now_ms) as f64 / 3.6e6;
     let chain = SimChain::generate(config);
     let photo = chainboard_sim::photo::photo(&chain, now_ms, |_| true);
-    let mut engine = Engine::new(underlying, EngineConfig::default());
-    assert!(matches!(
-        engine.on_snapshot(photo, now_ms),
-        SnapshotOutcome::Started(_)
-    ));
-    let consumer = engine.add_dirty_consumer().expect("a consumer");
-    let model_config = ModelConfig::for_underlying(underlying);
-    let mut models = Models::new(underlying, model_config, consumer);
-    let feed = feed_status(&engine, now_ms);
-    let tick = models
-        .start_epoch(engine.epoch_mut().expect("an epoch"), feed, now_ms)
-        .expect("lays out");
-    let gex = levels::settle(&tick.heatmap, &tick.gex, &model_config, None);
+    assert_eq!(photo.underlying, underlying);
+    let (_engine, models, tick) = common::models_on(photo, now_ms);
+    let gex = levels::settle(&tick.heatmap, &tick.gex, models.config(), None);
     (chain.spot(), gex)
 }
 

@@ -4,14 +4,14 @@
 //! every number below is `gamma × OI × 100 × spot² × 0.01` with round inputs: spot
 //! 5,000, so `100 × spot² × 0.01` is 25,000,000 per unit of gamma per contract.
 
-use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
+mod common;
+
 use chainboard_model::{
     ChainContract, ChainSnapshot, ContractKey, ContractState, Greeks, RejectTally, RootMap,
     SlowFields, Strike, Underlying,
 };
 use chainboard_models::gex::Metric;
-use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, GreeksSource, ModelConfig, Models, levels};
+use chainboard_models::{ExpiryFilter, GreeksSource, levels};
 
 /// 2026-11-24 14:20 UTC.
 const NOW_MS: i64 = 1_795_532_400_000;
@@ -54,17 +54,7 @@ fn gex_by_hand() {
         ],
         rejected: RejectTally::default(),
     };
-    let mut engine = Engine::new(spx, EngineConfig::default());
-    assert!(matches!(
-        engine.on_snapshot(photo, NOW_MS),
-        SnapshotOutcome::Started(_)
-    ));
-    let consumer = engine.add_dirty_consumer().expect("consumer");
-    let mut models = Models::new(spx, ModelConfig::for_underlying(spx), consumer);
-    let feed = feed_status(&engine, NOW_MS);
-    let tick = models
-        .start_epoch(engine.epoch_mut().expect("epoch"), feed, NOW_MS)
-        .expect("lays out");
+    let (_engine, models, tick) = common::models_on(photo, NOW_MS);
     let settled = levels::settle(&tick.heatmap, &tick.gex, models.config(), None);
     let (heatmap, gex) = (&tick.heatmap, &settled);
     assert_eq!(heatmap.meta.sources, [0, 4, 0], "all vendor greeks");
@@ -153,17 +143,7 @@ fn settled_board(contracts: &[Row<'_>]) -> chainboard_models::GexSnapshot {
             .collect(),
         rejected: RejectTally::default(),
     };
-    let mut engine = Engine::new(spx, EngineConfig::default());
-    assert!(matches!(
-        engine.on_snapshot(photo, NOW_MS),
-        SnapshotOutcome::Started(_)
-    ));
-    let consumer = engine.add_dirty_consumer().expect("consumer");
-    let mut models = Models::new(spx, ModelConfig::for_underlying(spx), consumer);
-    let feed = feed_status(&engine, NOW_MS);
-    let tick = models
-        .start_epoch(engine.epoch_mut().expect("epoch"), feed, NOW_MS)
-        .expect("lays out");
+    let (_engine, models, tick) = common::models_on(photo, NOW_MS);
     levels::settle(&tick.heatmap, &tick.gex, models.config(), None)
 }
 

@@ -3,10 +3,11 @@
 //! against the tick before, as the publisher does. A level that jumps while spot
 //! barely moves is what this catches.
 
-use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
+mod common;
+
 use chainboard_model::{ChainSnapshot, QuoteUpdate, RejectTally, TradeUpdate, Underlying};
 use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, GexSnapshot, ModelConfig, Models, levels};
+use chainboard_models::{ExpiryFilter, GexSnapshot, levels};
 use chainboard_quant::expiry;
 use chainboard_quant::levels::Transition;
 use chainboard_sim::traffic::EventKind;
@@ -49,18 +50,8 @@ fn levels_hold_still_while_spot_barely_moves() {
             .collect(),
         rejected: RejectTally::default(),
     };
-    let mut engine = Engine::new(spx, EngineConfig::default());
-    assert!(matches!(
-        engine.on_snapshot(snapshot, start_ms),
-        SnapshotOutcome::Started(_)
-    ));
-    let consumer = engine.add_dirty_consumer().expect("a consumer");
-    let model_config = ModelConfig::for_underlying(spx);
-    let mut models = Models::new(spx, model_config, consumer);
-    let feed = feed_status(&engine, start_ms);
-    let first = models
-        .start_epoch(engine.epoch_mut().expect("an epoch"), feed, start_ms)
-        .expect("lays out");
+    let (mut engine, mut models, first) = common::models_on(snapshot, start_ms);
+    let model_config = *models.config();
     let mut published: GexSnapshot =
         levels::settle(&first.heatmap, &first.gex, &model_config, None);
 

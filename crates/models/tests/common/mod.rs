@@ -5,6 +5,8 @@
 
 use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
 use chainboard_model::{ChainSnapshot, Underlying};
+use chainboard_models::observer::feed_status;
+use chainboard_models::{ModelConfig, Models, Tick};
 use chainboard_sim::chain::SimContract;
 use chainboard_sim::{ChainConfig, SimChain};
 
@@ -39,4 +41,26 @@ pub fn engine_with(photo: ChainSnapshot, now_ms: i64) -> Engine {
         SnapshotOutcome::Started(_) => engine,
         other => panic!("the photo starts an epoch: {other:?}"),
     }
+}
+
+/// An engine with an epoch started from `photo` at `now_ms` (for the photo's own
+/// underlying), the models on it with their default config, and their first tick.
+pub fn models_on(photo: ChainSnapshot, now_ms: i64) -> (Engine, Models, Tick) {
+    let underlying = photo.underlying;
+    let mut engine = Engine::new(underlying, EngineConfig::default());
+    match engine.on_snapshot(photo, now_ms) {
+        SnapshotOutcome::Started(_) => {}
+        other => panic!("the photo starts an epoch: {other:?}"),
+    }
+    let consumer = engine.add_dirty_consumer().expect("a consumer");
+    let mut models = Models::new(
+        underlying,
+        ModelConfig::for_underlying(underlying),
+        consumer,
+    );
+    let feed = feed_status(&engine, now_ms);
+    let tick = models
+        .start_epoch(engine.epoch_mut().expect("an epoch"), feed, now_ms)
+        .expect("lays out");
+    (engine, models, tick)
 }
