@@ -59,7 +59,7 @@
 //! every tick makes the level jump between them as spot drifts across their
 //! midpoint. [`track`] keeps the root published last tick while it exists (the
 //! root crossing the same way nearest last tick's level, within
-//! [`Hysteresis::track_frac`] of spot or [`Hysteresis::track_cells`] cells), and
+//! [`Hysteresis::track_frac`] of spot), and
 //! switches only when another root is nearer spot by more than
 //! [`Hysteresis::switch_frac`] (0.25% of spot), or when the tracked root vanishes.
 //! Each answer says which happened ([`Transition`]).
@@ -207,16 +207,6 @@ impl Scan {
                 .then(a.level.total_cmp(&b.level))
         })
     }
-
-    /// The width of one scan cell at `spot`, index points.
-    pub fn cell_points(&self, spot: f64) -> f64 {
-        match (self.spots.first(), self.spots.last()) {
-            (Some(&lo), Some(&hi)) if self.spots.len() > 1 => {
-                spot * ((hi / lo).ln() / (self.spots.len() - 1) as f64)
-            }
-            _ => 0.0,
-        }
-    }
 }
 
 /// How a published root relates to the one published the tick before.
@@ -252,22 +242,23 @@ impl Transition {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hysteresis {
     /// A root this close to last tick's level (and crossing the same way) is the same
-    /// root, as a fraction of spot; at least [`Hysteresis::track_cells`] scan cells.
+    /// root, as a fraction of spot. Farther, it is another root: last tick's vanished,
+    /// and the change is announced ([`Transition::Appeared`]), never passed off as the
+    /// same level moving.
     pub track_frac: f64,
-    /// See [`Hysteresis::track_frac`].
-    pub track_cells: f64,
     /// Another root replaces the tracked one only when it is nearer spot by more than
     /// this fraction of spot.
     pub switch_frac: f64,
 }
 
 impl Default for Hysteresis {
-    /// The same root within 0.1% of spot or four scan cells; switch for a root nearer
-    /// spot by 0.25% (17 SPX points at 6800, 52 NDX points at 21000).
+    /// The same root within 0.1% of spot (7 SPX points at 6800, a root re-refined after
+    /// its contracts' volatilities were re-solved moves less than that in a second);
+    /// switch for a root nearer spot by 0.25% (17 SPX points, 52 NDX points at
+    /// 21000).
     fn default() -> Self {
         Self {
             track_frac: 0.001,
-            track_cells: 4.0,
             switch_frac: 0.0025,
         }
     }
@@ -290,7 +281,7 @@ pub fn track(
     let Some(prev) = previous else {
         return (nearest, Transition::First);
     };
-    let reach = (rule.track_frac * spot).max(rule.track_cells * scan.cell_points(spot));
+    let reach = rule.track_frac * spot;
     let tracked = scan
         .roots
         .iter()
