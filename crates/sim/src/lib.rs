@@ -18,8 +18,10 @@
 //!   strikes listed as the index moves, expirations settling, and photos that show
 //!   the latest quotes. What the fake Massive server (`chainboard-fake`) serves.
 
+mod calendar;
 pub mod chain;
 pub mod market;
+mod path;
 pub mod photo;
 pub mod positioning;
 pub mod rest;
