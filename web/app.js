@@ -11,7 +11,7 @@
 
 import { ChainState, StreamConnection } from './stream.js';
 import { HeatmapView, METRICS, legendGradient, NO_CONTRACT, cellValue, SCALE_PERCENTILE } from './heatmap.js';
-import { ProfileView, filterName } from './profile.js';
+import { ProfileView, filterName, wallsFor, otherRoots, trackFlip } from './profile.js';
 import * as fmt from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -56,12 +56,11 @@ const els = {
   overlay: $('heatmap-overlay'),
   profileWrap: $('profile-wrap'),
   profile: $('profile'),
+  curveToggle: $('curve-toggle'),
   levelsFilter: $('levels-filter'),
   spot: $('spot'),
-  zeroGamma: $('zero-gamma'),
   zeroGammaNote: $('zero-gamma-note'),
-  callWall: $('call-wall'),
-  putWall: $('put-wall'),
+  zeroGammaNoteRow: $('zero-gamma-note-row'),
   netGex: $('net-gex'),
   netGexVolume: $('net-gex-volume'),
   legendLo: $('legend-lo'),
@@ -87,6 +86,21 @@ const els = {
   tooltip: $('tooltip'),
 };
 
+/** A level's row in the levels table: label, value and distance from spot. */
+function levelRow(id) {
+  return {
+    label: $(`${id}-label`),
+    value: $(id),
+    points: $(`${id}-points`),
+    pct: $(`${id}-pct`),
+  };
+}
+const levelRows = {
+  zeroGamma: levelRow('zero-gamma'),
+  callWall: levelRow('call-wall'),
+  putWall: levelRow('put-wall'),
+};
+
 /** Writes text only when it changed: these run every second for dozens of fields. */
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
@@ -96,12 +110,34 @@ function setText(el, text) {
 // View options
 // ---------------------------------------------------------------------------
 
+/** Where the gamma-curve switch is remembered: a trader who turns it off once
+ * expects it off on the next visit. */
+const CURVE_KEY = 'chainboard.gammaCurve';
+
 const options = {
   metric: els.metric.value,
   side: 'call',
   filter: els.filter.value,
   windowPct: parseWindow(els.window.value),
+  curve: readCurveOption(),
 };
+els.curveToggle.checked = options.curve;
+
+function readCurveOption() {
+  try {
+    return globalThis.localStorage?.getItem(CURVE_KEY) !== 'off';
+  } catch {
+    return true; // storage blocked: the default
+  }
+}
+
+function saveCurveOption(on) {
+  try {
+    globalThis.localStorage?.setItem(CURVE_KEY, on ? 'on' : 'off');
+  } catch {
+    // storage blocked: the switch still works for this page
+  }
+}
 
 function parseWindow(value) {
   return value === 'all' ? Infinity : Number(value);
@@ -117,6 +153,9 @@ let profileStale = true;
 let panelsStale = true;
 let lastFullRepaintsSeen = -1;
 let bannerTimer = null;
+/** Per expiry filter, the flip's last jump to another root (profile.js
+ * `trackFlip`), kept across ticks for the levels panel's note. */
+let flipMemo = {};
 
 const heatmapView = new HeatmapView({
   canvas: els.heatmap,
@@ -184,6 +223,7 @@ function frame(now) {
       filter: options.filter,
       metric: options.metric,
       width: els.profileWrap.clientWidth,
+      showCurve: options.curve,
     });
   }
   if (panelsStale) {
@@ -222,6 +262,7 @@ function openSymbol(symbol) {
   hooks.heatmapSeq = null;
   hooks.gexSeq = null;
   hooks.epochId = null;
+  flipMemo = {};
   cursor = null;
   hideTooltip();
   hideBanner();
@@ -257,6 +298,9 @@ function onOutcome(state, outcome) {
       }
       hooks.gexSeq = state.gex.seq;
       setText(els.gexSeq, String(state.gex.seq));
+      for (const [name, part] of Object.entries(state.gex.filters)) {
+        flipMemo[name] = trackFlip(flipMemo[name], part.levels, state.gex.ts);
+      }
       profileStale = true;
       panelsStale = true;
       break;
@@ -287,6 +331,7 @@ function renderEpoch() {
   const heatmap = session && session.state.heatmap;
   const epoch = heatmap ? heatmap.epoch : null;
   setText(els.epochId, epoch ? epoch.id : fmt.MISSING);
+  els.epochId.title = epoch ? `Epoch ${epoch.id}` : ''; // whole, when the bar cuts it short
   setText(els.epochReason, epoch ? epoch.reason : fmt.MISSING);
   els.epochReason.title = epoch ? fmt.epochReason(epoch.reason) : '';
   setText(els.epochAge, epoch ? fmt.durationS(Date.now() / 1000 - epoch.started_at) : fmt.MISSING);
@@ -329,41 +374,80 @@ function renderLevels() {
   const part = gex && gex.filters[options.filter];
   const levels = part ? part.levels : null;
   const spot = gex && Number.isFinite(gex.spot) ? gex.spot : state && state.heatmap ? state.heatmap.spot : null;
-  setText(els.spot, spot === null || spot === undefined ? fmt.MISSING : spot.toFixed(2));
+  setText(els.spot, spot === null || spot === undefined ? fmt.MISSING : fmt.level(spot));
 
+  // The walls follow the bars on screen (volume or OI); the flip is OI's only.
+  const walls = wallsFor(levels, options.metric);
+  setBasis(levelRows.zeroGamma, walls.flipSuffix);
+  setBasis(levelRows.callWall, walls.suffix);
+  setBasis(levelRows.putWall, walls.suffix);
+  levelRows.callWall.value.dataset.basis = walls.basis;
+  levelRows.putWall.value.dataset.basis = walls.basis;
+  setLevel(levelRows.callWall, walls.call, walls.callDistance);
+  setLevel(levelRows.putWall, walls.put, walls.putDistance);
+
+  let note = '';
   if (!levels) {
-    for (const el of [els.zeroGamma, els.callWall, els.putWall]) {
-      setText(el, fmt.MISSING);
-      el.dataset.value = '';
-    }
-    setText(els.zeroGammaNote, '');
+    setLevel(levelRows.zeroGamma, null, null);
+  } else if (levels.zero_gamma === null || levels.zero_gamma === undefined) {
+    // Never invent a flip: no level from the server means none is shown, and why.
+    setReason(levelRows.zeroGamma, fmt.flipReason(levels.zero_gamma_status), levels.zero_gamma_status);
   } else {
-    // Never invent a flip: no level from the server means none is shown.
-    if (levels.zero_gamma === null) {
-      setText(els.zeroGamma, 'no flip in range');
-      els.zeroGamma.dataset.value = '';
-      setText(els.zeroGammaNote, levels.zero_gamma_status === 'pending' ? 'not computed yet' : '');
-    } else {
-      setText(els.zeroGamma, fmt.strike(levels.zero_gamma));
-      els.zeroGamma.dataset.value = String(levels.zero_gamma);
-      const side =
-        levels.zero_gamma_rising === true
-          ? 'net gamma negative below, positive above'
-          : levels.zero_gamma_rising === false
-            ? 'net gamma positive below, negative above'
-            : '';
-      setText(els.zeroGammaNote, side);
+    setLevel(levelRows.zeroGamma, levels.zero_gamma, levels.distance ? levels.distance.zero_gamma : null);
+    const parts = [];
+    if (levels.zero_gamma_rising === true) parts.push('net gamma negative below, positive above');
+    else if (levels.zero_gamma_rising === false) parts.push('net gamma positive below, negative above');
+    const others = otherRoots(levels);
+    if (others.length > 0) {
+      parts.push(`${others.length === 1 ? 'other root' : 'other roots'} ${others.map((r) => fmt.level(r.level)).join(', ')}`);
     }
-    setWall(els.callWall, levels.call_wall);
-    setWall(els.putWall, levels.put_wall);
+    const memo = flipMemo[options.filter];
+    const change = memo ? fmt.flipChange(memo.change, gex.ts) : '';
+    if (change) parts.push(change);
+    note = parts.join('\n'); // one fact a line (style.css: pre-line)
   }
+  setText(els.zeroGammaNote, note);
+  els.zeroGammaNoteRow.hidden = note === '';
   setText(els.netGex, part ? fmt.usdSigned(part.total.net_gex) : fmt.MISSING);
   setText(els.netGexVolume, part ? fmt.usdSigned(part.total.net_gex_volume) : fmt.MISSING);
 }
 
-function setWall(el, value) {
-  setText(el, value === null || value === undefined ? fmt.MISSING : fmt.strike(value));
-  el.dataset.value = value === null || value === undefined ? '' : String(value);
+/** The basis a level's label carries, e.g. " (volume)"; empty for none. The
+ * leading space keeps the label's text "Call wall (volume)" for screen readers;
+ * the style puts the basis on a line of its own. */
+function setBasis(row, suffix) {
+  setText(row.label.querySelector('.basis'), suffix);
+}
+
+/** A level and its distance from spot (`{ points, pct }` as published, or null). */
+function setLevel(row, value, distance) {
+  const missing = value === null || value === undefined;
+  row.value.colSpan = 1;
+  row.value.classList.remove('reason');
+  row.value.classList.toggle('whole', !missing && Number.isInteger(value));
+  row.points.hidden = false;
+  row.pct.hidden = false;
+  setText(row.value, missing ? fmt.MISSING : fmt.level(value));
+  row.value.dataset.value = missing ? '' : String(value);
+  row.value.dataset.status = '';
+  const shown = !missing && distance;
+  setText(row.points, shown ? fmt.pointsSigned(distance.points) : '');
+  setText(row.pct, shown ? fmt.pctSigned(distance.pct) : '');
+  const title = shown ? `${fmt.distance(distance)} from spot` : '';
+  row.points.title = title;
+  row.pct.title = title;
+}
+
+/** No level: the reason in words, across the value and distance columns. */
+function setReason(row, reason, status) {
+  row.value.colSpan = 3;
+  row.value.classList.add('reason');
+  row.value.classList.remove('whole');
+  row.points.hidden = true;
+  row.pct.hidden = true;
+  setText(row.value, reason);
+  row.value.dataset.value = '';
+  row.value.dataset.status = status || '';
 }
 
 function renderLegend() {
@@ -599,6 +683,12 @@ els.side.addEventListener('change', (ev) => {
 els.filter.addEventListener('change', () => {
   options.filter = els.filter.value;
   applyOptions();
+});
+els.curveToggle.addEventListener('change', () => {
+  options.curve = els.curveToggle.checked;
+  saveCurveOption(options.curve);
+  profileStale = true;
+  requestFrame();
 });
 els.window.addEventListener('change', () => {
   options.windowPct = parseWindow(els.window.value);

@@ -92,6 +92,83 @@ export function strike(x) {
   return Number.isInteger(x) ? String(x) : String(Math.round(x * 100) / 100);
 }
 
+/**
+ * An index level (spot, flip, a root) to two decimals, e.g. "6854.30"; a wall on a
+ * whole strike stays "6900". No thousands separator, as for strikes.
+ */
+export function level(x) {
+  if (isMissing(x)) return MISSING;
+  return Number.isInteger(x) ? String(x) : x.toFixed(2);
+}
+
+/**
+ * A level's signed distance from spot in index points: one decimal below 100
+ * points, whole points from there (NDX walls sit hundreds of points away), e.g.
+ * "−12.3", "+145". A distance that rounds to zero has no sign.
+ */
+export function pointsSigned(x) {
+  if (isMissing(x)) return MISSING;
+  const a = Math.abs(x);
+  const text = a >= 99.95 ? a.toFixed(0) : a.toFixed(1);
+  return Number(text) === 0 ? text : `${x > 0 ? '+' : MINUS}${text}`;
+}
+
+/** A signed percentage to two decimals, e.g. "−0.18%"; zero has no sign. */
+export function pctSigned(x) {
+  if (isMissing(x)) return MISSING;
+  const text = Math.abs(x).toFixed(2);
+  return Number(text) === 0 ? `${text}%` : `${x > 0 ? '+' : MINUS}${text}%`;
+}
+
+/**
+ * A level's distance from spot as the server publishes it (`{ points, pct }`,
+ * points = level − spot, pct = (level / spot − 1) × 100) in one string:
+ * "−12.3 pts (−0.18%)". Null (no level or no spot) is the em dash.
+ */
+export function distance(d) {
+  if (!d || isMissing(d.points) || isMissing(d.pct)) return MISSING;
+  return `${pointsSigned(d.points)} pts (${pctSigned(d.pct)})`;
+}
+
+/**
+ * Why there is no zero-gamma flip, from `levels.zero_gamma_status`, in a trader's
+ * words. The server never invents a flip; the UI says why there is none.
+ */
+export function flipReason(status) {
+  switch (status) {
+    case 'one_sided':
+      return 'calls or puts only: no flip';
+    case 'none_in_range':
+      return 'no material flip in range';
+    case 'no_open_interest':
+      return 'no open interest';
+    case 'no_usable_contracts':
+      return 'no volatility to re-price';
+    case 'pending':
+      return 'not computed yet';
+    default:
+      return 'no flip';
+  }
+}
+
+/** How long a note that the flip jumped to another root stays up: the transition
+ * is one tick's news, but a trader glancing back should still see that it moved. */
+export const FLIP_CHANGE_SHOWN_S = 300;
+
+/**
+ * The note for the flip's last jump (see `trackFlip` in profile.js) at `nowS`
+ * (Unix seconds): "moved to another root 14:03:27, was 6841" for a switch, "new
+ * flip 14:03:27, was 6841" when the held root vanished and another was published,
+ * "" when there is no jump or it is older than FLIP_CHANGE_SHOWN_S. The old level
+ * in whole points: it says where the flip was, and the note must fit one line.
+ */
+export function flipChange(change, nowS) {
+  if (!change || !(nowS - change.at <= FLIP_CHANGE_SHOWN_S)) return '';
+  const was = isMissing(change.from) ? '' : `, was ${Math.round(change.from)}`;
+  const what = change.kind === 'switched' ? 'moved to another root' : 'new flip';
+  return `${what} ${clock(change.at)}${was}`;
+}
+
 /** Quotes per second, one decimal below 100. */
 export function rate(x) {
   if (isMissing(x)) return MISSING;

@@ -1,16 +1,25 @@
-// profile.js — the per-strike dealer GEX profile beside the heatmap.
+// profile.js — the per-strike dealer GEX profile beside the heatmap, and which
+// levels the profile and the side panel show.
 //
 // Horizontal bars, one per heatmap row: the profile borrows the heatmap's row
 // geometry (same strikes, same row height, same header height) so a strike reads
 // straight across from its cells to its bar. It draws the selected expiry filter's
 // net GEX (call + put) as solid bars over faint call and put bars, and marks spot,
 // the zero-gamma flip, the call wall and the put wall. A flip is drawn only where
-// the server found one: when `zero_gamma` is null the chart says so and draws none.
+// the server found one: when `zero_gamma` is null the chart says why and draws none.
+//
+// Over the bars, on the same price axis but its own dollar scale, it draws the
+// gamma curve G(S'): net dealer GEX by OI with every contract re-priced at each
+// hypothetical index level S'. The flip is where that curve crosses zero, so the
+// curve is drawn about the bars' zero line and shows why the flip sits where it
+// does; the curve's other material roots are drawn faintly. The bars at today's
+// spot and the curve are different quantities (a strike's exposure vs the whole
+// book's at another spot), hence the separate scales.
 //
 // The chart is a few hundred bars, so it is simply redrawn whole whenever the GEX
 // document, the filter or the layout changes (at most a few times a second).
 
-import { usd, strike as fmtStrike } from './format.js';
+import { usd, level as fmtLevel, distance as fmtDistance, flipReason } from './format.js';
 import { yForPrice } from './heatmap.js';
 
 const BACKGROUND = '#0b0e14';
@@ -27,6 +36,11 @@ export const LEVEL_COLORS = Object.freeze({
   callWall: '#7cc4ff',
   putWall: '#ff9e5e',
 });
+/** The gamma curve: a hue none of the bars, levels or heatmap palettes use. */
+export const CURVE_COLOR = '#c792ea';
+const CURVE_HALO = 'rgba(11,14,20,0.85)';
+const ZERO_LINE_WITH_CURVE = '#55607a';
+const ROOT_FAINT = 'rgba(255,214,102,0.45)';
 const FONT = '10px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 const PAD_X = 8;
 
@@ -34,9 +48,105 @@ const PAD_X = 8;
  * when the heatmap shows it, otherwise GEX by open interest. */
 function columnsFor(metric) {
   return metric === 'gex_volume'
-    ? { call: 'call_gex_volume', put: 'put_gex_volume', label: 'GEX by volume' }
-    : { call: 'call_gex', put: 'put_gex', label: 'GEX by OI' };
+    ? { call: 'call_gex_volume', put: 'put_gex_volume', label: 'GEX by volume', volume: true }
+    : { call: 'call_gex', put: 'put_gex', label: 'GEX by OI', volume: false };
 }
+
+// ---------------------------------------------------------------------------
+// Levels: which ones the panel and the profile show (pure; selftest.js checks them)
+// ---------------------------------------------------------------------------
+
+/**
+ * The walls that go with a heatmap metric: the volume basis's (`call_wall_volume`,
+ * `put_wall_volume` and their distances) when GEX by volume is shown, the open
+ * interest basis's otherwise, so the walls always match the bars beside them.
+ * `suffix` is what their labels carry (" (volume)" or ""), `flipSuffix` what the
+ * flip's label carries: the flip only exists on the OI basis, which must be said
+ * when the volume bars are on screen. Missing fields come back as null.
+ */
+export function wallsFor(levels, metric) {
+  const volume = metric === 'gex_volume';
+  const l = levels || {};
+  const d = l.distance || {};
+  const pick = (key) => (volume ? l[`${key}_volume`] : l[key]) ?? null;
+  const pickDistance = (key) => (volume ? d[`${key}_volume`] : d[key]) ?? null;
+  return {
+    basis: volume ? 'volume' : 'oi',
+    call: pick('call_wall'),
+    put: pick('put_wall'),
+    callDistance: pickDistance('call_wall'),
+    putDistance: pickDistance('put_wall'),
+    suffix: volume ? ' (volume)' : '',
+    flipSuffix: volume ? ' (OI)' : '',
+  };
+}
+
+/** The gamma curve's material roots other than the published flip, ascending. */
+export function otherRoots(levels) {
+  const roots = levels && Array.isArray(levels.zero_gamma_roots) ? levels.zero_gamma_roots : [];
+  const flip = levels ? levels.zero_gamma : null;
+  const isFlip = (level) =>
+    Number.isFinite(flip) && Math.abs(level - flip) <= 1e-9 * Math.max(1, Math.abs(flip));
+  return roots.filter((r) => r && Number.isFinite(r.level) && !isFlip(r.level));
+}
+
+/**
+ * Remembers the flip's last jump to another root across ticks. `memo` is what this
+ * returned for the previous document of the same filter (or null), `levels` the new
+ * document's, `ts` its time (Unix seconds). Returns `{ level, change }`, `change`
+ * being `{ kind: 'switched' | 'appeared', from, to, at }` for the latest jump (kept
+ * while the flip holds, so the panel can say it moved a minute ago), or null once
+ * the flip is gone. A document seen twice (a resync re-sends the same tick) does
+ * not count as a second jump.
+ */
+export function trackFlip(memo, levels, ts) {
+  const level = levels && Number.isFinite(levels.zero_gamma) ? levels.zero_gamma : null;
+  const transition = levels ? levels.zero_gamma_transition : null;
+  const before = memo ? memo.level : null;
+  let change = memo ? memo.change : null;
+  if (level === null) {
+    change = null; // gone: the panel gives the reason instead
+  } else if ((transition === 'switched' || transition === 'appeared') && level !== before) {
+    change = { kind: transition, from: before, to: level, at: ts };
+  }
+  return { level, change };
+}
+
+/**
+ * The part of a gamma curve between the prices `lo` and `hi` (the rows on screen),
+ * as `[{ s, g }]` ascending, with the curve interpolated at the edges it crosses so
+ * the line reaches the top and bottom rows. Empty without a usable curve.
+ */
+export function curveInView(curve, lo, hi) {
+  if (!curve || !Array.isArray(curve.spot) || !Array.isArray(curve.gex)) return [];
+  const spots = curve.spot;
+  const gex = curve.gex;
+  const n = Math.min(spots.length, gex.length);
+  const out = [];
+  let previous = null;
+  for (let i = 0; i < n; i++) {
+    const s = spots[i];
+    const g = gex[i];
+    if (!Number.isFinite(s) || !Number.isFinite(g)) {
+      previous = null;
+      continue;
+    }
+    if (previous) {
+      for (const edge of [lo, hi]) {
+        if (previous.s < edge && s > edge) {
+          out.push({ s: edge, g: previous.g + ((g - previous.g) * (edge - previous.s)) / (s - previous.s) });
+        }
+      }
+    }
+    if (s >= lo && s <= hi) out.push({ s, g });
+    previous = { s, g };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The chart
+// ---------------------------------------------------------------------------
 
 export class ProfileView {
   constructor(canvas) {
@@ -51,9 +161,12 @@ export class ProfileView {
   /**
    * Draws the whole chart. `geometry` is the heatmap's (`top`, `rowH`, `height`,
    * `rowStrikes`); `gex` the GEX document; `filter` its filter name; `metric` the
-   * heatmap metric; `width` the CSS width available.
+   * heatmap metric; `width` the CSS width available; `showCurve` the gamma-curve
+   * switch. What was drawn is left on the canvas's data attributes for tests:
+   * `data-curve` (shown / hidden / none), `data-wall-basis` (oi / volume) and
+   * `data-other-roots` (how many faint roots are on screen).
    */
-  paint({ geometry, gex, filter, metric, width }) {
+  paint({ geometry, gex, filter, metric, width, showCurve = true }) {
     const height = geometry ? geometry.height : 200;
     this.resize(width, height);
     const ctx = this.ctx;
@@ -61,13 +174,19 @@ export class ProfileView {
     ctx.fillRect(0, 0, this.width, height);
     ctx.font = FONT;
     ctx.textBaseline = 'middle';
+    const data = this.canvas.dataset;
+    data.wallBasis = wallsFor(null, metric).basis;
 
     if (!gex || !geometry) {
+      data.curve = showCurve ? 'none' : 'hidden';
+      data.otherRoots = '0';
       this.message('Waiting for GEX…', 40);
       return;
     }
     const part = gex.filters[filter];
     if (!part) {
+      data.curve = showCurve ? 'none' : 'hidden';
+      data.otherRoots = '0';
       this.message(`No GEX for filter ${filter}.`, 40);
       return;
     }
@@ -79,6 +198,8 @@ export class ProfileView {
     const cols = columnsFor(metric);
     const calls = part[cols.call];
     const puts = part[cols.put];
+    const levels = part.levels || {};
+    const walls = wallsFor(levels, metric);
 
     // The scale: the largest bar on screen. Unlike the heatmap's colours, bar
     // length is read against the axis, so the wall should be the longest bar.
@@ -97,16 +218,26 @@ export class ProfileView {
     const zeroX = Math.round((plotLeft + plotRight) / 2) + 0.5;
     const half = (plotRight - plotLeft) / 2;
 
-    this.header({ part, filter, cols, scale, plotLeft, plotRight, zeroX, top });
+    // The curve's own scale: its largest |G| among the rows on screen, so its shape
+    // fills the width whatever the bars' scale.
+    const n = rowStrikes.length;
+    const points = showCurve && n > 0 ? curveInView(part.curve, rowStrikes[n - 1], rowStrikes[0]) : [];
+    let curveScale = 0;
+    for (const p of points) curveScale = Math.max(curveScale, Math.abs(p.g));
+    if (!(curveScale > 0)) curveScale = part.curve && part.curve.peak > 0 ? part.curve.peak : 1;
+    const curveShown = points.length >= 2;
+    data.curve = !showCurve ? 'hidden' : curveShown ? 'shown' : 'none';
 
-    ctx.strokeStyle = AXIS;
+    this.header({ part, filter, cols, walls, scale, plotLeft, plotRight, zeroX, top, showCurve, curveShown, curveScale });
+
+    ctx.strokeStyle = curveShown ? ZERO_LINE_WITH_CURVE : AXIS;
     ctx.beginPath();
     ctx.moveTo(zeroX, top);
-    ctx.lineTo(zeroX, top + rowStrikes.length * rowH);
+    ctx.lineTo(zeroX, top + n * rowH);
     ctx.stroke();
 
     const gap = rowH >= 6 ? 1 : 0;
-    for (let r = 0; r < rowStrikes.length; r++) {
+    for (let r = 0; r < n; r++) {
       const i = this.indexOfStrike.get(rowStrikes[r]);
       if (i === undefined) continue;
       const c = calls[i] ?? 0;
@@ -120,14 +251,26 @@ export class ProfileView {
       bar(ctx, zeroX, y, barH, (net / scale) * half, net >= 0 ? POSITIVE : NEGATIVE);
     }
 
-    const levels = part.levels || {};
     const marks = [
       { key: 'spot', value: gex.spot, text: 'spot', color: LEVEL_COLORS.spot, dash: [] },
-      { key: 'flip', value: levels.zero_gamma, text: 'flip', color: LEVEL_COLORS.flip, dash: [5, 3] },
-      { key: 'callWall', value: levels.call_wall, text: 'call wall', color: LEVEL_COLORS.callWall, dash: [2, 2] },
-      { key: 'putWall', value: levels.put_wall, text: 'put wall', color: LEVEL_COLORS.putWall, dash: [2, 2] },
+      { key: 'flip', value: levels.zero_gamma, text: `flip${walls.flipSuffix}`, color: LEVEL_COLORS.flip, dash: [5, 3] },
+      { key: 'callWall', value: walls.call, text: `call wall${walls.suffix}`, color: LEVEL_COLORS.callWall, dash: [2, 2] },
+      { key: 'putWall', value: walls.put, text: `put wall${walls.suffix}`, color: LEVEL_COLORS.putWall, dash: [2, 2] },
     ];
-    this.levelLines(marks, geometry, plotLeft, plotRight);
+    const located = marks.map((mark) => ({ mark, at: yForPrice(rowStrikes, top, rowH, mark.value) }));
+    const labelled = mergeEqualWalls(located);
+    const roots = otherRoots(levels)
+      .map((root) => ({ root, at: yForPrice(rowStrikes, top, rowH, root.level) }))
+      .filter(({ at }) => at && !at.clamped);
+    data.otherRoots = String(roots.length);
+
+    // Faint roots first, then the level lines, the curve over them, and all labels
+    // last so no line crosses a label.
+    this.rootLines(roots, plotLeft, plotRight);
+    this.levelLines(located, plotLeft, plotRight);
+    if (curveShown) this.curve(points, geometry, zeroX, half, curveScale, levels, roots);
+    const boxes = this.levelLabels(labelled, geometry, plotRight);
+    this.rootLabels(roots, plotLeft, boxes);
   }
 
   resize(width, height) {
@@ -150,29 +293,43 @@ export class ProfileView {
     this.ctx.fillText(text, PAD_X, y);
   }
 
-  header({ part, filter, cols, scale, plotLeft, plotRight, zeroX, top }) {
+  /** Title, flip, total, the curve's scale (beside its switch, which the page
+   * places at HEADER_CURVE_Y) and the bars' axis, top to bottom. */
+  header({ part, filter, cols, walls, scale, plotLeft, plotRight, zeroX, top, showCurve, curveShown, curveScale }) {
     const ctx = this.ctx;
     ctx.textAlign = 'left';
     ctx.fillStyle = '#dde3ec';
     ctx.font = `bold ${FONT}`;
     ctx.fillText(`Net ${cols.label} · ${filterName(filter)}`, plotLeft, 12);
     ctx.font = FONT;
-    ctx.fillStyle = LABEL;
     const levels = part.levels || {};
+    const flip = `flip${walls.flipSuffix}`;
     let flipText;
     if (levels.zero_gamma === null || levels.zero_gamma === undefined) {
-      flipText = levels.zero_gamma_status === 'pending' ? 'flip: not computed yet' : 'no flip in range';
+      flipText = `${flip}: ${flipReason(levels.zero_gamma_status)}`;
     } else {
-      flipText = `flip ${fmtStrike(levels.zero_gamma)}${levels.zero_gamma_rising === true ? ' ↑' : levels.zero_gamma_rising === false ? ' ↓' : ''}`;
+      const arrow = levels.zero_gamma_rising === true ? ' ↑' : levels.zero_gamma_rising === false ? ' ↓' : '';
+      const away = levels.distance && levels.distance.zero_gamma ? `  ${fmtDistance(levels.distance.zero_gamma)}` : '';
+      flipText = `${flip} ${fmtLevel(levels.zero_gamma)}${arrow}${away}`;
     }
     ctx.fillStyle = LEVEL_COLORS.flip;
-    ctx.fillText(flipText, plotLeft, 28);
+    ctx.fillText(flipText, plotLeft, 27);
     ctx.fillStyle = LABEL;
-    const net = part.total ? (metricIsVolume(cols) ? part.total.net_gex_volume : part.total.net_gex) : null;
-    if (net !== null && net !== undefined) ctx.fillText(`total ${net >= 0 ? '+' : '−'}${usd(net)}`, plotLeft, 44);
+    const net = part.total ? (cols.volume ? part.total.net_gex_volume : part.total.net_gex) : null;
+    if (net !== null && net !== undefined) ctx.fillText(`total ${net >= 0 ? '+' : '−'}${usd(net)}`, plotLeft, 42);
+
+    // The curve's scale, right of its switch: the curve is by OI whatever the bars.
+    if (showCurve) {
+      ctx.textAlign = 'right';
+      ctx.fillStyle = curveShown ? CURVE_COLOR : LABEL;
+      const none = part.curve ? 'none in view' : 'no curve';
+      ctx.fillText(curveShown ? `±${usd(curveScale)} per 1%, OI` : none, plotRight, HEADER_CURVE_Y);
+    }
 
     // Axis: the bar scale at both ends, zero in the middle.
     const y = top - 10;
+    ctx.fillStyle = LABEL;
+    ctx.textAlign = 'left';
     ctx.fillText(`−${usd(scale)}`, plotLeft, y);
     ctx.textAlign = 'right';
     ctx.fillText(`+${usd(scale)}`, plotRight, y);
@@ -185,38 +342,103 @@ export class ProfileView {
     ctx.stroke();
   }
 
-  /** Horizontal level lines with labels that do not overlap; a level outside the
-   * rows is labelled at the top or bottom edge with an arrow. */
-  levelLines(marks, geometry, plotLeft, plotRight) {
+  /** The curve about the bars' zero line, with a dark halo so it reads over bars,
+   * and a dot where it crosses zero at each root (filled at the published flip). */
+  curve(points, geometry, zeroX, half, curveScale, levels, roots) {
+    const ctx = this.ctx;
+    const { top, rowH, rowStrikes } = geometry;
+    const reach = half * 0.96; // the stroke stays inside the plot at the extremes
+    ctx.beginPath();
+    points.forEach((p, i) => {
+      const at = yForPrice(rowStrikes, top, rowH, p.s);
+      const x = zeroX + (p.g / curveScale) * reach;
+      if (i === 0) ctx.moveTo(x, at.y);
+      else ctx.lineTo(x, at.y);
+    });
+    ctx.lineJoin = 'round';
+    ctx.strokeStyle = CURVE_HALO;
+    ctx.lineWidth = 4;
+    ctx.stroke();
+    ctx.strokeStyle = CURVE_COLOR;
+    ctx.lineWidth = 1.75;
+    ctx.stroke();
+    ctx.lineWidth = 1;
+
+    for (const { at } of roots) dot(ctx, zeroX, at.y, 2.5, null, ROOT_FAINT);
+    const flipAt = yForPrice(rowStrikes, top, rowH, levels.zero_gamma);
+    if (flipAt && !flipAt.clamped) dot(ctx, zeroX, flipAt.y, 3.5, LEVEL_COLORS.flip, BACKGROUND);
+  }
+
+  /** The curve's other material roots: faint dotted lines, no competition for the
+   * published flip. */
+  rootLines(roots, plotLeft, plotRight) {
+    const ctx = this.ctx;
+    ctx.strokeStyle = ROOT_FAINT;
+    ctx.setLineDash([1, 3]);
+    for (const { at } of roots) {
+      const y = Math.round(at.y) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(plotLeft, y);
+      ctx.lineTo(plotRight, y);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+  }
+
+  /** Small faint labels for the other roots, at the left (the levels' labels are
+   * at the right); one that would overlap a label already placed is left out. */
+  rootLabels(roots, plotLeft, boxes) {
+    const ctx = this.ctx;
+    ctx.font = FONT;
+    ctx.textAlign = 'left';
+    for (const { root, at } of roots) {
+      const text = `root ${fmtLevel(root.level)}`;
+      const box = { x: plotLeft, y: at.y - 13, w: ctx.measureText(text).width + 6, h: 12 };
+      if (boxes.some((b) => overlaps(b, box))) continue;
+      boxes.push(box);
+      ctx.fillStyle = 'rgba(11,14,20,0.8)';
+      ctx.fillRect(box.x, box.y, box.w, box.h);
+      ctx.fillStyle = ROOT_FAINT;
+      ctx.fillText(text, box.x + 3, box.y + 6);
+    }
+  }
+
+  /** Horizontal level lines; a level outside the rows gets only its label. */
+  levelLines(located, plotLeft, plotRight) {
+    const ctx = this.ctx;
+    for (const { mark, at } of located) {
+      if (!at || at.clamped) continue;
+      const y = Math.round(at.y) + 0.5;
+      ctx.strokeStyle = mark.color;
+      ctx.setLineDash(mark.dash);
+      ctx.lineWidth = mark.key === 'spot' ? 1.5 : 1;
+      ctx.beginPath();
+      ctx.moveTo(plotLeft, y);
+      ctx.lineTo(plotRight, y);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.lineWidth = 1;
+    }
+  }
+
+  /** Labels that do not overlap; a level outside the rows is labelled at the top
+   * or bottom edge with an arrow. Returns the boxes they took. */
+  levelLabels(located, geometry, plotRight) {
     const ctx = this.ctx;
     const { top, rowH, rowStrikes } = geometry;
     const bottom = top + rowStrikes.length * rowH;
     const placed = [];
-    const located = marks.map((mark) => ({ mark, at: yForPrice(rowStrikes, top, rowH, mark.value) }));
-    // All lines first, then all labels, so no line crosses a label.
-    for (const { mark, at } of located) {
-      if (!at) continue;
-      const y = Math.round(at.y) + 0.5;
-      if (!at.clamped) {
-        ctx.strokeStyle = mark.color;
-        ctx.setLineDash(mark.dash);
-        ctx.lineWidth = mark.key === 'spot' ? 1.5 : 1;
-        ctx.beginPath();
-        ctx.moveTo(plotLeft, y);
-        ctx.lineTo(plotRight, y);
-        ctx.stroke();
-        ctx.setLineDash([]);
-        ctx.lineWidth = 1;
-      }
-    }
-    for (const { mark, at } of located) {
-      if (!at) continue;
+    const boxes = [];
+    // Top to bottom, so nudging keeps the labels in the order of their lines.
+    const ordered = located.filter(({ at }) => at).sort((a, b) => a.at.y - b.at.y);
+    for (const { mark, at } of ordered) {
       const y = Math.round(at.y) + 0.5;
       const arrow = at.clamped === 'above' ? '▲ ' : at.clamped === 'below' ? '▼ ' : '';
-      const text = `${arrow}${mark.text} ${fmtStrike(mark.value)}`;
+      const pieces = mark.pieces || [[mark.text, mark.color]];
+      const text = `${arrow}${pieces.map(([t]) => t).join('')} ${fmtLevel(mark.value)}`;
       let ly = at.clamped === 'above' ? top + 7 : at.clamped === 'below' ? bottom - 7 : y - 7;
       // Nudge down past labels already placed so none overlap.
-      for (let guard = 0; guard < marks.length; guard++) {
+      for (let guard = 0; guard < located.length; guard++) {
         const hit = placed.find((p) => Math.abs(p - ly) < 12);
         if (hit === undefined) break;
         ly = hit + 12;
@@ -226,22 +448,74 @@ export class ProfileView {
       const w = ctx.measureText(text).width + 6;
       ctx.fillStyle = 'rgba(11,14,20,0.9)';
       ctx.fillRect(plotRight - w, ly - 6, w, 12);
-      ctx.fillStyle = mark.color;
+      boxes.push({ x: plotRight - w, y: ly - 6, w, h: 12 });
+      // Right to left: the value in the last piece's colour, then each piece.
       ctx.textAlign = 'right';
-      ctx.fillText(text, plotRight - 3, ly);
+      let x = plotRight - 3;
+      const tail = ` ${fmtLevel(mark.value)}`;
+      ctx.fillStyle = pieces[pieces.length - 1][1];
+      ctx.fillText(tail, x, ly);
+      x -= ctx.measureText(tail).width;
+      for (let k = pieces.length - 1; k >= 0; k--) {
+        ctx.fillStyle = pieces[k][1];
+        ctx.fillText(pieces[k][0], x, ly);
+        x -= ctx.measureText(pieces[k][0]).width;
+      }
+      if (arrow) {
+        ctx.fillStyle = mark.color;
+        ctx.fillText(arrow, x, ly);
+      }
     }
+    return boxes;
   }
 }
 
-function metricIsVolume(cols) {
-  return cols.call === 'call_gex_volume';
-}
+/** Where the page puts the gamma-curve switch (index.html, style.css) and the
+ * header its scale: the fourth header line, above the bars' axis. */
+export const HEADER_CURVE_Y = 58;
 
 function bar(ctx, zeroX, y, h, length, color) {
   if (!(Math.abs(length) >= 0.5)) return;
   ctx.fillStyle = color;
   if (length >= 0) ctx.fillRect(zeroX + 0.5, y, length, h);
   else ctx.fillRect(zeroX - 0.5 + length, y, -length, h);
+}
+
+/** One label for a call wall and a put wall on the same strike (common on 0DTE
+ * and NDX): two labels for one line would be pushed away from it. */
+function mergeEqualWalls(located) {
+  const call = located.find(({ mark }) => mark.key === 'callWall');
+  const put = located.find(({ mark }) => mark.key === 'putWall');
+  if (!call || !put || !call.at || call.mark.value !== put.mark.value) return located;
+  const merged = {
+    mark: {
+      ...put.mark,
+      key: 'walls',
+      pieces: [
+        ['call', LEVEL_COLORS.callWall],
+        [' & ', LABEL],
+        [put.mark.text, LEVEL_COLORS.putWall],
+      ],
+    },
+    at: put.at,
+  };
+  return located.filter((l) => l !== call && l !== put).concat(merged);
+}
+
+function overlaps(a, b) {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+function dot(ctx, x, y, r, fill, stroke) {
+  ctx.beginPath();
+  ctx.arc(x, y, r, 0, 2 * Math.PI);
+  if (fill) {
+    ctx.fillStyle = fill;
+    ctx.fill();
+  }
+  ctx.strokeStyle = stroke;
+  ctx.lineWidth = 1;
+  ctx.stroke();
 }
 
 /** Filter names as the select shows them. */

@@ -21,6 +21,7 @@ import {
   RESYNC_REQUEST,
 } from './stream.js';
 import { buildGrid, cellValue, computeScale, colorIndex, yForPrice, labelInterval, NO_CONTRACT, PALETTES } from './heatmap.js';
+import { wallsFor, otherRoots, trackFlip, curveInView } from './profile.js';
 import * as fmt from './format.js';
 
 // ---------------------------------------------------------------------------
@@ -140,11 +141,69 @@ function expectedNextHeatmap() {
 const METRIC_NAMES = ['call_gex', 'put_gex', 'call_gex_volume', 'put_gex_volume', 'dex', 'vanna', 'charm'];
 const FILTER_NAMES = ['all', '0dte', 'next', '7d', '45d'];
 
+/** `levels` of a filter with no flip, in the schema's full shape. */
+function noFlipLevels() {
+  return {
+    zero_gamma: null,
+    zero_gamma_status: 'none_in_range',
+    zero_gamma_rising: null,
+    zero_gamma_transition: null,
+    zero_gamma_roots: [],
+    call_wall: 6900,
+    put_wall: 6800,
+    call_wall_volume: 6850,
+    put_wall_volume: 6850,
+    distance: {
+      zero_gamma: null,
+      call_wall: { points: 49.75, pct: 0.726 },
+      put_wall: { points: -50.25, pct: -0.734 },
+      call_wall_volume: { points: -0.25, pct: -0.004 },
+      put_wall_volume: { points: -0.25, pct: -0.004 },
+    },
+  };
+}
+
+/** `levels` with a flip at 6861.25 that just switched roots; another root at 6790. */
+function flipLevels() {
+  return {
+    zero_gamma: 6861.25,
+    zero_gamma_status: 'found',
+    zero_gamma_rising: true,
+    zero_gamma_transition: 'switched',
+    zero_gamma_roots: [
+      { level: 6790, rising: false },
+      { level: 6861.25, rising: true },
+    ],
+    call_wall: 6850,
+    put_wall: 6800,
+    call_wall_volume: 6875,
+    put_wall_volume: 6825,
+    distance: {
+      zero_gamma: { points: 9.5, pct: 0.139 },
+      call_wall: { points: -1.75, pct: -0.026 },
+      put_wall: { points: -51.75, pct: -0.755 },
+      call_wall_volume: { points: 23.25, pct: 0.339 },
+      put_wall_volume: { points: -26.75, pct: -0.39 },
+    },
+  };
+}
+
+/** A gamma curve of five hypothetical spots, crossing zero between 6800 and 6900. */
+function gexCurve(scale = 1) {
+  return {
+    spot: [6700, 6750, 6800, 6900, 7000],
+    gex: [-4e9, -3e9, -1e9, 2e9, 3e9].map((g) => g * scale),
+    floor: 6e7 * scale,
+    peak: 4e9 * scale,
+  };
+}
+
 function gexFilter(scale) {
   const f = {};
   for (const m of METRIC_NAMES) f[m] = [1, 2, 3].map((x) => x * scale);
   f.total = { call_gex: 1, put_gex: -1, call_gex_volume: 1, put_gex_volume: -1, dex: 1, vanna: 1, charm: 1, net_gex: 0, net_gex_volume: 0 };
-  f.levels = { zero_gamma: null, zero_gamma_status: 'none_in_range', zero_gamma_rising: null, call_wall: 6900, put_wall: 6800 };
+  f.levels = noFlipLevels();
+  f.curve = gexCurve(scale);
   return f;
 }
 
@@ -180,9 +239,17 @@ function gexDiffDoc({ base = 10, seq = 11, epoch = 'SPX-20261124-0001' } = {}) {
   for (const name of FILTER_NAMES) {
     filters[name] = empty();
     filters[name].total = { call_gex: 1, put_gex: -1, call_gex_volume: 1, put_gex_volume: -1, dex: 1, vanna: 1, charm: 1, net_gex: 0, net_gex_volume: 0 };
-    filters[name].levels = { zero_gamma: null, zero_gamma_status: 'none_in_range', zero_gamma_rising: null, call_wall: 6900, put_wall: 6800 };
+    filters[name].levels = noFlipLevels();
+    filters[name].curve = gexCurve(10 ** FILTER_NAMES.indexOf(name));
   }
-  filters.all = { index: [1], total: { ...filters.all.total, net_gex: 5 }, levels: { zero_gamma: 6861.25, zero_gamma_status: 'found', zero_gamma_rising: true, call_wall: 6850, put_wall: 6800 } };
+  filters.all = {
+    index: [1],
+    total: { ...filters.all.total, net_gex: 5 },
+    levels: flipLevels(),
+    // Three points where the snapshot had five: the diff's curve replaces it whole.
+    curve: { spot: [6800, 6850, 6900], gex: [-2e9, 1e8, 2.5e9], floor: 5e7, peak: 2.5e9 },
+  };
+  filters['0dte'].curve = null; // nothing left to scan
   for (const m of METRIC_NAMES) filters.all[m] = [-7];
   const expirations = { index: [0] };
   for (const m of METRIC_NAMES) expirations[m] = [111];
@@ -302,8 +369,27 @@ test('a GEX snapshot patched with its diff changes exactly the named rows', () =
     want.expirations[m][0] = 111;
   }
   want.filters.all.total.net_gex = 5;
-  want.filters.all.levels = { zero_gamma: 6861.25, zero_gamma_status: 'found', zero_gamma_rising: true, call_wall: 6850, put_wall: 6800 };
+  want.filters.all.levels = flipLevels();
+  want.filters.all.curve = { spot: [6800, 6850, 6900], gex: [-2e9, 1e8, 2.5e9], floor: 5e7, peak: 2.5e9 };
+  want.filters['0dte'].curve = null;
   assertEqual(next, want);
+});
+
+test("a GEX diff's levels and curve replace the filter's whole, not merged into the old ones", () => {
+  const doc = gexDoc();
+  doc.filters.all.levels.stale_key = 'from the old levels';
+  const state = new ChainState('SPX');
+  state.receive(heatmapDoc());
+  state.receive(doc);
+  const outcome = state.receive(gexDiffDoc());
+  assert(outcome.kind === 'gex' && !outcome.full, `applied: ${outcome.kind}`);
+  const all = state.gex.filters.all;
+  assertEqual(all.levels, flipLevels(), 'levels');
+  assert(all.curve.spot.length === 3 && all.curve.gex.length === 3, `curve of ${all.curve.spot.length} points`);
+  assert(all.curve.peak === 2.5e9, 'curve peak');
+  assert(state.gex.filters['0dte'].curve === null, 'a null curve replaces the old one');
+  assertEqual(state.gex.filters['7d'].curve, gexCurve(1000), 'an unchanged curve stays');
+  assertEqual(state.gex.filters['7d'].levels, noFlipLevels(), 'levels of the other filters');
 });
 
 test('applyGexDiff does not touch its inputs', () => {
@@ -536,6 +622,81 @@ test('strike labels use round steps that fit', () => {
 });
 
 // ---------------------------------------------------------------------------
+// Levels: walls by basis, other roots, the flip's jumps, the curve in view
+// ---------------------------------------------------------------------------
+
+test('the volume metric shows the volume walls, labelled; every other metric the OI walls', () => {
+  const levels = flipLevels();
+  const volume = wallsFor(levels, 'gex_volume');
+  assertEqual(
+    [volume.basis, volume.call, volume.put, volume.suffix, volume.flipSuffix],
+    ['volume', 6875, 6825, ' (volume)', ' (OI)'],
+    'volume',
+  );
+  assertEqual(volume.callDistance, { points: 23.25, pct: 0.339 }, 'volume call wall distance');
+  assertEqual(volume.putDistance, { points: -26.75, pct: -0.39 }, 'volume put wall distance');
+  for (const metric of ['gex', 'iv', 'mid', 'oi']) {
+    const oi = wallsFor(levels, metric);
+    assertEqual([oi.basis, oi.call, oi.put, oi.suffix, oi.flipSuffix], ['oi', 6850, 6800, '', ''], metric);
+    assertEqual(oi.putDistance, { points: -51.75, pct: -0.755 }, `${metric} put wall distance`);
+  }
+  const none = wallsFor(null, 'gex_volume');
+  assertEqual([none.call, none.put, none.callDistance, none.putDistance], [null, null, null, null], 'no levels');
+  const partial = wallsFor({ call_wall_volume: null, distance: null }, 'gex_volume');
+  assert(partial.call === null && partial.callDistance === null, 'null fields stay null');
+});
+
+test('the other roots are every material root but the published flip', () => {
+  assertEqual(otherRoots(flipLevels()), [{ level: 6790, rising: false }]);
+  assertEqual(otherRoots(noFlipLevels()), []);
+  assertEqual(otherRoots(null), []);
+  const vanished = { ...flipLevels(), zero_gamma: null };
+  assert(otherRoots(vanished).length === 2, 'without a published flip, every root is another');
+  assertEqual(otherRoots({ zero_gamma: 1, zero_gamma_roots: null }), [], 'roots missing');
+});
+
+test("the flip's jump to another root is remembered while it holds and forgotten when it goes", () => {
+  const at = (level, transition) => ({ ...flipLevels(), zero_gamma: level, zero_gamma_transition: transition });
+  let memo = trackFlip(null, at(6840.5, 'first'), 100);
+  assert(memo.level === 6840.5 && memo.change === null, 'the first flip is no jump');
+  memo = trackFlip(memo, at(6841.4, 'held'), 101);
+  assert(memo.change === null, 'a held root re-refined is no jump');
+  memo = trackFlip(memo, at(6861.25, 'switched'), 102);
+  assertEqual(memo.change, { kind: 'switched', from: 6841.4, to: 6861.25, at: 102 }, 'switched');
+  const again = trackFlip(memo, at(6861.25, 'switched'), 103);
+  assertEqual(again.change, memo.change, 'the same tick re-sent (a resync) is not a second jump');
+  memo = trackFlip(again, at(6861.4, 'held'), 104);
+  assert(memo.change && memo.change.at === 102, 'kept while the new root holds');
+  assert(fmt.flipChange(memo.change, 104) === `moved to another root ${fmt.clock(102)}, was 6841`, fmt.flipChange(memo.change, 104));
+  assert(fmt.flipChange(memo.change, 102 + fmt.FLIP_CHANGE_SHOWN_S + 1) === '', 'an old jump is no longer shown');
+  memo = trackFlip(memo, { ...noFlipLevels(), zero_gamma_transition: 'vanished' }, 105);
+  assert(memo.level === null && memo.change === null, 'vanished');
+  memo = trackFlip(memo, at(6900, 'appeared'), 106);
+  assertEqual(memo.change, { kind: 'appeared', from: null, to: 6900, at: 106 }, 'appeared');
+  assert(fmt.flipChange(memo.change, 106) === `new flip ${fmt.clock(106)}`, fmt.flipChange(memo.change, 106));
+  assert(trackFlip(null, null, 1).change === null, 'no levels');
+});
+
+test('the curve in view is cut at the rows on screen, interpolated at the edges', () => {
+  const curve = gexCurve();
+  assertEqual(curveInView(curve, 6725, 6950), [
+    { s: 6725, g: -3.5e9 },
+    { s: 6750, g: -3e9 },
+    { s: 6800, g: -1e9 },
+    { s: 6900, g: 2e9 },
+    { s: 6950, g: 2.5e9 },
+  ]);
+  assertEqual(curveInView(curve, 6000, 8000).length, 5, 'rows wider than the curve: all of it, no invented ends');
+  assertEqual(curveInView(curve, 6820, 6840), [
+    { s: 6820, g: -1e9 + 3e9 * 0.2 },
+    { s: 6840, g: -1e9 + 3e9 * 0.4 },
+  ], 'rows inside one step');
+  assertEqual(curveInView(curve, 7100, 7200), [], 'rows beyond the curve');
+  assertEqual(curveInView(null, 6000, 8000), [], 'no curve');
+  assertEqual(curveInView({ spot: null, gex: null, floor: 0, peak: 0 }, 6000, 8000), [], 'no arrays');
+});
+
+// ---------------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------------
 
@@ -560,8 +721,40 @@ test('numbers read the way a trader expects', () => {
     [fmt.durationMs(120), '120 ms'],
     [fmt.expirationLabel('2026-12-18', 'SPX', 'am_open'), '12-18 SPX AM'],
     [fmt.expirationLabel('2026-11-24', 'SPXW', 'pm_close'), '11-24 SPXW'],
+    [fmt.level(6854.3), '6854.30'],
+    [fmt.level(6900), '6900'],
+    [fmt.level(null), '—'],
   ];
   for (const [got, want] of cases) assert(got === want, `${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
+});
+
+test("a level's distance from spot reads in points and percent, signed", () => {
+  const cases = [
+    [{ points: -12.34, pct: -0.1799 }, '−12.3 pts (−0.18%)'],
+    [{ points: 9.5, pct: 0.139 }, '+9.5 pts (+0.14%)'],
+    [{ points: 145.4, pct: 0.694 }, '+145 pts (+0.69%)'],
+    [{ points: -99.96, pct: -0.48 }, '−100 pts (−0.48%)'],
+    [{ points: 0.02, pct: 0.0003 }, '0.0 pts (0.00%)'],
+    [{ points: -0.42, pct: -0.006 }, '−0.4 pts (−0.01%)'],
+    [null, '—'],
+    [{ points: null, pct: 0.1 }, '—'],
+  ];
+  for (const [d, want] of cases) assert(fmt.distance(d) === want, `${JSON.stringify(d)}: ${fmt.distance(d)} ≠ ${want}`);
+  assert(fmt.pointsSigned(-50.25) === '−50.3' && fmt.pctSigned(0.724) === '+0.72%', 'the table cells');
+  assert(fmt.pointsSigned(undefined) === '—' && fmt.pctSigned(NaN) === '—', 'missing');
+});
+
+test('every reason for no flip reads in words', () => {
+  const cases = [
+    ['one_sided', 'calls or puts only: no flip'],
+    ['none_in_range', 'no material flip in range'],
+    ['no_open_interest', 'no open interest'],
+    ['no_usable_contracts', 'no volatility to re-price'],
+    ['pending', 'not computed yet'],
+    ['something_new', 'no flip'],
+    [undefined, 'no flip'],
+  ];
+  for (const [status, want] of cases) assert(fmt.flipReason(status) === want, `${status}: ${fmt.flipReason(status)}`);
 });
 
 // ---------------------------------------------------------------------------

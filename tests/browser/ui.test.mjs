@@ -3,9 +3,12 @@
 // Usage: node ui.test.mjs <chainboard URL> <fake Massive URL> <screenshot path>
 //
 // It loads the page, waits for live data, checks that heatmap cells repaint from
-// diffs without a reload, lists new strikes through the fake Massive's control
-// endpoint and waits for the geometry_change epoch to show on the page, then saves a
-// screenshot. It prints one JSON line of what it saw and exits non-zero with a
+// diffs without a reload, that the levels panel gives the flip's distance from spot,
+// that the gamma-curve switch shows and hides the curve on the GEX profile, that the
+// GEX (volume) metric shows the volume basis's walls labelled as such, and that the
+// profile draws null levels and a null curve without an error; then it lists new
+// strikes through the fake Massive's control endpoint and waits for the
+// geometry_change epoch to show on the page, and saves a screenshot. It prints one JSON line of what it saw and exits non-zero with a
 // message on the first failed check. crates/cli/tests/browser.rs starts the demo and
 // runs this script.
 
@@ -61,6 +64,112 @@ try {
   check((await text('feed-state')).trim().length > 0, 'feed state shown');
   check((await text('call-wall')).trim().length > 0, 'call wall shown');
 
+  // The flip and its distance from spot (the demo's book has one in range).
+  const flipShown = () =>
+    page.waitForFunction(
+      () => {
+        const cell = (id) => document.querySelector(`[data-testid="${id}"]`)?.textContent.trim() ?? '';
+        return /^\d+(\.\d+)?$/.test(cell('zero-gamma')) &&
+          /^[+−]?\d+(\.\d)?$/.test(cell('zero-gamma-points')) &&
+          /^[+−]?\d+\.\d\d%$/.test(cell('zero-gamma-pct'));
+      },
+      null,
+      { timeout: 30_000 },
+    );
+  await flipShown();
+  const flip = {
+    level: (await text('zero-gamma')).trim(),
+    points: (await text('zero-gamma-points')).trim(),
+    pct: (await text('zero-gamma-pct')).trim(),
+  };
+
+  // The gamma curve: on by default, and the switch hides and shows it.
+  const toggle = page.locator('[data-testid="curve-toggle"]');
+  check(await toggle.isVisible(), 'a visible gamma-curve switch');
+  check(await toggle.isChecked(), 'the gamma curve is on by default');
+  const curveIs = (want) =>
+    page.waitForFunction(
+      (w) => document.querySelector('[data-testid="profile"]').dataset.curve === w,
+      want,
+      { timeout: 10_000 },
+    );
+  await curveIs('shown');
+  await toggle.uncheck();
+  await curveIs('hidden');
+  await toggle.check();
+  await curveIs('shown');
+
+  // GEX (volume): the walls are the volume basis's and say so; the flip is OI's.
+  const label = async (id) => (await text(id)).replace(/\s+/g, ' ').trim();
+  await page.selectOption('[data-testid="metric"]', 'gex_volume');
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="profile"]').dataset.wallBasis === 'volume',
+    null,
+    { timeout: 10_000 },
+  );
+  const volumeLabels = {
+    call: await label('call-wall-label'),
+    put: await label('put-wall-label'),
+    flip: await label('zero-gamma-label'),
+  };
+  check(volumeLabels.call.includes('Call wall') && volumeLabels.call.includes('(volume)'), `call wall label: ${volumeLabels.call}`);
+  check(volumeLabels.put.includes('Put wall') && volumeLabels.put.includes('(volume)'), `put wall label: ${volumeLabels.put}`);
+  check(volumeLabels.flip.includes('(OI)'), `flip label under the volume metric: ${volumeLabels.flip}`);
+  const basis = await page.locator('[data-testid="call-wall"]').getAttribute('data-basis');
+  check(basis === 'volume', `call wall basis ${basis}`);
+  // The value shown is the published volume wall (walls hold between ticks; retry
+  // across a tick or two in case one moved between the two reads).
+  let wallMatch = null;
+  for (let attempt = 0; attempt < 10 && !wallMatch; attempt++) {
+    const doc = await (await fetch(`${base}/api/v1/gex/SPX`)).json();
+    const want = doc.filters.all.levels.call_wall_volume;
+    const shown = await page.locator('[data-testid="call-wall"]').getAttribute('data-value');
+    if (shown === (want === null ? '' : String(want))) wallMatch = { shown, want, oi: doc.filters.all.levels.call_wall };
+    else await page.waitForTimeout(500);
+  }
+  check(wallMatch, 'the call wall shown under GEX (volume) is the published call_wall_volume');
+  await page.selectOption('[data-testid="metric"]', 'gex');
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="profile"]').dataset.wallBasis === 'oi',
+    null,
+    { timeout: 10_000 },
+  );
+  const oiCall = await label('call-wall-label');
+  check(!oiCall.includes('(volume)') && !(await label('zero-gamma-label')).includes('(OI)'), `labels back on OI: ${oiCall}`);
+
+  // Null levels and a null curve draw without an error (the page's own module, on a
+  // canvas of its own, so the live chart is untouched).
+  const nullPaint = await page.evaluate(async () => {
+    const { ProfileView } = await import('/profile.js');
+    const canvas = document.createElement('canvas');
+    const view = new ProfileView(canvas);
+    const levels = {
+      zero_gamma: null,
+      zero_gamma_status: 'one_sided',
+      zero_gamma_rising: null,
+      zero_gamma_transition: null,
+      zero_gamma_roots: [],
+      call_wall: null,
+      put_wall: null,
+      call_wall_volume: null,
+      put_wall_volume: null,
+      distance: { zero_gamma: null, call_wall: null, put_wall: null, call_wall_volume: null, put_wall_volume: null },
+    };
+    const part = { call_gex: [1e6, -2e6], put_gex: [0, 0], call_gex_volume: [0, 0], put_gex_volume: [0, 0], total: { net_gex: -1e6, net_gex_volume: 0 }, levels, curve: null };
+    const gex = { spot: null, strikes: [6800, 6900], filters: { all: part } };
+    const geometry = { top: 84, rowH: 10, height: 120, rowStrikes: Float64Array.from([6900, 6800]) };
+    const seen = [];
+    for (const metric of ['gex', 'gex_volume']) {
+      view.paint({ geometry, gex, filter: 'all', metric, width: 260, showCurve: true });
+      seen.push(canvas.dataset.curve);
+    }
+    part.levels = null;
+    view.paint({ geometry, gex, filter: 'all', metric: 'gex', width: 260, showCurve: true });
+    seen.push(canvas.dataset.curve);
+    return seen;
+  });
+  check(nullPaint.every((c) => c === 'none'), `null levels and curve: ${nullPaint}`);
+
   // An epoch change through the fake Massive: new strikes appear with the next photo.
   const listed = await fetch(`${fake}/_fake/list-strikes?symbol=SPX`, { method: 'POST' });
   check(listed.ok, `list-strikes answered ${listed.status}`);
@@ -83,7 +192,7 @@ try {
   check(after.epochChanges >= 1, 'epoch change counted');
   check(foreign.length === 0, `requests to other hosts: ${foreign.join(', ')}`);
   check(errors.length === 0, errors.join('\n'));
-  console.log(JSON.stringify({ ok: true, first, live, after, reason, screenshot }));
+  console.log(JSON.stringify({ ok: true, first, live, after, reason, flip, volumeLabels, wallMatch, screenshot }));
 } catch (e) {
   console.error(`browser test failed: ${e.message}`);
   if (errors.length) console.error(errors.join('\n'));

@@ -172,10 +172,12 @@ pub fn volume_weight(p: &Positioning, t: &Terms) -> f64 {
     let s = t.move_frac.max(p.min_move);
     let by_term = (1.0 + t.days.max(0) as f64).powf(-1.3);
     let by_root = if t.am_root { 0.4 } else { 1.0 };
-    // Trading is nearer the money than positions are, with some put skew.
+    // Trading is nearer the money than positions are and about as busy on both
+    // sides (SPX put/call volume is near one), puts a little more and a little
+    // further out.
     let shape = match t.right {
-        Right::Call => bump(m, 0.2 * s, 0.8 * s),
-        Right::Put => bump(m, -0.4 * s, 0.9 * s),
+        Right::Call => bump(m, 0.1 * s, 0.8 * s),
+        Right::Put => 1.1 * bump(m, -0.15 * s, 0.85 * s),
     };
     by_term * by_root * shape * p.round_factor(t.strike_points).sqrt()
 }
