@@ -61,6 +61,13 @@ fn the_first_screen_is_believable_whenever_the_demo_starts() {
             let all = gex.filter(ExpiryFilter::All);
             let net = all.total.net_gex();
             assert!(net.abs() <= bound, "{context}: net GEX {:.1} bn", net / 1e9);
+            // The volume basis is a proxy and not bounded: minutes before the close a
+            // day's 0DTE volume within a few points of spot carries tens of billions.
+            println!(
+                "{context}: net GEX {:+.1} bn by OI, {:+.1} bn by volume",
+                net / 1e9,
+                all.total.net_gex_volume() / 1e9
+            );
             let flip = all
                 .levels
                 .zero_gamma

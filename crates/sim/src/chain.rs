@@ -763,6 +763,10 @@ fn push_pair(
     let forward = config.spot * ((config.rate - config.div_yield) * expiry.t_years).exp();
     let m = (strike.points() / forward).ln();
     let vol = config.smile.vol(m, expiry.t_years);
+    // One volume draw for the strike: the call and the put trade alike, so the
+    // volume basis shows no side the simulator has no view on.
+    let volume_noise =
+        rng.random_range((1.0 - positioning::VOLUME_NOISE)..(1.0 + positioning::VOLUME_NOISE));
     for right in [Right::Call, Right::Put] {
         let key = ContractKey {
             root: expiry.root,
@@ -770,8 +774,18 @@ fn push_pair(
             right,
             strike,
         };
-        out.push(make_contract(config, scales, expiry, key, band, vol, rng));
+        let drawn = Drawn { vol, volume_noise };
+        out.push(make_contract(config, scales, expiry, key, band, drawn, rng));
     }
+}
+
+/// What a call and a put at one strike share.
+#[derive(Debug, Clone, Copy)]
+struct Drawn {
+    /// Implied volatility from the smile.
+    vol: f64,
+    /// The strike's volume noise (see [`positioning::VOLUME_NOISE`]).
+    volume_noise: f64,
 }
 
 /// Draws everything market-like about one contract.
@@ -781,10 +795,10 @@ fn make_contract(
     expiry: &SimExpiry,
     key: ContractKey,
     band: StrikeBand,
-    vol: f64,
+    drawn: Drawn,
     rng: &mut ChaCha8Rng,
 ) -> SimContract {
-    let (spot, strike, t) = (config.spot, key.strike.points(), expiry.t_years);
+    let (spot, strike, t, vol) = (config.spot, key.strike.points(), expiry.t_years, drawn.vol);
     let inputs = bsm::Inputs {
         right: key.right,
         spot,
@@ -833,7 +847,7 @@ fn make_contract(
         scales.volume_later
     };
     // Rounded up or down at random in proportion, so thin books keep their totals.
-    let volume = (positioning::volume_weight(p, &terms) * volume_scale * noise(rng)
+    let volume = (positioning::volume_weight(p, &terms) * volume_scale * drawn.volume_noise
         + rng.random::<f64>())
     .floor() as u64;
     let exchange = config.exchange;

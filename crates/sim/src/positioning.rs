@@ -58,9 +58,15 @@ pub struct Positioning {
     pub min_move: f64,
 }
 
-/// Relative spread of the seeded noise on each contract's open interest and volume:
-/// uniform in `[1 − NOISE, 1 + NOISE]`, mean one.
+/// Relative spread of the seeded noise on each contract's open interest: uniform in
+/// `[1 − NOISE, 1 + NOISE]`, mean one.
 pub const NOISE: f64 = 0.5;
+
+/// The same for volume, tighter, and one draw per strike for the call and the put
+/// alike: 0DTE volume carries so much gamma (over a million contracts a few points
+/// from spot) that independent ±50% draws would make the volume basis's net GEX
+/// swing by tens of billions on noise alone.
+pub const VOLUME_NOISE: f64 = 0.2;
 
 impl Positioning {
     /// The SPX book: about 18 million contracts open (the record was 21.4 million in
@@ -172,12 +178,12 @@ pub fn volume_weight(p: &Positioning, t: &Terms) -> f64 {
     let s = t.move_frac.max(p.min_move);
     let by_term = (1.0 + t.days.max(0) as f64).powf(-1.3);
     let by_root = if t.am_root { 0.4 } else { 1.0 };
-    // Trading is nearer the money than positions are and about as busy on both
-    // sides (SPX put/call volume is near one), puts a little more and a little
-    // further out.
+    // Trading is nearer the money than positions are, and as busy on either side
+    // (SPX put/call volume is near one): the simulator has no view on which side
+    // customers are, so the volume basis has none either.
     let shape = match t.right {
         Right::Call => bump(m, 0.1 * s, 0.8 * s),
-        Right::Put => 1.1 * bump(m, -0.15 * s, 0.85 * s),
+        Right::Put => bump(m, -0.1 * s, 0.8 * s),
     };
     by_term * by_root * shape * p.round_factor(t.strike_points).sqrt()
 }
