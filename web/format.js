@@ -140,6 +140,8 @@ export function flipReason(status) {
       return 'calls or puts only: no flip';
     case 'none_in_range':
       return 'no material flip in range';
+    case 'no_expiration':
+      return 'no expiration in this view';
     case 'no_open_interest':
       return 'no open interest';
     case 'no_usable_contracts':

@@ -748,6 +748,7 @@ test('every reason for no flip reads in words', () => {
   const cases = [
     ['one_sided', 'calls or puts only: no flip'],
     ['none_in_range', 'no material flip in range'],
+    ['no_expiration', 'no expiration in this view'],
     ['no_open_interest', 'no open interest'],
     ['no_usable_contracts', 'no volatility to re-price'],
     ['pending', 'not computed yet'],

@@ -133,9 +133,9 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("all", |b| {
         b.iter(|| {
-            let mut with_oi = 0;
+            let mut census = levels::Census::default();
             let profile = GammaProfile::new(
-                levels::legs(&tick.heatmap, &config, ExpiryFilter::All, &mut with_oi),
+                levels::legs(&tick.heatmap, &config, ExpiryFilter::All, &mut census),
                 config.rate,
                 config.div_yield,
             );

@@ -41,7 +41,9 @@ fn needs_solve(mask: FieldMask, current: Vol) -> bool {
 pub struct Tick {
     /// The heatmap.
     pub heatmap: Arc<HeatmapSnapshot>,
-    /// GEX and levels (the zero-gamma flip still [`crate::ZeroGamma::Pending`]).
+    /// GEX, its levels not yet settled: every filter's [`crate::Levels`] is the
+    /// default (flip [`crate::ZeroGamma::Pending`], no walls) until
+    /// [`crate::levels::settle`] fills them against the previous published tick.
     pub gex: Arc<GexSnapshot>,
     /// Whether the tick re-evaluated the whole board (new epoch or new anchor).
     pub full: bool,

@@ -18,7 +18,8 @@
 //!   and another root replaces it only when nearer spot by 0.25% of spot. Contracts
 //!   without a volatility (vendor greeks only) cannot be re-priced and are left out.
 //!   When there is no flip, the status says why: `none_in_range`, `one_sided`,
-//!   `no_open_interest`, `no_usable_contracts` (or `pending` without a spot).
+//!   `no_expiration`, `no_open_interest`, `no_usable_contracts` (or `pending`
+//!   without a spot).
 //! - **Call wall** / **put wall**: the strike with the largest call GEX / the largest
 //!   put GEX in size, by open interest, at the models' anchor (summed over the
 //!   filter's expirations). Not the strike with the most open interest: gamma
@@ -30,7 +31,7 @@
 
 use std::sync::Arc;
 
-use chainboard_model::Strike;
+use chainboard_model::{Right, Strike};
 use chainboard_quant::exposure::MULTIPLIER;
 use chainboard_quant::levels::{self, GammaLeg, GammaProfile};
 
@@ -87,9 +88,9 @@ fn flip(
     spot: f64,
     before: Option<&FilterGex>,
 ) -> FlipParts {
-    let mut with_oi = 0usize;
+    let mut census = Census::default();
     let profile = GammaProfile::new(
-        legs(heatmap, config, filter, &mut with_oi),
+        legs(heatmap, config, filter, &mut census),
         config.rate,
         config.div_yield,
     );
@@ -98,8 +99,18 @@ fn flip(
         let transition = previous.map(|_| levels::Transition::Vanished);
         (why, transition, Vec::new(), None)
     };
-    if with_oi == 0 {
+    let in_filter = heatmap
+        .columns
+        .iter()
+        .any(|c| c.filters & filter.bit() != 0);
+    if !in_filter {
+        return absent(ZeroGamma::NoExpiration);
+    }
+    if census.calls + census.puts == 0 {
         return absent(ZeroGamma::NoOpenInterest);
+    }
+    if census.calls == 0 || census.puts == 0 {
+        return absent(ZeroGamma::OneSided);
     }
     if profile.is_empty() {
         return absent(ZeroGamma::NoUsableContracts);
@@ -114,10 +125,17 @@ fn flip(
         peak: scan.peak,
     }));
     if profile.is_one_sided() {
-        let (zero_gamma, transition, roots, _) = absent(ZeroGamma::OneSided);
+        // Both sides hold open interest, but one has no volatility to re-price.
+        let (zero_gamma, transition, roots, _) = absent(ZeroGamma::NoUsableContracts);
         return (zero_gamma, transition, roots, curve);
     }
-    let (published, transition) = levels::track(&scan, spot, previous, &config.hysteresis);
+    let (published, transition) = match levels::track(&scan, spot, previous, &config.hysteresis) {
+        // A flip after a tick without one is news, not the first flip ever.
+        (Some(f), levels::Transition::First) if before.is_some() => {
+            (Some(f), levels::Transition::Appeared)
+        }
+        other => other,
+    };
     let zero_gamma = match published {
         Some(f) => ZeroGamma::At {
             level: f.level,
@@ -130,13 +148,23 @@ fn flip(
     (zero_gamma, transition, scan.roots, curve)
 }
 
+/// Contracts with open interest in a filter, usable or not, by side (as counted by
+/// [`legs`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Calls with open interest.
+    pub calls: usize,
+    /// Puts with open interest.
+    pub puts: usize,
+}
+
 /// The legs of `filter`: contracts with a volatility and open interest in its
-/// expirations. `with_oi` counts the contracts with open interest, usable or not.
+/// expirations. `census` counts the contracts with open interest, usable or not.
 pub fn legs<'a>(
     heatmap: &'a HeatmapSnapshot,
     config: &'a ModelConfig,
     filter: ExpiryFilter,
-    with_oi: &'a mut usize,
+    census: &'a mut Census,
 ) -> impl Iterator<Item = GammaLeg> + 'a {
     let layout = &heatmap.layout;
     heatmap
@@ -149,7 +177,10 @@ pub fn legs<'a>(
                 return None;
             }
             let oi = cell.oi.filter(|&oi| oi > 0)?;
-            *with_oi += 1;
+            match pos.right {
+                Right::Call => census.calls += 1,
+                Right::Put => census.puts += 1,
+            }
             let vol = cell.iv?;
             let strike = layout.strikes.get(usize::from(pos.strike))?.points();
             Some(GammaLeg {

@@ -379,11 +379,13 @@ pub enum ZeroGamma {
     /// Every contract with open interest is on one side (calls only, or puts only):
     /// the profile cannot change sign.
     OneSided,
-    /// No contract of the filter has open interest (or the filter has no
-    /// expiration).
+    /// The filter has no expiration (no 0DTE expiration on the board, say).
+    NoExpiration,
+    /// No contract of the filter's expirations has open interest.
     NoOpenInterest,
-    /// Contracts have open interest, but none has a volatility to re-price gamma at
-    /// other spots (every quote unusable and no vendor volatility).
+    /// Contracts have open interest, but none (or none on one side) has a volatility
+    /// to re-price gamma at other spots (every quote unusable and no vendor
+    /// volatility).
     NoUsableContracts,
     /// The flip level, index points, and whether gamma turns positive going up.
     At {
@@ -412,12 +414,13 @@ impl ZeroGamma {
     }
 
     /// `found`, or why not: `pending`, `none_in_range`, `one_sided`,
-    /// `no_open_interest`, `no_usable_contracts`.
+    /// `no_expiration`, `no_open_interest`, `no_usable_contracts`.
     pub fn status(&self) -> &'static str {
         match self {
             ZeroGamma::Pending => "pending",
             ZeroGamma::NoneInRange => "none_in_range",
             ZeroGamma::OneSided => "one_sided",
+            ZeroGamma::NoExpiration => "no_expiration",
             ZeroGamma::NoOpenInterest => "no_open_interest",
             ZeroGamma::NoUsableContracts => "no_usable_contracts",
             ZeroGamma::At { .. } => "found",

@@ -3,10 +3,10 @@
 
 mod common;
 
-use chainboard_model::{Settlement, Underlying};
+use chainboard_model::Underlying;
 use chainboard_models::{ExpiryFilter, levels};
 use chainboard_quant::expiry;
-use chainboard_sim::{ChainConfig, SimChain};
+use chainboard_sim::{Market, MarketConfig};
 use jiff::civil::{Date, date};
 
 /// Unix ms of `day` at `hour:minute` in New York.
@@ -17,25 +17,21 @@ fn ny_ms(day: Date, hour: i8, minute: i8) -> i64 {
         .expect("a New York time")
 }
 
-/// The demo's first screen for `symbol` at `now_ms`, as the fake Massive lists it:
-/// the chain of the session date, photographed now, through the engine and the
-/// models, levels settled. Returns (spot, the settled GEX snapshot).
+/// The demo's first screen for `symbol` at `now_ms`, as the fake Massive serves it:
+/// the market the fake starts (the session date's chain, its clock and listing),
+/// photographed now, through the engine and the models, levels settled. Returns
+/// (spot, the settled GEX snapshot).
 fn first_screen(symbol: &str, now_ms: i64, seed: u64) -> (f64, chainboard_models::GexSnapshot) {
     let underlying = Underlying::new(symbol).expect("valid");
-    let tz = expiry::exchange_time_zone();
-    let today = expiry::session_date(now_ms, &tz);
-    let close_ms = expiry::settlement_ms(today, Settlement::PmClose, &tz).expect("a close");
-    let mut config = match symbol {
-        "SPX" => ChainConfig::spx_like(today, seed),
-        _ => ChainConfig::ndx_like(today, seed),
-    };
-    config.hours_to_close = (close_ms - now_ms) as f64 / 3.6e6;
-    let chain = SimChain::generate(config);
-    let photo = chainboard_sim::photo::photo(&chain, now_ms, |_| true);
-    assert_eq!(photo.underlying, underlying);
+    let today = expiry::session_date(now_ms, &expiry::exchange_time_zone());
+    let config =
+        MarketConfig::for_underlyings(&[underlying], today, seed, now_ms).expect("a shape");
+    let market = Market::new(config, now_ms);
+    let photo = common::market_photo(&market, now_ms, |_| true);
+    let spot = photo.underlying_value.expect("a spot");
     let (_engine, models, tick) = common::models_on(photo, now_ms);
     let gex = levels::settle(&tick.heatmap, &tick.gex, models.config(), None);
-    (chain.spot(), gex)
+    (spot, gex)
 }
 
 #[test]

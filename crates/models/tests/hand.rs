@@ -11,7 +11,8 @@ use chainboard_model::{
     SlowFields, Strike, Underlying,
 };
 use chainboard_models::gex::Metric;
-use chainboard_models::{ExpiryFilter, GreeksSource, levels};
+use chainboard_models::{ExpiryFilter, GreeksSource, ZeroGamma, levels};
+use chainboard_quant::levels::Transition;
 
 /// 2026-11-24 14:20 UTC.
 const NOW_MS: i64 = 1_795_532_400_000;
@@ -128,6 +129,14 @@ type Row<'a> = (&'a str, Option<f64>, u64);
 
 /// The settled levels of a board of `contracts`.
 fn settled_board(contracts: &[Row<'_>]) -> chainboard_models::GexSnapshot {
+    settled_after(contracts, None)
+}
+
+/// The levels of a board of `contracts`, settled against `previous`.
+fn settled_after(
+    contracts: &[Row<'_>],
+    previous: Option<&chainboard_models::GexSnapshot>,
+) -> chainboard_models::GexSnapshot {
     let spx = Underlying::new("SPX").expect("valid");
     let photo = ChainSnapshot {
         underlying: spx,
@@ -144,13 +153,13 @@ fn settled_board(contracts: &[Row<'_>]) -> chainboard_models::GexSnapshot {
         rejected: RejectTally::default(),
     };
     let (_engine, models, tick) = common::models_on(photo, NOW_MS);
-    levels::settle(&tick.heatmap, &tick.gex, models.config(), None)
+    levels::settle(&tick.heatmap, &tick.gex, models.config(), previous)
 }
 
 #[test]
 fn boards_that_cannot_have_a_flip_say_why() {
     // (contracts, the `all` filter's status)
-    let cases: [(&[Row<'_>], &str); 3] = [
+    let cases: [(&[Row<'_>], &str); 4] = [
         (
             &[
                 ("O:SPXW261215C05000000", Some(0.2), 0),
@@ -172,6 +181,15 @@ fn boards_that_cannot_have_a_flip_say_why() {
             ],
             "no_usable_contracts",
         ),
+        // Both sides hold open interest, but the puts cannot be re-priced: not
+        // `one_sided`, which would say nobody holds puts.
+        (
+            &[
+                ("O:SPXW261215C05000000", Some(0.2), 1_000),
+                ("O:SPXW261215P04900000", None, 2_000),
+            ],
+            "no_usable_contracts",
+        ),
     ];
     for (contracts, status) in cases {
         let gex = settled_board(contracts);
@@ -189,7 +207,33 @@ fn boards_that_cannot_have_a_flip_say_why() {
         // No 0DTE expiration on this board: nothing to compute, said so.
         assert_eq!(
             gex.filter(ExpiryFilter::ZeroDte).levels.zero_gamma.status(),
-            "no_open_interest"
+            "no_expiration"
         );
     }
+}
+
+#[test]
+fn a_flip_after_a_tick_without_one_is_announced_as_appeared() {
+    let board: &[Row<'_>] = &[
+        ("O:SPXW261215C05000000", Some(0.2), 1_000),
+        ("O:SPXW261215P04800000", Some(0.2), 2_000),
+    ];
+    let first = settled_board(board);
+    let all = first.filter(ExpiryFilter::All);
+    assert!(all.levels.zero_gamma.level().is_some(), "{:?}", all.levels);
+    assert_eq!(all.levels.transition, Some(Transition::First));
+    // The tick before had no flip: the flip now is news, not the first ever.
+    let mut without = first.clone();
+    for f in &mut without.filters {
+        f.levels.zero_gamma = ZeroGamma::NoneInRange;
+    }
+    let next = settled_after(board, Some(&without));
+    let all = next.filter(ExpiryFilter::All);
+    assert_eq!(all.levels.transition, Some(Transition::Appeared));
+    // And one with a flip before holds it.
+    let held = settled_after(board, Some(&first));
+    assert_eq!(
+        held.filter(ExpiryFilter::All).levels.transition,
+        Some(Transition::Held)
+    );
 }

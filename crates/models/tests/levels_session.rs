@@ -5,7 +5,7 @@
 
 mod common;
 
-use chainboard_model::{ChainSnapshot, QuoteUpdate, RejectTally, TradeUpdate, Underlying};
+use chainboard_model::{QuoteUpdate, TradeUpdate, Underlying};
 use chainboard_models::observer::feed_status;
 use chainboard_models::{ExpiryFilter, GexSnapshot, ModelConfig, levels};
 use chainboard_quant::expiry;
@@ -66,20 +66,9 @@ fn session(seed: u64, minute: i64) -> (usize, usize) {
     let config =
         MarketConfig::for_underlyings(&[spx], date(2026, 11, 24), seed, start_ms).expect("SPX");
     let mut market = Market::new(config, start_ms);
-    let photo = market.photo(0, start_ms).expect("a book");
     // The near board (two months of expirations): the same levels logic, a quicker
     // test.
-    let snapshot = ChainSnapshot {
-        underlying: spx,
-        taken_at_ms: start_ms,
-        underlying_value: Some(photo.spot()),
-        contracts: (0..photo.len())
-            .filter_map(|i| photo.contract(i))
-            .filter(|c| c.days_to_expiry <= 60)
-            .filter_map(|c| chainboard_sim::photo::chain_contract(&c, start_ms))
-            .collect(),
-        rejected: RejectTally::default(),
-    };
+    let snapshot = common::market_photo(&market, start_ms, |c| c.days_to_expiry <= 60);
     let (mut engine, mut models, first) = common::models_on(snapshot, start_ms);
     let model_config = *models.config();
     let mut published: GexSnapshot =

@@ -494,9 +494,9 @@ fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
     let n = 1_200;
     let mut found = 0;
     for filter in ExpiryFilter::ALL {
-        let mut with_oi = 0;
+        let mut census = levels::Census::default();
         let profile = GammaProfile::new(
-            levels::legs(&t.heatmap, &config, filter, &mut with_oi),
+            levels::legs(&t.heatmap, &config, filter, &mut census),
             config.rate,
             config.div_yield,
         );

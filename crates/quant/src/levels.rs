@@ -486,7 +486,7 @@ impl GammaProfile {
         let mut immaterial = 0;
         for (a, b) in crossings(&values) {
             let below = side_peak(a.saturating_sub(reach)..=a);
-            let above = side_peak(b..=(b + reach).min(cells));
+            let above = side_peak(b..=b.saturating_add(reach).min(cells));
             if below.max(above) < floor || peak == 0.0 {
                 immaterial += 1;
                 continue;

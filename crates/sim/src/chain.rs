@@ -462,9 +462,6 @@ pub struct SimChain {
     config: ChainConfig,
     expirations: Vec<SimExpiry>,
     contracts: Arc<Vec<SimContract>>,
-    /// Contracts per unit of weight, fixed at generation so that strikes listed
-    /// later are sized like the ones listed at the start.
-    scales: Scales,
 }
 
 /// Open interest and volume per unit of [`positioning`] weight.
@@ -580,7 +577,6 @@ impl SimChain {
             config,
             expirations,
             contracts: Arc::new(contracts),
-            scales,
         }
     }
 
@@ -692,9 +688,17 @@ impl SimChain {
             if listed.contains(&key) || !seen.insert(key) {
                 continue;
             }
+            // Open interest is as of the previous close and a strike listed today has
+            // not traded yet: none of either.
+            let unopened = Scales {
+                oi_calls: 0.0,
+                oi_puts: 0.0,
+                volume_today: 0.0,
+                volume_later: 0.0,
+            };
             push_pair(
                 &self.config,
-                self.scales,
+                unopened,
                 expiry,
                 strike,
                 band,
@@ -812,7 +816,7 @@ fn make_contract(
     let distance = (strike / spot).ln().abs();
     let sqrt_t = t.sqrt();
     // How deep and fresh the quote is: books near the money are deeper.
-    let volume_liquidity = (-distance / (0.01 + 0.05 * sqrt_t)).exp();
+    let quote_liquidity = (-distance / (0.01 + 0.05 * sqrt_t)).exp();
 
     let vendor_greeks = if greeks.delta.abs() > 0.995 {
         VendorGreeks::Empty
@@ -826,10 +830,10 @@ fn make_contract(
         theo,
         ticks::natural_spread(theo) * rng.random_range(0.8..1.5),
     );
-    let bid_size = 1 + (rng.random::<f64>() * (5.0 + 150.0 * volume_liquidity)) as u32;
-    let ask_size = 1 + (rng.random::<f64>() * (5.0 + 150.0 * volume_liquidity)) as u32;
+    let bid_size = 1 + (rng.random::<f64>() * (5.0 + 150.0 * quote_liquidity)) as u32;
+    let ask_size = 1 + (rng.random::<f64>() * (5.0 + 150.0 * quote_liquidity)) as u32;
     let quote_age_ms =
-        (rng.random::<f64>() * (1_000.0 + 600_000.0 * (1.0 - volume_liquidity))) as i64;
+        (rng.random::<f64>() * (1_000.0 + 600_000.0 * (1.0 - quote_liquidity))) as i64;
 
     let terms = terms(config, expiry, key.strike, key.right);
     let noise = |rng: &mut ChaCha8Rng| {

@@ -84,12 +84,14 @@ impl Positioning {
     }
 
     /// The NDX book: a small fraction of SPX's in contracts (record volume 62,000 a
-    /// day in July 2024), each contract about three times SPX's notional.
+    /// day in July 2024; 50,000 taken as a day), each contract about three times
+    /// SPX's notional. The open interest and the 0DTE share are assumptions: no
+    /// published figure was found (see `docs/simulator.md`).
     pub fn ndx() -> Self {
         Self {
-            open_interest: 0.9e6,
+            open_interest: 0.6e6,
             put_call_ratio: 1.4,
-            daily_volume: 60_000.0,
+            daily_volume: 50_000.0,
             zero_dte_volume_share: 0.45,
             round_strikes: [(500, 3.0), (250, 2.0), (100, 1.5)],
             min_move: 0.005,
@@ -97,8 +99,10 @@ impl Positioning {
     }
 
     /// The share of a full session's volume traded by a photo taken
-    /// `hours_to_close` before the 6.5-hour session's close: at least a quarter (a
-    /// photo before the open shows yesterday's), at most all of it.
+    /// `hours_to_close` before the close of a 6.5-hour session (early closes are not
+    /// shortened): at least a quarter, so that a photo taken before the open, or on
+    /// a weekend for Monday's session, still shows trading to look at; at most all
+    /// of it.
     pub fn volume_so_far(hours_to_close: f64) -> f64 {
         (1.0 - hours_to_close / 6.5).clamp(0.25, 1.0)
     }

@@ -64,3 +64,24 @@ pub fn models_on(photo: ChainSnapshot, now_ms: i64) -> (Engine, Models, Tick) {
         .expect("lays out");
     (engine, models, tick)
 }
+
+/// A photo of the first book of `market` at `now_ms` (its live quotes and trades), of
+/// the contracts `keep` selects, as the engine's chain snapshot.
+pub fn market_photo(
+    market: &chainboard_sim::Market,
+    now_ms: i64,
+    keep: impl Fn(&SimContract) -> bool,
+) -> ChainSnapshot {
+    let photo = market.photo(0, now_ms).expect("a book");
+    ChainSnapshot {
+        underlying: photo.underlying(),
+        taken_at_ms: now_ms,
+        underlying_value: Some(photo.spot()),
+        contracts: (0..photo.len())
+            .filter_map(|i| photo.contract(i))
+            .filter(|c| keep(c))
+            .filter_map(|c| chainboard_sim::photo::chain_contract(&c, now_ms))
+            .collect(),
+        rejected: chainboard_model::RejectTally::default(),
+    }
+}
