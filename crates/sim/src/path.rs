@@ -27,8 +27,8 @@ use crate::traffic::normal;
 pub struct SpotPath {
     /// Time for half of a displacement from the target to decay, ms.
     pub half_life_ms: f64,
-    /// Standard deviation of `ln(S/anchor)` around the target when settled (0.0035 =
-    /// 0.35%: about 24 SPX points). Zero freezes the index (it still reverts).
+    /// Standard deviation of `ln(S/anchor)` around the target when settled (0.0012 =
+    /// 0.12%: about 8 SPX points). Zero freezes the index (it still reverts).
     pub sd: f64,
     /// Mean time between trends, ms (a Poisson clock).
     pub trend_every_ms: f64,
@@ -39,12 +39,14 @@ pub struct SpotPath {
 }
 
 impl Default for SpotPath {
-    /// Half-life 150 s around the flip with 0.35% spread (about 2 SPX points a second),
+    /// Half-life 120 s around the flip with 0.12% spread (under a point a second, about
+    /// 20% annualised: a faster index makes every quote stale against spot within a
+    /// second, and 0DTE implied volatilities, and with them the 0DTE flip, jitter),
     /// and a 90-second trend of 0.8% every six minutes on average.
     fn default() -> Self {
         Self {
-            half_life_ms: 150_000.0,
-            sd: 0.0035,
+            half_life_ms: 120_000.0,
+            sd: 0.0012,
             trend_every_ms: 360_000.0,
             trend_ms: 90_000.0,
             trend_size: 0.008,
