@@ -42,7 +42,7 @@ fn oi(c: &[&SimContract]) -> f64 {
 }
 
 #[test]
-fn net_gex_and_the_flip_are_believable_on_every_day() {
+fn net_gex_and_the_flip_are_believable_across_two_years_of_start_days() {
     // (symbol, net GEX bound in $ per 1% move)
     for (symbol, bound) in [("SPX", 30e9), ("NDX", 10e9)] {
         let (mut low, mut high, mut farthest) = (f64::MAX, f64::MIN, 0.0f64);
