@@ -86,7 +86,7 @@
 //! straight-line and within about 2 ulps of `f64::exp`, so the loop vectorizes; a leg
 //! so far from `S'` that `exp(−d1²/2)` underflows is clamped to an exact zero rather
 //! than branched around, which changes nothing. On a 25,000-leg board one evaluation
-//! takes about 80 µs and building the profile plus the whole search about 10 ms on one
+//! takes about 70 µs and building the profile plus the whole scan about 9 ms on one
 //! core (`cargo bench -p chainboard-quant --bench levels`).
 
 use std::f64::consts::TAU;
