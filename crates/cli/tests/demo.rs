@@ -185,3 +185,20 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
     }
     assert!(full, "resync answered with a full heatmap");
 }
+
+#[test]
+fn sigterm_stops_the_service_gracefully() {
+    let demo = Demo::start();
+    demo.wait_ready(Duration::from_secs(60));
+    let (status, stdout) = demo.terminate(Duration::from_secs(20));
+    // As on Ctrl-C: ingestion stopped, the summary printed, exit 0 (not 143).
+    assert!(status.success(), "{status:?}\n{stdout}");
+    for line in [
+        "SPX epoch=",
+        "NDX epoch=",
+        "store degraded=",
+        "models published=",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}

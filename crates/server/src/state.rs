@@ -72,7 +72,7 @@ impl AppState {
     /// The symbol named by a path parameter, if this service publishes it. The
     /// parameter is matched against the configured list, never used as given.
     pub(crate) fn symbol(&self, raw: &str) -> Option<Underlying> {
-        let wanted = raw.trim().trim_start_matches("I:");
+        let wanted = bare_symbol(raw);
         self.inner
             .symbols
             .iter()
@@ -129,6 +129,38 @@ impl BoardObserver for TimedModels {
         // Most polls are not due for a tick; only real ticks are timed.
         if self.inner.ticks() != before {
             self.times.record(start.elapsed());
+        }
+    }
+}
+
+/// A symbol as a path gives it, without surrounding space or Massive's index prefix
+/// (`I:`, in either case): `i:spx` and `I:SPX` name `SPX`.
+fn bare_symbol(raw: &str) -> &str {
+    let raw = raw.trim();
+    match raw.get(..2) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("I:") => &raw[2..],
+        _ => raw,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bare_symbol;
+
+    #[test]
+    fn the_index_prefix_is_dropped_in_either_case() {
+        for (raw, want) in [
+            ("SPX", "SPX"),
+            ("spx", "spx"),
+            ("I:SPX", "SPX"),
+            ("i:spx", "spx"),
+            (" I:ndx ", "ndx"),
+            ("I:", ""),
+            ("I", "I"),
+            ("", ""),
+            ("é:x", "é:x"),
+        ] {
+            assert_eq!(bare_symbol(raw), want, "{raw:?}");
         }
     }
 }

@@ -33,7 +33,28 @@ pub(crate) struct Service {
     pub(crate) for_secs: Option<f64>,
 }
 
-/// Runs the service until interrupted (or `for_secs`), then prints a summary.
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, what systemd, Docker and Kubernetes send
+/// to stop a service: both stop it the same graceful way.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot watch SIGTERM; Ctrl-C only"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs the service until interrupted (Ctrl-C or SIGTERM, or `for_secs`), then
+/// prints a summary.
 /// `before_start` runs once the store is open, before anything connects: `run` checks
 /// Massive there.
 pub(crate) async fn serve(
@@ -84,9 +105,7 @@ pub(crate) async fn serve(
     let stop = async {
         match service.for_secs {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            None => interrupted().await,
         }
     };
     tokio::pin!(stop);

@@ -2,12 +2,15 @@
 
 #![allow(clippy::unwrap_used, dead_code)] // a fixture that fails to start is a failed test
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 
 /// The demo binary on a free port; killed on drop.
 pub(crate) struct Demo {
     child: Child,
+    /// The rest of its standard output, kept open so that its summary can be written
+    /// (and read) at shutdown.
+    stdout: Option<Lines<BufReader<ChildStdout>>>,
     /// The service's base URL, without a trailing slash.
     pub(crate) url: String,
     /// The fake Massive's base URL (its control endpoints are under `/_fake/`).
@@ -40,9 +43,30 @@ impl Demo {
         }
         Self {
             child,
+            stdout: Some(lines),
             url: url.unwrap(),
             fake: fake.unwrap(),
         }
+    }
+
+    /// Sends SIGTERM (what systemd, Docker and Kubernetes send) and waits, up to
+    /// `within`, for the process to exit; returns its status and the rest of its
+    /// standard output.
+    pub(crate) fn terminate(mut self, within: std::time::Duration) -> (ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = self.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let rest: Vec<String> = stdout.map_while(Result::ok).collect();
+            let _ = tx.send(rest.join("\n"));
+        });
+        let rest = rx
+            .recv_timeout(within)
+            .unwrap_or_else(|_| panic!("still running {within:?} after SIGTERM"));
+        let status = self.child.wait().unwrap();
+        (status, rest)
     }
 }
 
