@@ -54,7 +54,7 @@ fn normalize_reads_json_lines_and_reports_each_broken_page() {
     std::fs::write(
         &file,
         format!(
-            "{}\n{{\"status\":\"OK\",\"results\":[\n{}\n",
+            "{}\n{{\"status\":\"OK\",\"results\":[\n{}\n{{\"status\":\"OK\",\"results\":null}}\n",
             good.trim(),
             denied.trim()
         ),
@@ -72,7 +72,11 @@ fn normalize_reads_json_lines_and_reports_each_broken_page() {
         stderr.contains("pages.jsonl:3: Massive refused the request (NOT_AUTHORIZED)"),
         "{stderr}"
     );
-    assert!(stderr.contains("failed_pages=2"), "{stderr}");
+    assert!(
+        stderr.contains("pages.jsonl:4: chain page is not a valid snapshot response: an OK page without `results`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("failed_pages=3"), "{stderr}");
     assert_eq!(
         text(&out.stdout).lines().count(),
         1,

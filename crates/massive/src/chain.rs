@@ -13,6 +13,9 @@
 //! - A body whose `status` is not `OK` (or `DELAYED`, which Massive uses for delayed
 //!   entitlements) is a [`PageError`] carrying the vendor's text, whatever the HTTP
 //!   code was: `NOT_AUTHORIZED` puts it in `message`, `ERROR` in `error`.
+//! - An `OK` page must carry `results`: `[]` is a legitimately empty chain (an
+//!   underlying with nothing listed); a missing or `null` array is malformed, so a
+//!   truncated or mangled answer never passes as "no contracts".
 
 use chainboard_model::time::{count_from_f64, unix_ms_from_any};
 use chainboard_model::{
@@ -138,7 +141,14 @@ impl<'a> Normalizer<'a> {
             underlying_value: None,
             request_id,
         };
-        for raw in response.results.unwrap_or_default() {
+        // `results: []` is a chain with nothing listed; a page without the array (or
+        // with `null`) says nothing about the chain and must not pass as empty.
+        let Some(results) = response.results else {
+            return Err(PageError::Malformed(
+                "an OK page without `results` (an empty chain is `\"results\": []`)".into(),
+            ));
+        };
+        for raw in results {
             let result: MassiveChainResult = match serde_json::from_str(raw.get()) {
                 Ok(r) => r,
                 Err(e) => {

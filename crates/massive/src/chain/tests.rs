@@ -129,11 +129,22 @@ fn broken_pages_are_errors() {
             "{body:.40}"
         );
     }
-    let empty = n.page(r#"{"status":"OK","request_id":"x"}"#).unwrap();
+    let empty = n
+        .page(r#"{"status":"OK","request_id":"x","results":[]}"#)
+        .unwrap();
     assert!(
-        empty.contracts.is_empty(),
-        "a page without results is an empty page"
+        empty.contracts.is_empty() && empty.rejections.is_empty(),
+        "an empty array is an empty chain"
     );
+    for body in [
+        r#"{"status":"OK","request_id":"x"}"#,
+        r#"{"status":"OK","request_id":"x","results":null}"#,
+    ] {
+        assert!(
+            matches!(n.page(body), Err(PageError::Malformed(ref m)) if m.contains("without `results`")),
+            "{body}"
+        );
+    }
     let delayed = n.page(r#"{"status":"DELAYED","results":[]}"#);
     assert!(delayed.is_ok(), "delayed entitlements answer DELAYED");
 }
