@@ -65,6 +65,16 @@ fn main() -> ExitCode {
     }
     let matches = command.get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(("run", run)) = matches.subcommand()
+        && run.value_source("api_key") == Some(clap::parser::ValueSource::CommandLine)
+    {
+        // The environment variable and the config file are not in `ps` or the shell's
+        // history; a flag is.
+        eprintln!(
+            "chainboard: warning: --api-key on the command line is visible to other users (ps) \
+             and in shell history; prefer MASSIVE_API_KEY or `api-key` in the [run] table of --config"
+        );
+    }
     let result = match cli.command.unwrap_or(Command::Demo(Default::default())) {
         Command::Demo(args) => commands::demo::run(&args),
         Command::Tour(args) => commands::tour::run(&args),

@@ -184,6 +184,21 @@ fn run_says_clearly_when_the_host_is_unreachable_or_the_key_missing() {
         "{}",
         text(&out.stderr)
     );
+    // A key on the command line is visible in `ps`: said so, without the key.
+    let warning = "warning: --api-key on the command line is visible to other users";
+    assert!(text(&out.stderr).contains(warning), "{}", text(&out.stderr));
+    // From the environment, no warning.
+    let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+        .args(["run", "--rest-url", "http://127.0.0.1:9"])
+        .env("MASSIVE_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !text(&out.stderr).contains(warning),
+        "{}",
+        text(&out.stderr)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
         .arg("run")
         .env_remove("MASSIVE_API_KEY")
