@@ -105,6 +105,9 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
         "chainboard_store_flush_lag_seconds",
         "chainboard_store_errors_total 0",
         "chainboard_stream_clients",
+        "chainboard_feed_frames_total",
+        "chainboard_feed_errors_total{kind=\"bad_symbol\"}",
+        "chainboard_socket_connects_total{cluster=\"options\"} 1",
     ] {
         assert!(
             metrics.contains(family),
@@ -200,5 +203,38 @@ fn sigterm_stops_the_service_gracefully() {
         "models published=",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
+
+/// The value of the metric sample `sample` (name and labels, as printed) in `text`.
+fn metric(text: &str, sample: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_errors_show_in_the_metrics() {
+    let demo = Demo::start();
+    let base = demo.url.clone();
+    ready(&base).await;
+    let sample = "chainboard_feed_errors_total{kind=\"malformed_frame\"}";
+    let (_, _, before) = get(&format!("{base}/metrics")).await;
+    let before = metric(&before, sample).unwrap();
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/_fake/malformed?frames=5", demo.fake))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, _, text) = get(&format!("{base}/metrics")).await;
+        let now = metric(&text, sample).unwrap();
+        if now >= before + 5.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{sample} {before} → {now}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

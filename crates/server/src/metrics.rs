@@ -147,6 +147,75 @@ fn render(state: &AppState) -> String {
             "Contracts with a quote subscription.",
             status.quoted as f64,
         );
+        let feed = &status.feed;
+        out.one(
+            "chainboard_feed_frames_total",
+            "counter",
+            "WebSocket data frames read from the options and indices feeds.",
+            feed.frames as f64,
+        );
+        out.family(
+            "chainboard_feed_errors_total",
+            "counter",
+            "Feed input that was not applied, by kind: frames that were not valid JSON of the expected shape, events of an unknown type or missing fields, symbols that are not option tickers, roots no board here owns, impossible prices or times.",
+        );
+        for (kind, count) in [
+            ("malformed_frame", feed.malformed_frames),
+            ("unknown_event", feed.unknown_events),
+            ("invalid_event", feed.invalid_events),
+            ("bad_symbol", feed.bad_symbols),
+            ("unrouted", feed.unrouted),
+            ("rejected_update", feed.rejected_updates),
+        ] {
+            out.sample(
+                "chainboard_feed_errors_total",
+                &[("kind", kind)],
+                count as f64,
+            );
+        }
+        out.one(
+            "chainboard_feed_status_messages_total",
+            "counter",
+            "Status messages on the feeds (connected, auth, acks, errors).",
+            feed.statuses as f64,
+        );
+        type Socket = fn(&chainboard_massive::socket::SocketStats) -> u64;
+        let per_socket: [(&str, &str, Socket); 5] = [
+            (
+                "chainboard_socket_connects_total",
+                "Connections authenticated.",
+                |s| s.connects,
+            ),
+            (
+                "chainboard_socket_disconnects_total",
+                "Connections lost or replaced.",
+                |s| s.disconnects,
+            ),
+            (
+                "chainboard_socket_dropped_frames_total",
+                "Frames dropped because the queue to the core was full (each a gap).",
+                |s| s.dropped_frames,
+            ),
+            (
+                "chainboard_socket_slow_consumer_total",
+                "slow_consumer notices from Massive.",
+                |s| s.slow_consumer,
+            ),
+            (
+                "chainboard_socket_status_errors_total",
+                "Error status messages from Massive.",
+                |s| s.status_errors,
+            ),
+        ];
+        for (name, help, get) in per_socket {
+            out.family(name, "counter", help);
+            for (cluster, stats) in [
+                ("options", &status.options_socket),
+                ("indices", &status.indices_socket),
+            ] {
+                out.sample(name, &[("cluster", cluster)], get(stats) as f64);
+            }
+        }
     }
     let ticks = &inner.ticks;
     out.family(
