@@ -360,6 +360,7 @@ async fn run(
         observer,
         status: IngestStatus::default(),
         status_tx,
+        malformed_log: Throttle::every_ms(10_000),
     };
     let result = core
         .run(
@@ -407,6 +408,42 @@ struct Core {
     observer: Option<Box<dyn BoardObserver>>,
     status: IngestStatus,
     status_tx: watch::Sender<IngestStatus>,
+    /// Malformed frames are counted (`/metrics`) and logged at most once per window:
+    /// a broken feed must not flood the log.
+    malformed_log: Throttle,
+}
+
+/// A warning that may repeat many times a second, logged at most once per window
+/// with how many were left out since the last one.
+#[derive(Debug)]
+struct Throttle {
+    window_ms: i64,
+    last_ms: Option<i64>,
+    suppressed: u64,
+}
+
+impl Throttle {
+    fn every_ms(window_ms: i64) -> Self {
+        Self {
+            window_ms,
+            last_ms: None,
+            suppressed: 0,
+        }
+    }
+
+    /// At `now_ms`: `Some(left out since the last log)` to log now, `None` to count
+    /// this one as left out.
+    fn allow(&mut self, now_ms: i64) -> Option<u64> {
+        if self
+            .last_ms
+            .is_some_and(|last| now_ms.saturating_sub(last) < self.window_ms)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last_ms = Some(now_ms);
+        Some(std::mem::take(&mut self.suppressed))
+    }
 }
 
 impl Core {
@@ -510,8 +547,11 @@ impl Core {
     }
 
     fn apply(&mut self, frame: &str) {
-        if let Err(e) = self.feed.apply_frame(frame, now_ms()) {
-            tracing::warn!(error = %e, "malformed frame");
+        let now = now_ms();
+        if let Err(e) = self.feed.apply_frame(frame, now)
+            && let Some(suppressed) = self.malformed_log.allow(now)
+        {
+            tracing::warn!(error = %e, suppressed, "malformed frame (later ones within 10 s are counted, not logged)");
         }
     }
 
@@ -772,5 +812,23 @@ async fn market_poller(rest: RestClient, every: Duration, out: mpsc::Sender<bool
             Err(e) => tracing::warn!(error = %e, "market status unavailable; keeping the last one"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Throttle;
+
+    #[test]
+    fn a_throttled_warning_logs_once_a_window_with_what_it_left_out() {
+        let mut t = Throttle::every_ms(10_000);
+        assert_eq!(t.allow(0), Some(0));
+        assert_eq!(t.allow(1), None);
+        assert_eq!(t.allow(9_999), None);
+        assert_eq!(t.allow(10_000), Some(2));
+        assert_eq!(t.allow(10_001), None);
+        assert_eq!(t.allow(40_000), Some(1));
+        // A clock that steps back logs nothing new and counts it.
+        assert_eq!(t.allow(39_000), None);
     }
 }
