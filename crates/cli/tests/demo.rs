@@ -238,3 +238,35 @@ async fn feed_errors_show_in_the_metrics() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_tells_the_truth_about_a_silent_feed() {
+    let demo = Demo::start();
+    let base = demo.url.clone();
+    ready(&base).await;
+    // The feed goes silent for 15 s while the market is open: not ready, saying why,
+    // then ready again once it speaks.
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/_fake/stall?seconds=15", demo.fake))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let (status, body) = get_json(&format!("{base}/readyz")).await;
+        if status == 503 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still ready while silent: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(body["ready"], false);
+    let problems = body["problems"].to_string();
+    assert!(problems.contains("feed silent"), "{body}");
+    ready(&base).await;
+}

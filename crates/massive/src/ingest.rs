@@ -180,6 +180,9 @@ pub struct IngestStatus {
     pub gaps: u64,
     /// Contracts with a quote subscription.
     pub quoted: usize,
+    /// Whether the market is open, as Massive's market status last said; `None`
+    /// before it answered. A silent feed is a problem only while it is open.
+    pub market_open: Option<bool>,
     /// The plan, as logged.
     pub plan: Option<String>,
     /// Set when ingestion stopped for good.
@@ -495,6 +498,7 @@ impl Core {
                 },
                 Some(open) = market_rx.recv() => {
                     let now = now_ms();
+                    self.status.market_open = Some(open);
                     for e in self.feed.engines_mut() {
                         e.set_market_open(open, now);
                     }

@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chainboard_model::Underlying;
 use chainboard_model::time::ms_to_seconds;
+use chainboard_models::snapshot::FeedState;
 use chainboard_store::publisher::Published;
 use serde_json::{Value, json};
 
@@ -141,17 +142,23 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: every symbol has a snapshot younger than the snapshot TTL (after
-/// which the store's copy is gone too) and ingestion has not stopped. 503 with the
-/// reasons otherwise.
+/// `GET /readyz`: ready when ingestion has not stopped, every symbol has a snapshot
+/// younger than the snapshot TTL (after which the store's copy is gone too) whose
+/// feed is live (a feed silent beyond the watchdog's `stale_after` while the market
+/// is open is not; a closed market is not an error), and the store is not degraded.
+/// 503 with the reasons otherwise, per symbol and component.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let now_ms = chainboard_massive::ingest::now_ms();
     let fresh_ms =
         i64::try_from(state.inner.publisher.config().snapshot_ttl.as_millis()).unwrap_or(i64::MAX);
     let mut problems = Vec::new();
-    if let Some(fatal) = state.inner.ingest.borrow().fatal.clone() {
-        problems.push(format!("ingestion stopped: {fatal}"));
-    }
+    let market_open = {
+        let ingest = state.inner.ingest.borrow();
+        if let Some(fatal) = ingest.fatal.clone() {
+            problems.push(format!("ingestion stopped: {fatal}"));
+        }
+        ingest.market_open != Some(false)
+    };
     for &symbol in &state.inner.symbols {
         match state.inner.publisher.watch(symbol).borrow().as_ref() {
             None => problems.push(format!("{symbol}: no snapshot yet")),
@@ -159,10 +166,24 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
                 "{symbol}: last snapshot {} ms old",
                 now_ms - p.heatmap.meta.ts_ms
             )),
+            Some(p) if market_open && p.heatmap.meta.feed.state != FeedState::Live => {
+                problems.push(format!(
+                    "{symbol}: feed silent for {} ms while the market is open ({})",
+                    p.heatmap.meta.feed.silence_ms,
+                    p.heatmap.meta.feed.state.as_str()
+                ));
+            }
             Some(_) => {}
         }
     }
     let store_degraded = state.inner.store.degraded();
+    if store_degraded {
+        problems.push(format!(
+            "store {} degraded: {}",
+            state.inner.store_name,
+            state.inner.store.last_error().unwrap_or_default()
+        ));
+    }
     let body = json!({
         "ready": problems.is_empty(),
         "problems": problems,
