@@ -89,6 +89,10 @@ pub struct RestConfig {
     pub attempts: u32,
     /// Waits between attempts.
     pub backoff: BackoffConfig,
+    /// A response body larger than this is refused while it is read, never held
+    /// whole: a full page of 250 contracts is about 250 KB, so the default (64 MiB)
+    /// is far above any real page and far below what would hurt the process.
+    pub max_body_bytes: usize,
 }
 
 impl RestConfig {
@@ -101,6 +105,7 @@ impl RestConfig {
             timeout: Duration::from_secs(15),
             attempts: 5,
             backoff: BackoffConfig::from_millis(500, 15_000),
+            max_body_bytes: 64 << 20,
         }
     }
 }
@@ -567,9 +572,17 @@ impl RestClient {
             Err(e) => return Attempt::Retry(transport_error(&e)),
         };
         let status = response.status();
-        let body = match response.text().await {
+        let body = match read_capped(response, self.config.max_body_bytes).await {
             Ok(b) => b,
-            Err(e) => return Attempt::Retry(transport_error(&e)),
+            Err(BodyError::Transport(e)) => return Attempt::Retry(transport_error(&e)),
+            Err(e) => {
+                return Attempt::Fatal(LoadError::Page {
+                    endpoint: url.path().to_owned(),
+                    page: page_no,
+                    attempts: 1,
+                    last: e.to_string(),
+                });
+            }
         };
         if status.is_success() {
             return Attempt::Body(body);
@@ -593,6 +606,40 @@ impl RestClient {
             })
         }
     }
+}
+
+/// Why a response body was not read.
+#[derive(Debug, Error)]
+enum BodyError {
+    /// The connection failed mid-body (retryable).
+    #[error("transport error")]
+    Transport(reqwest::Error),
+    /// The body is larger than the configured cap.
+    #[error("response body over the {limit}-byte limit (max_body_bytes)")]
+    TooLarge {
+        /// The cap.
+        limit: usize,
+    },
+    /// The body is not UTF-8 text.
+    #[error("response body is not UTF-8 text")]
+    NotText,
+}
+
+/// The body of `response` as text, refusing it as soon as it is known to exceed
+/// `limit` bytes (from `Content-Length`, or while the chunks arrive): a hostile or
+/// broken server cannot make the process hold more than `limit` bytes of it.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| BodyError::NotText)
 }
 
 /// The statuses Massive's own clients retry.

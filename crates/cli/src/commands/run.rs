@@ -66,6 +66,10 @@ pub(crate) struct Args {
     /// Seconds between chain photos (forced photos come on top).
     #[arg(long, default_value_t = 30.0)]
     refresh_secs: f64,
+    /// Largest REST response body accepted, in MiB: a larger one is refused while it
+    /// is read (a real chain page is about 0.25 MiB).
+    #[arg(long, default_value_t = 64)]
+    max_body_mib: usize,
     /// Seconds of feed silence before a fresh photo starts a `stale_feed` epoch.
     #[arg(long, default_value_t = 5.0)]
     stale_after_secs: f64,
@@ -289,6 +293,10 @@ pub(crate) fn config(args: &Args) -> Result<IngestConfig> {
     }
     let mut config = IngestConfig::new(args.rest_url.clone(), ws_url, key, underlyings);
     config.refresh_every = secs("--refresh-secs", args.refresh_secs)?;
+    if args.max_body_mib == 0 || args.max_body_mib > 4096 {
+        bail!("--max-body-mib must be between 1 and 4096");
+    }
+    config.rest.max_body_bytes = args.max_body_mib << 20;
     let stale = secs("--stale-after-secs", args.stale_after_secs)?;
     config.engine = EngineConfig {
         watchdog: WatchdogConfig {
