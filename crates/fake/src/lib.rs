@@ -2,8 +2,8 @@
 //! by chainboard's market simulator, with faults on demand.
 //!
 //! chainboard's Massive clients, its epoch engine and the whole service are tested
-//! end to end against this rather than the live vendor: it speaks the protocol of
-//! MASSIVE.md exactly (paths, query parameters, JSON shapes, status events, limits),
+//! end to end against this rather than the live vendor: it speaks
+//! Massive's documented protocol exactly (paths, query parameters, JSON shapes, status events, limits),
 //! it is deterministic in what it lists, and a test can make it fail the ways the real
 //! service does — a stalled feed, dropped sockets, rate-limited or failing pages,
 //! malformed frames, refused keys, newly listed strikes.
@@ -25,7 +25,7 @@
 //!   the index moves, expirations settling at 16:00 New York time.
 //!
 //! The REST error shapes and the WebSocket status messages the fake chose where
-//! MASSIVE.md leaves them open are listed in [`rest`]'s and `session`'s docs.
+//! Massive's documentation leaves them open are listed in [`rest`]'s and `session`'s docs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Massive's REST endpoints, as chainboard uses them: the option chain snapshot (paged,
 //! filtered, from a stored photo), the indices snapshot and the market status.
 //!
-//! Errors use Massive's shapes (MASSIVE.md; the exact texts for a key are the ones
+//! Errors use Massive's documented shapes (the exact texts for a key are the ones
 //! Polygon/Massive is reported to send):
 //!
 //! | case | HTTP | body |

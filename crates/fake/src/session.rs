@@ -4,7 +4,7 @@
 //! everything a client can get wrong is decided here, and answered with a status
 //! event rather than a crash.
 //!
-//! Status events chosen where MASSIVE.md is silent (all `"status":"error"`):
+//! Status events chosen where Massive's documentation is silent (all `"status":"error"`):
 //! an action before `auth_success`, bad JSON, an unknown action, an unparsable
 //! subscription, a `Q.*` wildcard, a quote subscription beyond the per-connection
 //! limit ([`quote_limit_message`]) and a message over 1 MiB.

@@ -2,7 +2,7 @@
 //!
 //! A full SPX chain is 100+ pages of up to 250 contracts. [`Normalizer::page`] turns one
 //! response body into domain contracts; [`ChainAssembler`] joins the pages of one load
-//! into the photo the engine takes. The rules, from shared/MASSIVE.md:
+//! into the photo the engine takes. The rules, from Massive's documented behaviour:
 //!
 //! - Strict about identity and numbers: the ticker must parse, `details` must agree
 //!   with it, prices, sizes and open interest must be non-negative. A contract that

@@ -1,7 +1,7 @@
 //! Massive WebSocket frames → typed events, without allocating per event.
 //!
 //! Every server frame is a JSON array of events; status and data events can share a
-//! frame (shared/MASSIVE.md). This is chainboard's hot path: a busy SPX session sends
+//! frame (Massive's documented framing). This is chainboard's hot path: a busy SPX session sends
 //! hundreds of thousands of quotes a second. So instead of building a DOM or a `Vec` of
 //! structs, [`FrameParser`] scans the frame once and hands each event, borrowed from the
 //! frame's bytes, to a [`FrameSink`]. Strings with JSON escapes (legal, never seen in

@@ -13,7 +13,7 @@
 //!  /indices socket ──V frames────────────────────┘     /options socket
 //! ```
 //!
-//! - The **core task** is the one writer of every engine (ARCHITECTURE.md: one writer
+//! - The **core task** is the one writer of every engine (`docs/architecture.md`: one writer
 //!   per underlying; here one task serves the handful of underlyings of a
 //!   connection). It parses frames in place, applies photos, runs the watchdogs and
 //!   re-plans subscriptions. It never waits on the network: loaders and sockets talk

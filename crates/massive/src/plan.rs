@@ -4,8 +4,8 @@
 //! # Why a planner
 //!
 //! Massive allows **at most 1,000 option contracts with quote (`Q.`) subscriptions per
-//! WebSocket connection, with no wildcard** (see `MASSIVE.md`, "Limits and
-//! disconnects"), and an account usually has one connection. The boards are far larger:
+//! WebSocket connection, with no wildcard** (Massive's documented limits; on
+//! a new connection the oldest is dropped), and an account usually has one connection. The boards are far larger:
 //! an SPX epoch holds ~24k contracts and NDX ~31k, all carried by that one connection.
 //! So quotes are a scarce budget to spend where they matter, while everything else on
 //! the boards is kept fresh by the REST photos. Trades (`T.`) have no such limit and
@@ -24,7 +24,7 @@
 //!
 //! A near-the-money contract close to expiry is the one whose quote moves most (high
 //! gamma), updates many times a second, and that users watch; a deep wing contract
-//! far out barely updates at all (`MASSIVE.md`, "Quote traffic"), so a photo every few
+//! far out barely updates at all (as the vendor's quote traffic shows), so a photo every few
 //! seconds loses little there. Each live contract gets a score, **lower is better**:
 //!
 //! ```text

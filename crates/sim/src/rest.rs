@@ -1,7 +1,7 @@
 //! The chain photo as Massive's REST pages: `GET /v3/snapshot/options/I:SPX` responses.
 //!
 //! The chain loader and its benchmarks read these exactly as they would read Massive,
-//! and the fake Massive server will serve them. The shape follows MASSIVE.md: results
+//! and the fake Massive server will serve them. The shape follows Massive's documented response: results
 //! sorted by ticker, at most 250 per page, `next_url` with an opaque `cursor` on every
 //! page but the last; index underlyings carry `value` (not `price`) and no
 //! `change_to_break_even`; greeks are per day and per vol point as the vendor quotes

@@ -1,4 +1,4 @@
-//! The normalizer on fixture pages written from shared/MASSIVE.md: an index chain
+//! The normalizer on fixture pages written from Massive's documented responses: an index chain
 //! with every tolerated quirk, an equity page, vendor error bodies, broken pages, and a
 //! page of contracts each wrong in one way.
 
