@@ -174,13 +174,14 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
     let (_, epochs) = get_json(&format!("{base}/api/v1/epochs/SPX")).await;
     assert_eq!(epochs["active"]["reason"], "geometry_change", "{epochs}");
 
-    // Asking for a resync gets full documents at once.
+    // Asking for a resync gets full documents, within the 5 s a client waits between
+    // two sets (the epoch change above just sent one).
     socket
         .send(Message::Text(r#"{"type":"resync"}"#.into()))
         .await
         .unwrap();
     let mut full = false;
-    for _ in 0..10 {
+    for _ in 0..40 {
         if next_doc(&mut socket).await["schema"] == "chainboard/heatmap/v1" {
             full = true;
             break;
@@ -193,17 +194,39 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
 fn sigterm_stops_the_service_gracefully() {
     let demo = Demo::start();
     demo.wait_ready(Duration::from_secs(60));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ws = demo.url.replace("http://", "ws://");
+    let mut socket = runtime.block_on(async {
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws}/api/v1/stream/SPX"))
+            .await
+            .unwrap();
+        next_doc(&mut socket).await;
+        socket
+    });
+    let closed = runtime.spawn(async move {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    });
     let (status, stdout) = demo.terminate(Duration::from_secs(20));
-    // As on Ctrl-C: ingestion stopped, the summary printed, exit 0 (not 143).
+    // As on Ctrl-C: ingestion stopped, the writer flushed, the summary printed, exit
+    // 0 (not 143); the browser stream told it is going away.
     assert!(status.success(), "{status:?}\n{stdout}");
     for line in [
         "SPX epoch=",
         "NDX epoch=",
         "store degraded=",
         "models published=",
+        "store flushed=true",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
+    let code = runtime.block_on(closed).unwrap();
+    assert_eq!(code, Some(1001), "the stream's close code");
 }
 
 /// The value of the metric sample `sample` (name and labels, as printed) in `text`.

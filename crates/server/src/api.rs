@@ -24,6 +24,8 @@ pub(crate) enum AppError {
     UnknownSymbol(String),
     /// Nothing published yet for the symbol (the first photo is loading).
     NotReady(Underlying),
+    /// A stream request that is not a valid WebSocket upgrade: what is wrong.
+    BadUpgrade(&'static str),
 }
 
 impl IntoResponse for AppError {
@@ -46,13 +48,15 @@ impl IntoResponse for AppError {
                 "not_ready",
                 format!("no snapshot of {symbol} yet; the first chain photo is loading"),
             ),
+            AppError::BadUpgrade(why) => (StatusCode::BAD_REQUEST, "bad_upgrade", why.to_owned()),
         };
         (status, Json(json!({ "error": message, "code": code }))).into_response()
     }
 }
 
-fn json_text(body: std::sync::Arc<str>) -> Response {
-    let mut response = body.to_string().into_response();
+/// A JSON document as the response body, without a copy.
+fn json_text(body: bytes::Bytes) -> Response {
+    let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -199,7 +203,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /api/v1/openapi.json`.
 pub(crate) async fn openapi() -> Response {
-    json_text(OPENAPI.into())
+    json_text(bytes::Bytes::from_static(OPENAPI.as_bytes()))
 }
 
 /// The API's OpenAPI document (`docs/openapi.json`).

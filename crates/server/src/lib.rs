@@ -4,13 +4,17 @@
 //! - [`app`] builds the router from an [`AppState`], so tests drive it over a real
 //!   socket or call it directly; [`serve`] runs it on a listener until shutdown.
 //! - [`api`]: symbols, snapshots, epochs, `/healthz`, `/readyz`, the OpenAPI document.
-//! - [`stream`]: full snapshots then diffs over a WebSocket, with a bounded queue per
-//!   client.
+//! - [`stream`]: full snapshots then diffs over a WebSocket, shared bytes and a queue
+//!   bounded in documents and bytes per client, a cap on clients.
+//! - [`access`]: the Host, Origin and token checks in front of every route;
+//!   [`config`] holds them and the stream's limits.
 //! - [`metrics`]: Prometheus text.
 //! - [`web`]: the UI's files, compiled into the binary (no build step, no other
 //!   hosts).
 
+mod access;
 pub mod api;
+pub mod config;
 pub mod metrics;
 pub mod state;
 pub mod stream;
@@ -20,9 +24,10 @@ use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+pub use config::{Access, AccessError, ServerConfig, StreamLimits};
 pub use state::{AppState, TickTimes, TimedModels};
 
-/// Every route.
+/// Every route, behind the access guard ([`access`]).
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/symbols", get(api::symbols))
@@ -36,6 +41,10 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(api::readyz))
         .route("/", get(web::index))
         .route("/{file}", get(web::file))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::guard,
+        ))
         .with_state(state)
 }
 

@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chainboard_model::EpochReason;
 
+use crate::access::Denied;
 use crate::state::AppState;
 
 struct Exposition(String);
@@ -264,6 +265,18 @@ fn render(state: &AppState) -> String {
         "Failed snapshot writes.",
         publisher.errors.load(Ordering::Relaxed) as f64,
     );
+    out.one(
+        "chainboard_history_buffered",
+        "gauge",
+        "GEX history entries held while the store does not answer, written on its return.",
+        publisher.history_buffered.load(Ordering::Relaxed) as f64,
+    );
+    out.one(
+        "chainboard_history_dropped_total",
+        "counter",
+        "GEX history entries dropped because the outage buffer was full.",
+        publisher.history_dropped.load(Ordering::Relaxed) as f64,
+    );
     let store = &inner.store;
     out.one(
         "chainboard_store_flush_lag_seconds",
@@ -301,5 +314,29 @@ fn render(state: &AppState) -> String {
         "Browser streams closed for falling behind.",
         inner.stream_dropped.load(Ordering::Relaxed) as f64,
     );
+    out.one(
+        "chainboard_stream_clients_refused_total",
+        "counter",
+        "Browser streams closed at once because --max-stream-clients were open.",
+        inner.stream_refused.load(Ordering::Relaxed) as f64,
+    );
+    out.one(
+        "chainboard_stream_resyncs_deferred_total",
+        "counter",
+        "Resync requests held back to the client's next window (one full set per client per window).",
+        inner.stream_resyncs_deferred.load(Ordering::Relaxed) as f64,
+    );
+    out.family(
+        "chainboard_http_denied_total",
+        "counter",
+        "Requests refused by the Host, Origin or token check.",
+    );
+    for reason in Denied::ALL {
+        out.sample(
+            "chainboard_http_denied_total",
+            &[("reason", reason.as_str())],
+            inner.denied[reason as usize].load(Ordering::Relaxed) as f64,
+        );
+    }
     out.0
 }

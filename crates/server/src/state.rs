@@ -16,6 +16,11 @@ use chainboard_store::publisher::PublisherHandle;
 use chainboard_store::writer::StoreHealth;
 use tokio::sync::watch;
 
+#[cfg(doc)]
+use crate::access::Denied;
+use crate::config::ServerConfig;
+use crate::stream::StatusCache;
+
 /// Everything a handler needs; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -36,12 +41,25 @@ pub(crate) struct Inner {
     pub(crate) store_name: String,
     /// Model tick timings.
     pub(crate) ticks: Arc<TickTimes>,
+    /// Limits and access rules.
+    pub(crate) config: ServerConfig,
     /// Browser streams open now.
     pub(crate) stream_clients: AtomicU64,
     /// Browser streams closed because the client fell behind.
     pub(crate) stream_dropped: AtomicU64,
-    /// Frames queued per browser stream before it counts as slow.
-    pub(crate) stream_queue: usize,
+    /// Browser streams closed at once because [`StreamLimits::max_clients`] were
+    /// open.
+    ///
+    /// [`StreamLimits::max_clients`]: crate::config::StreamLimits::max_clients
+    pub(crate) stream_refused: AtomicU64,
+    /// Resync requests held back to the client's next window.
+    pub(crate) stream_resyncs_deferred: AtomicU64,
+    /// The stream status documents, shared by every client of a symbol.
+    pub(crate) status: StatusCache,
+    /// Requests refused, by [`Denied`] reason.
+    pub(crate) denied: [AtomicU64; 3],
+    /// Set once on shutdown: every stream closes with 1001.
+    pub(crate) shutdown: watch::Sender<bool>,
 }
 
 impl AppState {
@@ -53,6 +71,7 @@ impl AppState {
         store: Arc<StoreHealth>,
         store_name: String,
         ticks: Arc<TickTimes>,
+        config: ServerConfig,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -62,10 +81,28 @@ impl AppState {
                 store,
                 store_name,
                 ticks,
+                config,
                 stream_clients: AtomicU64::new(0),
                 stream_dropped: AtomicU64::new(0),
-                stream_queue: 16,
+                stream_refused: AtomicU64::new(0),
+                stream_resyncs_deferred: AtomicU64::new(0),
+                status: StatusCache::default(),
+                denied: Default::default(),
+                shutdown: watch::channel(false).0,
             }),
+        }
+    }
+
+    /// Closes every browser stream with 1001 ("going away") and waits, at most
+    /// `grace`, until they are gone. New streams are still closed at once after
+    /// this; the caller stops the listener.
+    pub async fn close_streams(&self, grace: Duration) {
+        self.inner.shutdown.send_replace(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.inner.stream_clients.load(Ordering::Acquire) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

@@ -1,6 +1,6 @@
 //! The browser stream: `GET /api/v1/stream/{symbol}` upgraded to a WebSocket.
 //!
-//! Protocol (text frames, one JSON document each, named by its `schema`):
+//! Protocol (text messages, one JSON document each, named by its `schema`):
 //!
 //! - on connect, and whenever the client cannot be sent a diff: the full
 //!   `chainboard/heatmap/v1` and `chainboard/gex/v1` documents;
@@ -9,104 +9,231 @@
 //!   publisher may have skipped ticks; then full documents go instead);
 //! - once a second: `chainboard/status/v1`, the feed's health (quotes per second,
 //!   silence, `geometry_miss`) and the epoch with its recent transitions;
-//! - the client may send `{"type":"resync"}` at any time to get full documents.
+//! - the client may send `{"type":"resync"}` to get full documents: at most one set
+//!   per [`StreamLimits::resync_every`] (5 s); a request within that is answered when
+//!   it ends.
 //!
-//! Each client has a bounded queue of frames. A client that lets it fill up is
-//! dropped and counted, rather than allowed to grow the server's memory: the close
-//! (1013, "try again later") goes out of band, ahead of the queued frames, with a
-//! second's grace; its reconnect starts from full documents. A client message larger
-//! than 4 KiB is refused.
+//! # Memory
+//!
+//! Nothing sent is copied per client. Each tick's documents and diffs are rendered
+//! once by the publisher as shared bytes, and the status once a second per symbol
+//! ([`StatusCache`]); a client's queue holds references. A large document goes out as
+//! a fragmented message of [`FRAGMENT`]-byte frames, each a slice of the shared
+//! bytes, so the WebSocket's own write buffer never holds more than one fragment
+//! (tungstenite copies a frame into its write buffer, and keeps that buffer's
+//! capacity for the connection's life: a whole 2 MB document there would cost every
+//! client 2 MB). Browsers and WebSocket clients reassemble fragments into one
+//! message. The read buffer is small, as a client only ever sends a few bytes.
+//!
+//! Each client's queue is bounded in documents and in bytes ([`StreamLimits`]): the
+//! bytes are shared, but a slow client holding old documents keeps them alive. A
+//! client that lets its queue fill up is dropped and counted rather than allowed to
+//! grow the server's memory: the close (1013, "slow consumer") goes out of band,
+//! ahead of the queued documents, with a second's grace; its reconnect starts from
+//! full documents. A client beyond [`StreamLimits::max_clients`] is closed at once
+//! with 1013 and a reason saying so, and counted. On shutdown every stream is closed
+//! with 1001 ("going away"). A client message larger than 4 KiB is refused.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use bytes::Bytes;
 use chainboard_model::Underlying;
 use chainboard_store::publisher::Published;
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::debug;
 
 use crate::api::{AppError, epochs_doc};
+use crate::config::StreamLimits;
 use crate::state::AppState;
-
-/// `GET /api/v1/stream/{symbol}`.
-pub(crate) async fn stream(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-    upgrade: WebSocketUpgrade,
-) -> Result<Response, AppError> {
-    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
-    // A client only ever sends `{"type":"resync"}`: refuse anything large.
-    let upgrade = upgrade
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE);
-    Ok(upgrade.on_upgrade(move |socket| serve(state, symbol, socket)))
-}
 
 /// The largest message a client may send.
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 
+/// The payload of one frame of a fragmented document.
+pub const FRAGMENT: usize = 16 * 1024;
+
 /// How long a dropped client's close frame may take to go out.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// What a client may send.
-#[derive(serde::Deserialize)]
-struct ClientMessage {
-    #[serde(rename = "type")]
-    kind: String,
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// `GET /api/v1/stream/{symbol}`: checks the upgrade request, answers 101 and serves
+/// the socket on its own task.
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    mut request: Request,
+) -> Result<Response, AppError> {
+    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
+    let key = handshake_key(request.method(), request.headers()).map_err(AppError::BadUpgrade)?;
+    let on_upgrade = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+        .ok_or(AppError::BadUpgrade("the connection cannot be upgraded"))?;
+    // The slot is taken before the 101 goes out, so a burst of upgrades cannot
+    // overshoot the cap.
+    let slot = Slot::take(&state);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let socket = WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            Some(socket_config()),
+        )
+        .await;
+        match slot {
+            Some(slot) => serve(state, symbol, socket, slot).await,
+            None => refuse(socket, state.inner.config.stream.max_clients).await,
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+        .map_err(|_| AppError::BadUpgrade("Sec-WebSocket-Key"))?;
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    Ok(response)
 }
 
-async fn serve(state: AppState, symbol: Underlying, socket: WebSocket) {
+/// The `Sec-WebSocket-Key` of a valid RFC 6455 upgrade request, or what is wrong.
+fn handshake_key(method: &Method, headers: &HeaderMap) -> Result<String, &'static str> {
+    let has = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    if method != Method::GET {
+        return Err("a WebSocket upgrade is a GET");
+    }
+    if !has(header::CONNECTION, "upgrade") || !has(header::UPGRADE, "websocket") {
+        return Err("expected a WebSocket upgrade (Connection: upgrade, Upgrade: websocket)");
+    }
+    if !has(header::SEC_WEBSOCKET_VERSION, "13") {
+        return Err("expected Sec-WebSocket-Version: 13");
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|k| k.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= 64)
+        .map(str::to_owned)
+        .ok_or("expected a Sec-WebSocket-Key")
+}
+
+/// Small buffers: a client sends a few bytes; what it is sent goes out a fragment at
+/// a time.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(4 * FRAGMENT)
+        .max_message_size(Some(MAX_CLIENT_MESSAGE))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE))
+}
+
+/// One of the [`StreamLimits::max_clients`] places; given back on drop.
+struct Slot(AppState);
+
+impl Slot {
+    fn take(state: &AppState) -> Option<Slot> {
+        let inner = &state.inner;
+        let max = inner.config.stream.max_clients as u64;
+        let taken = inner
+            .stream_clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Some(Slot(state.clone())),
+            Err(_) => {
+                inner.stream_refused.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.inner.stream_clients.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Closes a client beyond the cap.
+async fn refuse(mut socket: Socket, max: usize) {
+    let close = CloseFrame {
+        code: CloseCode::Again,
+        reason: format!("server full: {max} stream clients").into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(Some(close))).await;
+}
+
+async fn serve(state: AppState, symbol: Underlying, socket: Socket, _slot: Slot) {
     let inner = &state.inner;
-    inner.stream_clients.fetch_add(1, Ordering::Relaxed);
+    let limits = inner.config.stream;
     let (mut sink, mut incoming) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(inner.stream_queue);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(limits.queue_frames.max(1));
+    let queued = Arc::new(AtomicUsize::new(0));
     let (resync_tx, resync_rx) = mpsc::channel::<()>(1);
     // Out of band, so it reaches the writer even when the queue is full.
     let (close_tx, mut close_rx) = oneshot::channel::<()>();
+    let mut shutdown = inner.shutdown.subscribe();
 
+    let writer_queued = queued.clone();
     let writer = async move {
         loop {
-            tokio::select! {
+            let close = tokio::select! {
                 biased;
-                _ = &mut close_rx => {
-                    let frame = CloseFrame {
-                        code: 1013,
-                        reason: "slow consumer".into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    return;
-                }
-                text = rx.recv() => {
-                    let Some(text) = text else { return };
-                    if sink.send(Message::Text(text)).await.is_err() {
+                _ = &mut close_rx => CloseFrame { code: CloseCode::Again, reason: "slow consumer".into() },
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() },
+                out = rx.recv() => {
+                    let Some(doc) = out else { return };
+                    writer_queued.fetch_sub(doc.len(), Ordering::AcqRel);
+                    if send_doc(&mut sink, doc).await.is_err() {
                         return;
                     }
+                    continue;
                 }
-            }
+            };
+            let _ = sink.send(Message::Close(Some(close))).await;
+            return;
         }
     };
     let reader = async move {
         while let Some(Ok(message)) = incoming.next().await {
             match message {
-                Message::Text(text) => {
-                    let asked = serde_json::from_str::<ClientMessage>(&text)
-                        .is_ok_and(|m| m.kind == "resync");
-                    if asked {
-                        let _ = resync_tx.try_send(());
-                    }
+                Message::Text(text) if client_asks_resync(text.as_str()) => {
+                    let _ = resync_tx.try_send(());
                 }
                 Message::Close(_) => return,
                 _ => {}
             }
         }
     };
-    let feeder = feed(state.clone(), symbol, tx, resync_rx);
+    let queue = Queue { tx, queued, limits };
+    let feeder = feed(state.clone(), symbol, queue, resync_rx);
     tokio::pin!(writer);
     tokio::select! {
         () = &mut writer => {}
@@ -120,7 +247,72 @@ async fn serve(state: AppState, symbol: Underlying, socket: WebSocket) {
             }
         }
     }
-    inner.stream_clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Whether a client's message is a resync request. Anything else (not JSON, another
+/// type, too deep) is ignored.
+pub(crate) fn client_asks_resync(text: &str) -> bool {
+    /// What a client may send.
+    #[derive(serde::Deserialize)]
+    struct ClientMessage<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<ClientMessage<'_>>(text).is_ok_and(|m| m.kind == "resync")
+}
+
+/// Sends one document as a text message, fragmented when it is larger than
+/// [`FRAGMENT`]; every frame's payload is a slice of the shared bytes.
+async fn send_doc<S>(sink: &mut S, doc: Bytes) -> Result<(), S::Error>
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let mut start = 0;
+    loop {
+        let end = (start + FRAGMENT).min(doc.len());
+        let opcode = if start == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let last = end == doc.len();
+        sink.feed(Message::Frame(Frame::message(
+            doc.slice(start..end),
+            opcode,
+            last,
+        )))
+        .await?;
+        if last {
+            return sink.flush().await;
+        }
+        start = end;
+    }
+}
+
+/// One client's queue, bounded in documents and bytes.
+struct Queue {
+    tx: mpsc::Sender<Bytes>,
+    queued: Arc<AtomicUsize>,
+    limits: StreamLimits,
+}
+
+impl Queue {
+    /// Queues a document. Returns whether the client is still served: `false` when
+    /// the queue is full in documents or bytes (the caller drops the client) or the
+    /// writer is gone. A document always fits an empty queue.
+    fn push(&self, doc: Bytes) -> bool {
+        let len = doc.len();
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before + len > self.limits.queue_bytes {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return false;
+        }
+        if self.tx.try_send(doc).is_err() {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
 }
 
 /// Sends snapshots, diffs and status to one client until it goes; returns whether it
@@ -128,15 +320,18 @@ async fn serve(state: AppState, symbol: Underlying, socket: WebSocket) {
 async fn feed(
     state: AppState,
     symbol: Underlying,
-    tx: mpsc::Sender<Utf8Bytes>,
+    queue: Queue,
     mut resync: mpsc::Receiver<()>,
 ) -> bool {
     let mut published = state.inner.publisher.watch(symbol);
     let mut status_every = tokio::time::interval(Duration::from_secs(1));
     status_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // The seq and epoch this client holds; None until it has full documents.
-    let mut held: Option<(u64, String)> = None;
-    let mut quotes_then: Option<(u64, tokio::time::Instant)> = None;
+    let mut held: Option<(u64, chainboard_model::EpochId)> = None;
+    let resync_every = queue.limits.resync_every;
+    // When the client last got full documents, and a request waiting for the window.
+    let mut last_full: Option<Instant> = None;
+    let mut deferred: Option<Instant> = None;
     let mut first = true;
     loop {
         let send_full = tokio::select! {
@@ -150,11 +345,26 @@ async fn feed(
                 first = false;
                 true
             }
-            Some(()) = resync.recv() => true,
+            Some(()) = resync.recv() => {
+                match last_full {
+                    Some(at) if at.elapsed() < resync_every => {
+                        if deferred.is_none() {
+                            state.inner.stream_resyncs_deferred.fetch_add(1, Ordering::Relaxed);
+                            deferred = Some(at + resync_every);
+                        }
+                        continue;
+                    }
+                    _ => true,
+                }
+            }
+            () = tokio::time::sleep_until(deferred.unwrap_or_else(Instant::now)), if deferred.is_some() => {
+                deferred = None;
+                true
+            }
             _ = status_every.tick() => {
-                let doc = status_doc(&state, symbol, &mut quotes_then);
-                if !queue(&tx, doc.into()) {
-                    return !tx.is_closed();
+                let doc = state.inner.status.get(&state, symbol);
+                if !queue.push(doc) {
+                    return !queue.tx.is_closed();
                 }
                 continue;
             }
@@ -162,66 +372,106 @@ async fn feed(
         let Some(latest) = published.borrow_and_update().clone() else {
             continue;
         };
-        let frames = frames_for(&latest, send_full, &held);
-        held = Some((latest.heatmap.seq(), latest.heatmap.epoch.id.to_string()));
+        let (frames, full) = frames_for(&latest, send_full, held);
+        if full {
+            last_full = Some(Instant::now());
+        }
+        held = Some((latest.heatmap.seq(), latest.heatmap.epoch.id));
         for frame in frames {
-            if !queue(&tx, frame) {
-                return !tx.is_closed();
+            if !queue.push(frame) {
+                return !queue.tx.is_closed();
             }
         }
     }
 }
 
-/// The frames that bring a client holding `held` to `latest`.
-fn frames_for(latest: &Published, full: bool, held: &Option<(u64, String)>) -> Vec<Utf8Bytes> {
-    let epoch = latest.heatmap.epoch.id.to_string();
+/// The documents that bring a client holding `held` to `latest`, and whether they
+/// are the full ones.
+fn frames_for(
+    latest: &Published,
+    full: bool,
+    held: Option<(u64, chainboard_model::EpochId)>,
+) -> ([Bytes; 2], bool) {
     let diff_applies = !full
-        && latest.heatmap_diff_json.is_some()
-        && latest.gex_diff_json.is_some()
-        && held
-            .as_ref()
-            .is_some_and(|(seq, e)| *e == epoch && latest.diff_base_seq == Some(*seq));
+        && held.is_some_and(|(seq, epoch)| {
+            epoch == latest.heatmap.epoch.id && latest.diff_base_seq == Some(seq)
+        });
     match (
         diff_applies,
         &latest.heatmap_diff_json,
         &latest.gex_diff_json,
     ) {
-        (true, Some(h), Some(g)) => vec![text(h), text(g)],
-        _ => vec![text(&latest.heatmap_json), text(&latest.gex_json)],
+        (true, Some(h), Some(g)) => ([h.clone(), g.clone()], false),
+        _ => ([latest.heatmap_json.clone(), latest.gex_json.clone()], true),
     }
 }
 
-fn text(s: &Arc<str>) -> Utf8Bytes {
-    Utf8Bytes::from(s.to_string())
+/// `chainboard/status/v1` per symbol, rendered at most once a second whatever the
+/// number of clients.
+#[derive(Debug, Default)]
+pub(crate) struct StatusCache {
+    latest: std::sync::Mutex<Vec<(Underlying, CachedStatus)>>,
 }
 
-/// Queues a frame. Returns whether the client is still served: `false` when the
-/// queue is full (the caller drops the client) or the writer is gone.
-fn queue(tx: &mpsc::Sender<Utf8Bytes>, frame: Utf8Bytes) -> bool {
-    tx.try_send(frame).is_ok()
+#[derive(Debug, Clone)]
+struct CachedStatus {
+    at: Instant,
+    quotes: u64,
+    doc: Bytes,
 }
 
-/// `chainboard/status/v1`.
+impl StatusCache {
+    /// Older than this, the status is rendered again.
+    const MAX_AGE: Duration = Duration::from_millis(900);
+
+    fn get(&self, state: &AppState, symbol: Underlying) -> Bytes {
+        let mut latest = self
+            .latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let cached = latest.iter_mut().find(|(u, _)| *u == symbol);
+        if let Some((_, c)) = &cached
+            && now.duration_since(c.at) < Self::MAX_AGE
+        {
+            return c.doc.clone();
+        }
+        let previous = cached.as_ref().map(|(_, c)| (c.quotes, c.at));
+        let (quotes, doc) = status_doc(state, symbol, previous, now);
+        let fresh = CachedStatus {
+            at: now,
+            quotes,
+            doc: doc.clone(),
+        };
+        match cached {
+            Some((_, c)) => *c = fresh,
+            None => latest.push((symbol, fresh)),
+        }
+        doc
+    }
+}
+
+/// `chainboard/status/v1`, with the quote count it was computed from.
 fn status_doc(
     state: &AppState,
     symbol: Underlying,
-    quotes_then: &mut Option<(u64, tokio::time::Instant)>,
-) -> String {
+    previous: Option<(u64, Instant)>,
+    now: Instant,
+) -> (u64, Bytes) {
     let (quotes, silence_ms, geometry_miss) = {
         let status = state.inner.ingest.borrow();
         status.board(symbol).map_or((0, 0, 0), |b| {
             (b.stats.quotes, b.silence_ms, b.stats.geometry_miss)
         })
     };
-    let now = tokio::time::Instant::now();
-    let quotes_per_s = match quotes_then.replace((quotes, now)) {
+    let quotes_per_s = match previous {
         Some((then, at)) if now > at => {
             quotes.saturating_sub(then) as f64 / (now - at).as_secs_f64()
         }
         _ => 0.0,
     };
     let epochs = epochs_doc(state, symbol);
-    json!({
+    let doc = json!({
         "schema": "chainboard/status/v1",
         "symbol": symbol.as_str(),
         "quotes_per_s": (quotes_per_s * 10.0).round() / 10.0,
@@ -230,5 +480,45 @@ fn status_doc(
         "epoch": epochs["active"],
         "transitions": epochs["transitions"],
     })
-    .to_string()
+    .to_string();
+    (quotes, Bytes::from(doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::client_asks_resync;
+
+    #[test]
+    fn only_a_resync_message_asks_for_one() {
+        assert!(client_asks_resync(r#"{"type":"resync"}"#));
+        assert!(client_asks_resync(r#"{"type":"resync","extra":[1,2]}"#));
+        assert!(client_asks_resync(r#"{"type":"re\u0073ync"}"#));
+        for other in [
+            r#"{"type":"Resync"}"#,
+            r#"{"type":1}"#,
+            "resync",
+            "",
+            "[]",
+            "{}",
+            "null",
+        ] {
+            assert!(!client_asks_resync(other), "{other}");
+        }
+        let deep = "[".repeat(10_000);
+        assert!(!client_asks_resync(&deep));
+    }
+
+    proptest! {
+        /// Whatever a client sends (up to the 4 KiB limit): an answer, never a panic.
+        /// (A fuzz suite: `PROPTEST_CASES` sets its length, see the README.)
+        #[test]
+        fn fuzz_client_messages(text in "\\PC{0,256}", bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = client_asks_resync(&text);
+            let _ = client_asks_resync(&String::from_utf8_lossy(&bytes));
+            let wrapped = format!(r#"{{"type":{}}}"#, serde_json::to_string(&text).expect("a string"));
+            prop_assert_eq!(client_asks_resync(&wrapped), text == "resync");
+        }
+    }
 }

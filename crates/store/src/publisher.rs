@@ -23,14 +23,22 @@
 //!      entry, see [`chainboard_models::json::history_fields`]);
 //! 3. hands the finished [`Published`] to whoever watches it (the browser hub).
 //!
-//! A write that fails is counted and logged, never retried: the next tick, a second
-//! later, supersedes it.
+//! A write that fails is counted and logged, and the snapshots and the update message
+//! are not retried: the next tick, a second later, supersedes them. History is the
+//! exception, because nothing supersedes a lost entry: entries whose write failed
+//! stay in a bounded buffer ([`PublisherConfig::history_buffer`], an hour at 1 Hz by
+//! default) and go out, oldest first, ahead of the next tick's entry once the store
+//! answers again, so an outage leaves no hole in the day's timeline. Each entry
+//! carries its own `ts`; the stream id of a late entry is the time it was written.
+//! When the buffer is full the oldest entry is dropped and counted
+//! ([`PublisherHealth::history_dropped`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use chainboard_model::Underlying;
 use chainboard_models::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, levels};
 use tokio::sync::watch;
@@ -49,6 +57,8 @@ pub struct PublisherConfig {
     pub snapshot_ttl: Duration,
     /// Entries kept in the GEX history stream: a regular session at 1 Hz is 23,400.
     pub history_max: usize,
+    /// History entries held per underlying while the store does not answer.
+    pub history_buffer: usize,
 }
 
 impl Default for PublisherConfig {
@@ -57,6 +67,7 @@ impl Default for PublisherConfig {
             schema: KeySchema::default(),
             snapshot_ttl: Duration::from_secs(5),
             history_max: 23_400,
+            history_buffer: 3_600,
         }
     }
 }
@@ -69,15 +80,16 @@ pub struct Published {
     pub heatmap: Arc<HeatmapSnapshot>,
     /// The GEX snapshot with its zero-gamma flips.
     pub gex: Arc<GexSnapshot>,
-    /// `chainboard/heatmap/v1`.
-    pub heatmap_json: Arc<str>,
-    /// `chainboard/gex/v1`.
-    pub gex_json: Arc<str>,
+    /// `chainboard/heatmap/v1`, UTF-8 JSON. Shared bytes: every reader (HTTP
+    /// responses, every browser stream) sends these same bytes, never a copy.
+    pub heatmap_json: Bytes,
+    /// `chainboard/gex/v1`, likewise.
+    pub gex_json: Bytes,
     /// `chainboard/heatmap-diff/v1` from the previous published tick, when it was of
     /// the same epoch.
-    pub heatmap_diff_json: Option<Arc<str>>,
+    pub heatmap_diff_json: Option<Bytes>,
     /// `chainboard/gex-diff/v1` likewise.
-    pub gex_diff_json: Option<Arc<str>>,
+    pub gex_diff_json: Option<Bytes>,
     /// The seq both diffs start from (the previously published tick), when there are
     /// diffs: a reader holding another seq needs the full documents.
     pub diff_base_seq: Option<u64>,
@@ -96,6 +108,10 @@ pub struct PublisherHealth {
     pub errors: AtomicU64,
     /// Milliseconds the last finish took.
     pub last_finish_ms: AtomicU64,
+    /// History entries waiting for the store to answer, all underlyings.
+    pub history_buffered: AtomicU64,
+    /// History entries dropped because the buffer was full.
+    pub history_dropped: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -189,6 +205,7 @@ impl PublisherHandle {
             out,
             last: None,
             expected_seq,
+            history: VecDeque::new(),
         };
         self.runtime.spawn(worker.run(rx));
     }
@@ -219,6 +236,8 @@ struct Worker {
     last: Option<Arc<Published>>,
     /// The seq the next tick has if none was skipped (seqs run on across epochs).
     expected_seq: u64,
+    /// History entries not yet written, oldest first (see the module docs).
+    history: VecDeque<Vec<(&'static str, String)>>,
 }
 
 impl Worker {
@@ -254,9 +273,15 @@ impl Worker {
             self.health
                 .last_finish_ms
                 .store(published.finish_time.as_millis() as u64, Ordering::Relaxed);
+            self.hold_history(json::history_fields(&published.gex));
             match self.store.apply(&self.batch(&published)).await {
                 Ok(()) => {
                     self.health.published.fetch_add(1, Ordering::Relaxed);
+                    let written = self.history.len() as u64;
+                    self.history.clear();
+                    self.health
+                        .history_buffered
+                        .fetch_sub(written, Ordering::Relaxed);
                 }
                 Err(e) => {
                     let n = self.health.errors.fetch_add(1, Ordering::Relaxed);
@@ -277,28 +302,42 @@ impl Worker {
         let mut batch = Batch::new();
         batch.push(Op::Set {
             key: schema.heatmap_snapshot(symbol),
-            value: p.heatmap_json.to_string(),
+            value: utf8(&p.heatmap_json),
             ttl: Some(self.config.snapshot_ttl),
         });
         batch.push(Op::Set {
             key: schema.gex_snapshot(symbol),
-            value: p.gex_json.to_string(),
+            value: utf8(&p.gex_json),
             ttl: Some(self.config.snapshot_ttl),
         });
         let message = match &p.heatmap_diff_json {
-            Some(diff) => diff.to_string(),
+            Some(diff) => utf8(diff),
             None => json::heatmap_resync(&p.heatmap),
         };
         batch.push(Op::Publish {
             channel: schema.heatmap_updates(symbol),
             message,
         });
-        batch.push(Op::XAdd {
-            key: schema.gex_history(symbol),
-            max_len: self.config.history_max,
-            fields: json::history_fields(&p.gex),
-        });
+        for fields in &self.history {
+            batch.push(Op::XAdd {
+                key: schema.gex_history(symbol),
+                max_len: self.config.history_max,
+                fields: fields.clone(),
+            });
+        }
         batch
+    }
+
+    /// Adds this tick's history entry to those waiting, dropping the oldest (counted)
+    /// when the buffer is full.
+    fn hold_history(&mut self, fields: Vec<(&'static str, String)>) {
+        if self.history.len() >= self.config.history_buffer.max(1) {
+            self.history.pop_front();
+            self.health.history_dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.health.history_buffered.fetch_add(1, Ordering::Relaxed);
+        }
+        self.history.push_back(fields);
     }
 }
 
@@ -314,13 +353,20 @@ fn finish(tick: Tick, previous: Option<&Published>) -> Published {
     let heatmap_diff = previous.and_then(|p| p.heatmap.diff(&tick.heatmap));
     let gex_diff = previous.and_then(|p| p.gex.diff(&gex));
     Published {
-        heatmap_json: json::heatmap(&tick.heatmap).into(),
-        gex_json: json::gex(&gex).into(),
+        heatmap_json: Bytes::from(json::heatmap(&tick.heatmap)),
+        gex_json: Bytes::from(json::gex(&gex)),
         diff_base_seq: heatmap_diff.as_ref().map(|d| d.base_seq),
-        heatmap_diff_json: heatmap_diff.map(|d| json::heatmap_diff(&d).into()),
-        gex_diff_json: gex_diff.map(|d| json::gex_diff(&d).into()),
+        heatmap_diff_json: heatmap_diff.map(|d| Bytes::from(json::heatmap_diff(&d))),
+        gex_diff_json: gex_diff.map(|d| Bytes::from(json::gex_diff(&d))),
         heatmap: tick.heatmap,
         gex,
         finish_time: started.elapsed(),
     }
+}
+
+/// A published document as the store's string value (one copy per tick, for the
+/// store; readers share the bytes). The documents are rendered from `String`s, so
+/// they are always UTF-8.
+fn utf8(bytes: &Bytes) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }

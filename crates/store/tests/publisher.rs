@@ -219,3 +219,71 @@ async fn a_slow_publisher_skips_ticks_instead_of_queueing_them() {
     );
     assert!(skipped > 0, "the burst was coalesced: {done} published");
 }
+
+/// Redis goes away for some ticks and comes back empty: the snapshots of those ticks
+/// are gone for good (later ones supersede them), but their history entries were
+/// held and reach the stream, in order, once Redis answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_taken_during_an_outage_is_written_on_return() {
+    let mut server = RedisServer::start();
+    if server.is_external() {
+        eprintln!("REDIS_URL is shared: skipping the outage test");
+        return;
+    }
+    let store = Store::connect(Some(&server.url())).await.expect("connect");
+    let schema = KeySchema::default();
+    let handle = publisher::spawn(store.clone(), PublisherConfig::default());
+    let health = handle.health().clone();
+    let mut engine = engine();
+    let mut observer = ModelObserver::new(1_000, handle.sink());
+    observer.epoch_started(&mut engine, T0);
+    published(&handle, 1).await;
+
+    server.stop();
+    // Five ticks while Redis is down, each waited for so none is coalesced away.
+    for i in 1..=5 {
+        let errors = health.errors.load(Ordering::Relaxed);
+        observer.tick(&mut engine, T0 + i * 1_000);
+        tokio::time::timeout(PATIENCE, async {
+            while health.errors.load(Ordering::Relaxed) == errors {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the write fails while Redis is down");
+    }
+    assert_eq!(health.history_buffered.load(Ordering::Relaxed), 5);
+
+    server.restart();
+    let store = Store::connect(Some(&server.url()))
+        .await
+        .expect("reconnect");
+    let mut i = 6;
+    tokio::time::timeout(PATIENCE, async {
+        while health.history_buffered.load(Ordering::Relaxed) > 0 {
+            observer.tick(&mut engine, T0 + i * 1_000);
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the held entries are written once Redis answers");
+    let entries = store
+        .xrevrange(&schema.gex_history(spx()), 100)
+        .await
+        .expect("xrevrange");
+    let mut seqs: Vec<u64> = entries
+        .iter()
+        .filter_map(|e| e.fields.iter().find(|(f, _)| f == "seq"))
+        .map(|(_, v)| v.parse().expect("a seq"))
+        .collect();
+    seqs.reverse();
+    let first = T0 as u64;
+    assert_eq!(
+        seqs[..5],
+        [first + 1, first + 2, first + 3, first + 4, first + 5],
+        "the outage's ticks, oldest first, ahead of the later ones: {seqs:?}"
+    );
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(health.history_dropped.load(Ordering::Relaxed), 0);
+}

@@ -16,6 +16,7 @@ use chainboard_massive::rest::ApiKey;
 use chainboard_store::writer::WriterConfig;
 use url::Url;
 
+use super::http::HttpArgs;
 use super::run::{ModelSettings, parse_symbols, positive_secs};
 use super::service::{self, Service};
 
@@ -25,9 +26,8 @@ const DEMO_KEY: &str = "chainboard-demo";
 /// Arguments of `chainboard demo`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Where the web UI and the API listen.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    #[command(flatten)]
+    http: HttpArgs,
     /// Underlyings of the simulated market.
     #[arg(long, value_delimiter = ',', default_value = "SPX,NDX")]
     symbols: Vec<String>,
@@ -49,7 +49,7 @@ pub(crate) struct Args {
 impl Default for Args {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            http: HttpArgs::default(),
             symbols: vec!["SPX".to_owned(), "NDX".to_owned()],
             seed: 7,
             redis: None,
@@ -89,7 +89,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             redis: args.redis.clone(),
             writer: WriterConfig::default(),
             models: ModelSettings::default(),
-            listen: args.listen,
+            listen: args.http.listen,
+            http: args.http.config()?,
             for_secs: args.for_secs,
         };
         println!(

@@ -5,6 +5,7 @@ pub(crate) mod bench_store;
 pub(crate) mod demo;
 pub(crate) mod fake_massive;
 pub(crate) mod generate;
+pub(crate) mod http;
 pub(crate) mod inspect;
 pub(crate) mod normalize;
 pub(crate) mod run;

@@ -8,7 +8,6 @@
 //! no key, a host that cannot be reached, a key Massive refuses. After that, every
 //! failure is retried and logged; only a refused key stops the service.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -26,6 +25,7 @@ use chainboard_store::publisher::{PublisherConfig, PublisherHandle};
 use chainboard_store::writer::{RecordFormat, WriterConfig};
 use url::Url;
 
+use super::http::HttpArgs;
 use super::service::{self, Service};
 
 /// Massive's REST base.
@@ -111,9 +111,8 @@ pub(crate) struct Args {
     /// Entries kept in each `massive:gex:history:<symbol>` stream.
     #[arg(long, default_value_t = 23_400)]
     history_max: usize,
-    /// Where the web UI and the API listen.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    #[command(flatten)]
+    http: HttpArgs,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     for_secs: Option<f64>,
@@ -229,7 +228,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         redis: args.redis.clone(),
         writer,
         models: ModelSettings::from_args(args)?,
-        listen: args.listen,
+        listen: args.http.listen,
+        http: args.http.config()?,
         for_secs: args.for_secs,
     };
     runtime.block_on(async {

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use chainboard_engine::BoardObserver;
 use chainboard_massive::ingest::{self, IngestConfig};
 use chainboard_models::ExpiryFilter;
-use chainboard_server::{AppState, TickTimes, TimedModels};
+use chainboard_server::{AppState, ServerConfig, TickTimes, TimedModels};
 use chainboard_store::Store;
 use chainboard_store::writer::WriterConfig;
 
@@ -29,9 +29,14 @@ pub(crate) struct Service {
     pub(crate) models: ModelSettings,
     /// Where the HTTP server listens.
     pub(crate) listen: SocketAddr,
+    /// Its limits and access rules.
+    pub(crate) http: ServerConfig,
     /// Stop after this long (default: until interrupted).
     pub(crate) for_secs: Option<f64>,
 }
+
+/// How long shutdown waits for the writer to hand its last batches to the store.
+const WRITER_FLUSH: Duration = Duration::from_secs(5);
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, what systemd, Docker and Kubernetes send
 /// to stop a service: both stop it the same graceful way.
@@ -53,8 +58,9 @@ async fn interrupted() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Runs the service until interrupted (Ctrl-C or SIGTERM, or `for_secs`), then
-/// prints a summary.
+/// Runs the service until interrupted (Ctrl-C or SIGTERM, or `for_secs`), then stops
+/// it in order: ingestion, the writer's last writes, the browser streams (closed with
+/// 1001), the HTTP server; and prints a summary.
 /// `before_start` runs once the store is open, before anything connects: `run` checks
 /// Massive there.
 pub(crate) async fn serve(
@@ -69,11 +75,13 @@ pub(crate) async fn serve(
         .await
         .with_context(|| format!("cannot listen on {} (--listen)", service.listen))?;
     let address = listener.local_addr()?;
+    let mut http_config = service.http;
+    http_config.access.listening_on(address);
     if let Err(e) = store.ping().await {
         tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
     }
     tracing::info!(store = %store.describe(), "epoch substrate");
-    let (writer, _writer_task) = chainboard_store::writer::spawn(store.clone(), service.writer);
+    let (writer, writer_task) = chainboard_store::writer::spawn(store.clone(), service.writer);
     let health = writer.health().clone();
     let publisher = chainboard_store::publisher::spawn(store.clone(), service.models.publisher);
     let ticks = Arc::new(TickTimes::default());
@@ -94,9 +102,10 @@ pub(crate) async fn serve(
         health.clone(),
         store.describe(),
         ticks,
+        http_config,
     );
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let http = tokio::spawn(chainboard_server::serve(listener, state, async {
+    let http = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
         let _ = http_stopped.await;
     }));
     println!("chainboard is serving http://{address}/");
@@ -113,10 +122,20 @@ pub(crate) async fn serve(
         () = &mut stop => Ok(()),
         result = handle.join() => result.map_err(anyhow::Error::from),
     };
+    // Stop ingestion: its task drops the engines' observers, the writer's handle
+    // among them, so the writer drains what it was handed and ends.
     handle.abort();
+    let flushed = tokio::time::timeout(WRITER_FLUSH, writer_task)
+        .await
+        .is_ok();
+    if !flushed {
+        tracing::warn!(store = %store.describe(), "the store did not take the last writes in time");
+    }
+    state.close_streams(Duration::from_secs(1)).await;
     let _ = stop_http.send(());
     let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
     summary(&handle.status(), &health, &publisher);
+    println!("store flushed={flushed}");
     outcome.map(|()| ExitCode::SUCCESS)
 }
 

@@ -80,8 +80,8 @@ impl Demo {
             let status = std::net::TcpStream::connect(&address)
                 .ok()
                 .and_then(|mut s| {
-                    s.write_all(b"GET /readyz HTTP/1.0\r\nHost: x\r\n\r\n")
-                        .ok()?;
+                    let request = format!("GET /readyz HTTP/1.0\r\nHost: {address}\r\n\r\n");
+                    s.write_all(request.as_bytes()).ok()?;
                     let mut head = [0u8; 12];
                     s.read_exact(&mut head).ok()?;
                     Some(head)
