@@ -250,6 +250,7 @@ function openSymbol(symbol) {
   const connection = new StreamConnection({
     symbol,
     state,
+    token: accessToken(),
     onOutcome: (outcome) => {
       if (session && session.state === state) onOutcome(state, outcome);
     },
@@ -722,11 +723,42 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden) requestFrame();
 });
 
+// The access token, when the server requires one (`--auth-token`): taken once from
+// the page's `?token=` (then dropped from the address bar) or asked for, and kept for
+// this tab only. It goes as a bearer header on API calls and as `?token=` on the
+// stream, which cannot carry headers.
+const TOKEN_KEY = 'chainboard.token';
+
+function accessToken() {
+  const query = new URLSearchParams(location.search);
+  const given = query.get('token');
+  if (given) {
+    sessionStorage.setItem(TOKEN_KEY, given);
+    query.delete('token');
+    const rest = query.toString();
+    history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+function askForToken() {
+  const entered = prompt('This chainboard requires an access token:');
+  if (entered) sessionStorage.setItem(TOKEN_KEY, entered.trim());
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
 async function loadSymbols() {
   const wanted = decodeURIComponent(location.hash.slice(1)).toUpperCase();
   let symbols = [];
   try {
-    const response = await fetch('/api/v1/symbols');
+    const token = accessToken();
+    const response = await fetch('/api/v1/symbols', {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    if (response.status === 401) {
+      askForToken();
+      if (session) openSymbol(session.symbol);
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     symbols = (await response.json()).symbols || [];
   } catch (err) {

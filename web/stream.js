@@ -396,8 +396,8 @@ const RESYNC_LIMIT_MS = 5_000;
  * connection state (`connecting` / `resyncing` / `live`) changes.
  */
 export class StreamConnection {
-  constructor({ symbol, state, onOutcome, onConnection, WebSocketImpl = globalThis.WebSocket, baseUrl = defaultBaseUrl() }) {
-    this.url = `${baseUrl}/api/v1/stream/${encodeURIComponent(symbol)}`;
+  constructor({ symbol, state, onOutcome, onConnection, token = '', WebSocketImpl = globalThis.WebSocket, baseUrl = defaultBaseUrl() }) {
+    this.url = `${baseUrl}/api/v1/stream/${encodeURIComponent(symbol)}${token ? `?token=${encodeURIComponent(token)}` : ''}`;
     this.state = state;
     this.onOutcome = onOutcome;
     this.onConnection = onConnection;

@@ -65,16 +65,7 @@ fn main() -> ExitCode {
     }
     let matches = command.get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Some(("run", run)) = matches.subcommand()
-        && run.value_source("api_key") == Some(clap::parser::ValueSource::CommandLine)
-    {
-        // The environment variable and the config file are not in `ps` or the shell's
-        // history; a flag is.
-        eprintln!(
-            "chainboard: warning: --api-key on the command line is visible to other users (ps) \
-             and in shell history; prefer MASSIVE_API_KEY or `api-key` in the [run] table of --config"
-        );
-    }
+    warn_secrets_on_command_line(&matches);
     let result = match cli.command.unwrap_or(Command::Demo(Default::default())) {
         Command::Demo(args) => commands::demo::run(&args),
         Command::Tour(args) => commands::tour::run(&args),
@@ -92,6 +83,32 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("chainboard: error: {err:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The environment variables and the config file are not in `ps` or the shell's
+/// history; a flag is: say so when a secret comes from one.
+fn warn_secrets_on_command_line(matches: &clap::ArgMatches) {
+    let Some((command, args)) = matches.subcommand() else {
+        return;
+    };
+    let secrets: &[(&str, &str, &str)] = &[
+        ("api_key", "--api-key", "MASSIVE_API_KEY or `api-key`"),
+        (
+            "auth_token",
+            "--auth-token",
+            "CHAINBOARD_AUTH_TOKEN, --auth-token-file or `auth-token`",
+        ),
+    ];
+    for (id, flag, instead) in secrets {
+        let given = args.try_contains_id(id).is_ok_and(|present| present)
+            && args.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        if given {
+            eprintln!(
+                "chainboard: warning: {flag} on the command line is visible to other users (ps) \
+                 and in shell history; prefer {instead} in the [{command}] table of --config"
+            );
         }
     }
 }

@@ -25,6 +25,10 @@ pub(crate) enum Bench {
     /// The store's write-behind: a full epoch write, then hydration with the
     /// coalescing writer attached, against hydration without it.
     Store(super::bench_store::StoreArgs),
+    /// What browser stream clients cost the service: CPU per tick's fan-out, memory
+    /// per client, memory after they leave (`--hostile`: clients that never read and
+    /// spam resync).
+    Stream(super::bench_stream::StreamArgs),
 }
 
 /// Arguments of `chainboard bench hydrate`.
@@ -46,6 +50,7 @@ pub(crate) fn run(bench: &Bench) -> Result<ExitCode> {
     match bench {
         Bench::Hydrate(args) => hydrate(args),
         Bench::Store(args) => super::bench_store::run(args),
+        Bench::Stream(args) => super::bench_stream::run(args),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod bench_store;
+pub(crate) mod bench_stream;
 pub(crate) mod demo;
 pub(crate) mod fake_massive;
 pub(crate) mod generate;

@@ -19,12 +19,18 @@ pub(crate) struct Demo {
 
 impl Demo {
     pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// The demo with `extra` flags after the usual ones.
+    pub(crate) fn start_with(extra: &[&str]) -> Self {
         // No --for-secs: a loaded CI machine must not see the demo end mid-test; drop
         // kills it. Its log goes next to the test binaries for a failure's diagnosis.
         let log = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("demo-{}.log", std::process::id()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
             .args(["demo", "--listen", "127.0.0.1:0", "--refresh-secs", "2"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -71,6 +77,17 @@ impl Demo {
 }
 
 impl Demo {
+    /// The service's resident memory, from `/proc/<pid>/status`.
+    pub(crate) fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+
     /// Waits (up to `within`) until `/readyz` answers 200: every symbol has a snapshot.
     pub(crate) fn wait_ready(&self, within: std::time::Duration) {
         use std::io::{Read, Write};
@@ -102,5 +119,73 @@ impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A throwaway `redis-server` on a free port; killed on drop.
+pub(crate) struct Redis {
+    child: Child,
+    port: u16,
+    pub(crate) url: String,
+}
+
+impl Redis {
+    pub(crate) fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self {
+            child: Self::spawn(port),
+            port,
+            url: format!("redis://127.0.0.1:{port}"),
+        }
+    }
+
+    fn spawn(port: u16) -> Child {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed (bash .ci/setup installs it)");
+            while std::time::Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return child;
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break; // the port lingers after a kill: try again
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Kills the server: an outage.
+    pub(crate) fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again, empty, on the same port.
+    pub(crate) fn restart(&mut self) {
+        self.stop();
+        self.child = Self::spawn(self.port);
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

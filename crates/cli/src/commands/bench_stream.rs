@@ -1,0 +1,287 @@
+//! `chainboard bench stream`: what browser stream clients cost the server.
+//!
+//! The service runs as a child process (`chainboard demo` on a free loopback port),
+//! so its CPU time and resident memory are read from `/proc/<pid>` apart from the
+//! clients', which run here. Three windows of `--seconds`:
+//!
+//! 1. **without clients**: the service's own CPU per second (ingestion, models,
+//!    publisher) and RSS;
+//! 2. **with `--clients` streams** of one symbol, opened after the first window and
+//!    given a few seconds to receive their full documents: readers read everything
+//!    (what a browser does); with `--hostile`, clients never read and ask for a
+//!    resync every 50 ms (the attack the stream's bounds exist for). The extra CPU
+//!    per second over window 1 is the fan-out of one tick (a symbol ticks once a
+//!    second), and the extra RSS per client is what a client costs beyond the
+//!    shared documents;
+//! 3. **after the clients left**: RSS again, to see the memory returned.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Arguments of `chainboard bench stream`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StreamArgs {
+    /// Stream clients to open.
+    #[arg(long, default_value_t = 1_000)]
+    clients: usize,
+    /// Length of each measuring window, seconds.
+    #[arg(long, default_value_t = 20.0)]
+    seconds: f64,
+    /// Clients that never read and ask for a resync every 50 ms, instead of readers.
+    #[arg(long)]
+    hostile: bool,
+    /// The symbol the clients stream.
+    #[arg(long, default_value = "SPX")]
+    symbol: String,
+}
+
+/// The service under measurement; killed on drop.
+struct Service {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU seconds (user + system) and resident bytes of a process.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    cpu_s: f64,
+    rss: u64,
+}
+
+pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
+    if args.clients == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 {
+        bail!("--clients and --seconds must be positive");
+    }
+    let service = start(args.clients)?;
+    let pid = service.child.id();
+    let hz = clock_ticks()?;
+    let window = Duration::from_secs_f64(args.seconds);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    println!(
+        "service pid {pid} at http://{}/ ({} clients, {}, {:.0} s windows)",
+        service.address,
+        args.clients,
+        if args.hostile {
+            "hostile: never read, resync every 50 ms"
+        } else {
+            "reading"
+        },
+        args.seconds
+    );
+    // Settle: the first documents, the allocator's first growth.
+    std::thread::sleep(Duration::from_secs(5));
+    let (base_cpu, base_rss) = measure(pid, hz, window)?;
+    println!(
+        "without clients:  cpu {:>7.1} ms/s  rss {:>7.1} MiB",
+        base_cpu * 1e3,
+        mib(base_rss)
+    );
+
+    let received = Arc::new(AtomicU64::new(0));
+    let url = format!("ws://{}/api/v1/stream/{}", service.address, args.symbol);
+    let clients = runtime.block_on(connect_all(&url, args.clients, args.hostile, &received))?;
+    std::thread::sleep(Duration::from_secs(5));
+    let before = received.load(Ordering::Relaxed);
+    let (with_cpu, with_rss) = measure(pid, hz, window)?;
+    let per_client_bytes =
+        (received.load(Ordering::Relaxed) - before) as f64 / args.seconds / args.clients as f64;
+    let extra_cpu = (with_cpu - base_cpu).max(0.0);
+    let per_client = with_rss.saturating_sub(base_rss) as f64 / args.clients as f64;
+    println!(
+        "with clients:     cpu {:>7.1} ms/s  rss {:>7.1} MiB  (+{:.1} KiB per client; {:.0} B/s received per client)",
+        with_cpu * 1e3,
+        mib(with_rss),
+        per_client / 1024.0,
+        per_client_bytes,
+    );
+    println!(
+        "fan-out of one tick to {} clients: {:.1} ms of server CPU",
+        args.clients,
+        extra_cpu * 1e3
+    );
+
+    runtime.block_on(async {
+        for client in clients {
+            client.abort();
+        }
+    });
+    drop(runtime);
+    std::thread::sleep(Duration::from_secs(10));
+    let after = usage(pid, hz)?;
+    println!(
+        "10 s after they left: rss {:>7.1} MiB ({:+.1} MiB over the start)",
+        mib(after.rss),
+        (after.rss as f64 - base_rss as f64) / f64::from(1 << 20)
+    );
+    let metrics = http_get(&service.address, "/metrics").unwrap_or_default();
+    for name in [
+        "chainboard_stream_clients_dropped_total",
+        "chainboard_stream_clients_refused_total",
+        "chainboard_stream_resyncs_deferred_total",
+    ] {
+        if let Some(line) = metrics.lines().find(|l| l.starts_with(name)) {
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 20)
+}
+
+/// CPU per second over `window`, and the highest RSS seen in it (sampled every
+/// 250 ms).
+fn measure(pid: u32, hz: f64, window: Duration) -> Result<(f64, u64)> {
+    let start = usage(pid, hz)?;
+    let began = Instant::now();
+    let mut peak = start.rss;
+    while began.elapsed() < window {
+        std::thread::sleep(Duration::from_millis(250));
+        peak = peak.max(usage(pid, hz)?.rss);
+    }
+    let end = usage(pid, hz)?;
+    Ok((
+        (end.cpu_s - start.cpu_s) / began.elapsed().as_secs_f64(),
+        peak,
+    ))
+}
+
+fn usage(pid: u32, hz: f64) -> Result<Usage> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("the service (pid {pid}) is gone"))?;
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
+    let cpu_s = (ticks(11) + ticks(12)) / hz;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("no VmRSS in /proc/<pid>/status")?;
+    Ok(Usage {
+        cpu_s,
+        rss: rss_kib * 1024,
+    })
+}
+
+fn clock_ticks() -> Result<f64> {
+    let out = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .context("getconf CLK_TCK")?;
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .context("getconf CLK_TCK printed no number")
+}
+
+/// `chainboard demo` on a free port, ready.
+fn start(clients: usize) -> Result<Service> {
+    let exe = std::env::current_exe().context("locating the chainboard binary")?;
+    let mut child = Command::new(exe)
+        .args(["demo", "--listen", "127.0.0.1:0", "--max-stream-clients"])
+        .arg((clients + 16).to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting chainboard demo")?;
+    let stdout = child.stdout.take().context("the demo's stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let Some(line) = lines.next() else {
+            bail!("the demo exited before serving");
+        };
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("chainboard is serving http://") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    // Keep reading its stdout so that it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let service = Service { child, address };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !http_get(&service.address, "/readyz").is_some_and(|b| b.contains("\"ready\":true")) {
+        if Instant::now() > deadline {
+            bail!("the demo never became ready");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(service)
+}
+
+/// A plain HTTP/1.0 GET; the body, when the server answers.
+fn http_get(address: &str, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+}
+
+/// Opens every client (50 handshakes at a time) and leaves each running on its task.
+/// A hostile client that the server drops connects again, as an attacker would.
+async fn connect_all(
+    url: &str,
+    n: usize,
+    hostile: bool,
+    received: &Arc<AtomicU64>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut tasks = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+        let connects = chunk.iter().map(|_| tokio_tungstenite::connect_async(url));
+        for connected in futures_util::future::join_all(connects).await {
+            let (socket, _) = connected.context("opening a stream")?;
+            let (received, url) = (received.clone(), url.to_owned());
+            tasks.push(tokio::spawn(async move {
+                if !hostile {
+                    let (_sink, mut incoming) = socket.split();
+                    while let Some(Ok(message)) = incoming.next().await {
+                        received.fetch_add(message.len() as u64, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                let mut socket = socket;
+                loop {
+                    let resync = || Message::Text(r#"{"type":"resync"}"#.into());
+                    while socket.send(resync()).await.is_ok() {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    match tokio_tungstenite::connect_async(&url).await {
+                        Ok((again, _)) => socket = again,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                }
+            }));
+        }
+    }
+    Ok(tasks)
+}
