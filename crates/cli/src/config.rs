@@ -147,4 +147,71 @@ mod tests {
             ["x", "3", "0.5", "true", "SPX,NDX"].map(|s| Some(s.to_owned()))
         );
     }
+
+    mod fuzz {
+        //! Fuzz suites on stable Rust (property tests): any configuration file gets
+        //! defaults or a clear error, never a panic. `PROPTEST_CASES` sets their
+        //! length (see the README).
+
+        use clap::CommandFactory;
+        use proptest::prelude::*;
+
+        use super::apply_text;
+
+        /// A value of any TOML kind, as its text.
+        fn arb_value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\PC{0,12}".prop_map(|s| format!("{s:?}")),
+                any::<i64>().prop_map(|i| i.to_string()),
+                any::<f64>().prop_map(|f| format!("{f:?}")),
+                any::<bool>().prop_map(|b| b.to_string()),
+                Just("[]".to_owned()),
+                Just("['SPX', 1, true]".to_owned()),
+                Just("{ a = 1 }".to_owned()),
+                Just("1979-05-27T07:32:00Z".to_owned()),
+                Just("inf".to_owned()),
+                Just("nan".to_owned()),
+            ]
+        }
+
+        /// Then the command line is read as it would be, with the file's defaults.
+        fn check(text: &str) {
+            if let Ok(command) = apply_text(crate::Cli::command(), text) {
+                for args in [
+                    &["chainboard", "run"][..],
+                    &["chainboard", "demo"],
+                    &["chainboard"],
+                ] {
+                    let _ = command.clone().try_get_matches_from(args);
+                }
+            }
+        }
+
+        proptest! {
+            /// Any text at all.
+            #[test]
+            fn fuzz_config_text(text in "\\PC{0,200}") {
+                check(&text);
+            }
+
+            /// Real sections and flags (and a few unknown ones) with values of any
+            /// kind.
+            #[test]
+            fn fuzz_config_tables(entries in proptest::collection::vec((
+                prop::sample::select(vec!["run", "demo", "fake-massive", "normalize", "bench", "nope"]),
+                prop::sample::select(vec![
+                    "listen", "symbols", "refresh_secs", "refresh-secs", "api-key", "redis", "rate",
+                    "max-stream-clients", "allowed-origin", "allowed-host", "auth-token", "tick-secs",
+                    "stale-after-secs", "seed", "for-secs", "quote-budget", "unknown-flag",
+                ]),
+                arb_value(),
+            ), 0..6)) {
+                let mut text = String::new();
+                for (section, key, value) in entries {
+                    text.push_str(&format!("[{section}]\n{key} = {value}\n"));
+                }
+                check(&text);
+            }
+        }
+    }
 }

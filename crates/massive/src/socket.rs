@@ -360,6 +360,47 @@ struct StatusEvent {
     message: Option<String>,
 }
 
+/// The events of a status frame; `None` when the text is not a JSON array of
+/// objects (then it is left alone).
+fn status_events(text: &str) -> Option<Vec<StatusEvent>> {
+    serde_json::from_str(text).ok()
+}
+
+/// What one event of a status frame asks of the client (see the module's table).
+#[derive(Debug)]
+enum Reaction {
+    /// Not a status event.
+    Ignore,
+    /// A subscription acknowledged (`success`).
+    Ack,
+    /// Reconnect after the long backoff (`max_connections`, `force_disconnect`).
+    Reconnect(DisconnectReason),
+    /// Massive drops frames for us (`slow_consumer`).
+    SlowConsumer(String),
+    /// The key was refused (`auth_failed`): stop for good.
+    AuthFailed(String),
+    /// A refused request (`error`).
+    Error(String),
+    /// Anything else, logged at debug level: status and message.
+    Other(Option<String>, String),
+}
+
+fn reaction(e: StatusEvent) -> Reaction {
+    if e.ev.as_deref() != Some("status") {
+        return Reaction::Ignore;
+    }
+    let message = e.message.unwrap_or_default();
+    match e.status.as_deref() {
+        Some("success") => Reaction::Ack,
+        Some("max_connections") => Reaction::Reconnect(DisconnectReason::MaxConnections(message)),
+        Some("force_disconnect") => Reaction::Reconnect(DisconnectReason::ForceDisconnect(message)),
+        Some("slow_consumer") => Reaction::SlowConsumer(message),
+        Some("auth_failed") => Reaction::AuthFailed(message),
+        Some("error") => Reaction::Error(message),
+        _ => Reaction::Other(e.status, message),
+    }
+}
+
 /// How a connection ended, for the reconnect decision.
 enum Ended {
     /// Reconnect after the ordinary backoff.
@@ -635,36 +676,28 @@ impl Connection {
     /// Reacts to the status events of a frame that mentions `"status"` (data frames
     /// are not decoded here).
     fn on_statuses(&self, text: &str) -> Option<Ended> {
-        let Ok(events) = serde_json::from_str::<Vec<StatusEvent>>(text) else {
-            // Mixed frames (statuses among data events) are rare; decode loosely.
-            return None;
-        };
+        // Mixed frames (statuses among data events) are rare; decode loosely.
+        let events = status_events(text)?;
         let cluster = self.config.cluster.path();
         for e in events {
-            if e.ev.as_deref() != Some("status") {
-                continue;
-            }
-            let message = e.message.unwrap_or_default();
-            match e.status.as_deref() {
-                Some("success") => bump(&self.counters.acks),
-                Some("max_connections") => {
-                    return Some(Ended::Long(DisconnectReason::MaxConnections(message)));
-                }
-                Some("force_disconnect") => {
-                    return Some(Ended::Long(DisconnectReason::ForceDisconnect(message)));
-                }
-                Some("slow_consumer") => {
+            match reaction(e) {
+                Reaction::Ignore => {}
+                Reaction::Ack => bump(&self.counters.acks),
+                Reaction::Reconnect(reason) => return Some(Ended::Long(reason)),
+                Reaction::SlowConsumer(message) => {
                     bump(&self.counters.slow_consumer);
                     tracing::warn!(cluster, %message, "Massive says slow_consumer");
                 }
-                Some("auth_failed") => {
+                Reaction::AuthFailed(message) => {
                     return Some(Ended::Fatal(SocketError::AuthFailed { cluster, message }));
                 }
-                Some("error") => {
+                Reaction::Error(message) => {
                     bump(&self.counters.status_errors);
                     tracing::warn!(cluster, %message, "Massive status error");
                 }
-                other => tracing::debug!(cluster, status = ?other, %message, "status"),
+                Reaction::Other(status, message) => {
+                    tracing::debug!(cluster, ?status, %message, "status");
+                }
             }
         }
         None
@@ -734,7 +767,68 @@ async fn next_statuses(ws: &mut Ws) -> Result<Vec<StatusEvent>, String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    #[test]
+    fn each_status_gets_its_reaction() {
+        let react = |text: &str| -> Vec<String> {
+            status_events(text)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| format!("{:?}", reaction(e)))
+                .collect()
+        };
+        assert_eq!(
+            react(r#"[{"ev":"status","status":"auth_failed","message":"bad key"}]"#),
+            [r#"AuthFailed("bad key")"#]
+        );
+        assert_eq!(
+            react(
+                r#"[{"ev":"status","status":"max_connections"},{"ev":"status","status":"success"}]"#
+            ),
+            [r#"Reconnect(MaxConnections(""))"#, "Ack"]
+        );
+        assert_eq!(react(r#"[{"ev":"Q","status":"auth_failed"}]"#), ["Ignore"]);
+        assert!(status_events(r#"{"ev":"status"}"#).is_none());
+        assert!(status_events("not json").is_none());
+        assert!(status_events(&"[".repeat(100_000)).is_none());
+    }
+
+    proptest! {
+        /// Any frame text: read or left alone, never a panic. (A fuzz suite:
+        /// `PROPTEST_CASES` sets its length, see the README.)
+        #[test]
+        fn fuzz_status_frames(text in "\\PC{0,200}", bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            for t in [text.as_str(), &String::from_utf8_lossy(&bytes)] {
+                if let Some(events) = status_events(t) {
+                    for e in events {
+                        let _ = reaction(e);
+                    }
+                }
+            }
+        }
+
+        /// Any status and message in a well-formed frame: only `auth_failed` stops the
+        /// client, only `max_connections` and `force_disconnect` reconnect, and the
+        /// message is carried through.
+        #[test]
+        fn fuzz_status_events(status in proptest::option::of("[a-z_]{0,20}|\\PC{0,20}"), message in proptest::option::of("\\PC{0,40}"), ev in proptest::option::of("status|Q|T|\\PC{0,8}")) {
+            let event = serde_json::json!([{ "ev": ev, "status": status, "message": message }]).to_string();
+            let events = status_events(&event).expect("a well-formed frame is read");
+            prop_assert_eq!(events.len(), 1);
+            let r = reaction(events.into_iter().next().expect("one"));
+            let is_status = ev.as_deref() == Some("status");
+            let wanted = message.clone().unwrap_or_default();
+            match r {
+                Reaction::AuthFailed(m) => prop_assert!(is_status && status.as_deref() == Some("auth_failed") && m == wanted),
+                Reaction::Reconnect(_) => prop_assert!(is_status && matches!(status.as_deref(), Some("max_connections" | "force_disconnect"))),
+                Reaction::Ignore => prop_assert!(!is_status),
+                _ => prop_assert!(is_status),
+            }
+        }
+    }
 
     #[test]
     fn urls_get_the_cluster_path() {

@@ -182,7 +182,20 @@ fn bare_symbol(raw: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::bare_symbol;
+
+    proptest! {
+        /// Any path segment: a suffix of it, never a panic (multi-byte characters
+        /// included). (A fuzz suite: `PROPTEST_CASES` sets its length.)
+        #[test]
+        fn fuzz_symbol_paths(raw in "\\PC{0,16}|[iI]:\\PC{0,8}") {
+            let bare = bare_symbol(&raw);
+            prop_assert!(raw.trim().ends_with(bare));
+            prop_assert!(bare.len() + 2 >= raw.trim().len());
+        }
+    }
 
     #[test]
     fn the_index_prefix_is_dropped_in_either_case() {

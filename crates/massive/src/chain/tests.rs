@@ -256,3 +256,105 @@ fn records_use_the_design_field_names() {
         assert!(names.contains(&field), "{field}");
     }
 }
+
+mod fuzz {
+    //! Fuzz suites on stable Rust (property tests): any input gets a page or a typed
+    //! error, never a panic. `PROPTEST_CASES` sets their length (see the README).
+
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Any JSON value, a few levels deep, with the numbers and strings that break
+    /// parsers (huge, negative, fractional, empty, non-ASCII).
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop_oneof![Just(1e308), Just(-0.0), Just(5e-324), Just(0.0)].prop_map(Value::from),
+            "\\PC{0,24}".prop_map(Value::from),
+            "O:SPX[W]?[0-9]{6}[CP][0-9]{8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z_]{1,12}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every leaf's path in `v`.
+    fn leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| {
+                path.push(k.clone());
+                leaves(v, path, out);
+                path.pop();
+            }),
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| {
+                path.push(i.to_string());
+                leaves(v, path, out);
+                path.pop();
+            }),
+            _ => out.push(path.clone()),
+        }
+    }
+
+    fn at<'v>(v: &'v mut Value, path: &[String]) -> &'v mut Value {
+        path.iter().fold(v, |v, k| match v {
+            Value::Array(a) => &mut a[k.parse::<usize>().expect("an index")],
+            other => &mut other[k.as_str()],
+        })
+    }
+
+    fn check(body: &str) -> Result<(), TestCaseError> {
+        let roots = RootMap::default();
+        for expected in [spx(), None] {
+            if let Ok(page) = Normalizer::new(&roots, expected).page(body) {
+                let listed = serde_json::from_str::<Value>(body)
+                    .ok()
+                    .and_then(|v| v["results"].as_array().map(Vec::len));
+                // Every result is a contract or a rejection, never lost.
+                prop_assert_eq!(Some(page.contracts.len() + page.rejections.len()), listed);
+                for c in &page.contracts {
+                    prop_assert!(c.geometry.key.strike.points() > 0.0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Any text at all.
+        #[test]
+        fn fuzz_chain_page_text(text in "\\PC{0,300}", bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            check(&text)?;
+            check(&String::from_utf8_lossy(&bytes))?;
+        }
+
+        /// The documented page with one field (any depth) replaced by any JSON value,
+        /// or removed.
+        #[test]
+        fn fuzz_chain_page_fields(which in any::<prop::sample::Index>(), value in arb_json(), remove in any::<bool>()) {
+            let mut page: Value = serde_json::from_str(&data("chain_spx_page1.json")).expect("fixture");
+            let mut paths = Vec::new();
+            leaves(&page, &mut Vec::new(), &mut paths);
+            let path = which.get(&paths).clone();
+            if remove {
+                let (last, parent) = path.split_last().expect("a leaf has a path");
+                match at(&mut page, parent) {
+                    Value::Object(m) => { m.remove(last); }
+                    Value::Array(a) => { a.remove(last.parse::<usize>().expect("an index")); }
+                    _ => {}
+                }
+            } else {
+                *at(&mut page, &path) = value;
+            }
+            check(&page.to_string())?;
+        }
+    }
+}
