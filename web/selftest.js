@@ -19,6 +19,7 @@ import {
   ChainState,
   StreamConnection,
   RESYNC_REQUEST,
+  CAN_INFLATE,
 } from './stream.js';
 import { buildGrid, cellValue, computeScale, colorIndex, yForPrice, labelInterval, NO_CONTRACT, PALETTES } from './heatmap.js';
 import { wallsFor, otherRoots, trackFlip, curveInView } from './profile.js';
@@ -526,6 +527,7 @@ test('the connection asks for a resync on a gap, shows it, and reconnects after 
     state,
     onOutcome: () => {},
     onConnection: (s) => states.push(s),
+    compressed: false,
     WebSocketImpl: FakeSocket,
     baseUrl: 'ws://test',
   });
@@ -549,6 +551,50 @@ test('the connection asks for a resync on a gap, shows it, and reconnects after 
     assert(FakeSocket.opened.length === 2, `reconnected: ${FakeSocket.opened.length} sockets`);
     assert(state.awaitingHeatmap && state.awaitingGex, 'starts over from full documents');
     assert(state.heatmap && state.heatmap.seq === 12, 'keeps showing what it had');
+  } finally {
+    connection.stop();
+  }
+});
+
+/** `doc` as the server sends it with `?encoding=deflate`: zlib-compressed JSON. */
+async function deflated(doc) {
+  const stream = new Blob([JSON.stringify(doc)]).stream().pipeThrough(new CompressionStream('deflate'));
+  return new Response(stream).arrayBuffer();
+}
+
+test('compressed messages are inflated and taken in arrival order, text among them', async () => {
+  assert(typeof CompressionStream === 'function' && CAN_INFLATE, 'this runtime has (De)CompressionStream');
+  FakeSocket.opened = [];
+  const state = new ChainState('SPX');
+  const outcomes = [];
+  const connection = new StreamConnection({
+    symbol: 'SPX',
+    state,
+    token: 'a token with spaces',
+    compressed: true,
+    onOutcome: (o) => outcomes.push(o.kind),
+    onConnection: () => {},
+    WebSocketImpl: FakeSocket,
+    baseUrl: 'ws://test',
+  });
+  connection.start();
+  try {
+    const socket = FakeSocket.opened[0];
+    assert(socket.url === 'ws://test/api/v1/stream/SPX?token=a+token+with+spaces&encoding=deflate', socket.url);
+    assert(socket.binaryType === 'arraybuffer', 'binary messages as ArrayBuffers');
+    socket.open();
+    const [heatmap, gex, diff] = await Promise.all([deflated(heatmapDoc()), deflated(gexDoc()), deflated(heatmapDiffDoc())]);
+    socket.onmessage({ data: heatmap });
+    socket.onmessage({ data: gex });
+    // A status (text) behind compressed messages waits for them.
+    socket.onmessage({ data: JSON.stringify({ schema: 'chainboard/status/v1', symbol: 'SPX' }) });
+    socket.onmessage({ data: diff });
+    assert(state.awaitingHeatmap, 'nothing applied before inflating');
+    await connection.inflating;
+    assert(!state.awaitingHeatmap && !state.awaitingGex, 'full documents held');
+    assert(state.heatmap.seq === 11, `the diff applied after them: seq ${state.heatmap.seq}`);
+    assert(connection.inflating === null, 'nothing left to inflate');
+    assertEqual(socket.sent, [], 'no resync asked');
   } finally {
     connection.stop();
   }

@@ -188,6 +188,77 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
         }
     }
     assert!(full, "resync answered with a full heatmap");
+
+    // `?encoding=deflate`: the same documents as binary zlib messages, the status as
+    // text; anything else is refused before the upgrade.
+    let (mut compressed, _) =
+        tokio_tungstenite::connect_async(format!("{ws}/api/v1/stream/SPX?encoding=deflate"))
+            .await
+            .unwrap();
+    let mut schemas = Vec::new();
+    let mut held = None;
+    while schemas.len() < 8 {
+        let message = tokio::time::timeout(Duration::from_secs(20), compressed.next())
+            .await
+            .expect("a message")
+            .expect("open")
+            .expect("valid");
+        let doc: Value = match message {
+            Message::Binary(bytes) => {
+                let mut json = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::ZlibDecoder::new(&bytes[..]),
+                    &mut json,
+                )
+                .expect("zlib");
+                serde_json::from_slice(&json).expect("JSON")
+            }
+            Message::Text(text) => {
+                let doc: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    doc["schema"], "chainboard/status/v1",
+                    "only the status is text"
+                );
+                doc
+            }
+            _ => continue,
+        };
+        match doc["schema"].as_str().unwrap() {
+            "chainboard/heatmap/v1" => held = doc["seq"].as_u64(),
+            "chainboard/heatmap-diff/v1" => {
+                assert_eq!(doc["base_seq"].as_u64(), held, "diffs chain");
+                held = doc["seq"].as_u64();
+            }
+            _ => {}
+        }
+        schemas.push(doc["schema"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        schemas[..2],
+        ["chainboard/heatmap/v1", "chainboard/gex/v1"],
+        "{schemas:?}"
+    );
+    assert!(
+        schemas.iter().any(|s| s == "chainboard/gex-diff/v1"),
+        "{schemas:?}"
+    );
+    let refused = reqwest::Client::new()
+        .get(format!("{base}/api/v1/stream/SPX?encoding=br"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("encoding must be json or deflate")
+    );
 }
 
 #[test]

@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -95,6 +95,63 @@ pub struct Published {
     pub diff_base_seq: Option<u64>,
     /// How long finishing took (flip search, diffs, JSON).
     pub finish_time: Duration,
+    /// The documents zlib-compressed, each made on first use ([`Published::deflated`]).
+    deflated: [OnceLock<Bytes>; Doc::ALL.len()],
+}
+
+/// One of a tick's documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doc {
+    /// `chainboard/heatmap/v1`.
+    Heatmap,
+    /// `chainboard/gex/v1`.
+    Gex,
+    /// `chainboard/heatmap-diff/v1`.
+    HeatmapDiff,
+    /// `chainboard/gex-diff/v1`.
+    GexDiff,
+}
+
+impl Doc {
+    /// Every document, in index order.
+    pub const ALL: [Doc; 4] = [Doc::Heatmap, Doc::Gex, Doc::HeatmapDiff, Doc::GexDiff];
+}
+
+impl Published {
+    /// A document's JSON; `None` for a diff the tick does not have.
+    pub fn json(&self, doc: Doc) -> Option<&Bytes> {
+        match doc {
+            Doc::Heatmap => Some(&self.heatmap_json),
+            Doc::Gex => Some(&self.gex_json),
+            Doc::HeatmapDiff => self.heatmap_diff_json.as_ref(),
+            Doc::GexDiff => self.gex_diff_json.as_ref(),
+        }
+    }
+
+    /// A document's JSON compressed with zlib (RFC 1950, what a browser's
+    /// `DecompressionStream("deflate")` reads), at the fastest level: JSON of numbers
+    /// compresses about 2.3× there and little better at higher levels, while a full
+    /// SPX heatmap takes several times longer. Compressed by the first reader that
+    /// asks, once per tick, and shared by every later one, like the JSON.
+    pub fn deflated(&self, doc: Doc) -> Option<Bytes> {
+        let json = self.json(doc)?;
+        let cell = &self.deflated[doc as usize];
+        Some(cell.get_or_init(|| zlib(json)).clone())
+    }
+}
+
+/// zlib of `data` at the fastest level.
+fn zlib(data: &[u8]) -> Bytes {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(data.len() / 2),
+        flate2::Compression::fast(),
+    );
+    // Writing to a `Vec` cannot fail.
+    match encoder.write_all(data).and_then(|()| encoder.finish()) {
+        Ok(compressed) => Bytes::from(compressed),
+        Err(_) => Bytes::new(),
+    }
 }
 
 /// What the publisher has done, for logs and metrics.
@@ -361,6 +418,7 @@ fn finish(tick: Tick, previous: Option<&Published>) -> Published {
         heatmap: tick.heatmap,
         gex,
         finish_time: started.elapsed(),
+        deflated: Default::default(),
     }
 }
 

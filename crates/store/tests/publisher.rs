@@ -12,7 +12,7 @@ use chainboard_engine::{BoardObserver, Engine, EngineConfig, SnapshotOutcome};
 use chainboard_model::{QuoteUpdate, Underlying};
 use chainboard_models::{ModelObserver, ModelSink, Tick};
 use chainboard_sim::{ChainConfig, SimChain};
-use chainboard_store::publisher::{self, PublisherConfig, PublisherHandle};
+use chainboard_store::publisher::{self, Doc, PublisherConfig, PublisherHandle};
 use chainboard_store::{KeySchema, KeyType, Store, Ttl};
 use common::RedisServer;
 use serde_json::Value;
@@ -142,6 +142,28 @@ async fn publishes_every_tick(store: Store) {
     assert_eq!(latest.heatmap.seq(), first_seq + 1);
     assert!(latest.heatmap_diff_json.is_some() && latest.gex_diff_json.is_some());
     assert_eq!(handle.health().errors.load(Ordering::Relaxed), 0);
+
+    // The compressed stream's bytes: zlib of the same JSON, made once and shared.
+    for doc in Doc::ALL {
+        let deflated = latest
+            .deflated(doc)
+            .expect("every document of a diffable tick");
+        let json = latest.json(doc).expect("the JSON");
+        assert!(deflated.len() < json.len(), "{doc:?} compresses");
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::ZlibDecoder::new(&deflated[..]),
+            &mut inflated,
+        )
+        .expect("valid zlib");
+        assert_eq!(&inflated[..], &json[..], "{doc:?}");
+        let again = latest.deflated(doc).expect("again");
+        assert_eq!(
+            again.as_ptr(),
+            deflated.as_ptr(),
+            "{doc:?}: compressed once, shared"
+        );
+    }
 
     // Without ticks the snapshots go within their TTL: never older than 5 s.
     drop(observer);

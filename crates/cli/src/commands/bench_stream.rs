@@ -10,10 +10,18 @@
 //!    given a few seconds to receive their full documents: readers read everything
 //!    (what a browser does); with `--hostile`, clients never read and ask for a
 //!    resync every 50 ms (the attack the stream's bounds exist for). The extra CPU
-//!    per second over window 1 is the fan-out of one tick (a symbol ticks once a
-//!    second), and the extra RSS per client is what a client costs beyond the
-//!    shared documents;
-//! 3. **after the clients left**: RSS again, to see the memory returned.
+//!    per second over the windows without clients is the fan-out of one tick (a
+//!    symbol ticks once a second), and the extra RSS per client is what a client
+//!    costs beyond the shared documents;
+//! 3. **after the clients left** (10 s later): CPU again and RSS, to see the memory
+//!    returned.
+//!
+//! The service's own work varies with the simulated market (the flip search costs
+//! more on some boards than others), so the baseline is the mean of windows 1 and
+//! 3, on either side of the clients' window.
+//!
+//! Clients ask for `--encoding` (`deflate` by default, as the web UI does; `json` for
+//! text messages).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -40,6 +48,10 @@ pub(crate) struct StreamArgs {
     /// The symbol the clients stream.
     #[arg(long, default_value = "SPX")]
     symbol: String,
+    /// How the clients ask for documents: `deflate` (compressed binary messages, as
+    /// the web UI) or `json` (text).
+    #[arg(long, default_value = "deflate", value_parser = ["deflate", "json"])]
+    encoding: String,
 }
 
 /// The service under measurement; killed on drop.
@@ -75,7 +87,7 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     println!(
-        "service pid {pid} at http://{}/ ({} clients, {}, {:.0} s windows)",
+        "service pid {pid} at http://{}/ ({} clients, {}, encoding {}, {:.0} s windows)",
         service.address,
         args.clients,
         if args.hostile {
@@ -83,6 +95,7 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
         } else {
             "reading"
         },
+        args.encoding,
         args.seconds
     );
     // Settle: the first documents, the allocator's first growth.
@@ -95,14 +108,16 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
     );
 
     let received = Arc::new(AtomicU64::new(0));
-    let url = format!("ws://{}/api/v1/stream/{}", service.address, args.symbol);
+    let url = format!(
+        "ws://{}/api/v1/stream/{}?encoding={}",
+        service.address, args.symbol, args.encoding
+    );
     let clients = runtime.block_on(connect_all(&url, args.clients, args.hostile, &received))?;
     std::thread::sleep(Duration::from_secs(5));
     let before = received.load(Ordering::Relaxed);
     let (with_cpu, with_rss) = measure(pid, hz, window)?;
     let per_client_bytes =
         (received.load(Ordering::Relaxed) - before) as f64 / args.seconds / args.clients as f64;
-    let extra_cpu = (with_cpu - base_cpu).max(0.0);
     let per_client = with_rss.saturating_sub(base_rss) as f64 / args.clients as f64;
     println!(
         "with clients:     cpu {:>7.1} ms/s  rss {:>7.1} MiB  (+{:.1} KiB per client; {:.0} B/s received per client)",
@@ -110,11 +125,6 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
         mib(with_rss),
         per_client / 1024.0,
         per_client_bytes,
-    );
-    println!(
-        "fan-out of one tick to {} clients: {:.1} ms of server CPU",
-        args.clients,
-        extra_cpu * 1e3
     );
 
     runtime.block_on(async {
@@ -129,6 +139,18 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
         "10 s after they left: rss {:>7.1} MiB ({:+.1} MiB over the start)",
         mib(after.rss),
         (after.rss as f64 - base_rss as f64) / f64::from(1 << 20)
+    );
+    let (after_cpu, _) = measure(pid, hz, window)?;
+    let baseline = (base_cpu + after_cpu) / 2.0;
+    println!(
+        "without clients again: cpu {:>7.1} ms/s (baseline, the mean of both windows without clients: {:.1} ms/s)",
+        after_cpu * 1e3,
+        baseline * 1e3
+    );
+    println!(
+        "fan-out of one tick to {} clients: {:.1} ms of server CPU",
+        args.clients,
+        (with_cpu - baseline).max(0.0) * 1e3
     );
     let metrics = http_get(&service.address, "/metrics").unwrap_or_default();
     for name in [
