@@ -44,8 +44,10 @@
 //! and nobody may rely on) and never across an `.await` — the methods are synchronous.
 //! Only [`Subscription::next`] waits, and it holds no lock.
 
+mod hash;
+
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -57,6 +59,7 @@ use crate::batch::{Batch, Op};
 use crate::store::{
     KeyType, SUBSCRIPTION_CAPACITY, StoreError, StreamEntry, Subscription, Ttl, ttl_millis,
 };
+use hash::SmallHash;
 
 /// Expired keys removed per call at least (see the module docs).
 pub const SWEEP_PER_CALL: usize = 1024;
@@ -159,7 +162,10 @@ impl EmbeddedStore {
     pub fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.read(key, |value| match value {
             None => Ok(Vec::new()),
-            Some(Value::Hash(h)) => Ok(h.iter().map(|(f, v)| (f.clone(), v.clone())).collect()),
+            Some(Value::Hash(h)) => Ok(h
+                .iter()
+                .map(|(f, v)| (f.to_owned(), v.to_owned()))
+                .collect()),
             Some(_) => Err(wrong_type()),
         })
     }
@@ -317,8 +323,8 @@ fn unix_ms(now: SystemTime) -> u64 {
 #[derive(Debug)]
 enum Value {
     Str(String),
-    /// Ordered so `HGETALL` needs no sort.
-    Hash(BTreeMap<String, String>),
+    /// Ordered so `HGETALL` needs no sort; packed (see [`hash`]).
+    Hash(SmallHash),
     /// Member → score; ordered by score only when read, which is rare.
     ZSet(FxHashMap<String, f64>),
     Stream(Stream),
@@ -466,20 +472,14 @@ impl Keyspace {
                 }
                 match self.live(key, now) {
                     None => {
-                        let hash = fields
-                            .iter()
-                            .map(|(f, v)| ((*f).to_owned(), v.clone()))
-                            .collect();
+                        let mut hash = SmallHash::default();
+                        hash.set(fields);
                         self.insert(key, Value::Hash(hash), None);
                     }
                     Some(Entry {
                         value: Value::Hash(hash),
                         ..
-                    }) => {
-                        for (f, v) in fields {
-                            hash.insert((*f).to_owned(), v.clone());
-                        }
-                    }
+                    }) => hash.set(fields),
                     Some(_) => return Err(WRONGTYPE.to_owned()),
                 }
             }
@@ -493,9 +493,7 @@ impl Keyspace {
                         value: Value::Hash(hash),
                         ..
                     }) => {
-                        for f in fields {
-                            hash.remove(*f);
-                        }
+                        hash.remove(fields);
                         hash.is_empty()
                     }
                     Some(_) => return Err(WRONGTYPE.to_owned()),
