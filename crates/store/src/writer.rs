@@ -14,10 +14,10 @@
 //!
 //! # No half-written epoch
 //!
-//! A new epoch is written completely (every record, the geometry ZSETs, the meta) in
-//! one pipeline, and only when that succeeded does a second command move
-//! `massive:epoch:current:<symbol>` to it. A reader following the pointer always finds
-//! a whole board.
+//! A new epoch is written completely (every record, in pipelines of [`EPOCH_CHUNK`]
+//! contracts, then the geometry ZSETs and the meta), and only when all of that
+//! succeeded does a last command move `massive:epoch:current:<symbol>` to it. A
+//! reader following the pointer always finds a whole board.
 //!
 //! # TTLs
 //!
@@ -49,6 +49,10 @@ use tokio::sync::mpsc;
 use crate::batch::{Batch, Op};
 use crate::keys::{KeySchema, date_score};
 use crate::store::Store;
+
+/// Contracts per batch when an epoch is written: a few hundred kilobytes of commands
+/// at a time rather than a whole board's.
+const EPOCH_CHUNK: usize = 2_048;
 
 /// How a contract record is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -374,7 +378,16 @@ impl Writer {
         let mut by_expiration: FxHashMap<jiff::civil::Date, Vec<(f64, String)>> =
             FxHashMap::default();
         let mut strikes = Vec::with_capacity(w.records.len());
-        for r in &w.records {
+        let started = Instant::now();
+        for (i, r) in w.records.iter().enumerate() {
+            // The contracts go in batches of EPOCH_CHUNK: a whole board's commands at
+            // once (about 40 MB for SPX and NDX) would be memory the allocator keeps.
+            if i > 0 && i % EPOCH_CHUNK == 0 {
+                if !self.apply(&b).await {
+                    return false;
+                }
+                b = Batch::new();
+            }
             let key = schema.contract(&id, &r.id);
             match self.config.format {
                 RecordFormat::Hash => {
@@ -438,7 +451,6 @@ impl Writer {
             fields,
         });
         b.push(Op::Expire { key: meta, ttl });
-        let started = Instant::now();
         if !self.apply(&b).await {
             return false;
         }
