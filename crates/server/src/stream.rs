@@ -322,15 +322,18 @@ impl Outgoing {
         }
     }
 
-    /// A model document of `latest` in the client's encoding, if the tick has it.
-    fn doc(latest: &Published, doc: Doc, encoding: Encoding) -> Option<Outgoing> {
-        Some(match encoding {
-            Encoding::Json => Outgoing::text(latest.json(doc)?.clone()),
-            Encoding::Deflate => Outgoing {
-                bytes: latest.deflated(doc)?,
+    /// A model document of `latest` in the client's encoding, if the tick has it
+    /// (as JSON text should it not compress).
+    async fn doc(latest: &Published, doc: Doc, encoding: Encoding) -> Option<Outgoing> {
+        if encoding == Encoding::Deflate
+            && let Some(bytes) = latest.deflated(doc).await
+        {
+            return Some(Outgoing {
+                bytes,
                 binary: true,
-            },
-        })
+            });
+        }
+        Some(Outgoing::text(latest.json(doc)?.clone()))
     }
 }
 
@@ -455,7 +458,7 @@ async fn feed(
         }
         held = Some((latest.heatmap.seq(), latest.heatmap.epoch.id));
         for doc in docs {
-            let Some(out) = Outgoing::doc(&latest, doc, encoding) else {
+            let Some(out) = Outgoing::doc(&latest, doc, encoding).await else {
                 continue;
             };
             if !queue.push(out) {

@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -96,7 +96,7 @@ pub struct Published {
     /// How long finishing took (flip search, diffs, JSON).
     pub finish_time: Duration,
     /// The documents zlib-compressed, each made on first use ([`Published::deflated`]).
-    deflated: [OnceLock<Bytes>; Doc::ALL.len()],
+    deflated: [tokio::sync::OnceCell<Bytes>; Doc::ALL.len()],
 }
 
 /// One of a tick's documents.
@@ -132,26 +132,31 @@ impl Published {
     /// `DecompressionStream("deflate")` reads), at the fastest level: JSON of numbers
     /// compresses about 2.3× there and little better at higher levels, while a full
     /// SPX heatmap takes several times longer. Compressed by the first reader that
-    /// asks, once per tick, and shared by every later one, like the JSON.
-    pub fn deflated(&self, doc: Doc) -> Option<Bytes> {
-        let json = self.json(doc)?;
+    /// asks, once per tick, on the blocking pool (a full heatmap takes milliseconds),
+    /// while other readers wait without holding a thread; every later reader shares
+    /// the bytes, like the JSON. `None` for a diff the tick does not have, or if the
+    /// compression task could not run (the caller sends the JSON instead).
+    pub async fn deflated(&self, doc: Doc) -> Option<Bytes> {
+        let json = self.json(doc)?.clone();
         let cell = &self.deflated[doc as usize];
-        Some(cell.get_or_init(|| zlib(json)).clone())
+        cell.get_or_try_init(
+            || async move { tokio::task::spawn_blocking(move || zlib(&json)).await },
+        )
+        .await
+        .ok()
+        .cloned()
     }
 }
 
 /// zlib of `data` at the fastest level.
 fn zlib(data: &[u8]) -> Bytes {
-    use std::io::Write as _;
     let mut encoder = flate2::write::ZlibEncoder::new(
         Vec::with_capacity(data.len() / 2),
         flate2::Compression::fast(),
     );
-    // Writing to a `Vec` cannot fail.
-    match encoder.write_all(data).and_then(|()| encoder.finish()) {
-        Ok(compressed) => Bytes::from(compressed),
-        Err(_) => Bytes::new(),
-    }
+    // Writing into a `Vec` cannot fail, so neither can the encoder.
+    let _ = std::io::Write::write_all(&mut encoder, data);
+    Bytes::from(encoder.finish().unwrap_or_default())
 }
 
 /// What the publisher has done, for logs and metrics.

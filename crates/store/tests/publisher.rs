@@ -147,6 +147,7 @@ async fn publishes_every_tick(store: Store) {
     for doc in Doc::ALL {
         let deflated = latest
             .deflated(doc)
+            .await
             .expect("every document of a diffable tick");
         let json = latest.json(doc).expect("the JSON");
         assert!(deflated.len() < json.len(), "{doc:?} compresses");
@@ -157,7 +158,7 @@ async fn publishes_every_tick(store: Store) {
         )
         .expect("valid zlib");
         assert_eq!(&inflated[..], &json[..], "{doc:?}");
-        let again = latest.deflated(doc).expect("again");
+        let again = latest.deflated(doc).await.expect("again");
         assert_eq!(
             again.as_ptr(),
             deflated.as_ptr(),
