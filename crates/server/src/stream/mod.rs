@@ -24,17 +24,17 @@
 //! library here refuses, and because a message compressed by the extension's rules
 //! cannot be shared by connections that keep a compression context.
 //!
-//! # Memory
+//! # Memory and cost
 //!
 //! Nothing sent is copied per client. Each tick's documents and diffs are rendered
 //! once by the publisher as shared bytes, and the status once a second per symbol
-//! ([`StatusCache`]); a client's queue holds references. A large document goes out as
-//! a fragmented message of [`FRAGMENT`]-byte frames, each a slice of the shared
-//! bytes, so the WebSocket's own write buffer never holds more than one fragment
-//! (tungstenite copies a frame into its write buffer, and keeps that buffer's
-//! capacity for the connection's life: a whole 2 MB document there would cost every
-//! client 2 MB). Browsers and WebSocket clients reassemble fragments into one
-//! message. The read buffer is small, as a client only ever sends a few bytes.
+//! ([`StatusCache`]); a client's queue holds references, and its connection writes
+//! what is queued straight from them: one vectored write per client per tick, a
+//! frame header and the shared bytes of each message ([`socket`]). There is no
+//! per-client write buffer to grow, and a message of any size is one frame. A tick's
+//! documents are queued together, with the status when it falls due within half a
+//! second, so that they leave in the same write. The read buffer is small, as a
+//! client only ever sends a few bytes.
 //!
 //! Each client's queue is bounded in documents and in bytes ([`StreamLimits`]): the
 //! bytes are shared, but a slow client holding old documents keeps them alive. A
@@ -43,7 +43,8 @@
 //! ahead of the queued documents, with a second's grace; its reconnect starts from
 //! full documents. A client beyond [`StreamLimits::max_clients`] is closed at once
 //! with 1013 and a reason saying so, and counted. On shutdown every stream is closed
-//! with 1001 ("going away"). A client message larger than 4 KiB is refused.
+//! with 1001 ("going away"). A client message larger than 4 KiB is refused (1009), as
+//! is a frame that breaks the protocol (1002).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,33 +57,28 @@ use axum::response::Response;
 use bytes::Bytes;
 use chainboard_model::Underlying;
 use chainboard_store::publisher::{Doc, Published};
-use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::debug;
+
+mod socket;
+
+use socket::{BATCH, Inbox, Incoming, Outbox, Outgoing, ReadError};
 
 use crate::api::{AppError, epochs_doc};
 use crate::config::StreamLimits;
 use crate::state::AppState;
 
-/// The largest message a client may send.
-const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
-
-/// The payload of one frame of a fragmented document.
-pub const FRAGMENT: usize = 16 * 1024;
+/// How often a client is sent the feed's status.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a dropped client's close frame may take to go out.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// `GET /api/v1/stream/{symbol}`: checks the upgrade request, answers 101 and serves
 /// the socket on its own task.
@@ -105,15 +101,11 @@ pub(crate) async fn stream(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let socket = WebSocketStream::from_raw_socket(
-            TokioIo::new(upgraded),
-            Role::Server,
-            Some(socket_config()),
-        )
-        .await;
+        let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+        let (inbox, outbox) = (Inbox::new(read), Outbox::new(write));
         match slot {
-            Some(slot) => serve(state, symbol, encoding, socket, slot).await,
-            None => refuse(socket, state.inner.config.stream.max_clients).await,
+            Some(slot) => serve(state, symbol, encoding, inbox, outbox, slot).await,
+            None => refuse(outbox, state.inner.config.stream.max_clients).await,
         }
     });
     let mut response = Response::new(Body::empty());
@@ -181,17 +173,6 @@ fn handshake_key(method: &Method, headers: &HeaderMap) -> Result<String, &'stati
         .ok_or("expected a Sec-WebSocket-Key")
 }
 
-/// Small buffers: a client sends a few bytes; what it is sent goes out a fragment at
-/// a time.
-fn socket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(4 * FRAGMENT)
-        .max_message_size(Some(MAX_CLIENT_MESSAGE))
-        .max_frame_size(Some(MAX_CLIENT_MESSAGE))
-}
-
 /// One of the [`StreamLimits::max_clients`] places; given back on drop.
 struct Slot(AppState);
 
@@ -221,60 +202,108 @@ impl Drop for Slot {
 }
 
 /// Closes a client beyond the cap.
-async fn refuse(mut socket: Socket, max: usize) {
-    let close = CloseFrame {
-        code: CloseCode::Again,
-        reason: format!("server full: {max} stream clients").into(),
-    };
-    let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(Some(close))).await;
+async fn refuse<W: AsyncWrite + Unpin>(mut outbox: Outbox<W>, max: usize) {
+    let reason = format!("server full: {max} stream clients");
+    let _ = tokio::time::timeout(CLOSE_GRACE, outbox.close(CloseCode::Again, &reason)).await;
 }
 
-async fn serve(
+/// What the reading side asks the writing side to send.
+#[derive(Debug)]
+enum Control {
+    /// Answer a ping.
+    Pong(Bytes),
+    /// Close with this code (the client closed, or broke the protocol).
+    Close(CloseCode),
+}
+
+async fn serve<R, W>(
     state: AppState,
     symbol: Underlying,
     encoding: Encoding,
-    socket: Socket,
+    mut inbox: Inbox<R>,
+    mut outbox: Outbox<W>,
     _slot: Slot,
-) {
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let inner = &state.inner;
     let limits = inner.config.stream;
-    let (mut sink, mut incoming) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Outgoing>(limits.queue_frames.max(1));
     let queued = Arc::new(AtomicUsize::new(0));
     let (resync_tx, resync_rx) = mpsc::channel::<()>(1);
+    let (control_tx, mut control_rx) = mpsc::channel::<Control>(1);
     // Out of band, so it reaches the writer even when the queue is full.
     let (close_tx, mut close_rx) = oneshot::channel::<()>();
     let mut shutdown = inner.shutdown.subscribe();
 
     let writer_queued = queued.clone();
     let writer = async move {
+        // Reused for every write: no allocation per tick.
+        let mut batch: Vec<Outgoing> = Vec::with_capacity(BATCH);
         loop {
-            let close = tokio::select! {
+            let (code, reason) = tokio::select! {
                 biased;
-                _ = &mut close_rx => CloseFrame { code: CloseCode::Again, reason: "slow consumer".into() },
-                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() },
+                _ = &mut close_rx => (CloseCode::Again, "slow consumer"),
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => (CloseCode::Away, "server shutting down"),
+                Some(control) = control_rx.recv() => match control {
+                    Control::Pong(payload) => {
+                        if outbox.pong(&payload).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Control::Close(code) => (code, ""),
+                },
                 out = rx.recv() => {
-                    let Some(doc) = out else { return };
-                    writer_queued.fetch_sub(doc.bytes.len(), Ordering::AcqRel);
-                    if send_doc(&mut sink, doc).await.is_err() {
+                    let Some(first) = out else { return };
+                    batch.push(first);
+                    while batch.len() < BATCH
+                        && let Ok(next) = rx.try_recv()
+                    {
+                        batch.push(next);
+                    }
+                    let bytes: usize = batch.iter().map(|m| m.bytes.len()).sum();
+                    writer_queued.fetch_sub(bytes, Ordering::AcqRel);
+                    let sent = outbox.send(&batch).await;
+                    batch.clear();
+                    if sent.is_err() {
                         return;
                     }
                     continue;
                 }
             };
-            let _ = sink.send(Message::Close(Some(close))).await;
+            let _ = outbox.close(code, reason).await;
             return;
         }
     };
     let reader = async move {
-        while let Some(Ok(message)) = incoming.next().await {
-            match message {
-                Message::Text(text) if client_asks_resync(text.as_str()) => {
-                    let _ = resync_tx.try_send(());
+        loop {
+            let control = match inbox.next().await {
+                Ok(Incoming::Text(text)) => {
+                    if client_asks_resync(text) {
+                        let _ = resync_tx.try_send(());
+                    }
+                    continue;
                 }
-                Message::Close(_) => return,
-                _ => {}
-            }
+                Ok(Incoming::Binary) => continue,
+                // A ping while a pong is still pending needs no second answer.
+                Ok(Incoming::Ping(payload)) => {
+                    let _ = control_tx.try_send(Control::Pong(payload));
+                    continue;
+                }
+                Ok(Incoming::Close) => Control::Close(CloseCode::Normal),
+                Err(ReadError::Refused(refusal)) => {
+                    debug!(%symbol, %refusal, "stream client refused");
+                    Control::Close(refusal.code())
+                }
+                Err(ReadError::Io(_)) => return,
+            };
+            // The writer sends the close and ends the connection; should it be stuck
+            // on a client that does not read, the grace ends it.
+            let _ = control_tx.send(control).await;
+            tokio::time::sleep(CLOSE_GRACE).await;
+            return;
         }
     };
     let queue = Queue { tx, queued, limits };
@@ -306,14 +335,6 @@ pub(crate) fn client_asks_resync(text: &str) -> bool {
     serde_json::from_str::<ClientMessage<'_>>(text).is_ok_and(|m| m.kind == "resync")
 }
 
-/// One message for a client: shared bytes, and whether they are text (JSON) or
-/// binary (zlib-compressed JSON).
-#[derive(Debug, Clone)]
-struct Outgoing {
-    bytes: Bytes,
-    binary: bool,
-}
-
 impl Outgoing {
     fn text(bytes: Bytes) -> Outgoing {
         Outgoing {
@@ -334,37 +355,6 @@ impl Outgoing {
             });
         }
         Some(Outgoing::text(latest.json(doc)?.clone()))
-    }
-}
-
-/// Sends one message, fragmented when it is larger than [`FRAGMENT`]; every frame's
-/// payload is a slice of the shared bytes.
-async fn send_doc<S>(sink: &mut S, out: Outgoing) -> Result<(), S::Error>
-where
-    S: futures_util::Sink<Message> + Unpin,
-{
-    let Outgoing { bytes: doc, binary } = out;
-    let mut start = 0;
-    loop {
-        let end = (start + FRAGMENT).min(doc.len());
-        let opcode = if start > 0 {
-            OpCode::Data(Data::Continue)
-        } else if binary {
-            OpCode::Data(Data::Binary)
-        } else {
-            OpCode::Data(Data::Text)
-        };
-        let last = end == doc.len();
-        sink.feed(Message::Frame(Frame::message(
-            doc.slice(start..end),
-            opcode,
-            last,
-        )))
-        .await?;
-        if last {
-            return sink.flush().await;
-        }
-        start = end;
     }
 }
 
@@ -404,8 +394,9 @@ async fn feed(
     mut resync: mpsc::Receiver<()>,
 ) -> bool {
     let mut published = state.inner.publisher.watch(symbol);
-    let mut status_every = tokio::time::interval(Duration::from_secs(1));
-    status_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // When the next status is due: once a second, riding with a tick's documents when
+    // it falls due within half a second of one, so both leave in one write.
+    let mut status_due = Instant::now();
     // The seq and epoch this client holds; None until it has full documents.
     let mut held: Option<(u64, chainboard_model::EpochId)> = None;
     let resync_every = queue.limits.resync_every;
@@ -441,9 +432,9 @@ async fn feed(
                 deferred = None;
                 true
             }
-            _ = status_every.tick() => {
-                let doc = state.inner.status.get(&state, symbol);
-                if !queue.push(Outgoing::text(doc)) {
+            () = tokio::time::sleep_until(status_due) => {
+                status_due = Instant::now() + STATUS_EVERY;
+                if !queue.push(Outgoing::text(state.inner.status.get(&state, symbol))) {
                     return !queue.tx.is_closed();
                 }
                 continue;
@@ -457,10 +448,18 @@ async fn feed(
             last_full = Some(Instant::now());
         }
         held = Some((latest.heatmap.seq(), latest.heatmap.epoch.id));
-        for doc in docs {
-            let Some(out) = Outgoing::doc(&latest, doc, encoding).await else {
-                continue;
-            };
+        // Both documents before either is queued, so that they leave in one write.
+        let [first, second] = docs;
+        let tick = [
+            Outgoing::doc(&latest, first, encoding).await,
+            Outgoing::doc(&latest, second, encoding).await,
+        ];
+        let now = Instant::now();
+        let status = (status_due <= now + STATUS_EVERY / 2).then(|| {
+            status_due = now + STATUS_EVERY;
+            Outgoing::text(state.inner.status.get(&state, symbol))
+        });
+        for out in tick.into_iter().chain([status]).flatten() {
             if !queue.push(out) {
                 return !queue.tx.is_closed();
             }
