@@ -35,9 +35,9 @@ impl ServerConfig {
 pub struct StreamLimits {
     /// Streams open at once; one more is closed at once with 1013.
     pub max_clients: usize,
-    /// Documents queued for one client before it counts as slow.
+    /// Documents queued or being written for one client before it counts as slow.
     pub queue_frames: usize,
-    /// Bytes queued for one client before it counts as slow. The bytes are shared by
+    /// Bytes queued or being written for one client before it counts as slow. The bytes are shared by
     /// every client, so this bounds how many old documents a slow client keeps alive,
     /// not a copy. A document is always accepted into an empty queue, whatever its
     /// size.

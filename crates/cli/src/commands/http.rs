@@ -34,7 +34,8 @@ pub(crate) struct HttpArgs {
     /// Browser streams open at once; one more is closed with 1013.
     #[arg(long, default_value_t = StreamLimits::default().max_clients)]
     max_stream_clients: usize,
-    /// MiB of documents queued for one stream client before it is dropped as slow
+    /// MiB of documents queued or being written for one stream client before it is
+    /// dropped as slow
     /// (the documents are shared; this bounds how many old ones a slow client holds).
     #[arg(long, default_value_t = StreamLimits::default().queue_bytes >> 20)]
     stream_queue_mib: usize,

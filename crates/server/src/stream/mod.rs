@@ -36,8 +36,9 @@
 //! second, so that they leave in the same write. The read buffer is small, as a
 //! client only ever sends a few bytes.
 //!
-//! Each client's queue is bounded in documents and in bytes ([`StreamLimits`]): the
-//! bytes are shared, but a slow client holding old documents keeps them alive. A
+//! Each client's queue is bounded in documents and in bytes ([`StreamLimits`]),
+//! counting what is being written as well as what waits: the bytes are shared, but a
+//! slow client holding old documents keeps them alive. A
 //! client that lets its queue fill up is dropped and counted rather than allowed to
 //! grow the server's memory: the close (1013, "slow consumer") goes out of band,
 //! ahead of the queued documents, with a second's grace; its reconnect starts from
@@ -230,14 +231,14 @@ async fn serve<R, W>(
     let inner = &state.inner;
     let limits = inner.config.stream;
     let (tx, mut rx) = mpsc::channel::<Outgoing>(limits.queue_frames.max(1));
-    let queued = Arc::new(AtomicUsize::new(0));
+    let held = Arc::new(Held::default());
     let (resync_tx, resync_rx) = mpsc::channel::<()>(1);
     let (control_tx, mut control_rx) = mpsc::channel::<Control>(1);
     // Out of band, so it reaches the writer even when the queue is full.
     let (close_tx, mut close_rx) = oneshot::channel::<()>();
     let mut shutdown = inner.shutdown.subscribe();
 
-    let writer_queued = queued.clone();
+    let writer_held = held.clone();
     let writer = async move {
         // Reused for every write: no allocation per tick.
         let mut batch: Vec<Outgoing> = Vec::with_capacity(BATCH);
@@ -263,9 +264,11 @@ async fn serve<R, W>(
                     {
                         batch.push(next);
                     }
-                    let bytes: usize = batch.iter().map(|m| m.bytes.len()).sum();
-                    writer_queued.fetch_sub(bytes, Ordering::AcqRel);
                     let sent = outbox.send(&batch).await;
+                    // Counted until written: a client stuck in a write still holds them.
+                    let bytes: usize = batch.iter().map(|m| m.bytes.len()).sum();
+                    writer_held.bytes.fetch_sub(bytes, Ordering::AcqRel);
+                    writer_held.messages.fetch_sub(batch.len(), Ordering::AcqRel);
                     batch.clear();
                     if sent.is_err() {
                         return;
@@ -306,7 +309,7 @@ async fn serve<R, W>(
             return;
         }
     };
-    let queue = Queue { tx, queued, limits };
+    let queue = Queue { tx, held, limits };
     let feeder = feed(state.clone(), symbol, encoding, queue, resync_rx);
     tokio::pin!(writer);
     tokio::select! {
@@ -358,10 +361,17 @@ impl Outgoing {
     }
 }
 
-/// One client's queue, bounded in documents and bytes.
+/// What a client holds, from the moment a message is queued until it is written.
+#[derive(Debug, Default)]
+struct Held {
+    bytes: AtomicUsize,
+    messages: AtomicUsize,
+}
+
+/// One client's queue, bounded in documents and bytes, those being written included.
 struct Queue {
     tx: mpsc::Sender<Outgoing>,
-    queued: Arc<AtomicUsize>,
+    held: Arc<Held>,
     limits: StreamLimits,
 }
 
@@ -371,13 +381,13 @@ impl Queue {
     /// writer is gone. A document always fits an empty queue.
     fn push(&self, doc: Outgoing) -> bool {
         let len = doc.bytes.len();
-        let before = self.queued.fetch_add(len, Ordering::AcqRel);
-        if before > 0 && before + len > self.limits.queue_bytes {
-            self.queued.fetch_sub(len, Ordering::AcqRel);
-            return false;
-        }
-        if self.tx.try_send(doc).is_err() {
-            self.queued.fetch_sub(len, Ordering::AcqRel);
+        let messages = self.held.messages.fetch_add(1, Ordering::AcqRel);
+        let bytes = self.held.bytes.fetch_add(len, Ordering::AcqRel);
+        let full = messages >= self.limits.queue_frames.max(1)
+            || (bytes > 0 && bytes + len > self.limits.queue_bytes);
+        if full || self.tx.try_send(doc).is_err() {
+            self.held.messages.fetch_sub(1, Ordering::AcqRel);
+            self.held.bytes.fetch_sub(len, Ordering::AcqRel);
             return false;
         }
         true
@@ -395,8 +405,10 @@ async fn feed(
 ) -> bool {
     let mut published = state.inner.publisher.watch(symbol);
     // When the next status is due: once a second, riding with a tick's documents when
-    // it falls due within half a second of one, so both leave in one write.
-    let mut status_due = Instant::now();
+    // it falls due within half a second of one, so both leave in one write. One timer
+    // for the connection's life, moved rather than made anew on every pass.
+    let status_timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(status_timer);
     // The seq and epoch this client holds; None until it has full documents.
     let mut held: Option<(u64, chainboard_model::EpochId)> = None;
     let resync_every = queue.limits.resync_every;
@@ -432,8 +444,8 @@ async fn feed(
                 deferred = None;
                 true
             }
-            () = tokio::time::sleep_until(status_due) => {
-                status_due = Instant::now() + STATUS_EVERY;
+            () = &mut status_timer => {
+                status_timer.as_mut().reset(Instant::now() + STATUS_EVERY);
                 if !queue.push(Outgoing::text(state.inner.status.get(&state, symbol))) {
                     return !queue.tx.is_closed();
                 }
@@ -455,8 +467,8 @@ async fn feed(
             Outgoing::doc(&latest, second, encoding).await,
         ];
         let now = Instant::now();
-        let status = (status_due <= now + STATUS_EVERY / 2).then(|| {
-            status_due = now + STATUS_EVERY;
+        let status = (status_timer.deadline() <= now + STATUS_EVERY / 2).then(|| {
+            status_timer.as_mut().reset(now + STATUS_EVERY);
             Outgoing::text(state.inner.status.get(&state, symbol))
         });
         for out in tick.into_iter().chain([status]).flatten() {
@@ -569,7 +581,38 @@ fn status_doc(
 mod tests {
     use proptest::prelude::*;
 
-    use super::client_asks_resync;
+    use super::*;
+
+    #[test]
+    fn a_queue_counts_what_is_being_written_against_its_bounds() {
+        let limits = StreamLimits {
+            queue_frames: 3,
+            queue_bytes: 100,
+            ..StreamLimits::default()
+        };
+        let (tx, mut rx) = mpsc::channel(limits.queue_frames);
+        let queue = Queue {
+            tx,
+            held: Arc::new(Held::default()),
+            limits,
+        };
+        let doc = |len: usize| Outgoing::text(Bytes::from(vec![b' '; len]));
+        // A document larger than the byte bound fits an empty queue.
+        assert!(queue.push(doc(150)));
+        assert!(!queue.push(doc(1)), "the bytes are full");
+        // Taken by the writer, but not yet written: still held.
+        let taken = rx.try_recv().expect("queued");
+        assert!(!queue.push(doc(1)), "what is being written still counts");
+        queue
+            .held
+            .bytes
+            .fetch_sub(taken.bytes.len(), Ordering::AcqRel);
+        queue.held.messages.fetch_sub(1, Ordering::AcqRel);
+        assert!(queue.push(doc(10)) && queue.push(doc(10)) && queue.push(doc(10)));
+        assert!(!queue.push(doc(10)), "three documents are the bound");
+        assert_eq!(queue.held.messages.load(Ordering::Acquire), 3);
+        assert_eq!(queue.held.bytes.load(Ordering::Acquire), 30);
+    }
 
     #[test]
     fn only_a_resync_message_asks_for_one() {
