@@ -35,8 +35,8 @@ pub(crate) struct HttpArgs {
     #[arg(long, default_value_t = StreamLimits::default().max_clients)]
     max_stream_clients: usize,
     /// MiB of documents queued or being written for one stream client before it is
-    /// dropped as slow
-    /// (the documents are shared; this bounds how many old ones a slow client holds).
+    /// dropped as slow (the documents are shared; this bounds how many old ones a
+    /// slow client holds).
     #[arg(long, default_value_t = StreamLimits::default().queue_bytes >> 20)]
     stream_queue_mib: usize,
     /// At most one set of full documents per stream client per this many seconds on
