@@ -9,7 +9,7 @@
 
 use std::hint::black_box;
 
-use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
+use chainboard_engine::{Engine, EngineConfig, PhotoOutcome};
 use chainboard_massive::frame::{FrameSink, MassiveQuote};
 use chainboard_massive::{Feed, FrameParser, assemble};
 use chainboard_model::{ContractKey, RootMap, Underlying};
@@ -36,7 +36,7 @@ fn setup() -> Setup {
     let (photo, _) = assemble(pages.iter().map(String::as_str), &roots, spx, NOW_MS)
         .expect("generated pages are valid");
     let mut engine = Engine::new(spx, EngineConfig::default());
-    let SnapshotOutcome::Started(s) = engine.on_snapshot(photo, NOW_MS) else {
+    let PhotoOutcome::Started(s) = engine.on_photo(photo, NOW_MS) else {
         panic!("the generated chain starts an epoch")
     };
     eprintln!("board: {} contracts", s.contracts);

@@ -7,8 +7,8 @@
 //! caller.
 
 use chainboard_model::{
-    AggregateUpdate, ChainContract, ChainSnapshot, ContractKey, ContractState, EpochId,
-    EpochReason, QuoteUpdate, RejectTally, TradeUpdate, Underlying,
+    AggregateUpdate, ChainContract, ChainPhoto, ContractKey, ContractState, EpochId, EpochReason,
+    QuoteUpdate, RejectTally, TradeUpdate, Underlying,
 };
 use jiff::tz::TimeZone;
 
@@ -79,7 +79,7 @@ pub struct EpochStarted {
 
 /// What a photo did.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SnapshotOutcome {
+pub enum PhotoOutcome {
     /// It started a new epoch.
     Started(EpochStarted),
     /// Same geometry: slow fields (and newer prices) were refreshed in place.
@@ -97,12 +97,12 @@ pub enum SnapshotOutcome {
         proposed: usize,
     },
     /// It cannot be used.
-    Rejected(SnapshotRejection),
+    Rejected(PhotoRejection),
 }
 
 /// Why a photo was refused outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotRejection {
+pub enum PhotoRejection {
     /// It is another underlying's chain.
     WrongUnderlying {
         /// This engine's underlying.
@@ -151,7 +151,7 @@ pub struct EngineStats {
     /// Photos held by the shrink guard.
     pub held: u64,
     /// Photos refused.
-    pub rejected_snapshots: u64,
+    pub rejected_photos: u64,
     /// Contracts of other underlyings found inside a photo and dropped.
     pub foreign_contracts: u64,
     /// Duplicate keys found inside a photo (the first one kept).
@@ -263,28 +263,28 @@ impl Engine {
     /// Takes a chain photo at `now_ms`: same geometry refreshes in place, different
     /// geometry (or a pending forced or manual request) starts a new epoch, a large
     /// shrink is held until confirmed.
-    pub fn on_snapshot(&mut self, snapshot: ChainSnapshot, now_ms: i64) -> SnapshotOutcome {
-        if snapshot.underlying != self.underlying {
-            self.stats.rejected_snapshots += 1;
-            return SnapshotOutcome::Rejected(SnapshotRejection::WrongUnderlying {
+    pub fn on_photo(&mut self, photo: ChainPhoto, now_ms: i64) -> PhotoOutcome {
+        if photo.underlying != self.underlying {
+            self.stats.rejected_photos += 1;
+            return PhotoOutcome::Rejected(PhotoRejection::WrongUnderlying {
                 expected: self.underlying,
-                got: snapshot.underlying,
+                got: photo.underlying,
             });
         }
-        let taken_at_ms = snapshot.taken_at_ms;
+        let taken_at_ms = photo.taken_at_ms;
         if let Some(newest_ms) = self.newest_photo_ms.filter(|&newest| taken_at_ms < newest) {
-            self.stats.rejected_snapshots += 1;
-            return SnapshotOutcome::Rejected(SnapshotRejection::OutOfOrder {
+            self.stats.rejected_photos += 1;
+            return PhotoOutcome::Rejected(PhotoRejection::OutOfOrder {
                 taken_at_ms,
                 newest_ms,
             });
         }
-        let underlying_value = snapshot.underlying_value.map(|v| (v, taken_at_ms));
-        let rejected = snapshot.rejected;
-        let contracts = self.canonical(snapshot.contracts);
+        let underlying_value = photo.underlying_value.map(|v| (v, taken_at_ms));
+        let rejected = photo.rejected;
+        let contracts = self.canonical(photo.contracts);
         if contracts.is_empty() {
-            self.stats.rejected_snapshots += 1;
-            return SnapshotOutcome::Rejected(SnapshotRejection::Empty);
+            self.stats.rejected_photos += 1;
+            return PhotoOutcome::Rejected(PhotoRejection::Empty);
         }
 
         let Some(active) = &self.active else {
@@ -300,7 +300,7 @@ impl Engine {
             self.newest_photo_ms = Some(taken_at_ms);
             let started =
                 self.start_epoch(EpochReason::Startup, contracts, underlying_value, now_ms);
-            return SnapshotOutcome::Started(started);
+            return PhotoOutcome::Started(started);
         };
 
         let same_geometry = active
@@ -310,7 +310,7 @@ impl Engine {
             let shrink = 1.0 - contracts.len() as f64 / active.len() as f64;
             if shrink > self.config.shrink_guard && !self.confirms_held(&contracts) {
                 self.stats.held += 1;
-                let outcome = SnapshotOutcome::Held {
+                let outcome = PhotoOutcome::Held {
                     active: active.len(),
                     proposed: contracts.len(),
                 };
@@ -338,12 +338,9 @@ impl Engine {
         };
 
         match reason {
-            Some(reason) => SnapshotOutcome::Started(self.start_epoch(
-                reason,
-                contracts,
-                underlying_value,
-                now_ms,
-            )),
+            Some(reason) => {
+                PhotoOutcome::Started(self.start_epoch(reason, contracts, underlying_value, now_ms))
+            }
             None => {
                 let Some(active) = self.active.as_mut() else {
                     unreachable!("checked above that an epoch is active")
@@ -354,7 +351,7 @@ impl Engine {
                     active.set_underlying_value(v, t);
                 }
                 self.stats.refreshes += 1;
-                SnapshotOutcome::Refreshed {
+                PhotoOutcome::Refreshed {
                     id: active.id(),
                     changed,
                 }

@@ -1,10 +1,11 @@
 //! The epoch engine: chainboard's core, synchronous and free of I/O.
 //!
-//! An **epoch** is a frozen board of option contracts taken from one chain snapshot
-//! (a "photo"); live quotes and trades may only repaint prices on it. This crate
-//! decides when a photo starts a new epoch (the geometry changed, the feed went silent,
-//! an operator asked), guards against bad photos, paints live updates onto the board,
-//! and tracks which contracts changed for the models' next tick.
+//! An **epoch** is a frozen board of option contracts taken from one chain photo
+//! (Massive's REST chain snapshot, normalized); live quotes and trades may only
+//! repaint prices on it. This crate decides when a photo starts a new epoch (the
+//! geometry changed, the feed went silent, an operator asked), guards against bad
+//! photos, paints live updates onto the board, and tracks which contracts changed for
+//! the models' next tick.
 //!
 //! Nothing here reads a clock, opens a socket or spawns a task: every call takes the
 //! current time as an argument and returns what happened. That makes the engine
@@ -26,8 +27,8 @@ pub mod watchdog;
 pub use board::{Board, GeometryDiff, Slot};
 pub use dirty::DirtySet;
 pub use engine::{
-    Engine, EngineConfig, EngineStats, EpochStarted, Hydration, PhotoReason, PhotoRequest,
-    SnapshotOutcome, SnapshotRejection,
+    Engine, EngineConfig, EngineStats, EpochStarted, Hydration, PhotoOutcome, PhotoReason,
+    PhotoRejection, PhotoRequest,
 };
 pub use epoch::{DirtyConsumer, Epoch};
 pub use observer::BoardObserver;

@@ -4,11 +4,11 @@
 #![allow(clippy::unwrap_used)] // a fixture that fails to build is a failed test
 
 use chainboard_engine::{
-    DirtyConsumer, Engine, EngineConfig, EpochStarted, Hydration, PhotoReason, SnapshotOutcome,
-    SnapshotRejection, WatchState, WatchdogConfig,
+    DirtyConsumer, Engine, EngineConfig, EpochStarted, Hydration, PhotoOutcome, PhotoReason,
+    PhotoRejection, WatchState, WatchdogConfig,
 };
 use chainboard_model::{
-    ChainContract, ChainSnapshot, ContractKey, ContractState, EpochReason, FieldMask, Greeks,
+    ChainContract, ChainPhoto, ContractKey, ContractState, EpochReason, FieldMask, Greeks,
     QuoteUpdate, RejectTally, RootMap, SlowFields, TradeUpdate, Underlying,
 };
 
@@ -51,8 +51,8 @@ fn tickers(strikes: u32) -> Vec<String> {
         .collect()
 }
 
-fn photo(tickers: &[String], taken_at_ms: i64) -> ChainSnapshot {
-    ChainSnapshot {
+fn photo(tickers: &[String], taken_at_ms: i64) -> ChainPhoto {
+    ChainPhoto {
         underlying: spx(),
         taken_at_ms,
         underlying_value: Some(6850.0),
@@ -61,9 +61,9 @@ fn photo(tickers: &[String], taken_at_ms: i64) -> ChainSnapshot {
     }
 }
 
-fn started(outcome: SnapshotOutcome) -> EpochStarted {
+fn started(outcome: PhotoOutcome) -> EpochStarted {
     match outcome {
-        SnapshotOutcome::Started(s) => s,
+        PhotoOutcome::Started(s) => s,
         other => panic!("expected a new epoch, got {other:?}"),
     }
 }
@@ -83,7 +83,7 @@ fn engine() -> Engine {
 #[test]
 fn first_photo_starts_a_startup_epoch_with_a_readable_id() {
     let mut e = engine();
-    let s = started(e.on_snapshot(photo(&tickers(10), T0), T0));
+    let s = started(e.on_photo(photo(&tickers(10), T0), T0));
     assert_eq!(s.id.to_string(), "SPX-20261124-0001");
     assert_eq!(s.reason, EpochReason::Startup);
     assert_eq!(
@@ -99,14 +99,14 @@ fn first_photo_starts_a_startup_epoch_with_a_readable_id() {
 fn same_geometry_refreshes_slow_fields_in_place() {
     let mut e = engine();
     let board = tickers(10);
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     let id = e.epoch().unwrap().id();
     e.apply_quote(&key(&board[0]), &quote(1.0, 1.2, T0 + 10));
     let mut next = photo(&board, T0 + 30_000);
     next.contracts[0].state.slow.oi = Some(999);
     assert_eq!(
-        e.on_snapshot(next, T0 + 30_000),
-        SnapshotOutcome::Refreshed { id, changed: 1 }
+        e.on_photo(next, T0 + 30_000),
+        PhotoOutcome::Refreshed { id, changed: 1 }
     );
     let epoch = e.epoch().unwrap();
     let slot = epoch.board().slot(&key(&board[0])).unwrap();
@@ -123,13 +123,13 @@ fn same_geometry_refreshes_slow_fields_in_place() {
 fn changed_geometry_starts_an_isolated_epoch_and_reports_the_diff() {
     let mut e = engine();
     let board = tickers(10);
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     e.apply_quote(&key(&board[2]), &quote(3.0, 3.2, T0 + 10));
 
     let mut next = board.clone();
     next.remove(0); // a call rolls off
     next.push("O:SPXW261124C06900000".into()); // a strike is listed
-    let s = started(e.on_snapshot(photo(&next, T0 + 30_000), T0 + 30_000));
+    let s = started(e.on_photo(photo(&next, T0 + 30_000), T0 + 30_000));
     assert_eq!(s.reason, EpochReason::GeometryChange);
     assert_eq!(s.id.seq, 2);
     assert_eq!(s.previous.unwrap().seq, 1);
@@ -150,12 +150,12 @@ fn changed_geometry_starts_an_isolated_epoch_and_reports_the_diff() {
 fn a_large_shrink_is_held_until_a_second_photo_confirms_it() {
     let mut e = engine();
     let board = tickers(50); // 100 contracts
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     let truncated = board[..70].to_vec(); // 30% shrink
 
     assert_eq!(
-        e.on_snapshot(photo(&truncated, T0 + 1), T0 + 1),
-        SnapshotOutcome::Held {
+        e.on_photo(photo(&truncated, T0 + 1), T0 + 1),
+        PhotoOutcome::Held {
             active: 100,
             proposed: 70
         }
@@ -163,23 +163,23 @@ fn a_large_shrink_is_held_until_a_second_photo_confirms_it() {
     assert_eq!(e.epoch().unwrap().len(), 100, "held photo changes nothing");
     // A normal photo in between drops the held one: it was a bad photo.
     assert!(matches!(
-        e.on_snapshot(photo(&board, T0 + 2), T0 + 2),
-        SnapshotOutcome::Refreshed { .. }
+        e.on_photo(photo(&board, T0 + 2), T0 + 2),
+        PhotoOutcome::Refreshed { .. }
     ));
     assert!(matches!(
-        e.on_snapshot(photo(&truncated, T0 + 3), T0 + 3),
-        SnapshotOutcome::Held { .. }
+        e.on_photo(photo(&truncated, T0 + 3), T0 + 3),
+        PhotoOutcome::Held { .. }
     ));
     // A different shrinking photo replaces the held one and waits again.
     let other = board[30..].to_vec();
     assert!(matches!(
-        e.on_snapshot(photo(&other, T0 + 4), T0 + 4),
-        SnapshotOutcome::Held { .. }
+        e.on_photo(photo(&other, T0 + 4), T0 + 4),
+        PhotoOutcome::Held { .. }
     ));
-    let s = started(e.on_snapshot(photo(&other, T0 + 5), T0 + 5));
+    let s = started(e.on_photo(photo(&other, T0 + 5), T0 + 5));
     assert_eq!((s.reason, s.contracts), (EpochReason::GeometryChange, 70));
     // Shrinks within the guard go straight through.
-    let s = started(e.on_snapshot(photo(&other[..60], T0 + 6), T0 + 6));
+    let s = started(e.on_photo(photo(&other[..60], T0 + 6), T0 + 6));
     assert_eq!(s.contracts, 60);
     assert_eq!(e.stats().held, 3);
 }
@@ -194,10 +194,10 @@ fn shrink_guard_is_configurable() {
         },
     );
     let board = tickers(50);
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     assert!(matches!(
-        e.on_snapshot(photo(&board[..60], T0 + 1), T0 + 1),
-        SnapshotOutcome::Started(_)
+        e.on_photo(photo(&board[..60], T0 + 1), T0 + 1),
+        PhotoOutcome::Started(_)
     ));
 }
 
@@ -207,15 +207,15 @@ fn unusable_photos_are_rejected() {
     let mut ndx = photo(&tickers(2), T0);
     ndx.underlying = Underlying::new("NDX").unwrap();
     assert_eq!(
-        e.on_snapshot(ndx, T0),
-        SnapshotOutcome::Rejected(SnapshotRejection::WrongUnderlying {
+        e.on_photo(ndx, T0),
+        PhotoOutcome::Rejected(PhotoRejection::WrongUnderlying {
             expected: spx(),
             got: Underlying::new("NDX").unwrap()
         })
     );
     assert_eq!(
-        e.on_snapshot(photo(&[], T0), T0),
-        SnapshotOutcome::Rejected(SnapshotRejection::Empty)
+        e.on_photo(photo(&[], T0), T0),
+        PhotoOutcome::Rejected(PhotoRejection::Empty)
     );
     assert!(e.epoch().is_none());
 }
@@ -230,7 +230,7 @@ fn photos_are_canonicalized_duplicates_and_foreign_contracts_counted() {
     p.contracts.push(dup);
     p.contracts.push(contract("O:NDXP261127C21000000", 1));
     p.contracts.reverse();
-    started(e.on_snapshot(p, T0));
+    started(e.on_photo(p, T0));
     assert_eq!(e.epoch().unwrap().len(), 6);
     assert_eq!(
         (e.stats().duplicate_contracts, e.stats().foreign_contracts),
@@ -249,7 +249,7 @@ fn hydration_paints_known_contracts_and_counts_misses() {
         e.apply_quote(&key(&board[0]), &quote(1.0, 1.1, T0)),
         Hydration::NoEpoch
     );
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     assert_eq!(
         e.apply_quote(&key(&board[0]), &quote(1.0, 1.1, T0 + 1)),
         Hydration::Applied
@@ -299,7 +299,7 @@ fn each_dirty_consumer_sees_every_change_on_its_own_cadence() {
     let board = tickers(5);
     // Registered before the first epoch: every epoch carries its set.
     let models = e.add_dirty_consumer().unwrap();
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     e.apply_quote(&key(&board[1]), &quote(1.0, 1.1, T0 + 1));
     let drained = |e: &mut Engine, c| {
         let mut seen = Vec::new();
@@ -336,7 +336,7 @@ fn each_dirty_consumer_sees_every_change_on_its_own_cadence() {
 #[test]
 fn underlying_value_keeps_the_newest() {
     let mut e = engine();
-    e.on_snapshot(photo(&tickers(2), T0), T0);
+    e.on_photo(photo(&tickers(2), T0), T0);
     e.set_underlying_value(6851.0, T0 + 10);
     e.set_underlying_value(6849.0, T0 + 5);
     assert_eq!(
@@ -357,7 +357,7 @@ fn silence_forces_one_stale_epoch_then_backs_off() {
     };
     let mut e = Engine::new(spx(), config);
     let board = tickers(5);
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     e.observe_live(T0 + 1_000);
 
     assert_eq!(e.poll(T0 + 5_999), None, "silent 4.999 s");
@@ -370,11 +370,11 @@ fn silence_forces_one_stale_epoch_then_backs_off() {
 
     // A routine photo taken before the request does not answer it.
     assert!(matches!(
-        e.on_snapshot(photo(&board, T0 + 5_500), T0 + 7_500),
-        SnapshotOutcome::Refreshed { .. }
+        e.on_photo(photo(&board, T0 + 5_500), T0 + 7_500),
+        PhotoOutcome::Refreshed { .. }
     ));
     // The forced photo starts a stale_feed epoch on unchanged geometry.
-    let s = started(e.on_snapshot(photo(&board, T0 + 6_100), T0 + 8_000));
+    let s = started(e.on_photo(photo(&board, T0 + 6_100), T0 + 8_000));
     assert_eq!(s.reason, EpochReason::StaleFeed);
     assert!(s.diff.is_empty());
 
@@ -382,13 +382,13 @@ fn silence_forces_one_stale_epoch_then_backs_off() {
     assert_eq!(e.poll(T0 + 17_999), None);
     let req = e.poll(T0 + 18_000).expect("backoff 10 s");
     assert!(matches!(
-        e.on_snapshot(photo(&board, req.requested_at_ms), T0 + 18_500),
-        SnapshotOutcome::Refreshed { .. }
+        e.on_photo(photo(&board, req.requested_at_ms), T0 + 18_500),
+        PhotoOutcome::Refreshed { .. }
     ));
     // Then 20 s, then the 40 s cap.
     assert_eq!(e.poll(T0 + 38_499), None);
     let req = e.poll(T0 + 38_500).expect("backoff 20 s");
-    e.on_snapshot(photo(&board, req.requested_at_ms), T0 + 38_500);
+    e.on_photo(photo(&board, req.requested_at_ms), T0 + 38_500);
     assert_eq!(e.poll(T0 + 78_499), None);
     assert!(e.poll(T0 + 78_500).is_some(), "capped at 40 s");
     // An unanswered request is repeated after the cap.
@@ -399,7 +399,7 @@ fn silence_forces_one_stale_epoch_then_backs_off() {
     e.observe_live(T0 + 120_000);
     assert_eq!(e.poll(T0 + 124_999), None);
     let req = e.poll(T0 + 125_000).expect("fresh silence");
-    let s = started(e.on_snapshot(photo(&board, req.requested_at_ms), T0 + 125_100));
+    let s = started(e.on_photo(photo(&board, req.requested_at_ms), T0 + 125_100));
     assert_eq!(s.reason, EpochReason::StaleFeed);
     assert_eq!(e.stats().epochs_for(EpochReason::StaleFeed), 2);
 }
@@ -411,12 +411,12 @@ fn silence_forces_one_stale_epoch_then_backs_off() {
 fn a_feed_that_resumes_while_the_forced_photo_loads_still_gets_its_epoch() {
     let mut e = engine();
     let board = tickers(3);
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     e.observe_live(T0 + 1_000);
     let req = e.poll(T0 + 6_000).expect("silent 5 s");
     e.observe_live(T0 + 6_500);
     e.observe_live(T0 + 7_000);
-    let s = started(e.on_snapshot(photo(&board, req.requested_at_ms + 10), T0 + 8_000));
+    let s = started(e.on_photo(photo(&board, req.requested_at_ms + 10), T0 + 8_000));
     assert_eq!(s.reason, EpochReason::StaleFeed);
     assert_eq!(e.watch_state(), WatchState::Watching);
     // Live again: no further forced photo until a new silence.
@@ -428,7 +428,7 @@ fn a_feed_that_resumes_while_the_forced_photo_loads_still_gets_its_epoch() {
 #[test]
 fn a_closed_market_asks_for_no_photos_and_reopening_restarts_the_clock() {
     let mut e = engine();
-    e.on_snapshot(photo(&tickers(2), T0), T0);
+    e.on_photo(photo(&tickers(2), T0), T0);
     e.set_market_open(false, T0 + 1_000);
     assert_eq!(e.poll(T0 + 3_600_000), None);
     let open = T0 + 3_600_000;
@@ -446,12 +446,12 @@ fn a_manual_request_before_the_first_photo_is_answered_by_it() {
     let mut e = engine();
     let board = tickers(3);
     e.request_manual_epoch(T0 - 10);
-    let s = started(e.on_snapshot(photo(&board, T0), T0));
+    let s = started(e.on_photo(photo(&board, T0), T0));
     assert_eq!(s.reason, EpochReason::Startup);
     assert!(
         matches!(
-            e.on_snapshot(photo(&board, T0 + 30_000), T0 + 30_000),
-            SnapshotOutcome::Refreshed { .. }
+            e.on_photo(photo(&board, T0 + 30_000), T0 + 30_000),
+            PhotoOutcome::Refreshed { .. }
         ),
         "no spurious manual epoch later"
     );
@@ -461,42 +461,39 @@ fn a_manual_request_before_the_first_photo_is_answered_by_it() {
 fn an_older_photo_never_rolls_the_board_back() {
     let mut e = engine();
     let board = tickers(3);
-    e.on_snapshot(photo(&board, T0 + 60_000), T0 + 60_000);
+    e.on_photo(photo(&board, T0 + 60_000), T0 + 60_000);
     let mut slow = photo(&board[..4], T0);
     slow.contracts[0].state.slow.oi = Some(1);
     assert_eq!(
-        e.on_snapshot(slow.clone(), T0 + 61_000),
-        SnapshotOutcome::Rejected(SnapshotRejection::OutOfOrder {
+        e.on_photo(slow.clone(), T0 + 61_000),
+        PhotoOutcome::Rejected(PhotoRejection::OutOfOrder {
             taken_at_ms: T0,
             newest_ms: T0 + 60_000
         })
     );
     slow.contracts = photo(&board, T0).contracts;
     assert!(
-        matches!(
-            e.on_snapshot(slow, T0 + 62_000),
-            SnapshotOutcome::Rejected(_)
-        ),
+        matches!(e.on_photo(slow, T0 + 62_000), PhotoOutcome::Rejected(_)),
         "same geometry too"
     );
     let epoch = e.epoch().unwrap();
     assert_eq!((epoch.id().seq, epoch.len()), (1, 6));
     assert!(epoch.states().iter().all(|s| s.slow.oi == Some(100)));
-    assert_eq!(e.stats().rejected_snapshots, 2);
+    assert_eq!(e.stats().rejected_photos, 2);
 }
 
 #[test]
 fn a_held_photo_does_not_answer_a_forced_request() {
     let mut e = engine();
     let board = tickers(50);
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     let req = e.poll(T0 + 5_000).expect("silent 5 s");
     assert!(matches!(
-        e.on_snapshot(photo(&board[..50], req.requested_at_ms), T0 + 5_100),
-        SnapshotOutcome::Held { .. }
+        e.on_photo(photo(&board[..50], req.requested_at_ms), T0 + 5_100),
+        PhotoOutcome::Held { .. }
     ));
     // The full photo that follows is still the answer: it starts the stale_feed epoch.
-    let s = started(e.on_snapshot(photo(&board, T0 + 5_200), T0 + 5_300));
+    let s = started(e.on_photo(photo(&board, T0 + 5_200), T0 + 5_300));
     assert_eq!(s.reason, EpochReason::StaleFeed);
 }
 
@@ -504,7 +501,7 @@ fn a_held_photo_does_not_answer_a_forced_request() {
 fn silence_is_measured_from_the_epoch_start_before_any_live_message() {
     let mut e = engine();
     assert_eq!(e.poll(T0 + 60_000), None, "no epoch, nothing to watch");
-    e.on_snapshot(photo(&tickers(2), T0), T0);
+    e.on_photo(photo(&tickers(2), T0), T0);
     assert_eq!(e.feed_silence_ms(T0 + 4_000), 4_000);
     assert_eq!(e.poll(T0 + 4_999), None);
     assert!(e.poll(T0 + 5_000).is_some());
@@ -514,13 +511,13 @@ fn silence_is_measured_from_the_epoch_start_before_any_live_message() {
 fn manual_epoch_and_feed_gap() {
     let mut e = engine();
     let board = tickers(3);
-    e.on_snapshot(photo(&board, T0), T0);
+    e.on_photo(photo(&board, T0), T0);
     let gap = e.on_feed_gap(T0 + 100);
     assert_eq!(gap.reason, PhotoReason::FeedGap);
     assert!(
         matches!(
-            e.on_snapshot(photo(&board, T0 + 200), T0 + 300),
-            SnapshotOutcome::Refreshed { .. }
+            e.on_photo(photo(&board, T0 + 200), T0 + 300),
+            PhotoOutcome::Refreshed { .. }
         ),
         "a gap photo refreshes"
     );
@@ -529,17 +526,17 @@ fn manual_epoch_and_feed_gap() {
     assert_eq!(req.reason, PhotoReason::Manual);
     assert!(
         matches!(
-            e.on_snapshot(photo(&board, T0 + 900), T0 + 1_100),
-            SnapshotOutcome::Refreshed { .. }
+            e.on_photo(photo(&board, T0 + 900), T0 + 1_100),
+            PhotoOutcome::Refreshed { .. }
         ),
         "taken before the request"
     );
-    let s = started(e.on_snapshot(photo(&board, T0 + 1_000), T0 + 1_200));
+    let s = started(e.on_photo(photo(&board, T0 + 1_000), T0 + 1_200));
     assert_eq!((s.reason, s.id.seq), (EpochReason::Manual, 2));
     assert!(
         matches!(
-            e.on_snapshot(photo(&board, T0 + 2_000), T0 + 2_100),
-            SnapshotOutcome::Refreshed { .. }
+            e.on_photo(photo(&board, T0 + 2_000), T0 + 2_100),
+            PhotoOutcome::Refreshed { .. }
         ),
         "once only"
     );
@@ -554,9 +551,9 @@ fn ids_continue_from_the_configured_sequence_and_roll_dates() {
             ..Default::default()
         },
     );
-    let s = started(e.on_snapshot(photo(&tickers(2), T0), T0));
+    let s = started(e.on_photo(photo(&tickers(2), T0), T0));
     assert_eq!(s.id.to_string(), "SPX-20261124-0041");
     let next_day = T0 + 86_400_000;
-    let s = started(e.on_snapshot(photo(&tickers(3), next_day), next_day));
+    let s = started(e.on_photo(photo(&tickers(3), next_day), next_day));
     assert_eq!(s.id.to_string(), "SPX-20261125-0042");
 }

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chainboard_engine::{Engine, EngineConfig, Hydration, SnapshotOutcome};
+use chainboard_engine::{Engine, EngineConfig, Hydration, PhotoOutcome};
 use chainboard_model::{
-    ChainContract, ChainSnapshot, ContractGeometry, ContractKey, ContractState, QuoteUpdate,
+    ChainContract, ChainPhoto, ContractGeometry, ContractKey, ContractState, QuoteUpdate,
     RejectTally, Right, Root, RootMap, Strike, TradeUpdate, Underlying,
 };
 use jiff::civil::date;
@@ -37,9 +37,9 @@ fn arb_board() -> impl Strategy<Value = Vec<ContractKey>> {
     prop::collection::btree_set(arb_key(), 1..120).prop_map(|s| s.into_iter().collect())
 }
 
-fn photo(keys: &[ContractKey], taken_at_ms: i64) -> ChainSnapshot {
+fn photo(keys: &[ContractKey], taken_at_ms: i64) -> ChainPhoto {
     let map = RootMap::default();
-    ChainSnapshot {
+    ChainPhoto {
         underlying: Underlying::new("SPX").unwrap(),
         taken_at_ms,
         underlying_value: None,
@@ -76,7 +76,7 @@ proptest! {
     #[test]
     fn hydration_never_changes_geometry(board in arb_board(), events in arb_events()) {
         let mut e = Engine::new(Underlying::new("SPX").unwrap(), EngineConfig::default());
-        e.on_snapshot(photo(&board, T0), T0);
+        e.on_photo(photo(&board, T0), T0);
         let before = Arc::clone(e.epoch().unwrap().board());
         let snapshot: Vec<ContractGeometry> = before.contracts().to_vec();
         for (i, ev) in events.iter().enumerate() {
@@ -96,7 +96,7 @@ proptest! {
     #[test]
     fn quotes_land_exactly_and_misses_are_counted(board in arb_board(), events in arb_events()) {
         let mut e = Engine::new(Underlying::new("SPX").unwrap(), EngineConfig::default());
-        e.on_snapshot(photo(&board, T0), T0);
+        e.on_photo(photo(&board, T0), T0);
         let on_board: std::collections::HashSet<ContractKey> = board.iter().copied().collect();
         let mut last_quote: HashMap<ContractKey, (f64, f64, i64)> = HashMap::new();
         let mut volume: HashMap<ContractKey, u64> = HashMap::new();
@@ -148,7 +148,7 @@ proptest! {
             }
             // Some photos arrive late, taken before ones already accepted.
             let taken_at = now - hours_late * 3_600_000;
-            if let SnapshotOutcome::Started(s) = e.on_snapshot(photo(&board, taken_at), now) {
+            if let PhotoOutcome::Started(s) = e.on_photo(photo(&board, taken_at), now) {
                 if let Some((seq, date)) = last {
                     prop_assert!(s.id.seq > seq);
                     prop_assert!(s.id.date >= date);

@@ -1,4 +1,4 @@
-//! Chain snapshot pages → a normalized [`ChainSnapshot`].
+//! Chain snapshot pages → a normalized [`ChainPhoto`].
 //!
 //! A full SPX chain is 100+ pages of up to 250 contracts. [`Normalizer::page`] turns one
 //! response body into domain contracts; [`ChainAssembler`] joins the pages of one load
@@ -19,7 +19,7 @@
 
 use chainboard_model::time::{count_from_f64, unix_ms_from_any};
 use chainboard_model::{
-    ChainContract, ChainSnapshot, ContractKey, ContractState, Greeks, RejectReason, RejectTally,
+    ChainContract, ChainPhoto, ContractKey, ContractState, Greeks, RejectReason, RejectTally,
     RootMap, SlowFields, Strike, Underlying,
 };
 use rustc_hash::FxHashSet;
@@ -316,14 +316,14 @@ fn ticker_of(raw: &str) -> Option<String> {
     v.get("details")?.get("ticker")?.as_str().map(str::to_owned)
 }
 
-/// Joins the pages of one chain load into a [`ChainSnapshot`].
+/// Joins the pages of one chain load into a [`ChainPhoto`].
 ///
 /// A contract seen on an earlier page of the same load is rejected as
 /// [`RejectReason::Duplicate`] (Massive's cursor has been seen to loop), so the photo
 /// holds each contract once, as first received.
 #[derive(Debug)]
 pub struct ChainAssembler {
-    snapshot: ChainSnapshot,
+    photo: ChainPhoto,
     seen: FxHashSet<ContractKey>,
     pages: usize,
 }
@@ -332,7 +332,7 @@ impl ChainAssembler {
     /// Starts the photo of `underlying`'s chain, whose load began at `taken_at_ms`.
     pub fn new(underlying: Underlying, taken_at_ms: i64) -> Self {
         Self {
-            snapshot: ChainSnapshot {
+            photo: ChainPhoto {
                 underlying,
                 taken_at_ms,
                 underlying_value: None,
@@ -347,17 +347,17 @@ impl ChainAssembler {
     /// Adds a normalized page.
     pub fn add(&mut self, page: ChainPage) {
         self.pages += 1;
-        self.snapshot.rejected.merge(&page.tally());
-        if self.snapshot.underlying_value.is_none() {
-            self.snapshot.underlying_value = page.underlying_value;
+        self.photo.rejected.merge(&page.tally());
+        if self.photo.underlying_value.is_none() {
+            self.photo.underlying_value = page.underlying_value;
         }
         for mut c in page.contracts {
             if !self.seen.insert(c.geometry.key) {
-                self.snapshot.rejected.add(RejectReason::Duplicate);
+                self.photo.rejected.add(RejectReason::Duplicate);
                 continue;
             }
-            c.state.slow_ts_ms = Some(self.snapshot.taken_at_ms);
-            self.snapshot.contracts.push(c);
+            c.state.slow_ts_ms = Some(self.photo.taken_at_ms);
+            self.photo.contracts.push(c);
         }
     }
 
@@ -368,17 +368,17 @@ impl ChainAssembler {
 
     /// Contracts accepted so far.
     pub fn len(&self) -> usize {
-        self.snapshot.contracts.len()
+        self.photo.contracts.len()
     }
 
     /// Whether no contract was accepted yet.
     pub fn is_empty(&self) -> bool {
-        self.snapshot.contracts.is_empty()
+        self.photo.contracts.is_empty()
     }
 
     /// The finished photo.
-    pub fn finish(self) -> ChainSnapshot {
-        self.snapshot
+    pub fn finish(self) -> ChainPhoto {
+        self.photo
     }
 }
 
@@ -390,7 +390,7 @@ pub fn assemble<'p>(
     roots: &RootMap,
     underlying: Underlying,
     taken_at_ms: i64,
-) -> Result<(ChainSnapshot, usize), PageError> {
+) -> Result<(ChainPhoto, usize), PageError> {
     let normalizer = Normalizer::new(roots, Some(underlying));
     let mut assembler = ChainAssembler::new(underlying, taken_at_ms);
     for page in pages {

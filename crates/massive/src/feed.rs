@@ -313,13 +313,13 @@ impl FrameSink for Router<'_> {
 mod tests {
     use super::*;
     use chainboard_engine::EngineConfig;
-    use chainboard_model::{ChainContract, ChainSnapshot, ContractState, RejectTally};
+    use chainboard_model::{ChainContract, ChainPhoto, ContractState, RejectTally};
 
     const T0: i64 = 1_795_532_400_000;
 
-    fn photo(underlying: &str, tickers: &[&str]) -> ChainSnapshot {
+    fn photo(underlying: &str, tickers: &[&str]) -> ChainPhoto {
         let roots = RootMap::default();
-        ChainSnapshot {
+        ChainPhoto {
             underlying: Underlying::new(underlying).unwrap(),
             taken_at_ms: T0,
             underlying_value: None,
@@ -339,12 +339,12 @@ mod tests {
 
     fn feed() -> Feed {
         let mut spx = Engine::new(Underlying::new("SPX").unwrap(), EngineConfig::default());
-        spx.on_snapshot(
+        spx.on_photo(
             photo("SPX", &["O:SPXW261124C06850000", "O:SPX261218P05000000"]),
             T0,
         );
         let mut ndx = Engine::new(Underlying::new("NDX").unwrap(), EngineConfig::default());
-        ndx.on_snapshot(photo("NDX", &["O:NDXP261127C21000000"]), T0);
+        ndx.on_photo(photo("NDX", &["O:NDXP261127C21000000"]), T0);
         Feed::new(vec![spx, ndx], RootMap::default())
     }
 

@@ -34,7 +34,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use chainboard_engine::{
-    BoardObserver, Engine, EngineConfig, EngineStats, PhotoReason, PhotoRequest, SnapshotOutcome,
+    BoardObserver, Engine, EngineConfig, EngineStats, PhotoOutcome, PhotoReason, PhotoRequest,
 };
 use chainboard_model::{ContractKey, EpochId, EpochReason, RootMap, Underlying};
 use thiserror::Error;
@@ -588,8 +588,8 @@ impl Core {
         let Some(engine) = self.feed.engine_mut(underlying) else {
             return;
         };
-        match engine.on_snapshot(chain.snapshot, now) {
-            SnapshotOutcome::Started(s) => {
+        match engine.on_photo(chain.snapshot, now) {
+            PhotoOutcome::Started(s) => {
                 tracing::info!(
                     epoch = %s.id,
                     reason = %s.reason,
@@ -618,13 +618,13 @@ impl Core {
                 }
                 self.replan(now);
             }
-            SnapshotOutcome::Refreshed { id, changed } => {
+            PhotoOutcome::Refreshed { id, changed } => {
                 tracing::debug!(epoch = %id, changed, "photo refreshed the board in place");
             }
-            SnapshotOutcome::Held { active, proposed } => {
+            PhotoOutcome::Held { active, proposed } => {
                 tracing::warn!(%underlying, active, proposed, "photo would shrink the board; held until confirmed");
             }
-            SnapshotOutcome::Rejected(why) => {
+            PhotoOutcome::Rejected(why) => {
                 tracing::warn!(%underlying, ?why, "photo rejected");
             }
         }

@@ -1,7 +1,7 @@
 //! Massive (formerly Polygon.io) as chainboard speaks it.
 //!
 //! The vendor's two data shapes enter here and leave as domain types:
-//! - [`chain`]: REST chain snapshot pages → a normalized [`ChainSnapshot`](chainboard_model::ChainSnapshot),
+//! - [`chain`]: REST chain snapshot pages → a normalized [`ChainPhoto`](chainboard_model::ChainPhoto),
 //!   tolerant of the vendor's quirks, strict about contract identity and numbers;
 //! - [`frame`]: WebSocket text frames → typed events handed to a sink, without
 //!   allocating per event (the hot path);

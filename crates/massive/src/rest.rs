@@ -35,7 +35,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use chainboard_model::{ChainSnapshot, RootMap, Underlying};
+use chainboard_model::{ChainPhoto, RootMap, Underlying};
 use jiff::civil::Date;
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -181,7 +181,7 @@ impl LoadError {
 #[derive(Debug)]
 pub struct LoadedChain {
     /// The photo.
-    pub snapshot: ChainSnapshot,
+    pub snapshot: ChainPhoto,
     /// Pages read.
     pub pages: usize,
     /// Retries spent (all pages).

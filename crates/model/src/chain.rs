@@ -1,4 +1,4 @@
-//! A normalized chain snapshot: the design's "photo" of every contract that exists.
+//! A normalized chain photo: every contract that exists, from one REST chain snapshot.
 //!
 //! The Massive normalizer builds one from REST pages; the epoch engine compares its
 //! geometry against the active board. A contract the normalizer could not trust is not
@@ -21,7 +21,7 @@ pub struct ChainContract {
 
 /// A complete chain for one underlying, as loaded from every page of one request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChainSnapshot {
+pub struct ChainPhoto {
     /// The underlying the chain was requested for.
     pub underlying: Underlying,
     /// When the load began, Unix ms: the photo shows the market no earlier than this.

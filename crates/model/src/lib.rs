@@ -25,7 +25,7 @@ pub mod symbol;
 pub mod ticker;
 pub mod time;
 
-pub use chain::{ChainContract, ChainSnapshot, RejectReason, RejectTally};
+pub use chain::{ChainContract, ChainPhoto, RejectReason, RejectTally};
 pub use contract::{
     AggregateUpdate, ContractGeometry, ContractRecord, ContractState, FieldMask, Greeks,
     QuoteUpdate, SlowFields, TradeUpdate, UpdateError,

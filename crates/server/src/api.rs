@@ -9,9 +9,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chainboard_analytics::snapshot::FeedState;
 use chainboard_model::Underlying;
 use chainboard_model::time::ms_to_seconds;
-use chainboard_models::snapshot::FeedState;
 use chainboard_store::publisher::Published;
 use serde_json::{Value, json};
 

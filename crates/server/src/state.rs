@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chainboard_analytics::ModelObserver;
 use chainboard_engine::{BoardObserver, Engine};
 use chainboard_massive::ingest::IngestStatus;
 use chainboard_model::Underlying;
-use chainboard_models::ModelObserver;
 use chainboard_store::publisher::PublisherHandle;
 use chainboard_store::writer::StoreHealth;
 use tokio::sync::watch;

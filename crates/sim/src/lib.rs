@@ -9,7 +9,7 @@
 //!   the listed expirations and strikes, BSM prices on a skewed smile, quotes, open
 //!   interest, volume and trades.
 //! - [`rest`]: the chain as `GET /v3/snapshot/options/I:SPX` pages ([`chain_pages`]).
-//! - [`photo`]: the chain as the engine's `ChainSnapshot` directly, for tests and
+//! - [`photo`]: the chain as the engine's `ChainPhoto` directly, for tests and
 //!   benchmarks of the models.
 //! - [`traffic`]: WebSocket frames of quotes and trades skewed to near-the-money,
 //!   near-expiry contracts ([`QuoteTraffic`]), rendered or as structured

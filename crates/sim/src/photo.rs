@@ -1,4 +1,4 @@
-//! The simulated chain as the engine's [`ChainSnapshot`], without the wire.
+//! The simulated chain as the engine's [`ChainPhoto`], without the wire.
 //!
 //! The fake Massive serves the chain as REST pages, and ingestion parses them back;
 //! tests and benchmarks of what sits downstream of the engine (the models) want the
@@ -6,7 +6,7 @@
 //! money, neither greeks nor IV in the far wings, theta per day and vega per vol point.
 
 use chainboard_model::{
-    ChainContract, ChainSnapshot, ContractState, Greeks, RejectTally, RootMap, SlowFields,
+    ChainContract, ChainPhoto, ContractState, Greeks, RejectTally, RootMap, SlowFields,
 };
 
 use crate::chain::{SimChain, SimContract, VendorGreeks};
@@ -49,8 +49,8 @@ pub fn chain_contract(c: &SimContract, now_ms: i64) -> Option<ChainContract> {
 }
 
 /// A photo of the contracts of `chain` that `keep` selects, taken at `now_ms`.
-pub fn photo(chain: &SimChain, now_ms: i64, keep: impl Fn(&SimContract) -> bool) -> ChainSnapshot {
-    ChainSnapshot {
+pub fn photo(chain: &SimChain, now_ms: i64, keep: impl Fn(&SimContract) -> bool) -> ChainPhoto {
+    ChainPhoto {
         underlying: chain.config().underlying,
         taken_at_ms: now_ms,
         underlying_value: Some(chain.spot()),

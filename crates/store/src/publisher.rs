@@ -7,9 +7,9 @@
 //!
 //! 1. finishes the tick off the async threads (`spawn_blocking`): settles every
 //!    expiry filter's levels (the zero-gamma flip with its roots and gamma curve, the
-//!    walls) against the last published ones ([`chainboard_models::levels`]), diffs
+//!    walls) against the last published ones ([`chainboard_analytics::levels`]), diffs
 //!    both snapshots against the last published ones, and renders the JSON
-//!    ([`chainboard_models::json`]);
+//!    ([`chainboard_analytics::json`]);
 //! 2. writes, in one pipeline:
 //!    - `massive:heatmap:snapshot:<symbol>` and `massive:gex:snapshot:<symbol>` with
 //!      a 5 s TTL (a reader never sees a snapshot older than that: if publishing
@@ -20,7 +20,7 @@
 //!      snapshot key);
 //!    - an entry on the capped stream `massive:gex:history:<symbol>`: the tick's GEX
 //!      totals, levels and net profile near spot (the day's timeline; about 2 KB an
-//!      entry, see [`chainboard_models::json::history_fields`]);
+//!      entry, see [`chainboard_analytics::json::history_fields`]);
 //! 3. hands the finished [`Published`] to whoever watches it (the browser hub).
 //!
 //! A write that fails is counted and logged, and the snapshots and the update message
@@ -39,8 +39,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, levels};
 use chainboard_model::Underlying;
-use chainboard_models::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, levels};
 use tokio::sync::watch;
 use tracing::warn;
 

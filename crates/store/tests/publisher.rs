@@ -8,9 +8,9 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chainboard_engine::{BoardObserver, Engine, EngineConfig, SnapshotOutcome};
+use chainboard_analytics::{ModelObserver, ModelSink, Tick};
+use chainboard_engine::{BoardObserver, Engine, EngineConfig, PhotoOutcome};
 use chainboard_model::{QuoteUpdate, Underlying};
-use chainboard_models::{ModelObserver, ModelSink, Tick};
 use chainboard_sim::{ChainConfig, SimChain};
 use chainboard_store::publisher::{self, Doc, PublisherConfig, PublisherHandle};
 use chainboard_store::{KeySchema, KeyType, Store, Ttl};
@@ -30,8 +30,8 @@ fn engine() -> Engine {
     let photo = chainboard_sim::photo::photo(&chain, T0, |_| true);
     let mut engine = Engine::new(spx(), EngineConfig::default());
     assert!(matches!(
-        engine.on_snapshot(photo, T0),
-        SnapshotOutcome::Started(_)
+        engine.on_photo(photo, T0),
+        PhotoOutcome::Started(_)
     ));
     engine
 }

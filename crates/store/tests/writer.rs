@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chainboard_engine::{BoardObserver, Engine, EngineConfig, SnapshotOutcome};
+use chainboard_engine::{BoardObserver, Engine, EngineConfig, PhotoOutcome};
 use chainboard_massive::assemble;
-use chainboard_model::{ChainSnapshot, EpochId, QuoteUpdate, RootMap, Underlying};
+use chainboard_model::{ChainPhoto, EpochId, QuoteUpdate, RootMap, Underlying};
 use chainboard_sim::{ChainConfig, SimChain, chain_pages};
 use chainboard_store::writer::{self, RecordFormat, StoreHealth, WriterConfig, WriterHandle};
 use chainboard_store::{EmbeddedStore, KeySchema, KeyType, Store, Ttl};
@@ -25,7 +25,7 @@ fn spx() -> Underlying {
     Underlying::new("SPX").expect("SPX")
 }
 
-fn photo(taken_at_ms: i64) -> ChainSnapshot {
+fn photo(taken_at_ms: i64) -> ChainPhoto {
     let chain = SimChain::generate(ChainConfig::spx_like(jiff::civil::date(2026, 11, 24), 7));
     let pages = chain_pages(&chain, 250, taken_at_ms);
     assemble(
@@ -52,8 +52,8 @@ fn config(format: RecordFormat, ttl: Duration) -> WriterConfig {
 /// An engine with its startup epoch, handed to the writer.
 fn started(handle: &mut WriterHandle) -> Engine {
     let mut engine = Engine::new(spx(), EngineConfig::default());
-    let outcome = engine.on_snapshot(photo(T0), T0);
-    assert!(matches!(outcome, SnapshotOutcome::Started(_)));
+    let outcome = engine.on_photo(photo(T0), T0);
+    assert!(matches!(outcome, PhotoOutcome::Started(_)));
     handle.epoch_started(&mut engine, T0);
     engine
 }
@@ -206,8 +206,8 @@ async fn full_write_hydration_and_epoch_isolation(store: Store, format: RecordFo
 
     // A new epoch: its keys hold only itself; the old one is left to expire.
     engine.request_manual_epoch(T0 + 61_000);
-    let outcome = engine.on_snapshot(photo(T0 + 62_000), T0 + 62_000);
-    assert!(matches!(outcome, SnapshotOutcome::Started(_)));
+    let outcome = engine.on_photo(photo(T0 + 62_000), T0 + 62_000);
+    assert!(matches!(outcome, PhotoOutcome::Started(_)));
     handle.epoch_started(&mut engine, T0 + 62_000);
     let second = id(&engine);
     until(&mut handle, &mut engine, "the second pointer", || async {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
+use chainboard_engine::{Engine, EngineConfig, PhotoOutcome};
 use chainboard_massive::{Feed, Normalizer, assemble};
 use chainboard_model::{RootMap, Underlying};
 
@@ -135,8 +135,8 @@ pub(crate) fn load_engines(
         let bodies = responses.iter().map(|r| r.body.as_str());
         let (photo, _) = assemble(bodies, roots, underlying, now_ms)?;
         let mut engine = Engine::new(underlying, EngineConfig::default());
-        match engine.on_snapshot(photo, now_ms) {
-            SnapshotOutcome::Started(s) => {
+        match engine.on_photo(photo, now_ms) {
+            PhotoOutcome::Started(s) => {
                 eprintln!("epoch {} ({}): {} contracts", s.id, s.reason, s.contracts);
             }
             other => bail!("the chain of {underlying} did not start an epoch: {other:?}"),

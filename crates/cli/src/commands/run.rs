@@ -12,13 +12,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use chainboard_analytics::{ModelConfig, ModelObserver};
 use chainboard_engine::{EngineConfig, WatchdogConfig};
 use chainboard_massive::backoff::BackoffConfig;
 use chainboard_massive::ingest::IngestConfig;
 use chainboard_massive::plan::{PlannerConfig, QUOTES_PER_CONNECTION};
 use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient};
 use chainboard_model::Underlying;
-use chainboard_models::{ModelConfig, ModelObserver};
 use chainboard_quant::exposure::DealerSign;
 use chainboard_store::KeySchema;
 use chainboard_store::publisher::{PublisherConfig, PublisherHandle};

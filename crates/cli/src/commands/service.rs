@@ -9,9 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use chainboard_analytics::ExpiryFilter;
 use chainboard_engine::BoardObserver;
 use chainboard_massive::ingest::{self, IngestConfig};
-use chainboard_models::ExpiryFilter;
 use chainboard_server::{AppState, ServerConfig, TickTimes, TimedModels};
 use chainboard_store::Store;
 use chainboard_store::writer::WriterConfig;

@@ -15,11 +15,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use chainboard_engine::{Engine, EngineConfig, EpochStarted, SnapshotOutcome};
+use chainboard_analytics::observer::feed_status;
+use chainboard_analytics::{ExpiryFilter, ModelConfig, Models, levels};
+use chainboard_engine::{Engine, EngineConfig, EpochStarted, PhotoOutcome};
 use chainboard_massive::{Feed, assemble};
-use chainboard_model::{ChainSnapshot, ContractRecord, EpochReason, RootMap, Underlying};
-use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, ModelConfig, Models, levels};
+use chainboard_model::{ChainPhoto, ContractRecord, EpochReason, RootMap, Underlying};
 use chainboard_sim::{ChainConfig, QuoteTraffic, SimChain, TrafficConfig, chain_pages};
 
 /// Arguments of `chainboard tour`.
@@ -47,7 +47,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let chain = SimChain::generate(config.clone());
     let (photo, pages) = photo(&chain, &roots, spx, t0)?;
     let mut engine = Engine::new(spx, EngineConfig::default());
-    let started = expect_epoch(engine.on_snapshot(photo, t0))?;
+    let started = expect_epoch(engine.on_photo(photo, t0))?;
     report(&mut out, &started, &format!("{pages} chain pages"))?;
     // The models drain their own dirty set, once a second in the service.
     let consumer = engine
@@ -168,7 +168,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         ..config.clone()
     });
     let (photo, pages) = self::photo(&moved, &roots, spx, t1)?;
-    let started = expect_epoch(engine.on_snapshot(photo, t1))?;
+    let started = expect_epoch(engine.on_photo(photo, t1))?;
     report(
         &mut out,
         &started,
@@ -188,7 +188,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         request.reason
     )?;
     let (photo, pages) = self::photo(&moved, &roots, spx, t2)?;
-    let started = expect_epoch(engine.on_snapshot(photo, t2 + 800))?;
+    let started = expect_epoch(engine.on_photo(photo, t2 + 800))?;
     report(&mut out, &started, &format!("{pages} chain pages"))?;
 
     let stats = engine.stats();
@@ -210,7 +210,7 @@ fn photo(
     roots: &RootMap,
     underlying: Underlying,
     taken_at_ms: i64,
-) -> Result<(ChainSnapshot, usize)> {
+) -> Result<(ChainPhoto, usize)> {
     let pages = chain_pages(chain, 250, taken_at_ms);
     Ok(assemble(
         pages.iter().map(String::as_str),
@@ -220,9 +220,9 @@ fn photo(
     )?)
 }
 
-fn expect_epoch(outcome: SnapshotOutcome) -> Result<EpochStarted> {
+fn expect_epoch(outcome: PhotoOutcome) -> Result<EpochStarted> {
     match outcome {
-        SnapshotOutcome::Started(s) => Ok(s),
+        PhotoOutcome::Started(s) => Ok(s),
         other => bail!("expected a new epoch, got {other:?}"),
     }
 }

@@ -3,10 +3,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use chainboard_engine::{Engine, EngineConfig, SnapshotOutcome};
-use chainboard_model::{ChainSnapshot, Underlying};
-use chainboard_models::observer::feed_status;
-use chainboard_models::{ModelConfig, Models, Tick};
+use chainboard_analytics::observer::feed_status;
+use chainboard_analytics::{ModelConfig, Models, Tick};
+use chainboard_engine::{Engine, EngineConfig, PhotoOutcome};
+use chainboard_model::{ChainPhoto, Underlying};
 use chainboard_sim::chain::SimContract;
 use chainboard_sim::{ChainConfig, SimChain};
 
@@ -23,7 +23,7 @@ pub fn sim_chain(seed: u64) -> SimChain {
 }
 
 /// A photo of the contracts of `chain` that `keep` selects.
-pub fn photo(chain: &SimChain, now_ms: i64, keep: impl Fn(&SimContract) -> bool) -> ChainSnapshot {
+pub fn photo(chain: &SimChain, now_ms: i64, keep: impl Fn(&SimContract) -> bool) -> ChainPhoto {
     chainboard_sim::photo::photo(chain, now_ms, keep)
 }
 
@@ -35,21 +35,21 @@ pub fn near(chain: &SimChain, days: i64, reach: f64) -> impl Fn(&SimContract) ->
 }
 
 /// An engine with an epoch started from `photo` at `now_ms`.
-pub fn engine_with(photo: ChainSnapshot, now_ms: i64) -> Engine {
+pub fn engine_with(photo: ChainPhoto, now_ms: i64) -> Engine {
     let mut engine = Engine::new(spx(), EngineConfig::default());
-    match engine.on_snapshot(photo, now_ms) {
-        SnapshotOutcome::Started(_) => engine,
+    match engine.on_photo(photo, now_ms) {
+        PhotoOutcome::Started(_) => engine,
         other => panic!("the photo starts an epoch: {other:?}"),
     }
 }
 
 /// An engine with an epoch started from `photo` at `now_ms` (for the photo's own
 /// underlying), the models on it with their default config, and their first tick.
-pub fn models_on(photo: ChainSnapshot, now_ms: i64) -> (Engine, Models, Tick) {
+pub fn models_on(photo: ChainPhoto, now_ms: i64) -> (Engine, Models, Tick) {
     let underlying = photo.underlying;
     let mut engine = Engine::new(underlying, EngineConfig::default());
-    match engine.on_snapshot(photo, now_ms) {
-        SnapshotOutcome::Started(_) => {}
+    match engine.on_photo(photo, now_ms) {
+        PhotoOutcome::Started(_) => {}
         other => panic!("the photo starts an epoch: {other:?}"),
     }
     let consumer = engine.add_dirty_consumer().expect("a consumer");
@@ -71,9 +71,9 @@ pub fn market_photo(
     market: &chainboard_sim::Market,
     now_ms: i64,
     keep: impl Fn(&SimContract) -> bool,
-) -> ChainSnapshot {
+) -> ChainPhoto {
     let photo = market.photo(0, now_ms).expect("a book");
-    ChainSnapshot {
+    ChainPhoto {
         underlying: photo.underlying(),
         taken_at_ms: now_ms,
         underlying_value: Some(photo.spot()),

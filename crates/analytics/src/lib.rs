@@ -1,5 +1,5 @@
-//! chainboard's models: what traders watch, rebuilt every second from what the live
-//! feed changed.
+//! chainboard's analytics: the models traders watch, rebuilt every second from what the
+//! live feed changed.
 //!
 //! The epoch engine keeps the board and its live quotes; this crate turns them into
 //! the two published models, per underlying:

@@ -6,12 +6,12 @@
 
 mod common;
 
+use chainboard_analytics::gex::Metric;
+use chainboard_analytics::{ExpiryFilter, GreeksSource, ZeroGamma, levels};
 use chainboard_model::{
-    ChainContract, ChainSnapshot, ContractKey, ContractState, Greeks, RejectTally, RootMap,
+    ChainContract, ChainPhoto, ContractKey, ContractState, Greeks, RejectTally, RootMap,
     SlowFields, Strike, Underlying,
 };
-use chainboard_models::gex::Metric;
-use chainboard_models::{ExpiryFilter, GreeksSource, ZeroGamma, levels};
 use chainboard_quant::levels::Transition;
 
 /// 2026-11-24 14:20 UTC.
@@ -41,7 +41,7 @@ fn contract(ticker: &str, gamma: f64, delta: f64, oi: u64, volume: u64) -> Chain
 #[test]
 fn gex_by_hand() {
     let spx = Underlying::new("SPX").expect("valid");
-    let photo = ChainSnapshot {
+    let photo = ChainPhoto {
         underlying: spx,
         taken_at_ms: NOW_MS,
         underlying_value: Some(5_000.0),
@@ -128,17 +128,17 @@ fn gex_by_hand() {
 type Row<'a> = (&'a str, Option<f64>, u64);
 
 /// The settled levels of a board of `contracts`.
-fn settled_board(contracts: &[Row<'_>]) -> chainboard_models::GexSnapshot {
+fn settled_board(contracts: &[Row<'_>]) -> chainboard_analytics::GexSnapshot {
     settled_after(contracts, None)
 }
 
 /// The levels of a board of `contracts`, settled against `previous`.
 fn settled_after(
     contracts: &[Row<'_>],
-    previous: Option<&chainboard_models::GexSnapshot>,
-) -> chainboard_models::GexSnapshot {
+    previous: Option<&chainboard_analytics::GexSnapshot>,
+) -> chainboard_analytics::GexSnapshot {
     let spx = Underlying::new("SPX").expect("valid");
-    let photo = ChainSnapshot {
+    let photo = ChainPhoto {
         underlying: spx,
         taken_at_ms: NOW_MS,
         underlying_value: Some(5_000.0),
@@ -199,7 +199,7 @@ fn boards_that_cannot_have_a_flip_say_why() {
         assert!(all.levels.roots.is_empty());
         // The JSON publishes `null` with the reason.
         let doc: serde_json::Value =
-            serde_json::from_str(&chainboard_models::json::gex(&gex)).expect("JSON");
+            serde_json::from_str(&chainboard_analytics::json::gex(&gex)).expect("JSON");
         let levels = &doc["filters"]["all"]["levels"];
         assert_eq!(levels["zero_gamma"], serde_json::Value::Null);
         assert_eq!(levels["zero_gamma_status"], status);

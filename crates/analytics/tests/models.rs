@@ -2,13 +2,13 @@
 
 mod common;
 
-use chainboard_engine::{DirtyConsumer, Engine};
-use chainboard_model::{QuoteUpdate, Right, TradeUpdate};
-use chainboard_models::gex::Metric;
-use chainboard_models::observer::feed_status;
-use chainboard_models::{
+use chainboard_analytics::gex::Metric;
+use chainboard_analytics::observer::feed_status;
+use chainboard_analytics::{
     DiffError, ExpiryFilter, GreeksSource, ModelConfig, Models, Tick, ZeroGamma, json, levels,
 };
+use chainboard_engine::{DirtyConsumer, Engine};
+use chainboard_model::{QuoteUpdate, Right, TradeUpdate};
 use chainboard_quant::bsm::Inputs;
 use chainboard_quant::exposure::MULTIPLIER;
 use chainboard_quant::iv::IvInputs;
@@ -170,7 +170,7 @@ fn unusable_quotes_fall_back_to_vendor_and_say_why() {
     }
     let t = tick(&mut engine, &mut models, NOW_MS + 1_000);
     let unusable = t.heatmap.meta.unusable;
-    use chainboard_models::Unusable;
+    use chainboard_analytics::Unusable;
     assert!(unusable.get(Unusable::ZeroBid) >= 1);
     assert!(unusable.get(Unusable::Crossed) >= 1);
     assert!(unusable.get(Unusable::NoSolution) >= 1);
@@ -200,7 +200,7 @@ fn unusable_quotes_fall_back_to_vendor_and_say_why() {
 /// models, over random quotes, trades, photos and index moves.
 mod incremental {
     use super::*;
-    use chainboard_model::ChainSnapshot;
+    use chainboard_model::ChainPhoto;
     use proptest::prelude::*;
 
     #[derive(Debug, Clone)]
@@ -237,7 +237,7 @@ mod incremental {
         ]
     }
 
-    fn refreshed(base: &ChainSnapshot, oi_bump: u64, every: usize, at_ms: i64) -> ChainSnapshot {
+    fn refreshed(base: &ChainPhoto, oi_bump: u64, every: usize, at_ms: i64) -> ChainPhoto {
         let mut next = base.clone();
         next.taken_at_ms = at_ms;
         for c in next.contracts.iter_mut().step_by(every) {
@@ -280,7 +280,7 @@ mod incremental {
                         engine.set_underlying_value(spot, now);
                     }
                     Step::Photo { oi_bump, every } => {
-                        engine.on_snapshot(refreshed(&base, oi_bump, every, now), now);
+                        engine.on_photo(refreshed(&base, oi_bump, every, now), now);
                     }
                     Step::Tick { ms } => {
                         now += ms;
@@ -303,7 +303,7 @@ mod incremental {
                             let settles = layout.expirations[usize::from(layout.positions[slot].expiry)].settles_ms;
                             let years = chainboard_quant::expiry::years_between(now, settles);
                             let live = epoch.underlying_value().map(|(v, _)| v);
-                            let (vol, _) = chainboard_models::valuation::solve(g, st, live, years, &config);
+                            let (vol, _) = chainboard_analytics::valuation::solve(g, st, live, years, &config);
                             prop_assert_eq!(cells[slot].iv, vol.iv, "slot {}", slot);
                             prop_assert_eq!(cells[slot].source, vol.source, "slot {}", slot);
                         }
@@ -354,7 +354,7 @@ fn diffs_refuse_gaps_and_other_epochs() {
     );
     // A new epoch cannot be reached by a diff, even on the same grid.
     engine.request_manual_epoch(NOW_MS + 2_001);
-    engine.on_snapshot(
+    engine.on_photo(
         photo(&chain, NOW_MS + 2_002, near(&chain, 3, 0.02)),
         NOW_MS + 2_002,
     );
@@ -677,8 +677,8 @@ fn published_json_matches_its_schemas() {
 
 #[test]
 fn an_observer_ticks_once_a_second_on_its_own_dirty_set() {
+    use chainboard_analytics::ModelObserver;
     use chainboard_engine::BoardObserver;
-    use chainboard_models::ModelObserver;
     use std::sync::{Arc, Mutex};
 
     let chain = sim_chain(9);
@@ -894,8 +894,8 @@ fn the_dealer_sign_switches_every_exposure() {
 
 #[test]
 fn one_observer_keeps_each_underlying_apart() {
-    use chainboard_engine::{BoardObserver, EngineConfig, SnapshotOutcome};
-    use chainboard_models::ModelObserver;
+    use chainboard_analytics::ModelObserver;
+    use chainboard_engine::{BoardObserver, EngineConfig, PhotoOutcome};
     use chainboard_sim::{ChainConfig, SimChain};
     use std::sync::{Arc, Mutex};
 
@@ -905,8 +905,8 @@ fn one_observer_keeps_each_underlying_apart() {
     let mut ndx_engine = Engine::new(ndx, EngineConfig::default());
     let ndx_photo = chainboard_sim::photo::photo(&ndx_chain, NOW_MS, near(&ndx_chain, 3, 0.02));
     assert!(matches!(
-        ndx_engine.on_snapshot(ndx_photo, NOW_MS),
-        SnapshotOutcome::Started(_)
+        ndx_engine.on_photo(ndx_photo, NOW_MS),
+        PhotoOutcome::Started(_)
     ));
     let spx_chain = sim_chain(13);
     let mut spx_engine = engine_with(photo(&spx_chain, NOW_MS, near(&spx_chain, 3, 0.02)), NOW_MS);

@@ -5,9 +5,9 @@
 
 mod common;
 
+use chainboard_analytics::observer::feed_status;
+use chainboard_analytics::{ExpiryFilter, GexSnapshot, ModelConfig, levels};
 use chainboard_model::{QuoteUpdate, TradeUpdate, Underlying};
-use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, GexSnapshot, ModelConfig, levels};
 use chainboard_quant::expiry;
 use chainboard_quant::levels::Transition;
 use chainboard_sim::traffic::EventKind;

@@ -11,15 +11,15 @@
 //!   filter alone, and of all five filters as the publisher runs it.
 //! - `json/heatmap` and `json/gex`: rendering the published documents.
 //!
-//! Run with `cargo bench -p chainboard-models --bench models`.
+//! Run with `cargo bench -p chainboard-analytics --bench models`.
 
 use std::hint::black_box;
 
+use chainboard_analytics::observer::feed_status;
+use chainboard_analytics::{ExpiryFilter, ModelConfig, Models, json, levels};
 use chainboard_engine::Engine;
-use chainboard_engine::{EngineConfig, SnapshotOutcome};
+use chainboard_engine::{EngineConfig, PhotoOutcome};
 use chainboard_model::{ContractKey, QuoteUpdate, Underlying};
-use chainboard_models::observer::feed_status;
-use chainboard_models::{ExpiryFilter, ModelConfig, Models, json, levels};
 use chainboard_quant::levels::GammaProfile;
 use chainboard_sim::{ChainConfig, SimChain};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -40,7 +40,7 @@ fn setup() -> Setup {
     let chain = SimChain::generate(ChainConfig::spx_like(jiff::civil::date(2026, 11, 24), 7));
     let photo = chainboard_sim::photo::photo(&chain, NOW_MS, |_| true);
     let mut engine = Engine::new(spx, EngineConfig::default());
-    let SnapshotOutcome::Started(s) = engine.on_snapshot(photo, NOW_MS) else {
+    let PhotoOutcome::Started(s) = engine.on_photo(photo, NOW_MS) else {
         panic!("the generated chain starts an epoch")
     };
     eprintln!("board: {} contracts", s.contracts);

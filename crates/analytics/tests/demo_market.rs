@@ -3,8 +3,8 @@
 
 mod common;
 
+use chainboard_analytics::{ExpiryFilter, levels};
 use chainboard_model::Underlying;
-use chainboard_models::{ExpiryFilter, levels};
 use chainboard_quant::expiry;
 use chainboard_sim::{Market, MarketConfig};
 use jiff::civil::{Date, date};
@@ -21,7 +21,7 @@ fn ny_ms(day: Date, hour: i8, minute: i8) -> i64 {
 /// the market the fake starts (the session date's chain, its clock and listing),
 /// photographed now, through the engine and the models, levels settled. Returns
 /// (spot, the settled GEX snapshot).
-fn first_screen(symbol: &str, now_ms: i64, seed: u64) -> (f64, chainboard_models::GexSnapshot) {
+fn first_screen(symbol: &str, now_ms: i64, seed: u64) -> (f64, chainboard_analytics::GexSnapshot) {
     let underlying = Underlying::new(symbol).expect("valid");
     let today = expiry::session_date(now_ms, &expiry::exchange_time_zone());
     let config =
