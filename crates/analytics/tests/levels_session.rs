@@ -28,6 +28,9 @@ const TICKS: i64 = 180;
 /// Announced changes of root allowed in those three minutes for the filters beyond
 /// 0DTE.
 const MAX_CHANGES: usize = 2;
+/// Sessions starting this many minutes after the open (14:50 New York) or later are
+/// in the 0DTE-dominated close for the 7-day filter; see the property below.
+const WEEK_BOUNDED_UNTIL: i64 = 320;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
@@ -47,8 +50,20 @@ proptest! {
         // Longer-dated filters keep one root. 0DTE (and `next`) roots come and go
         // more in the afternoon, when 0DTE gamma narrows to a few strikes: every
         // change there is announced and checked above, but not bounded in number
-        // (a survey saw up to 21 in three minutes around 14:50).
-        for filter in [ExpiryFilter::All, ExpiryFilter::Week, ExpiryFilter::Days45] {
+        // (a survey saw up to 21 in three minutes around 14:50). The 7-day filter
+        // holds today's expiration too, and in the last hour its gamma (∝ 1/√T)
+        // outweighs the rest of the week's: its one root then sits between two 0DTE
+        // strikes' bumps and steps across the gap (seed 9796 at 15:17: 6855 ↔ 6864,
+        // six times in three minutes, each announced). A survey of 12 seeds saw at
+        // most one change per three minutes for sessions starting up to 14:50, two
+        // at 15:00, up to 56 at 15:40; so the 7-day filter is bounded before
+        // [`WEEK_BOUNDED_UNTIL`] and checked for truthful announcements after.
+        let bounded = if minute < WEEK_BOUNDED_UNTIL {
+            &[ExpiryFilter::All, ExpiryFilter::Week, ExpiryFilter::Days45][..]
+        } else {
+            &[ExpiryFilter::All, ExpiryFilter::Days45][..]
+        };
+        for &filter in bounded {
             prop_assert!(
                 changes[filter.index()] <= MAX_CHANGES,
                 "{filter:?}: {} announced changes in {TICKS} s", changes[filter.index()]
