@@ -11,8 +11,9 @@ use std::hint::black_box;
 
 use chainboard_engine::{Engine, EngineConfig, PhotoOutcome};
 use chainboard_massive::frame::{FrameSink, MassiveQuote};
-use chainboard_massive::{Feed, FrameParser, assemble};
+use chainboard_massive::{FrameParser, assemble};
 use chainboard_model::{ContractKey, RootMap, Underlying};
+use chainboard_service::Feed;
 use chainboard_sim::{ChainConfig, QuoteTraffic, SimChain, chain_pages};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

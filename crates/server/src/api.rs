@@ -152,7 +152,7 @@ pub(crate) async fn healthz() -> Json<Value> {
 /// is open is not; a closed market is not an error), and the store is not degraded.
 /// 503 with the reasons otherwise, per symbol and component.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    let now_ms = chainboard_massive::ingest::now_ms();
+    let now_ms = chainboard_service::ingest::now_ms();
     let fresh_ms =
         i64::try_from(state.inner.publisher.config().snapshot_ttl.as_millis()).unwrap_or(i64::MAX);
     let mut problems = Vec::new();

@@ -62,7 +62,7 @@ fn render(state: &AppState) -> String {
     let mut out = Exposition(String::with_capacity(4096));
     {
         let status = inner.ingest.borrow();
-        type Stat = fn(&chainboard_massive::ingest::BoardStatus) -> f64;
+        type Stat = fn(&chainboard_service::ingest::BoardStatus) -> f64;
         let per_board: [(&str, &str, &str, Stat); 6] = [
             (
                 "chainboard_quotes_total",

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use chainboard_analytics::ModelObserver;
 use chainboard_engine::{BoardObserver, Engine};
-use chainboard_massive::ingest::IngestStatus;
 use chainboard_model::Underlying;
+use chainboard_service::ingest::IngestStatus;
 use chainboard_store::publisher::PublisherHandle;
 use chainboard_store::writer::StoreHealth;
 use tokio::sync::watch;

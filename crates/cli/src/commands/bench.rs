@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use chainboard_engine::{Engine, EngineConfig, PhotoOutcome};
-use chainboard_massive::{Feed, Normalizer, assemble};
+use chainboard_massive::{Normalizer, assemble};
 use chainboard_model::{RootMap, Underlying};
+use chainboard_service::Feed;
 
 use crate::input;
 

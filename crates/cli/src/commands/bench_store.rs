@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chainboard_engine::BoardObserver;
-use chainboard_massive::Feed;
 use chainboard_model::RootMap;
+use chainboard_service::Feed;
 use chainboard_store::writer::{self, WriterConfig};
 use chainboard_store::{KeySchema, Store};
 

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chainboard_fake::{FakeConfig, FakeMassive};
-use chainboard_massive::ingest::IngestConfig;
 use chainboard_massive::rest::ApiKey;
+use chainboard_service::ingest::IngestConfig;
 use chainboard_store::writer::WriterConfig;
 use url::Url;
 

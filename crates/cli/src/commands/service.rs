@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chainboard_analytics::ExpiryFilter;
 use chainboard_engine::BoardObserver;
-use chainboard_massive::ingest::{self, IngestConfig};
 use chainboard_server::{AppState, ServerConfig, TickTimes, TimedModels};
+use chainboard_service::ingest::{self, IngestConfig};
 use chainboard_store::Store;
 use chainboard_store::writer::WriterConfig;
 
@@ -140,7 +140,7 @@ pub(crate) async fn serve(
 }
 
 fn summary(
-    status: &chainboard_massive::ingest::IngestStatus,
+    status: &chainboard_service::ingest::IngestStatus,
     health: &chainboard_store::writer::StoreHealth,
     publisher: &chainboard_store::publisher::PublisherHandle,
 ) {

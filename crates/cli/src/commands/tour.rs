@@ -18,8 +18,9 @@ use anyhow::{Context, Result, bail};
 use chainboard_analytics::observer::feed_status;
 use chainboard_analytics::{ExpiryFilter, ModelConfig, Models, levels};
 use chainboard_engine::{Engine, EngineConfig, EpochStarted, PhotoOutcome};
-use chainboard_massive::{Feed, assemble};
+use chainboard_massive::assemble;
 use chainboard_model::{ChainPhoto, ContractRecord, EpochReason, RootMap, Underlying};
+use chainboard_service::Feed;
 use chainboard_sim::{ChainConfig, QuoteTraffic, SimChain, TrafficConfig, chain_pages};
 
 /// Arguments of `chainboard tour`.

@@ -23,7 +23,7 @@ use chainboard_model::{
     AggregateUpdate, ContractKey, QuoteUpdate, Root, RootMap, TradeUpdate, Underlying,
 };
 
-use crate::frame::{
+use chainboard_massive::frame::{
     FrameError, FrameParser, FrameSink, FrameStats, MassiveAggregate, MassiveIndexValue,
     MassiveQuote, MassiveStatus, MassiveTrade,
 };
@@ -38,7 +38,7 @@ pub struct FeedStats {
     /// Frames read.
     pub frames: u64,
     /// Frames that were not valid JSON of the expected shape (events before the damage
-    /// were applied; see [`crate::frame`]).
+    /// were applied; see [`chainboard_massive::frame`]).
     pub malformed_frames: u64,
     /// Events of an unknown `ev`.
     pub unknown_events: u64,

@@ -41,11 +41,13 @@ use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use url::Url;
 
-use crate::backoff::{Backoff, BackoffConfig};
 use crate::feed::{Feed, FeedStats};
-use crate::plan::{BoardView, Planner, PlannerConfig};
-use crate::rest::{ApiKey, ChainFilter, FilterAnchor, LoadedChain, RestClient, RestConfig};
-use crate::socket::{
+use chainboard_massive::backoff::{Backoff, BackoffConfig};
+use chainboard_massive::plan::{BoardView, Planner, PlannerConfig};
+use chainboard_massive::rest::{
+    ApiKey, ChainFilter, FilterAnchor, LoadedChain, RestClient, RestConfig,
+};
+use chainboard_massive::socket::{
     self, Cluster, SocketConfig, SocketError, SocketEvent, SocketHandle, SocketStats,
     SubscriptionChange,
 };

@@ -9,9 +9,9 @@ use std::time::Duration;
 use chainboard_engine::{EngineConfig, WatchdogConfig};
 use chainboard_fake::{FakeConfig, FakeMassive};
 use chainboard_massive::backoff::BackoffConfig;
-use chainboard_massive::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus};
 use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient, RestConfig};
 use chainboard_model::{EpochReason, RootMap, Underlying};
+use chainboard_service::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus};
 use tokio::sync::watch;
 use url::Url;
 

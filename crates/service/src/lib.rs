@@ -1,0 +1,21 @@
+//! The running service: what joins Massive's two data shapes in the epoch engines
+//! and keeps them joined.
+//!
+//! - [`ingest`]: the ingestion loop. One core task owns the engines; chain loaders
+//!   (REST photos), the options and indices sockets (WebSocket paint) and the
+//!   market-status poller feed it through channels. It re-plans the quote
+//!   subscriptions, runs the watchdogs, hands every board change to the observers
+//!   (the store's write-behind, the models) and publishes an [`IngestStatus`].
+//! - [`feed`]: raw frames routed by root to the engine of each underlying (one
+//!   connection carries SPX and NDX at once): the hot path from bytes to a painted
+//!   contract.
+//!
+//! The vendor's protocol (wire formats, REST and WebSocket clients, the subscription
+//! planner) is `chainboard-massive`'s; what is done with the board lives in the
+//! engines, the models and the store.
+
+pub mod feed;
+pub mod ingest;
+
+pub use feed::{Feed, FeedStats};
+pub use ingest::{IngestConfig, IngestError, IngestHandle, IngestStatus};
