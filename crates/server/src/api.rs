@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use chainboard_analytics::snapshot::FeedState;
 use chainboard_model::Underlying;
 use chainboard_model::time::ms_to_seconds;
-use chainboard_store::publisher::Published;
+use chainboard_service::publisher::Published;
 use serde_json::{Value, json};
 
 use crate::state::AppState;

@@ -12,7 +12,7 @@ use chainboard_analytics::ModelObserver;
 use chainboard_engine::{BoardObserver, Engine};
 use chainboard_model::Underlying;
 use chainboard_service::ingest::IngestStatus;
-use chainboard_store::publisher::PublisherHandle;
+use chainboard_service::publisher::PublisherHandle;
 use chainboard_store::writer::StoreHealth;
 use tokio::sync::watch;
 

@@ -9,6 +9,10 @@
 //! - [`feed`]: raw frames routed by root to the engine of each underlying (one
 //!   connection carries SPX and NDX at once): the hot path from bytes to a painted
 //!   contract.
+//! - [`publisher`]: the models' ticks finished
+//!   ([`chainboard_analytics::publish::finish`]) and written to the store every
+//!   second: snapshots, the update channel, the GEX history; the latest per
+//!   underlying for the HTTP side.
 //!
 //! The vendor's protocol (wire formats, REST and WebSocket clients, the subscription
 //! planner) is `chainboard-massive`'s; what is done with the board lives in the
@@ -16,6 +20,7 @@
 
 pub mod feed;
 pub mod ingest;
+pub mod publisher;
 
 pub use feed::{Feed, FeedStats};
 pub use ingest::{IngestConfig, IngestError, IngestHandle, IngestStatus};

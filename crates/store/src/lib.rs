@@ -2,17 +2,18 @@
 //! in-memory store with the same keys, values and expiry.
 //!
 //! - [`keys`]: every key name, defined once.
-//! - [`batch`]: the handful of commands the writer and publisher issue, applied as
-//!   pipelines.
+//! - [`batch`]: the handful of commands the writer and the snapshot publisher
+//!   (`chainboard-service`) issue, applied as pipelines.
 //! - [`Store`]: Redis or embedded behind one type, with the reads and the pub/sub
 //!   [`Subscription`] both offer.
 //! - [`writer`]: the epoch substrate's write-behind (the engines' boards).
-//! - [`publisher`]: the models' snapshots, diffs and GEX history, every second.
+//!
+//! This crate is persistence only: what is written (the engines' boards, the
+//! models' documents) is made elsewhere.
 
 pub mod batch;
 pub mod embedded;
 pub mod keys;
-pub mod publisher;
 pub mod redis_store;
 pub mod store;
 pub mod writer;

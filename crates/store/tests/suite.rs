@@ -14,7 +14,8 @@ use chainboard_store::{
     Batch, EmbeddedStore, KeySchema, KeyType, Op, SUBSCRIPTION_CAPACITY, Store, StoreError,
     StreamEntry, Subscription, Ttl, embedded::SWEEP_PER_CALL,
 };
-use common::{ManualClock, RedisServer, unique_prefix};
+use chainboard_testkit::redis::unique_prefix;
+use common::{ManualClock, RedisServer};
 
 /// A store under test, its way of passing time, and a key prefix of its own.
 struct Subject {

@@ -20,8 +20,8 @@ use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient};
 use chainboard_model::Underlying;
 use chainboard_quant::exposure::DealerSign;
 use chainboard_service::ingest::IngestConfig;
+use chainboard_service::publisher::{PublisherConfig, PublisherHandle};
 use chainboard_store::KeySchema;
-use chainboard_store::publisher::{PublisherConfig, PublisherHandle};
 use chainboard_store::writer::{RecordFormat, WriterConfig};
 use url::Url;
 

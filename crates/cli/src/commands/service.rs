@@ -83,7 +83,7 @@ pub(crate) async fn serve(
     tracing::info!(store = %store.describe(), "epoch substrate");
     let (writer, writer_task) = chainboard_store::writer::spawn(store.clone(), service.writer);
     let health = writer.health().clone();
-    let publisher = chainboard_store::publisher::spawn(store.clone(), service.models.publisher);
+    let publisher = chainboard_service::publisher::spawn(store.clone(), service.models.publisher);
     let ticks = Arc::new(TickTimes::default());
     let models = TimedModels::new(service.models.observer(&publisher), ticks.clone());
     let observers: Vec<Box<dyn BoardObserver>> = vec![Box::new(writer), Box::new(models)];
@@ -142,7 +142,7 @@ pub(crate) async fn serve(
 fn summary(
     status: &chainboard_service::ingest::IngestStatus,
     health: &chainboard_store::writer::StoreHealth,
-    publisher: &chainboard_store::publisher::PublisherHandle,
+    publisher: &chainboard_service::publisher::PublisherHandle,
 ) {
     for b in &status.boards {
         println!(

@@ -57,7 +57,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use chainboard_model::Underlying;
-use chainboard_store::publisher::{Doc, Published};
+use chainboard_service::publisher::{Doc, Published};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};

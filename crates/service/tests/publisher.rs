@@ -3,18 +3,16 @@
 //! design's keys, TTLs, pub/sub messages and history stream.
 
 #[allow(dead_code)] // the harness serves several test files
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chainboard_analytics::{ModelObserver, ModelSink, Tick};
 use chainboard_engine::{BoardObserver, Engine, EngineConfig, PhotoOutcome};
 use chainboard_model::{QuoteUpdate, Underlying};
+use chainboard_service::publisher::{self, Doc, PublisherConfig, PublisherHandle};
 use chainboard_sim::{ChainConfig, SimChain};
-use chainboard_store::publisher::{self, Doc, PublisherConfig, PublisherHandle};
 use chainboard_store::{KeySchema, KeyType, Store, Ttl};
-use common::RedisServer;
+use chainboard_testkit::redis::RedisServer;
 use serde_json::Value;
 
 /// 2026-11-24 14:20 UTC.

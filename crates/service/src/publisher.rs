@@ -5,11 +5,11 @@
 //! that falls behind skips ticks, counted, and never holds the loop up or queues
 //! memory. Per underlying, a task then:
 //!
-//! 1. finishes the tick off the async threads (`spawn_blocking`): settles every
-//!    expiry filter's levels (the zero-gamma flip with its roots and gamma curve, the
-//!    walls) against the last published ones ([`chainboard_analytics::levels`]), diffs
-//!    both snapshots against the last published ones, and renders the JSON
-//!    ([`chainboard_analytics::json`]);
+//! 1. finishes the tick off the async threads (`spawn_blocking`) with
+//!    [`chainboard_analytics::publish::finish`]: settles every expiry filter's levels
+//!    (the zero-gamma flip with its roots and gamma curve, the walls) against the
+//!    last published ones, diffs both snapshots against the last published ones, and
+//!    renders the JSON;
 //! 2. writes, in one pipeline:
 //!    - `massive:heatmap:snapshot:<symbol>` and `massive:gex:snapshot:<symbol>` with
 //!      a 5 s TTL (a reader never sees a snapshot older than that: if publishing
@@ -39,14 +39,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, levels};
+use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, publish};
 use chainboard_model::Underlying;
+use chainboard_store::{Batch, KeySchema, Op, Store};
 use tokio::sync::watch;
 use tracing::warn;
-
-use crate::batch::{Batch, Op};
-use crate::keys::KeySchema;
-use crate::store::Store;
 
 /// How snapshots are published.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -403,25 +400,19 @@ impl Worker {
     }
 }
 
-/// Flips, diffs and JSON for one tick (CPU work, run on the blocking pool).
+/// [`publish::finish`] for one tick, timed, its documents made shareable bytes (CPU
+/// work, run on the blocking pool).
 fn finish(tick: Tick, previous: Option<&Published>) -> Published {
     let started = Instant::now();
-    let gex = Arc::new(levels::settle(
-        &tick.heatmap,
-        &tick.gex,
-        &tick.config,
-        previous.map(|p| p.gex.as_ref()),
-    ));
-    let heatmap_diff = previous.and_then(|p| p.heatmap.diff(&tick.heatmap));
-    let gex_diff = previous.and_then(|p| p.gex.diff(&gex));
+    let done = publish::finish(tick, previous.map(|p| (&*p.heatmap, &*p.gex)));
     Published {
-        heatmap_json: Bytes::from(json::heatmap(&tick.heatmap)),
-        gex_json: Bytes::from(json::gex(&gex)),
-        diff_base_seq: heatmap_diff.as_ref().map(|d| d.base_seq),
-        heatmap_diff_json: heatmap_diff.map(|d| Bytes::from(json::heatmap_diff(&d))),
-        gex_diff_json: gex_diff.map(|d| Bytes::from(json::gex_diff(&d))),
-        heatmap: tick.heatmap,
-        gex,
+        heatmap_json: Bytes::from(done.heatmap_json),
+        gex_json: Bytes::from(done.gex_json),
+        diff_base_seq: done.diff_base_seq,
+        heatmap_diff_json: done.heatmap_diff_json.map(Bytes::from),
+        gex_diff_json: done.gex_diff_json.map(Bytes::from),
+        heatmap: done.heatmap,
+        gex: done.gex,
         finish_time: started.elapsed(),
         deflated: Default::default(),
     }

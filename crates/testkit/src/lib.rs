@@ -1,0 +1,7 @@
+//! What chainboard's integration tests share: real processes to run the code
+//! against, started on free ports and killed on drop.
+//!
+//! - [`redis`]: a `redis-server` per test, to stop (SIGKILL), pause (SIGSTOP),
+//!   resume and restart.
+
+pub mod redis;
