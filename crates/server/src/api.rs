@@ -1,20 +1,19 @@
 //! The JSON API: symbols, the latest snapshots, epochs, health and readiness.
 //!
-//! Snapshots are served from the publisher's latest values in memory, exactly the
-//! documents it wrote to the store, so an API reader and a Redis reader see the same
-//! bytes. Errors are JSON (`{"error": …, "code": …}`) with the right status and never
+//! Snapshots are served from the [`Source`](crate::source::Source)'s latest
+//! documents, exactly the bytes the publisher wrote to the store, so an API reader
+//! and a Redis reader see the same bytes. Errors are JSON (`{"error": …, "code": …}`) with the right status and never
 //! carry internals.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chainboard_analytics::snapshot::FeedState;
 use chainboard_model::Underlying;
 use chainboard_model::time::ms_to_seconds;
-use chainboard_service::publisher::Published;
 use serde_json::{Value, json};
 
+use crate::source::{Doc, Documents, ServiceStatus};
 use crate::state::AppState;
 
 /// An error a client can act on.
@@ -71,9 +70,9 @@ pub(crate) async fn symbols(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// The latest published tick of the symbol a path names.
-fn latest(state: &AppState, raw: String) -> Result<std::sync::Arc<Published>, AppError> {
+fn latest(state: &AppState, raw: String) -> Result<std::sync::Arc<Documents>, AppError> {
     let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
-    let latest = state.inner.publisher.watch(symbol).borrow().clone();
+    let latest = state.inner.source.documents(symbol).borrow().clone();
     latest.ok_or(AppError::NotReady(symbol))
 }
 
@@ -82,7 +81,10 @@ pub(crate) async fn heatmap(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    Ok(json_text(latest(&state, raw)?.heatmap_json.clone()))
+    let docs = latest(&state, raw)?;
+    Ok(json_text(
+        docs.json(Doc::Heatmap).cloned().unwrap_or_default(),
+    ))
 }
 
 /// `GET /api/v1/gex/{symbol}`: the latest `chainboard/gex/v1` document.
@@ -90,7 +92,8 @@ pub(crate) async fn gex(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
-    Ok(json_text(latest(&state, raw)?.gex_json.clone()))
+    let docs = latest(&state, raw)?;
+    Ok(json_text(docs.json(Doc::Gex).cloned().unwrap_or_default()))
 }
 
 /// `GET /api/v1/epochs/{symbol}`: the active epoch and recent transitions.
@@ -99,22 +102,21 @@ pub(crate) async fn epochs(
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
-    Ok(Json(epochs_doc(&state, symbol)))
+    Ok(Json(epochs_doc(&state.inner.source.status(), symbol)))
 }
 
 /// The epochs document: also sent on the browser stream as part of the status.
-pub(crate) fn epochs_doc(state: &AppState, symbol: Underlying) -> Value {
-    let status = state.inner.ingest.borrow();
+pub(crate) fn epochs_doc(status: &ServiceStatus, symbol: Underlying) -> Value {
     let transitions: Vec<Value> = status
         .transitions
         .iter()
         .rev()
-        .filter(|t| t.id.underlying == symbol)
+        .filter(|t| t.underlying == symbol.as_str())
         .map(|t| {
             json!({
-                "id": t.id.to_string(),
-                "reason": t.reason.as_str(),
-                "previous": t.previous.map(|p| p.to_string()),
+                "id": t.id,
+                "reason": t.reason,
+                "previous": t.previous,
                 "at": ms_to_seconds(t.at_ms),
                 "contracts": t.contracts,
                 "added": t.added,
@@ -123,14 +125,14 @@ pub(crate) fn epochs_doc(state: &AppState, symbol: Underlying) -> Value {
         })
         .collect();
     let active = status.board(symbol).and_then(|b| {
-        let id = b.epoch?;
+        let id = b.epoch.as_deref()?;
         Some(json!({
-            "id": id.to_string(),
-            "reason": b.reason.map(|r| r.as_str()),
+            "id": id,
+            "reason": b.reason,
             "contracts": b.contracts,
             "started_at": transitions
                 .iter()
-                .find(|t| t["id"] == id.to_string())
+                .find(|t| t["id"] == id)
                 .map(|t| t["at"].clone()),
         }))
     });
@@ -152,46 +154,42 @@ pub(crate) async fn healthz() -> Json<Value> {
 /// is open is not; a closed market is not an error), and the store is not degraded.
 /// 503 with the reasons otherwise, per symbol and component.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    let now_ms = chainboard_service::ingest::now_ms();
-    let fresh_ms =
-        i64::try_from(state.inner.publisher.config().snapshot_ttl.as_millis()).unwrap_or(i64::MAX);
+    let now_ms = unix_ms_now();
+    let status = state.inner.source.status();
+    let fresh_ms = i64::try_from(status.snapshot_ttl_ms).unwrap_or(i64::MAX);
     let mut problems = Vec::new();
-    let market_open = {
-        let ingest = state.inner.ingest.borrow();
-        if let Some(fatal) = ingest.fatal.clone() {
-            problems.push(format!("ingestion stopped: {fatal}"));
-        }
-        ingest.market_open != Some(false)
-    };
+    if let Some(fatal) = &status.fatal {
+        problems.push(format!("ingestion stopped: {fatal}"));
+    }
+    let market_open = status.market_open != Some(false);
     for &symbol in &state.inner.symbols {
-        match state.inner.publisher.watch(symbol).borrow().as_ref() {
+        match state.inner.source.documents(symbol).borrow().as_ref() {
             None => problems.push(format!("{symbol}: no snapshot yet")),
-            Some(p) if now_ms - p.heatmap.meta.ts_ms > fresh_ms => problems.push(format!(
+            Some(d) if now_ms - d.ts_ms > fresh_ms => problems.push(format!(
                 "{symbol}: last snapshot {} ms old",
-                now_ms - p.heatmap.meta.ts_ms
+                now_ms - d.ts_ms
             )),
-            Some(p) if market_open && p.heatmap.meta.feed.state != FeedState::Live => {
+            Some(d) if market_open && !d.feed.live => {
                 problems.push(format!(
                     "{symbol}: feed silent for {} ms while the market is open ({})",
-                    p.heatmap.meta.feed.silence_ms,
-                    p.heatmap.meta.feed.state.as_str()
+                    d.feed.silence_ms, d.feed.state
                 ));
             }
             Some(_) => {}
         }
     }
-    let store_degraded = state.inner.store.degraded();
-    if store_degraded {
+    let store = &status.store;
+    if store.degraded {
         problems.push(format!(
             "store {} degraded: {}",
-            state.inner.store_name,
-            state.inner.store.last_error().unwrap_or_default()
+            store.name,
+            store.last_error.as_deref().unwrap_or_default()
         ));
     }
     let body = json!({
         "ready": problems.is_empty(),
         "problems": problems,
-        "store": { "name": state.inner.store_name, "degraded": store_degraded },
+        "store": { "name": store.name, "degraded": store.degraded },
     });
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -199,6 +197,13 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
+}
+
+/// The wall clock, Unix ms: the server's one clock read, to age snapshots.
+fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// `GET /api/v1/openapi.json`.

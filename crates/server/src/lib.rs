@@ -3,6 +3,8 @@
 //!
 //! - [`app`] builds the router from an [`AppState`], so tests drive it over a real
 //!   socket or call it directly; [`serve`] runs it on a listener until shutdown.
+//! - [`source`]: what the server reads (each symbol's latest documents, the
+//!   service's status) through one interface, in process or from Redis.
 //! - [`api`]: symbols, snapshots, epochs, `/healthz`, `/readyz`, the OpenAPI document.
 //! - [`stream`]: full snapshots then diffs over a WebSocket, shared bytes and a queue
 //!   bounded in documents and bytes per client, a cap on clients.
@@ -16,6 +18,7 @@ mod access;
 pub mod api;
 pub mod config;
 pub mod metrics;
+pub mod source;
 pub mod state;
 pub mod stream;
 pub mod web;
@@ -25,7 +28,8 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 pub use config::{Access, AccessError, ServerConfig, StreamLimits};
-pub use state::{AppState, TickTimes, TimedModels};
+pub use source::{Doc, Documents, ServiceStatus, Source};
+pub use state::AppState;
 
 /// Every route, behind the access guard ([`access`]).
 pub fn app(state: AppState) -> Router {

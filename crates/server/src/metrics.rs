@@ -1,8 +1,8 @@
 //! `GET /metrics`: the service in Prometheus's text exposition format.
 //!
-//! Every value is read at scrape time from counters the pipeline keeps anyway
-//! (engine stats through ingestion's status, the store's and the publisher's health,
-//! the tick timer, the stream counters), so metrics cost nothing on the hot path and
+//! Every value is read at scrape time from counters the pipeline keeps anyway (the
+//! service's status through the [`Source`](crate::source::Source): engine stats,
+//! the store's and the publisher's health, the tick timer; and the stream counters), so metrics cost nothing on the hot path and
 //! need no registry. The format is small enough to write by hand: `# HELP`, `# TYPE`,
 //! then `name{labels} value` lines.
 
@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chainboard_model::EpochReason;
 
 use crate::access::Denied;
+use crate::source::{BoardStatus, SocketCounters};
 use crate::state::AppState;
 
 struct Exposition(String);
@@ -60,27 +60,27 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
 fn render(state: &AppState) -> String {
     let inner = &state.inner;
     let mut out = Exposition(String::with_capacity(4096));
+    let status = inner.source.status();
     {
-        let status = inner.ingest.borrow();
-        type Stat = fn(&chainboard_service::ingest::BoardStatus) -> f64;
+        type Stat = fn(&BoardStatus) -> f64;
         let per_board: [(&str, &str, &str, Stat); 6] = [
             (
                 "chainboard_quotes_total",
                 "counter",
                 "Quotes applied to the board.",
-                |b| b.stats.quotes as f64,
+                |b| b.quotes as f64,
             ),
             (
                 "chainboard_trades_total",
                 "counter",
                 "Trades applied to the board.",
-                |b| b.stats.trades as f64,
+                |b| b.trades as f64,
             ),
             (
                 "chainboard_geometry_miss_total",
                 "counter",
                 "Live events for contracts not on the board (ignored).",
-                |b| b.stats.geometry_miss as f64,
+                |b| b.geometry_miss as f64,
             ),
             (
                 "chainboard_feed_silence_seconds",
@@ -104,7 +104,7 @@ fn render(state: &AppState) -> String {
         for (name, kind, help, get) in per_board {
             out.family(name, kind, help);
             for b in &status.boards {
-                out.sample(name, &[("symbol", b.underlying.as_str())], get(b));
+                out.sample(name, &[("symbol", &b.underlying)], get(b));
             }
         }
         out.family(
@@ -113,14 +113,11 @@ fn render(state: &AppState) -> String {
             "Epochs started, by reason.",
         );
         for b in &status.boards {
-            for reason in EpochReason::ALL {
+            for (reason, count) in &b.epochs {
                 out.sample(
                     "chainboard_epochs_total",
-                    &[
-                        ("symbol", b.underlying.as_str()),
-                        ("reason", reason.as_str()),
-                    ],
-                    b.stats.epochs_for(reason) as f64,
+                    &[("symbol", &b.underlying), ("reason", reason)],
+                    *count as f64,
                 );
             }
         }
@@ -180,7 +177,7 @@ fn render(state: &AppState) -> String {
             "Status messages on the feeds (connected, auth, acks, errors).",
             feed.statuses as f64,
         );
-        type Socket = fn(&chainboard_massive::socket::SocketStats) -> u64;
+        type Socket = fn(&SocketCounters) -> u64;
         let per_socket: [(&str, &str, Socket); 5] = [
             (
                 "chainboard_socket_connects_total",
@@ -210,15 +207,12 @@ fn render(state: &AppState) -> String {
         ];
         for (name, help, get) in per_socket {
             out.family(name, "counter", help);
-            for (cluster, stats) in [
-                ("options", &status.options_socket),
-                ("indices", &status.indices_socket),
-            ] {
-                out.sample(name, &[("cluster", cluster)], get(stats) as f64);
+            for socket in &status.sockets {
+                out.sample(name, &[("cluster", &socket.cluster)], get(socket) as f64);
             }
         }
     }
-    let ticks = &inner.ticks;
+    let ticks = &status.ticks;
     out.family(
         "chainboard_model_tick_seconds",
         "summary",
@@ -227,80 +221,80 @@ fn render(state: &AppState) -> String {
     out.sample(
         "chainboard_model_tick_seconds_sum",
         &[],
-        ticks.total_us.load(Ordering::Relaxed) as f64 / 1e6,
+        ticks.total_us as f64 / 1e6,
     );
     out.sample(
         "chainboard_model_tick_seconds_count",
         &[],
-        ticks.count.load(Ordering::Relaxed) as f64,
+        ticks.count as f64,
     );
     out.one(
         "chainboard_model_tick_last_seconds",
         "gauge",
         "The last model tick's duration.",
-        ticks.last_us.load(Ordering::Relaxed) as f64 / 1e6,
+        ticks.last_us as f64 / 1e6,
     );
-    let publisher = inner.publisher.health();
+    let publisher = &status.publisher;
     out.one(
         "chainboard_snapshot_build_seconds",
         "gauge",
         "The last snapshot's finishing time in the publisher (flip search, diffs, JSON).",
-        publisher.last_finish_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        publisher.last_finish_ms as f64 / 1000.0,
     );
     out.one(
         "chainboard_snapshots_published_total",
         "counter",
         "Model ticks written to the store.",
-        publisher.published.load(Ordering::Relaxed) as f64,
+        publisher.published as f64,
     );
     out.one(
         "chainboard_snapshots_skipped_total",
         "counter",
         "Model ticks superseded before the publisher got to them.",
-        publisher.skipped.load(Ordering::Relaxed) as f64,
+        publisher.skipped as f64,
     );
     out.one(
         "chainboard_snapshot_errors_total",
         "counter",
         "Failed snapshot writes.",
-        publisher.errors.load(Ordering::Relaxed) as f64,
+        publisher.errors as f64,
     );
     out.one(
         "chainboard_history_buffered",
         "gauge",
         "GEX history entries held while the store does not answer, written on its return.",
-        publisher.history_buffered.load(Ordering::Relaxed) as f64,
+        publisher.history_buffered as f64,
     );
     out.one(
         "chainboard_history_dropped_total",
         "counter",
         "GEX history entries dropped because the outage buffer was full.",
-        publisher.history_dropped.load(Ordering::Relaxed) as f64,
+        publisher.history_dropped as f64,
     );
-    let store = &inner.store;
+    let store = &status.store;
     out.one(
         "chainboard_store_flush_lag_seconds",
         "gauge",
         "Age of the oldest change in the last store flush.",
-        store.flush_lag_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        store.flush_lag_ms as f64 / 1000.0,
     );
     out.one(
         "chainboard_store_errors_total",
         "counter",
         "Failed store pipelines.",
-        store.errors.load(Ordering::Relaxed) as f64,
+        store.errors as f64,
     );
     out.one(
         "chainboard_store_degraded",
         "gauge",
         "1 while the store is failing.",
-        f64::from(u8::from(store.degraded())),
+        f64::from(u8::from(store.degraded)),
     );
     out.one(
         "chainboard_store_fields_written_total",
         "counter",
         "Contract fields written to the store.",
-        store.fields_written.load(Ordering::Relaxed) as f64,
+        store.fields_written as f64,
     );
     out.one(
         "chainboard_stream_clients",

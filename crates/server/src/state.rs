@@ -1,24 +1,20 @@
-//! What the HTTP side reads: the publisher's latest snapshots, ingestion's status and
-//! the store's health, shared by every request and stream.
+//! What every request and stream shares: the [`Source`] of documents and status,
+//! the server's limits and its own counters.
 //!
 //! Nothing here is written by a request: the server is a reader of what the pipeline
 //! publishes, so any number of browsers cost the pipeline nothing but the fan-out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chainboard_analytics::ModelObserver;
-use chainboard_engine::{BoardObserver, Engine};
 use chainboard_model::Underlying;
-use chainboard_service::ingest::IngestStatus;
-use chainboard_service::publisher::PublisherHandle;
-use chainboard_store::writer::StoreHealth;
 use tokio::sync::watch;
 
 #[cfg(doc)]
 use crate::access::Denied;
 use crate::config::ServerConfig;
+use crate::source::Source;
 use crate::stream::StatusCache;
 
 /// Everything a handler needs; cheap to clone.
@@ -31,16 +27,8 @@ pub struct AppState {
 pub(crate) struct Inner {
     /// The underlyings this service publishes; a path parameter must name one.
     pub(crate) symbols: Vec<Underlying>,
-    /// The latest published snapshots, per symbol.
-    pub(crate) publisher: PublisherHandle,
-    /// Ingestion's status (boards, transitions, sockets).
-    pub(crate) ingest: watch::Receiver<IngestStatus>,
-    /// The epoch substrate's write-behind health.
-    pub(crate) store: Arc<StoreHealth>,
-    /// What the store is (`embedded` or the Redis URL without its password).
-    pub(crate) store_name: String,
-    /// Model tick timings.
-    pub(crate) ticks: Arc<TickTimes>,
+    /// The published documents and the service's status.
+    pub(crate) source: Arc<dyn Source>,
     /// Limits and access rules.
     pub(crate) config: ServerConfig,
     /// Browser streams open now.
@@ -63,24 +51,12 @@ pub(crate) struct Inner {
 }
 
 impl AppState {
-    /// State over a running pipeline.
-    pub fn new(
-        symbols: Vec<Underlying>,
-        publisher: PublisherHandle,
-        ingest: watch::Receiver<IngestStatus>,
-        store: Arc<StoreHealth>,
-        store_name: String,
-        ticks: Arc<TickTimes>,
-        config: ServerConfig,
-    ) -> Self {
+    /// State serving `symbols` from `source`.
+    pub fn new(symbols: Vec<Underlying>, source: Arc<dyn Source>, config: ServerConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 symbols,
-                publisher,
-                ingest,
-                store,
-                store_name,
-                ticks,
+                source,
                 config,
                 stream_clients: AtomicU64::new(0),
                 stream_dropped: AtomicU64::new(0),
@@ -115,58 +91,6 @@ impl AppState {
             .iter()
             .copied()
             .find(|u| u.as_str().eq_ignore_ascii_case(wanted))
-    }
-}
-
-/// How long the models' ticks take on the ingestion task.
-#[derive(Debug, Default)]
-pub struct TickTimes {
-    /// Ticks timed.
-    pub count: AtomicU64,
-    /// Their total, microseconds.
-    pub total_us: AtomicU64,
-    /// The last one, microseconds.
-    pub last_us: AtomicU64,
-}
-
-impl TickTimes {
-    fn record(&self, elapsed: Duration) {
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.total_us.fetch_add(us, Ordering::Relaxed);
-        self.last_us.store(us, Ordering::Relaxed);
-    }
-}
-
-/// Times the models' ticks and epoch starts for `/metrics`, so the models themselves
-/// never read a clock.
-#[derive(Debug)]
-pub struct TimedModels {
-    inner: ModelObserver,
-    times: Arc<TickTimes>,
-}
-
-impl TimedModels {
-    /// Wraps `inner`, recording into `times`.
-    pub fn new(inner: ModelObserver, times: Arc<TickTimes>) -> Self {
-        Self { inner, times }
-    }
-}
-
-impl BoardObserver for TimedModels {
-    fn epoch_started(&mut self, engine: &mut Engine, now_ms: i64) {
-        let start = Instant::now();
-        self.inner.epoch_started(engine, now_ms);
-        self.times.record(start.elapsed());
-    }
-
-    fn tick(&mut self, engine: &mut Engine, now_ms: i64) {
-        let (start, before) = (Instant::now(), self.inner.ticks());
-        self.inner.tick(engine, now_ms);
-        // Most polls are not due for a tick; only real ticks are timed.
-        if self.inner.ticks() != before {
-            self.times.record(start.elapsed());
-        }
     }
 }
 

@@ -13,6 +13,9 @@
 //!   ([`chainboard_analytics::publish::finish`]) and written to the store every
 //!   second: snapshots, the update channel, the GEX history; the latest per
 //!   underlying for the HTTP side.
+//! - [`local`]: the HTTP side's source in this process (the publisher's documents,
+//!   the status assembled from ingestion, the store and the publisher), and the
+//!   timing of the models' ticks.
 //!
 //! The vendor's protocol (wire formats, REST and WebSocket clients, the subscription
 //! planner) is `chainboard-massive`'s; what is done with the board lives in the
@@ -20,7 +23,9 @@
 
 pub mod feed;
 pub mod ingest;
+pub mod local;
 pub mod publisher;
 
 pub use feed::{Feed, FeedStats};
 pub use ingest::{IngestConfig, IngestError, IngestHandle, IngestStatus};
+pub use local::{LocalSource, TickTimes, TimedModels};

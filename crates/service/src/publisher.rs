@@ -39,8 +39,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use chainboard_analytics::snapshot::FeedState;
 use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, publish};
 use chainboard_model::Underlying;
+use chainboard_server::{Doc, Documents, source::FeedNote};
 use chainboard_store::{Batch, KeySchema, Op, Store};
 use tokio::sync::watch;
 use tracing::warn;
@@ -69,91 +71,20 @@ impl Default for PublisherConfig {
     }
 }
 
-/// One tick, finished: snapshots with their levels, their JSON and the diffs from
-/// the previously published tick.
+/// One tick, finished: snapshots with their levels, and their documents as the
+/// HTTP side serves them.
 #[derive(Debug)]
 pub struct Published {
     /// The heatmap snapshot.
     pub heatmap: Arc<HeatmapSnapshot>,
     /// The GEX snapshot with its zero-gamma flips.
     pub gex: Arc<GexSnapshot>,
-    /// `chainboard/heatmap/v1`, UTF-8 JSON. Shared bytes: every reader (HTTP
-    /// responses, every browser stream) sends these same bytes, never a copy.
-    pub heatmap_json: Bytes,
-    /// `chainboard/gex/v1`, likewise.
-    pub gex_json: Bytes,
-    /// `chainboard/heatmap-diff/v1` from the previous published tick, when it was of
-    /// the same epoch.
-    pub heatmap_diff_json: Option<Bytes>,
-    /// `chainboard/gex-diff/v1` likewise.
-    pub gex_diff_json: Option<Bytes>,
-    /// The seq both diffs start from (the previously published tick), when there are
-    /// diffs: a reader holding another seq needs the full documents.
-    pub diff_base_seq: Option<u64>,
+    /// `chainboard/heatmap/v1`, `chainboard/gex/v1` and the diffs from the previously
+    /// published tick, as shared bytes: every reader (HTTP responses, every browser
+    /// stream) sends these same bytes, never a copy.
+    pub docs: Arc<Documents>,
     /// How long finishing took (flip search, diffs, JSON).
     pub finish_time: Duration,
-    /// The documents zlib-compressed, each made on first use ([`Published::deflated`]).
-    deflated: [tokio::sync::OnceCell<Bytes>; Doc::ALL.len()],
-}
-
-/// One of a tick's documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Doc {
-    /// `chainboard/heatmap/v1`.
-    Heatmap,
-    /// `chainboard/gex/v1`.
-    Gex,
-    /// `chainboard/heatmap-diff/v1`.
-    HeatmapDiff,
-    /// `chainboard/gex-diff/v1`.
-    GexDiff,
-}
-
-impl Doc {
-    /// Every document, in index order.
-    pub const ALL: [Doc; 4] = [Doc::Heatmap, Doc::Gex, Doc::HeatmapDiff, Doc::GexDiff];
-}
-
-impl Published {
-    /// A document's JSON; `None` for a diff the tick does not have.
-    pub fn json(&self, doc: Doc) -> Option<&Bytes> {
-        match doc {
-            Doc::Heatmap => Some(&self.heatmap_json),
-            Doc::Gex => Some(&self.gex_json),
-            Doc::HeatmapDiff => self.heatmap_diff_json.as_ref(),
-            Doc::GexDiff => self.gex_diff_json.as_ref(),
-        }
-    }
-
-    /// A document's JSON compressed with zlib (RFC 1950, what a browser's
-    /// `DecompressionStream("deflate")` reads), at the fastest level: JSON of numbers
-    /// compresses about 2.3× there and little better at higher levels, while a full
-    /// SPX heatmap takes several times longer. Compressed by the first reader that
-    /// asks, once per tick, on the blocking pool (a full heatmap takes milliseconds),
-    /// while other readers wait without holding a thread; every later reader shares
-    /// the bytes, like the JSON. `None` for a diff the tick does not have, or if the
-    /// compression task could not run (the caller sends the JSON instead).
-    pub async fn deflated(&self, doc: Doc) -> Option<Bytes> {
-        let json = self.json(doc)?.clone();
-        let cell = &self.deflated[doc as usize];
-        cell.get_or_try_init(
-            || async move { tokio::task::spawn_blocking(move || zlib(&json)).await },
-        )
-        .await
-        .ok()
-        .cloned()
-    }
-}
-
-/// zlib of `data` at the fastest level.
-fn zlib(data: &[u8]) -> Bytes {
-    let mut encoder = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(data.len() / 2),
-        flate2::Compression::fast(),
-    );
-    // Writing into a `Vec` cannot fail, so neither can the encoder.
-    let _ = std::io::Write::write_all(&mut encoder, data);
-    Bytes::from(encoder.finish().unwrap_or_default())
 }
 
 /// What the publisher has done, for logs and metrics.
@@ -184,7 +115,23 @@ impl PublisherHealth {
     }
 }
 
-type Outputs = BTreeMap<Underlying, watch::Sender<Option<Arc<Published>>>>;
+/// Per underlying, the latest tick, typed and as documents.
+type Outputs = BTreeMap<Underlying, Output>;
+
+#[derive(Debug, Clone)]
+struct Output {
+    published: watch::Sender<Option<Arc<Published>>>,
+    documents: watch::Sender<Option<Arc<Documents>>>,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Self {
+            published: watch::channel(None).0,
+            documents: watch::channel(None).0,
+        }
+    }
+}
 
 /// The running publisher.
 #[derive(Debug, Clone)]
@@ -232,7 +179,17 @@ impl PublisherHandle {
     pub fn watch(&self, symbol: Underlying) -> watch::Receiver<Option<Arc<Published>>> {
         lock(&self.outputs)
             .entry(symbol)
-            .or_insert_with(|| watch::channel(None).0)
+            .or_default()
+            .published
+            .subscribe()
+    }
+
+    /// The latest published documents of `symbol`, as they change.
+    pub fn documents(&self, symbol: Underlying) -> watch::Receiver<Option<Arc<Documents>>> {
+        lock(&self.outputs)
+            .entry(symbol)
+            .or_default()
+            .documents
             .subscribe()
     }
 
@@ -252,10 +209,7 @@ impl PublisherHandle {
         let (tx, rx) = watch::channel(Some(tick));
         inputs.insert(symbol, tx);
         drop(inputs);
-        let out = lock(&self.outputs)
-            .entry(symbol)
-            .or_insert_with(|| watch::channel(None).0)
-            .clone();
+        let out = lock(&self.outputs).entry(symbol).or_default().clone();
         let worker = Worker {
             symbol,
             store: self.store.clone(),
@@ -291,7 +245,7 @@ struct Worker {
     store: Store,
     config: PublisherConfig,
     health: Arc<PublisherHealth>,
-    out: watch::Sender<Option<Arc<Published>>>,
+    out: Output,
     last: Option<Arc<Published>>,
     /// The seq the next tick has if none was skipped (seqs run on across epochs).
     expected_seq: u64,
@@ -350,7 +304,10 @@ impl Worker {
                     *lock(&self.health.last_error) = Some(e.to_string());
                 }
             }
-            self.out.send_replace(Some(published.clone()));
+            self.out
+                .documents
+                .send_replace(Some(published.docs.clone()));
+            self.out.published.send_replace(Some(published.clone()));
             self.last = Some(published);
         }
     }
@@ -359,17 +316,17 @@ impl Worker {
         let schema = self.config.schema;
         let symbol = self.symbol;
         let mut batch = Batch::new();
-        batch.push(Op::Set {
-            key: schema.heatmap_snapshot(symbol),
-            value: utf8(&p.heatmap_json),
-            ttl: Some(self.config.snapshot_ttl),
-        });
-        batch.push(Op::Set {
-            key: schema.gex_snapshot(symbol),
-            value: utf8(&p.gex_json),
-            ttl: Some(self.config.snapshot_ttl),
-        });
-        let message = match &p.heatmap_diff_json {
+        for (key, doc) in [
+            (schema.heatmap_snapshot(symbol), Doc::Heatmap),
+            (schema.gex_snapshot(symbol), Doc::Gex),
+        ] {
+            batch.push(Op::Set {
+                key,
+                value: p.docs.json(doc).map(utf8).unwrap_or_default(),
+                ttl: Some(self.config.snapshot_ttl),
+            });
+        }
+        let message = match p.docs.json(Doc::HeatmapDiff) {
             Some(diff) => utf8(diff),
             None => json::heatmap_resync(&p.heatmap),
         };
@@ -405,16 +362,33 @@ impl Worker {
 fn finish(tick: Tick, previous: Option<&Published>) -> Published {
     let started = Instant::now();
     let done = publish::finish(tick, previous.map(|p| (&*p.heatmap, &*p.gex)));
+    let meta = &done.heatmap.meta;
+    let feed = FeedNote {
+        state: meta.feed.state.as_str(),
+        live: meta.feed.state == FeedState::Live,
+        silence_ms: meta.feed.silence_ms,
+    };
+    let diffs = match (
+        done.diff_base_seq,
+        done.heatmap_diff_json,
+        done.gex_diff_json,
+    ) {
+        (Some(base), Some(heatmap), Some(gex)) => Some((base, [heatmap.into(), gex.into()])),
+        _ => None,
+    };
+    let docs = Documents::new(
+        done.heatmap.seq(),
+        Arc::from(done.heatmap.epoch.id.to_string()),
+        meta.ts_ms,
+        feed,
+        [done.heatmap_json.into(), done.gex_json.into()],
+        diffs,
+    );
     Published {
-        heatmap_json: Bytes::from(done.heatmap_json),
-        gex_json: Bytes::from(done.gex_json),
-        diff_base_seq: done.diff_base_seq,
-        heatmap_diff_json: done.heatmap_diff_json.map(Bytes::from),
-        gex_diff_json: done.gex_diff_json.map(Bytes::from),
         heatmap: done.heatmap,
         gex: done.gex,
+        docs: Arc::new(docs),
         finish_time: started.elapsed(),
-        deflated: Default::default(),
     }
 }
 

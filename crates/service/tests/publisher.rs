@@ -3,13 +3,15 @@
 //! design's keys, TTLs, pub/sub messages and history stream.
 
 #[allow(dead_code)] // the harness serves several test files
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chainboard_analytics::{ModelObserver, ModelSink, Tick};
 use chainboard_engine::{BoardObserver, Engine, EngineConfig, PhotoOutcome};
 use chainboard_model::{QuoteUpdate, Underlying};
-use chainboard_service::publisher::{self, Doc, PublisherConfig, PublisherHandle};
+use chainboard_server::Doc;
+use chainboard_service::publisher::{self, PublisherConfig, PublisherHandle};
 use chainboard_sim::{ChainConfig, SimChain};
 use chainboard_store::{KeySchema, KeyType, Store, Ttl};
 use chainboard_testkit::redis::RedisServer;
@@ -138,16 +140,26 @@ async fn publishes_every_tick(store: Store) {
     // What the browser hub will watch.
     let latest = handle.watch(spx()).borrow().clone().expect("published");
     assert_eq!(latest.heatmap.seq(), first_seq + 1);
-    assert!(latest.heatmap_diff_json.is_some() && latest.gex_diff_json.is_some());
+    let docs = &latest.docs;
+    assert_eq!((docs.seq, docs.base_seq), (first_seq + 1, Some(first_seq)));
+    assert!(docs.diffs_from(first_seq, &latest.heatmap.epoch.id.to_string()));
+    assert!(Arc::ptr_eq(
+        docs,
+        handle
+            .documents(spx())
+            .borrow()
+            .as_ref()
+            .expect("documents")
+    ));
     assert_eq!(handle.health().errors.load(Ordering::Relaxed), 0);
 
     // The compressed stream's bytes: zlib of the same JSON, made once and shared.
     for doc in Doc::ALL {
-        let deflated = latest
+        let deflated = docs
             .deflated(doc)
             .await
             .expect("every document of a diffable tick");
-        let json = latest.json(doc).expect("the JSON");
+        let json = docs.json(doc).expect("the JSON");
         assert!(deflated.len() < json.len(), "{doc:?} compresses");
         let mut inflated = Vec::new();
         std::io::Read::read_to_end(
@@ -156,7 +168,7 @@ async fn publishes_every_tick(store: Store) {
         )
         .expect("valid zlib");
         assert_eq!(&inflated[..], &json[..], "{doc:?}");
-        let again = latest.deflated(doc).await.expect("again");
+        let again = docs.deflated(doc).await.expect("again");
         assert_eq!(
             again.as_ptr(),
             deflated.as_ptr(),

@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chainboard_analytics::ExpiryFilter;
 use chainboard_engine::BoardObserver;
-use chainboard_server::{AppState, ServerConfig, TickTimes, TimedModels};
+use chainboard_server::{AppState, ServerConfig};
 use chainboard_service::ingest::{self, IngestConfig};
+use chainboard_service::{LocalSource, TickTimes, TimedModels};
 use chainboard_store::Store;
 use chainboard_store::writer::WriterConfig;
 
@@ -95,15 +96,14 @@ pub(crate) async fn serve(
     );
     let symbols = config.underlyings.clone();
     let mut handle = ingest::start(config, Some(Box::new(observers)))?;
-    let state = AppState::new(
-        symbols,
+    let source = LocalSource::new(
         publisher.clone(),
         handle.subscribe(),
         health.clone(),
         store.describe(),
         ticks,
-        http_config,
     );
+    let state = AppState::new(symbols, Arc::new(source), http_config);
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
         let _ = http_stopped.await;

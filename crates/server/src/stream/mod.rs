@@ -17,7 +17,7 @@
 //! each one document's JSON compressed with zlib (RFC 1950; a browser reads it with
 //! `DecompressionStream("deflate")`); the status stays a text message. A tick's
 //! documents are compressed once, by the first client that needs them, and every
-//! client shares the compressed bytes ([`Published::deflated`]): about 2.3× fewer
+//! client shares the compressed bytes ([`Documents::deflated`]): about 2.3× fewer
 //! bytes to send to every client, which is what a tick's fan-out costs. Compression
 //! is per message rather than the WebSocket's permessage-deflate extension because
 //! a browser compresses its own messages under that extension, which the WebSocket
@@ -51,13 +51,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::source::{Doc, Documents};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use chainboard_model::Underlying;
-use chainboard_service::publisher::{Doc, Published};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -348,7 +348,7 @@ impl Outgoing {
 
     /// A model document of `latest` in the client's encoding, if the tick has it
     /// (as JSON text should it not compress).
-    async fn doc(latest: &Published, doc: Doc, encoding: Encoding) -> Option<Outgoing> {
+    async fn doc(latest: &Documents, doc: Doc, encoding: Encoding) -> Option<Outgoing> {
         if encoding == Encoding::Deflate
             && let Some(bytes) = latest.deflated(doc).await
         {
@@ -403,14 +403,14 @@ async fn feed(
     queue: Queue,
     mut resync: mpsc::Receiver<()>,
 ) -> bool {
-    let mut published = state.inner.publisher.watch(symbol);
+    let mut published = state.inner.source.documents(symbol);
     // When the next status is due: once a second, riding with a tick's documents when
     // it falls due within half a second of one, so both leave in one write. One timer
     // for the connection's life, moved rather than made anew on every pass.
     let status_timer = tokio::time::sleep_until(Instant::now());
     tokio::pin!(status_timer);
     // The seq and epoch this client holds; None until it has full documents.
-    let mut held: Option<(u64, chainboard_model::EpochId)> = None;
+    let mut held: Option<(u64, Arc<str>)> = None;
     let resync_every = queue.limits.resync_every;
     // When the client last got full documents, and a request waiting for the window.
     let mut last_full: Option<Instant> = None;
@@ -455,11 +455,11 @@ async fn feed(
         let Some(latest) = published.borrow_and_update().clone() else {
             continue;
         };
-        let (docs, full) = docs_for(&latest, send_full, held);
+        let (docs, full) = docs_for(&latest, send_full, held.as_ref());
         if full {
             last_full = Some(Instant::now());
         }
-        held = Some((latest.heatmap.seq(), latest.heatmap.epoch.id));
+        held = Some((latest.seq, latest.epoch.clone()));
         // Both documents before either is queued, so that they leave in one write.
         let [first, second] = docs;
         let tick = [
@@ -481,17 +481,8 @@ async fn feed(
 
 /// The documents that bring a client holding `held` to `latest`, and whether they
 /// are the full ones.
-fn docs_for(
-    latest: &Published,
-    full: bool,
-    held: Option<(u64, chainboard_model::EpochId)>,
-) -> ([Doc; 2], bool) {
-    let diff_applies = !full
-        && held.is_some_and(|(seq, epoch)| {
-            epoch == latest.heatmap.epoch.id && latest.diff_base_seq == Some(seq)
-        })
-        && latest.heatmap_diff_json.is_some()
-        && latest.gex_diff_json.is_some();
+fn docs_for(latest: &Documents, full: bool, held: Option<&(u64, Arc<str>)>) -> ([Doc; 2], bool) {
+    let diff_applies = !full && held.is_some_and(|(seq, epoch)| latest.diffs_from(*seq, epoch));
     if diff_applies {
         ([Doc::HeatmapDiff, Doc::GexDiff], false)
     } else {
@@ -551,19 +542,17 @@ fn status_doc(
     previous: Option<(u64, Instant)>,
     now: Instant,
 ) -> (u64, Bytes) {
-    let (quotes, silence_ms, geometry_miss) = {
-        let status = state.inner.ingest.borrow();
-        status.board(symbol).map_or((0, 0, 0), |b| {
-            (b.stats.quotes, b.silence_ms, b.stats.geometry_miss)
-        })
-    };
+    let status = state.inner.source.status();
+    let (quotes, silence_ms, geometry_miss) = status
+        .board(symbol)
+        .map_or((0, 0, 0), |b| (b.quotes, b.silence_ms, b.geometry_miss));
     let quotes_per_s = match previous {
         Some((then, at)) if now > at => {
             quotes.saturating_sub(then) as f64 / (now - at).as_secs_f64()
         }
         _ => 0.0,
     };
-    let epochs = epochs_doc(state, symbol);
+    let epochs = epochs_doc(&status, symbol);
     let doc = json!({
         "schema": "chainboard/status/v1",
         "symbol": symbol.as_str(),
