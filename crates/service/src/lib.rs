@@ -13,6 +13,9 @@
 //!   ([`chainboard_analytics::publish::finish`]) and written to the store every
 //!   second: snapshots, the update channel, the GEX history; the latest per
 //!   underlying for the HTTP side.
+//! - [`running`]: [`Service::start`], everything above with the store's
+//!   write-behind and the HTTP server, started and stopped as one: what the binary
+//!   runs and what tests start in-process.
 //! - [`local`]: the HTTP side's source in this process (the publisher's documents,
 //!   the status assembled from ingestion, the store and the publisher), and the
 //!   timing of the models' ticks.
@@ -25,7 +28,9 @@ pub mod feed;
 pub mod ingest;
 pub mod local;
 pub mod publisher;
+pub mod running;
 
 pub use feed::{Feed, FeedStats};
 pub use ingest::{IngestConfig, IngestError, IngestHandle, IngestStatus};
 pub use local::{LocalSource, TickTimes, TimedModels};
+pub use running::{ModelSettings, Service, ServiceConfig, StartError, Stopped};

@@ -12,13 +12,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chainboard_fake::{FakeConfig, FakeMassive};
 use chainboard_massive::rest::ApiKey;
+use chainboard_service::ModelSettings;
 use chainboard_service::ingest::IngestConfig;
 use chainboard_store::writer::WriterConfig;
 use url::Url;
 
 use super::http::HttpArgs;
-use super::run::{ModelSettings, parse_symbols, positive_secs};
-use super::service::{self, Service};
+use super::run::{parse_symbols, positive_secs};
+use super::service::{self, Settings};
 
 /// The key the demo's fake Massive expects; it never leaves the loopback interface.
 const DEMO_KEY: &str = "chainboard-demo";
@@ -85,7 +86,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             underlyings,
         );
         config.refresh_every = positive_secs("--refresh-secs", args.refresh_secs)?;
-        let service = Service {
+        let settings = Settings {
             redis: args.redis.clone(),
             writer: WriterConfig::default(),
             models: ModelSettings::default(),
@@ -98,7 +99,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             fake.rest_url(),
             fake.rest_url()
         );
-        let outcome = service::serve(config, service, async { Ok(()) }).await;
+        let outcome = service::serve(config, settings, async { Ok(()) }).await;
         fake.shutdown().await;
         outcome
     })

@@ -12,21 +12,21 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use chainboard_analytics::{ModelConfig, ModelObserver};
 use chainboard_engine::{EngineConfig, WatchdogConfig};
 use chainboard_massive::backoff::BackoffConfig;
 use chainboard_massive::plan::{PlannerConfig, QUOTES_PER_CONNECTION};
 use chainboard_massive::rest::{ApiKey, ChainFilter, LoadError, RestClient};
 use chainboard_model::Underlying;
 use chainboard_quant::exposure::DealerSign;
+use chainboard_service::ModelSettings;
 use chainboard_service::ingest::IngestConfig;
-use chainboard_service::publisher::{PublisherConfig, PublisherHandle};
+use chainboard_service::publisher::PublisherConfig;
 use chainboard_store::KeySchema;
 use chainboard_store::writer::{RecordFormat, WriterConfig};
 use url::Url;
 
 use super::http::HttpArgs;
-use super::service::{self, Service};
+use super::service::{self, Settings};
 
 /// Massive's REST base.
 const MASSIVE_REST: &str = "https://api.massive.com";
@@ -128,81 +128,38 @@ pub(crate) enum DealerSignArg {
     PutsLong,
 }
 
-/// How the models and their publisher run.
-#[derive(Debug, Clone)]
-pub(crate) struct ModelSettings {
-    rate: f64,
-    div_yield: Option<f64>,
-    dealer_sign: DealerSign,
-    tick_ms: i64,
-    pub(crate) publisher: PublisherConfig,
-}
-
-impl Default for ModelSettings {
-    /// The flags' defaults: a 4% rate, each index's dividend yield, dealers long
-    /// calls, a tick a second, a session of history.
-    fn default() -> Self {
-        Self {
-            rate: 0.04,
-            div_yield: None,
-            dealer_sign: DealerSign::CallsLong,
-            tick_ms: 1_000,
-            publisher: PublisherConfig::default(),
-        }
+/// The models' flags, checked.
+pub(crate) fn model_settings(args: &Args) -> Result<ModelSettings> {
+    if !(args.rate.is_finite() && (-0.05..=0.5).contains(&args.rate)) {
+        bail!(
+            "--rate: expected an annual rate between -0.05 and 0.5, got {}",
+            args.rate
+        );
     }
-}
-
-impl ModelSettings {
-    pub(crate) fn from_args(args: &Args) -> Result<Self> {
-        if !(args.rate.is_finite() && (-0.05..=0.5).contains(&args.rate)) {
-            bail!(
-                "--rate: expected an annual rate between -0.05 and 0.5, got {}",
-                args.rate
-            );
-        }
-        if let Some(q) = args.div_yield
-            && !(q.is_finite() && (0.0..=0.5).contains(&q))
-        {
-            bail!("--div-yield: expected a yield between 0 and 0.5, got {q}");
-        }
-        if args.history_max == 0 {
-            bail!("--history-max: keep at least one entry");
-        }
-        Ok(Self {
-            rate: args.rate,
-            div_yield: args.div_yield,
-            dealer_sign: match args.dealer_sign {
-                DealerSignArg::CallsLong => DealerSign::CallsLong,
-                DealerSignArg::PutsLong => DealerSign::PutsLong,
-            },
-            tick_ms: positive_secs("--tick-secs", args.tick_secs)?.as_millis() as i64,
-            publisher: PublisherConfig {
-                schema: KeySchema {
-                    cluster: args.redis_cluster,
-                },
-                history_max: args.history_max,
-                ..PublisherConfig::default()
-            },
-        })
+    if let Some(q) = args.div_yield
+        && !(q.is_finite() && (0.0..=0.5).contains(&q))
+    {
+        bail!("--div-yield: expected a yield between 0 and 0.5, got {q}");
     }
-
-    /// The models' observer, publishing through `publisher`.
-    pub(crate) fn observer(&self, publisher: &PublisherHandle) -> ModelObserver {
-        let (rate, div_yield, dealer_sign) = (self.rate, self.div_yield, self.dealer_sign);
-        ModelObserver::with_configs(
-            self.tick_ms,
-            move |u| {
-                let base = ModelConfig::for_underlying(u);
-                ModelConfig {
-                    rate,
-                    div_yield: div_yield.unwrap_or(base.div_yield),
-                    dealer_sign,
-                    ..base
-                }
-            },
-            publisher.sink(),
-        )
+    if args.history_max == 0 {
+        bail!("--history-max: keep at least one entry");
     }
+    Ok(ModelSettings {
+        rate: args.rate,
+        div_yield: args.div_yield,
+        dealer_sign: match args.dealer_sign {
+            DealerSignArg::CallsLong => DealerSign::CallsLong,
+            DealerSignArg::PutsLong => DealerSign::PutsLong,
+        },
+        tick_ms: positive_secs("--tick-secs", args.tick_secs)?.as_millis() as i64,
+        publisher: PublisherConfig {
+            schema: KeySchema {
+                cluster: args.redis_cluster,
+            },
+            history_max: args.history_max,
+            ..PublisherConfig::default()
+        },
+    })
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
@@ -224,17 +181,17 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         ttl: positive_secs("--store-ttl-secs", args.store_ttl_secs)?,
         ..WriterConfig::default()
     };
-    let service = Service {
+    let settings = Settings {
         redis: args.redis.clone(),
         writer,
-        models: ModelSettings::from_args(args)?,
+        models: model_settings(args)?,
         listen: args.http.listen,
         http: args.http.config()?,
         for_secs: args.for_secs,
     };
     runtime.block_on(async {
         let check = preflight(&config).await;
-        service::serve(config, service, async { check }).await
+        service::serve(config, settings, async { check }).await
     })
 }
 

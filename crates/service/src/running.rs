@@ -1,0 +1,254 @@
+//! The whole service, started and stopped as one: the store's write-behind, the
+//! models and their publisher, ingestion, and the HTTP server over them.
+//!
+//! [`Service::start`] is what `chainboard run` and `chainboard demo` call, and what a
+//! test calls in-process to get the real thing on a loopback port. Stopping goes in
+//! the order that loses nothing: ingestion first (its task owns the engines and
+//! drops their observers, so the writer drains what it was handed and ends), then
+//! the writer's last writes, then the browser streams (closed with 1001), then the
+//! HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chainboard_analytics::{ModelConfig, ModelObserver};
+use chainboard_engine::BoardObserver;
+use chainboard_quant::exposure::DealerSign;
+use chainboard_server::{AppState, ServerConfig};
+use chainboard_store::Store;
+use chainboard_store::writer::{StoreHealth, WriterConfig};
+use thiserror::Error;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus};
+use crate::local::{LocalSource, TickTimes, TimedModels};
+use crate::publisher::{self, PublisherConfig, PublisherHandle};
+
+/// How long stopping waits for the writer to hand its last batches to the store.
+const WRITER_FLUSH: Duration = Duration::from_secs(5);
+/// How long stopping waits for the browser streams to close.
+const STREAMS_CLOSE: Duration = Duration::from_secs(1);
+/// How long stopping waits for the HTTP server to finish its requests.
+const HTTP_STOP: Duration = Duration::from_secs(2);
+
+/// How the models are computed and published.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelSettings {
+    /// The continuous annual rate.
+    pub rate: f64,
+    /// The dividend yield; `None` for each index's own.
+    pub div_yield: Option<f64>,
+    /// Which side dealers are assumed to hold.
+    pub dealer_sign: DealerSign,
+    /// Milliseconds between model ticks.
+    pub tick_ms: i64,
+    /// The snapshot publisher.
+    pub publisher: PublisherConfig,
+}
+
+impl Default for ModelSettings {
+    /// A 4% rate, each index's dividend yield, dealers long calls, a tick a second,
+    /// a session of history.
+    fn default() -> Self {
+        Self {
+            rate: 0.04,
+            div_yield: None,
+            dealer_sign: DealerSign::CallsLong,
+            tick_ms: 1_000,
+            publisher: PublisherConfig::default(),
+        }
+    }
+}
+
+impl ModelSettings {
+    /// The models' observer, publishing through `publisher`.
+    pub fn observer(&self, publisher: &PublisherHandle) -> ModelObserver {
+        let (rate, div_yield, dealer_sign) = (self.rate, self.div_yield, self.dealer_sign);
+        ModelObserver::with_configs(
+            self.tick_ms,
+            move |u| {
+                let base = ModelConfig::for_underlying(u);
+                ModelConfig {
+                    rate,
+                    div_yield: div_yield.unwrap_or(base.div_yield),
+                    dealer_sign,
+                    ..base
+                }
+            },
+            publisher.sink(),
+        )
+    }
+}
+
+/// Everything the service needs.
+#[derive(Debug)]
+pub struct ServiceConfig {
+    /// Ingestion: the vendor's addresses and key, the underlyings, the engines.
+    pub ingest: IngestConfig,
+    /// The epoch substrate, connected ([`Store::connect`]); a Redis that does not
+    /// answer yet is retried by the writer.
+    pub store: Store,
+    /// The substrate's write-behind.
+    pub writer: WriterConfig,
+    /// The models and their publisher.
+    pub models: ModelSettings,
+    /// Where the HTTP server listens (port 0: any free port, see
+    /// [`Service::address`]).
+    pub listen: SocketAddr,
+    /// Its limits and access rules.
+    pub http: ServerConfig,
+}
+
+/// Why the service did not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The HTTP address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address asked for.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Ingestion refused its configuration.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+/// What stopping did.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    /// Whether the writer handed its last writes to the store in time.
+    pub flushed: bool,
+    /// Ingestion's last status.
+    pub status: IngestStatus,
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Service {
+    address: SocketAddr,
+    store: Store,
+    ingest: IngestHandle,
+    writer_task: JoinHandle<()>,
+    health: Arc<StoreHealth>,
+    publisher: PublisherHandle,
+    state: AppState,
+    http: JoinHandle<std::io::Result<()>>,
+    stop_http: oneshot::Sender<()>,
+}
+
+impl Service {
+    /// Binds the HTTP address, starts the writer, the publisher, ingestion and the
+    /// server, on the current Tokio runtime.
+    pub async fn start(config: ServiceConfig) -> Result<Self, StartError> {
+        let ServiceConfig {
+            ingest: ingest_config,
+            store,
+            writer,
+            models,
+            listen,
+            http: mut http_config,
+        } = config;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                address: listen,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartError::Listen {
+            address: listen,
+            source,
+        })?;
+        http_config.access.listening_on(address);
+        if let Err(e) = store.ping().await {
+            tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
+        }
+        tracing::info!(store = %store.describe(), "epoch substrate");
+        let (writer, writer_task) = chainboard_store::writer::spawn(store.clone(), writer);
+        let health = writer.health().clone();
+        let publisher = publisher::spawn(store.clone(), models.publisher);
+        let ticks = Arc::new(TickTimes::default());
+        let timed = TimedModels::new(models.observer(&publisher), ticks.clone());
+        let observers: Vec<Box<dyn BoardObserver>> = vec![Box::new(writer), Box::new(timed)];
+        tracing::info!(
+            rest = %ingest_config.rest.rest_url,
+            ws = %ingest_config.options_socket.ws_url,
+            symbols = ?ingest_config.underlyings.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
+            "starting ingestion"
+        );
+        let symbols = ingest_config.underlyings.clone();
+        let ingest = ingest::start(ingest_config, Some(Box::new(observers)))?;
+        let source = LocalSource::new(
+            publisher.clone(),
+            ingest.subscribe(),
+            health.clone(),
+            store.describe(),
+            ticks,
+        );
+        let state = AppState::new(symbols, Arc::new(source), http_config);
+        let (stop_http, http_stopped) = oneshot::channel::<()>();
+        let http = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
+            let _ = http_stopped.await;
+        }));
+        tracing::info!(%address, "web UI and API");
+        Ok(Self {
+            address,
+            store,
+            ingest,
+            writer_task,
+            health,
+            publisher,
+            state,
+            http,
+            stop_http,
+        })
+    }
+
+    /// Where the HTTP server listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The publisher: each symbol's latest tick, typed and as documents.
+    pub fn publisher(&self) -> &PublisherHandle {
+        &self.publisher
+    }
+
+    /// Ingestion's status now.
+    pub fn status(&self) -> IngestStatus {
+        self.ingest.status()
+    }
+
+    /// The epoch substrate's write-behind health.
+    pub fn store_health(&self) -> &Arc<StoreHealth> {
+        &self.health
+    }
+
+    /// Resolves if ingestion stops by itself: only for good (a refused key), with
+    /// the reason. Cancel-safe; once it has resolved, only [`Service::stop`] is
+    /// left to call.
+    pub async fn ingestion_ended(&mut self) -> Result<(), IngestError> {
+        self.ingest.join().await
+    }
+
+    /// Stops everything in order (see the module docs).
+    pub async fn stop(self) -> Stopped {
+        self.ingest.abort();
+        let flushed = tokio::time::timeout(WRITER_FLUSH, self.writer_task)
+            .await
+            .is_ok();
+        if !flushed {
+            tracing::warn!(store = %self.store.describe(), "the store did not take the last writes in time");
+        }
+        self.state.close_streams(STREAMS_CLOSE).await;
+        let _ = self.stop_http.send(());
+        let _ = tokio::time::timeout(HTTP_STOP, self.http).await;
+        Stopped {
+            flushed,
+            status: self.ingest.status(),
+        }
+    }
+}
