@@ -436,6 +436,7 @@ fn quote<'s>(f: &Fields, text: &'s str, scratch: &'s mut String) -> Option<Massi
     })
 }
 
+#[inline]
 fn trade<'s>(f: &Fields, text: &'s str, scratch: &'s mut String) -> Option<MassiveTrade<'s>> {
     Some(MassiveTrade {
         price: f.f64(Num::P)?,
@@ -447,6 +448,7 @@ fn trade<'s>(f: &Fields, text: &'s str, scratch: &'s mut String) -> Option<Massi
     })
 }
 
+#[inline]
 fn aggregate<'s>(
     f: &Fields,
     text: &'s str,
@@ -468,6 +470,7 @@ fn aggregate<'s>(
     })
 }
 
+#[inline]
 fn index_value<'s>(
     f: &Fields,
     text: &'s str,
@@ -480,6 +483,7 @@ fn index_value<'s>(
     })
 }
 
+#[inline]
 fn status<'s>(
     f: &Fields,
     text: &'s str,

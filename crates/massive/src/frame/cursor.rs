@@ -94,6 +94,7 @@ pub(super) struct JsonStr<'a> {
 impl<'a> JsonStr<'a> {
     /// The string's value: borrowed when it has no escapes, else decoded into
     /// `scratch`. `None` for an escape that encodes a lone surrogate.
+    #[inline]
     pub(super) fn decode<'s>(self, scratch: &'s mut String) -> Option<&'s str>
     where
         'a: 's,
@@ -154,16 +155,19 @@ pub(super) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(super) fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline]
     pub(super) fn next(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.pos += 1;
         Some(b)
     }
 
+    #[inline]
     pub(super) fn eat(&mut self, b: u8) -> bool {
         let hit = self.peek() == Some(b);
         self.pos += usize::from(hit);
@@ -176,12 +180,14 @@ impl<'a> Cursor<'a> {
         FrameErrorKind::UnexpectedByte(b)
     }
 
+    #[inline]
     pub(super) fn skip_ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline]
     pub(super) fn finish(&mut self) -> Result<(), FrameErrorKind> {
         self.skip_ws();
         if self.pos == self.bytes.len() {
@@ -191,6 +197,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn expect(&mut self, want: u8) -> Result<(), FrameErrorKind> {
         match self.next() {
             Some(b) if b == want => Ok(()),
@@ -326,6 +333,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Validates and passes over any JSON value.
+    #[inline]
     pub(super) fn skip_value(&mut self, depth: u32) -> Result<(), FrameErrorKind> {
         if depth > MAX_DEPTH {
             return Err(FrameErrorKind::TooDeep);
@@ -370,6 +378,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn literal(&mut self, word: &[u8]) -> Result<(), FrameErrorKind> {
         match self.bytes.get(self.pos..self.pos + word.len()) {
             Some(found) if found == word => {
@@ -486,6 +495,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Any JSON number, and the error for a malformed one.
+    #[inline]
     pub(super) fn number_general(&mut self) -> Result<Number, FrameErrorKind> {
         let start = self.pos;
         let negative = self.eat(b'-');

@@ -61,6 +61,7 @@ pub(super) enum Slot {
 }
 
 impl Slot {
+    #[inline]
     pub(super) fn bit(self) -> u32 {
         match self {
             Slot::Num(k) | Slot::Raw(k) => k.bit(),
@@ -71,6 +72,7 @@ impl Slot {
 
 impl Num {
     /// The key's bit in the [`Fields`] masks.
+    #[inline]
     pub(super) fn bit(self) -> u32 {
         1 << (self as u32)
     }
@@ -78,6 +80,7 @@ impl Num {
 
 impl Str {
     /// The key's bit in the [`Fields`] masks (after the numeric keys').
+    #[inline]
     pub(super) fn bit(self) -> u32 {
         1 << (NUMS as u32 + self as u32)
     }
