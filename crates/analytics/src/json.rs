@@ -36,9 +36,11 @@ pub const HEATMAP_DIFF_SCHEMA: &str = include_str!("../../../docs/schema/heatmap
 pub const GEX_SCHEMA: &str = include_str!("../../../docs/schema/gex.schema.json");
 /// The GEX diff schema.
 pub const GEX_DIFF_SCHEMA: &str = include_str!("../../../docs/schema/gex-diff.schema.json");
-/// The resync notice schema.
+/// The heatmap resync notice schema.
 pub const HEATMAP_RESYNC_SCHEMA: &str =
     include_str!("../../../docs/schema/heatmap-resync.schema.json");
+/// The GEX resync notice schema.
+pub const GEX_RESYNC_SCHEMA: &str = include_str!("../../../docs/schema/gex-resync.schema.json");
 
 /// A JSON text being written.
 struct Out(String);
@@ -334,16 +336,31 @@ pub fn heatmap(s: &HeatmapSnapshot) -> String {
 /// by one (a new epoch, or the first snapshot): read the snapshot key
 /// (`chainboard/heatmap-resync/v1`).
 pub fn heatmap_resync(s: &HeatmapSnapshot) -> String {
+    resync(
+        "chainboard/heatmap-resync/v1",
+        s.symbol,
+        &s.epoch.id,
+        s.meta.seq,
+    )
+}
+
+/// The notice published on the GEX updates channel instead of a diff, likewise
+/// (`chainboard/gex-resync/v1`): read the GEX snapshot key.
+pub fn gex_resync(s: &GexSnapshot) -> String {
+    resync("chainboard/gex-resync/v1", s.symbol, &s.epoch.id, s.seq)
+}
+
+fn resync(schema: &str, symbol: Underlying, epoch: &EpochId, seq: u64) -> String {
     let mut o = Out(String::with_capacity(128));
     o.raw("{");
     o.key("schema");
-    o.plain("chainboard/heatmap-resync/v1");
+    o.plain(schema);
     o.key("symbol");
-    o.plain(s.symbol.as_str());
+    o.plain(symbol.as_str());
     o.key("epoch");
-    o.plain(&s.epoch.id.to_string());
+    o.plain(&epoch.to_string());
     o.key("seq");
-    o.opt_u(Some(s.meta.seq));
+    o.opt_u(Some(seq));
     o.raw("}");
     o.0
 }

@@ -669,6 +669,8 @@ fn published_json_matches_its_schemas() {
         &json::heatmap_resync(&a.heatmap),
     );
     assert_eq!(notice["seq"], 1);
+    let notice = check(json::GEX_RESYNC_SCHEMA, &json::gex_resync(&a.gex));
+    assert_eq!(notice["seq"], 1);
     check(
         json::GEX_DIFF_SCHEMA,
         &json::gex_diff(&a.gex.diff(&gex_b).expect("same epoch")),

@@ -42,6 +42,9 @@ enum Command {
     Generate(commands::generate::Args),
     /// The service against Massive: ingestion, models, store and the web UI.
     Run(Box<commands::run::Args>),
+    /// The web UI, API, stream and metrics only, over what a `run` publishes to
+    /// Redis; run as many as needed.
+    Serve(commands::serve::Args),
     /// Show the active epoch in Redis: meta, counts, TTLs, a few records.
     Inspect(commands::inspect::Args),
     /// Serve a fake Massive (REST + WebSocket) over a simulated SPX/NDX market.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Normalize(args) => commands::normalize::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Run(args) => commands::run::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::FakeMassive(args) => commands::fake_massive::run(&args),
         Command::Bench(bench) => commands::bench::run(&bench),

@@ -16,6 +16,8 @@
 //! - [`running`]: [`Service::start`], everything above with the store's
 //!   write-behind and the HTTP server, started and stopped as one: what the binary
 //!   runs and what tests start in-process.
+//! - [`remote`]: the HTTP side's source over the store, for processes that serve
+//!   the board without running ingestion ([`Serving`], `chainboard serve`).
 //! - [`local`]: the HTTP side's source in this process (the publisher's documents,
 //!   the status assembled from ingestion, the store and the publisher), and the
 //!   timing of the models' ticks.
@@ -28,9 +30,13 @@ pub mod feed;
 pub mod ingest;
 pub mod local;
 pub mod publisher;
+pub mod remote;
 pub mod running;
 
 pub use feed::{Feed, FeedStats};
 pub use ingest::{IngestConfig, IngestError, IngestHandle, IngestStatus};
 pub use local::{LocalSource, TickTimes, TimedModels};
-pub use running::{ModelSettings, Service, ServiceConfig, StartError, Stopped};
+pub use remote::RedisSource;
+pub use running::{
+    ModelSettings, ServeConfig, Service, ServiceConfig, Serving, StartError, Stopped,
+};

@@ -17,7 +17,8 @@
 //!    - a message on `massive:heatmap:updates:<symbol>`: the heatmap diff
 //!      (`chainboard/heatmap-diff/v1`) when the last published snapshot was of the
 //!      same epoch, else a resync notice (`chainboard/heatmap-resync/v1`: fetch the
-//!      snapshot key);
+//!      snapshot key); then one on `massive:gex:updates:<symbol>`, likewise
+//!      (`chainboard/gex-diff/v1` or `chainboard/gex-resync/v1`);
 //!    - an entry on the capped stream `massive:gex:history:<symbol>`: the tick's GEX
 //!      totals, levels and net profile near spot (the day's timeline; about 2 KB an
 //!      entry, see [`chainboard_analytics::json::history_fields`]);
@@ -332,6 +333,16 @@ impl Worker {
         };
         batch.push(Op::Publish {
             channel: schema.heatmap_updates(symbol),
+            message,
+        });
+        // After the heatmap's, so that a reader of both channels on one connection
+        // has the tick's two messages when this one arrives.
+        let message = match p.docs.json(Doc::GexDiff) {
+            Some(diff) => utf8(diff),
+            None => json::gex_resync(&p.gex),
+        };
+        batch.push(Op::Publish {
+            channel: schema.gex_updates(symbol),
             message,
         });
         for fields in &self.history {

@@ -14,10 +14,12 @@ use std::time::Duration;
 
 use chainboard_analytics::{ModelConfig, ModelObserver};
 use chainboard_engine::BoardObserver;
+use chainboard_model::Underlying;
 use chainboard_quant::exposure::DealerSign;
+use chainboard_server::Source;
 use chainboard_server::{AppState, ServerConfig};
-use chainboard_store::Store;
 use chainboard_store::writer::{StoreHealth, WriterConfig};
+use chainboard_store::{Batch, KeySchema, Op, Store};
 use thiserror::Error;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -25,6 +27,7 @@ use tokio::task::JoinHandle;
 use crate::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus};
 use crate::local::{LocalSource, TickTimes, TimedModels};
 use crate::publisher::{self, PublisherConfig, PublisherHandle};
+use crate::remote::RedisSource;
 
 /// How long stopping waits for the writer to hand its last batches to the store.
 const WRITER_FLUSH: Duration = Duration::from_secs(5);
@@ -32,6 +35,11 @@ const WRITER_FLUSH: Duration = Duration::from_secs(5);
 const STREAMS_CLOSE: Duration = Duration::from_secs(1);
 /// How long stopping waits for the HTTP server to finish its requests.
 const HTTP_STOP: Duration = Duration::from_secs(2);
+/// How often the status is written to the store for `serve` processes.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// The status key's TTL: a reader never sees a status older than this, and a service
+/// that stopped writing it is seen as gone.
+const STATUS_TTL: Duration = Duration::from_secs(5);
 
 /// How the models are computed and published.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,6 +146,7 @@ pub struct Service {
     state: AppState,
     http: JoinHandle<std::io::Result<()>>,
     stop_http: oneshot::Sender<()>,
+    status_writer: JoinHandle<()>,
 }
 
 impl Service {
@@ -152,16 +161,7 @@ impl Service {
             listen,
             http: mut http_config,
         } = config;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                address: listen,
-                source,
-            })?;
-        let address = listener.local_addr().map_err(|source| StartError::Listen {
-            address: listen,
-            source,
-        })?;
+        let (listener, address) = bind(listen).await?;
         http_config.access.listening_on(address);
         if let Err(e) = store.ping().await {
             tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
@@ -188,6 +188,11 @@ impl Service {
             store.describe(),
             ticks,
         );
+        let status_writer = tokio::spawn(write_status(
+            store.clone(),
+            models.publisher.schema,
+            source.clone(),
+        ));
         let state = AppState::new(symbols, Arc::new(source), http_config);
         let (stop_http, http_stopped) = oneshot::channel::<()>();
         let http = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
@@ -204,6 +209,7 @@ impl Service {
             state,
             http,
             stop_http,
+            status_writer,
         })
     }
 
@@ -237,6 +243,7 @@ impl Service {
     /// Stops everything in order (see the module docs).
     pub async fn stop(self) -> Stopped {
         self.ingest.abort();
+        self.status_writer.abort();
         let flushed = tokio::time::timeout(WRITER_FLUSH, self.writer_task)
             .await
             .is_ok();
@@ -251,4 +258,112 @@ impl Service {
             status: self.ingest.status(),
         }
     }
+}
+
+/// Writes the service's status to the store every [`STATUS_EVERY`], with a TTL, for
+/// processes that serve the board from the store (`chainboard serve`). A failed write
+/// is superseded by the next; the store's health already says why.
+async fn write_status(store: Store, schema: KeySchema, source: LocalSource) {
+    let key = schema.service_status();
+    let mut every = tokio::time::interval(STATUS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let value = match serde_json::to_string(&source.status()) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "the status does not serialize");
+                continue;
+            }
+        };
+        let mut batch = Batch::new();
+        batch.push(Op::Set {
+            key: key.clone(),
+            value,
+            ttl: Some(STATUS_TTL),
+        });
+        let _ = store.apply(&batch).await;
+    }
+}
+
+/// What a serving process needs: the HTTP side alone, over the store.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// The store the service publishes to (Redis, for another process to read).
+    pub store: Store,
+    /// The underlyings to serve.
+    pub symbols: Vec<Underlying>,
+    /// How the service spells its keys.
+    pub schema: KeySchema,
+    /// Where the HTTP server listens (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Its limits and access rules.
+    pub http: ServerConfig,
+}
+
+/// A running HTTP side over the store ([`RedisSource`]): the web UI, the API, the
+/// stream and metrics, with no state but caches. Any number of these can serve one
+/// service's board.
+#[derive(Debug)]
+pub struct Serving {
+    address: SocketAddr,
+    state: AppState,
+    http: JoinHandle<std::io::Result<()>>,
+    stop_http: oneshot::Sender<()>,
+}
+
+impl Serving {
+    /// Binds the address and starts following the store and serving.
+    pub async fn start(config: ServeConfig) -> Result<Self, StartError> {
+        let ServeConfig {
+            store,
+            symbols,
+            schema,
+            listen,
+            http: mut http_config,
+        } = config;
+        let (listener, address) = bind(listen).await?;
+        http_config.access.listening_on(address);
+        if let Err(e) = store.ping().await {
+            tracing::warn!(store = %store.describe(), error = %e, "store unavailable; serving what it has once it answers");
+        }
+        let source = RedisSource::start(store, &symbols, schema);
+        let state = AppState::new(symbols, Arc::new(source), http_config);
+        let (stop_http, http_stopped) = oneshot::channel::<()>();
+        let http = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
+            let _ = http_stopped.await;
+        }));
+        tracing::info!(%address, "web UI and API over the store");
+        Ok(Self {
+            address,
+            state,
+            http,
+            stop_http,
+        })
+    }
+
+    /// Where the HTTP server listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Closes the browser streams (1001) and stops the HTTP server.
+    pub async fn stop(self) {
+        self.state.close_streams(STREAMS_CLOSE).await;
+        let _ = self.stop_http.send(());
+        let _ = tokio::time::timeout(HTTP_STOP, self.http).await;
+    }
+}
+
+/// Binds `listen`, saying which address could not be bound.
+async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
+    let failed = |source| StartError::Listen {
+        address: listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(failed)?;
+    let address = listener.local_addr().map_err(failed)?;
+    Ok((listener, address))
 }

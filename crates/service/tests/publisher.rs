@@ -60,6 +60,10 @@ async fn publishes_every_tick(store: Store) {
         .subscribe(&schema.heatmap_updates(spx()))
         .await
         .expect("subscribe");
+    let mut gex_updates = store
+        .subscribe(&schema.gex_updates(spx()))
+        .await
+        .expect("subscribe");
     let mut engine = engine();
     let mut observer = ModelObserver::new(1_000, handle.sink());
     observer.epoch_started(&mut engine, T0);
@@ -96,6 +100,9 @@ async fn publishes_every_tick(store: Store) {
     let first: Value = serde_json::from_str(&first).expect("JSON");
     assert_eq!(first["schema"], "chainboard/heatmap-resync/v1");
     assert_eq!(first["seq"].as_u64(), Some(first_seq));
+    let first: Value = serde_json::from_str(&next(&mut gex_updates).await).expect("JSON");
+    assert_eq!(first["schema"], "chainboard/gex-resync/v1");
+    assert_eq!(first["seq"].as_u64(), Some(first_seq));
 
     // A quote, a second later: the next message is a diff from seq 1 to 2 carrying it.
     let key = engine.epoch().expect("epoch").board().contracts()[100].key;
@@ -116,6 +123,12 @@ async fn publishes_every_tick(store: Store) {
         (Some(first_seq), Some(first_seq + 1))
     );
     assert_eq!(diff["contracts"]["slot"], serde_json::json!([100]));
+    let gex_diff: Value = serde_json::from_str(&next(&mut gex_updates).await).expect("JSON");
+    assert_eq!(gex_diff["schema"], "chainboard/gex-diff/v1");
+    assert_eq!(
+        (gex_diff["base_seq"].as_u64(), gex_diff["seq"].as_u64()),
+        (Some(first_seq), Some(first_seq + 1))
+    );
     assert_eq!(diff["contracts"]["bid"][0].as_f64(), Some(3.0));
 
     // The day's timeline: one entry per tick, newest first.
@@ -319,4 +332,12 @@ async fn history_taken_during_an_outage_is_written_on_return() {
     );
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     assert_eq!(health.history_dropped.load(Ordering::Relaxed), 0);
+}
+
+/// The next message of a subscription, within [`PATIENCE`].
+async fn next(subscription: &mut chainboard_store::Subscription) -> String {
+    tokio::time::timeout(PATIENCE, subscription.next())
+        .await
+        .expect("a message")
+        .expect("open")
 }

@@ -12,6 +12,8 @@
 //! | `massive:gex:snapshot:<symbol>` | STRING (JSON): dealer GEX | 5 s |
 //! | `massive:gex:history:<symbol>` | STREAM: the day's GEX timeline, capped (`XADD MAXLEN ~`) | none |
 //! | `massive:heatmap:updates:<symbol>` | pub/sub channel, not a key: heatmap updates | — |
+//! | `massive:gex:updates:<symbol>` | pub/sub channel, not a key: GEX updates | — |
+//! | `massive:service:status` | STRING (JSON): the service's status | 5 s |
 //!
 //! `<epoch_id>` is the engine's id (`SPX-20261124-0003`) and `<contract_id>` the
 //! Massive ticker (`O:SPXW261124C06850000`). The geometry ZSETs answer the two
@@ -101,6 +103,18 @@ impl KeySchema {
     /// `massive:heatmap:updates:<symbol>`: a pub/sub channel, not a key.
     pub fn heatmap_updates(&self, symbol: Underlying) -> String {
         format!("massive:heatmap:updates:{symbol}")
+    }
+
+    /// `massive:gex:updates:<symbol>`: a pub/sub channel, not a key.
+    pub fn gex_updates(&self, symbol: Underlying) -> String {
+        format!("massive:gex:updates:{symbol}")
+    }
+
+    /// `massive:service:status`: the running service's status (JSON,
+    /// `ServiceStatus` of `chainboard-server`), for processes that serve the board
+    /// without running ingestion.
+    pub fn service_status(&self) -> String {
+        "massive:service:status".to_owned()
     }
 
     /// `massive:gex:history:<symbol>`.

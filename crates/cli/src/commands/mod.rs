@@ -10,5 +10,6 @@ pub(crate) mod http;
 pub(crate) mod inspect;
 pub(crate) mod normalize;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod service;
 pub(crate) mod tour;

@@ -34,7 +34,7 @@ pub(crate) struct Settings {
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, what systemd, Docker and Kubernetes send
 /// to stop a service: both stop it the same graceful way.
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

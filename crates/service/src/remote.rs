@@ -1,0 +1,342 @@
+//! The HTTP side's [`Source`] over the store: what `chainboard serve` reads, in a
+//! process that runs no ingestion.
+//!
+//! Per symbol, a task follows the two update channels the publisher writes every tick
+//! (`massive:heatmap:updates:<symbol>`, then `massive:gex:updates:<symbol>`). When it
+//! has both messages of one tick it reads the two snapshot keys and, if they hold
+//! that tick, publishes its [`Documents`]: the snapshots' bytes as stored and the two
+//! diffs as published, so a browser gets from a `serve` process exactly the
+//! documents, seqs and diffs the single binary would send it. A tick announced by a
+//! resync notice, a tick whose messages were lost, or keys that moved on by a tick
+//! meanwhile give full documents without diffs, which a browser stream answers with
+//! full documents: never a diff that does not apply. Without messages (none
+//! published yet, or a subscription being re-made after Redis went away) the keys
+//! are read once a second.
+//!
+//! The service's status is the `massive:service:status` key, which the process
+//! running ingestion writes every second with a 5 s TTL, read twice a second. Absent
+//! or unreadable, the status says so in `fatal`, and `/readyz` fails with it.
+//!
+//! Reading costs one `GET` of each snapshot per tick per `serve` process, whatever
+//! the number of browsers: the fan-out stays in the process.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chainboard_model::Underlying;
+use chainboard_server::source::FeedNote;
+use chainboard_server::{Documents, ServiceStatus, Source};
+use chainboard_store::{KeySchema, Store, Subscription};
+use serde::Deserialize;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+/// How often the keys are read when no message says a tick was published.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often the status key is read: written every second, it is then at most
+/// 1.5 s old when served.
+const STATUS_EVERY: Duration = Duration::from_millis(500);
+/// How long to wait before subscribing again after the store refused.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+/// Documents and status read from the store.
+#[derive(Debug)]
+pub struct RedisSource {
+    documents: BTreeMap<Underlying, watch::Sender<Option<Arc<Documents>>>>,
+    status: Arc<Mutex<ServiceStatus>>,
+    tasks: Vec<AbortHandle>,
+}
+
+impl RedisSource {
+    /// Starts following `symbols` and the status in `store`, on the current Tokio
+    /// runtime. The tasks end when the source is dropped.
+    pub fn start(store: Store, symbols: &[Underlying], schema: KeySchema) -> Self {
+        let status = Arc::new(Mutex::new(missing_status("not read yet")));
+        let mut tasks =
+            vec![tokio::spawn(follow_status(store.clone(), schema, status.clone())).abort_handle()];
+        let mut documents = BTreeMap::new();
+        for &symbol in symbols {
+            let (tx, _) = watch::channel(None);
+            let follower = Follower {
+                store: store.clone(),
+                schema,
+                symbol,
+                keys: [schema.heatmap_snapshot(symbol), schema.gex_snapshot(symbol)],
+                out: tx.clone(),
+            };
+            tasks.push(tokio::spawn(follower.run()).abort_handle());
+            documents.insert(symbol, tx);
+        }
+        Self {
+            documents,
+            status,
+            tasks,
+        }
+    }
+}
+
+impl Drop for RedisSource {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Source for RedisSource {
+    fn documents(&self, symbol: Underlying) -> watch::Receiver<Option<Arc<Documents>>> {
+        match self.documents.get(&symbol) {
+            Some(tx) => tx.subscribe(),
+            // A symbol not followed never gets documents.
+            None => watch::channel(None).1,
+        }
+    }
+
+    fn status(&self) -> ServiceStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A status that says why there is none.
+fn missing_status(why: &str) -> ServiceStatus {
+    ServiceStatus {
+        fatal: Some(format!("no status from ingestion: {why}")),
+        ..ServiceStatus::default()
+    }
+}
+
+async fn follow_status(store: Store, schema: KeySchema, out: Arc<Mutex<ServiceStatus>>) {
+    let key = schema.service_status();
+    let mut every = tokio::time::interval(STATUS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let status = match store.get(&key).await {
+            Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                missing_status(&format!("{key} is not a status document: {e}"))
+            }),
+            Ok(None) => missing_status(&format!(
+                "{key} is absent (no `chainboard run` or `demo` writing to this store for 5 s)"
+            )),
+            Err(e) => missing_status(&format!("cannot read {key}: {e}")),
+        };
+        *out.lock().unwrap_or_else(PoisonError::into_inner) = status;
+    }
+}
+
+/// What a reader needs of a published message: which tick it belongs to.
+#[derive(Debug, Deserialize)]
+struct Message {
+    schema: String,
+    epoch: String,
+    seq: u64,
+    /// Diffs only.
+    base_seq: Option<u64>,
+}
+
+impl Message {
+    fn is_diff(&self) -> bool {
+        self.schema.ends_with("-diff/v1")
+    }
+}
+
+/// What a reader needs of a stored snapshot, read without building the rest.
+#[derive(Debug, Deserialize)]
+struct Head {
+    seq: u64,
+    epoch: EpochHead,
+    /// Seconds (the heatmap's `ts`).
+    ts: Option<f64>,
+    feed: Option<FeedHead>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EpochHead {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FeedHead {
+    state: String,
+    silence_ms: i64,
+}
+
+/// A tick announced on both channels.
+#[derive(Debug)]
+struct Announced {
+    seq: u64,
+    epoch: String,
+    /// The diff pair (heatmap, GEX) and their base, when both are diffs of one base.
+    diffs: Option<(u64, [Bytes; 2])>,
+}
+
+/// Follows one symbol.
+struct Follower {
+    store: Store,
+    schema: KeySchema,
+    symbol: Underlying,
+    /// The snapshot keys, spelled once.
+    keys: [String; 2],
+    out: watch::Sender<Option<Arc<Documents>>>,
+}
+
+impl Follower {
+    async fn run(self) {
+        loop {
+            let subscribed = async {
+                let heatmap = self
+                    .store
+                    .subscribe(&self.schema.heatmap_updates(self.symbol))
+                    .await?;
+                let gex = self
+                    .store
+                    .subscribe(&self.schema.gex_updates(self.symbol))
+                    .await?;
+                Ok::<_, chainboard_store::StoreError>((heatmap, gex))
+            };
+            match subscribed.await {
+                Ok((heatmap, gex)) => self.follow(heatmap, gex).await,
+                Err(e) => {
+                    tracing::warn!(symbol = %self.symbol, error = %e, "cannot subscribe to the update channels; retrying");
+                    self.read(None).await;
+                    tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+                }
+            }
+        }
+    }
+
+    /// Reads ticks as the channels announce them, until a subscription ends.
+    async fn follow(&self, mut heatmap: Subscription, mut gex: Subscription) {
+        // Messages published before the subscriptions were missed: read the keys.
+        self.read(None).await;
+        let mut poll = tokio::time::interval(POLL_EVERY);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_heatmap: Option<(Message, Bytes)> = None;
+        let mut last_gex: Option<(Message, Bytes)> = None;
+        let mut announced_since_poll = false;
+        loop {
+            tokio::select! {
+                message = heatmap.next() => match message {
+                    Some(text) => last_heatmap = parse_message(text),
+                    None => return,
+                },
+                message = gex.next() => match message {
+                    Some(text) => last_gex = parse_message(text),
+                    None => return,
+                },
+                _ = poll.tick() => {
+                    if !announced_since_poll {
+                        self.read(None).await;
+                    }
+                    announced_since_poll = false;
+                    continue;
+                }
+            }
+            let same_tick = matches!(
+                (&last_heatmap, &last_gex),
+                (Some((h, _)), Some((g, _))) if h.seq == g.seq && h.epoch == g.epoch
+            );
+            if !same_tick {
+                continue;
+            }
+            let (Some((h, h_text)), Some((g, g_text))) = (last_heatmap.take(), last_gex.take())
+            else {
+                continue;
+            };
+            let diffs = match (h.base_seq, g.base_seq) {
+                (Some(a), Some(b)) if a == b && h.is_diff() && g.is_diff() => {
+                    Some((a, [h_text, g_text]))
+                }
+                _ => None,
+            };
+            announced_since_poll = true;
+            self.read(Some(Announced {
+                seq: h.seq,
+                epoch: h.epoch,
+                diffs,
+            }))
+            .await;
+        }
+    }
+
+    /// Reads both snapshot keys and publishes their tick if it is new: with the
+    /// announced diffs when the keys hold the announced tick.
+    async fn read(&self, announced: Option<Announced>) {
+        let (heatmap, gex) =
+            match tokio::try_join!(self.store.get(&self.keys[0]), self.store.get(&self.keys[1]),) {
+                Ok((Some(h), Some(g))) => (h, g),
+                // Expired (nothing published for the TTL) or not yet written: keep what
+                // was read last; its age shows in /readyz.
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::debug!(symbol = %self.symbol, error = %e, "cannot read the snapshots");
+                    return;
+                }
+            };
+        let (Ok(head), Ok(gex_head)) = (
+            serde_json::from_str::<Head>(&heatmap),
+            serde_json::from_str::<Head>(&gex),
+        ) else {
+            tracing::warn!(symbol = %self.symbol, "a stored snapshot is not a chainboard document; skipped");
+            return;
+        };
+        // The two keys are written together; read between two ticks' writes, they
+        // can differ by one: the next tick's read puts them back in step.
+        if head.seq != gex_head.seq || head.epoch.id != gex_head.epoch.id {
+            return;
+        }
+        if self
+            .out
+            .borrow()
+            .as_ref()
+            .is_some_and(|d| d.seq == head.seq && *d.epoch == *head.epoch.id)
+        {
+            return;
+        }
+        let diffs = announced
+            .filter(|a| a.seq == head.seq && a.epoch == head.epoch.id)
+            .and_then(|a| a.diffs);
+        let feed = head.feed.as_ref();
+        let state = feed_state(feed.map_or("", |f| f.state.as_str()));
+        let docs = Documents::new(
+            head.seq,
+            Arc::from(head.epoch.id),
+            head.ts.map_or(0, |s| (s * 1000.0).round() as i64),
+            FeedNote {
+                state,
+                live: state == "live",
+                silence_ms: feed.map_or(0, |f| f.silence_ms),
+            },
+            [Bytes::from(heatmap), Bytes::from(gex)],
+            diffs,
+        );
+        self.out.send_replace(Some(Arc::new(docs)));
+    }
+}
+
+/// A message's tick and its bytes; `None` (logged) for one that is not a chainboard
+/// update.
+fn parse_message(text: String) -> Option<(Message, Bytes)> {
+    match serde_json::from_str::<Message>(&text) {
+        Ok(m) => Some((m, Bytes::from(text))),
+        Err(e) => {
+            tracing::warn!(error = %e, "an update message is not a chainboard document; skipped");
+            None
+        }
+    }
+}
+
+/// The feed state a heatmap document names, as one of the names the server knows.
+fn feed_state(name: &str) -> &'static str {
+    match name {
+        "live" => "live",
+        "awaiting_photo" => "awaiting_photo",
+        "quiet" => "quiet",
+        _ => "unknown",
+    }
+}

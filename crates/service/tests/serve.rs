@@ -1,0 +1,208 @@
+//! `serve` over a real redis-server: a process that runs no ingestion serves the
+//! documents, seqs and diffs the service published, byte for byte, and its status.
+
+use std::time::{Duration, Instant};
+
+use chainboard_fake::{FakeConfig, FakeMassive};
+use chainboard_massive::rest::ApiKey;
+use chainboard_model::Underlying;
+use chainboard_server::ServerConfig;
+use chainboard_service::{
+    IngestConfig, ModelSettings, ServeConfig, Service, ServiceConfig, Serving,
+};
+use chainboard_store::writer::WriterConfig;
+use chainboard_store::{KeySchema, Store};
+use chainboard_testkit::redis::RedisServer;
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use url::Url;
+
+const KEY: &str = "test-key";
+/// Generous: CI machines are shared and the fake builds a full SPX chain.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn spx() -> Underlying {
+    Underlying::new("SPX").expect("SPX")
+}
+
+fn listen() -> std::net::SocketAddr {
+    "127.0.0.1:0".parse().expect("addr")
+}
+
+async fn service(fake: &FakeMassive, redis: &str) -> Service {
+    let ingest = IngestConfig::new(
+        Url::parse(&fake.rest_url()).expect("url"),
+        Url::parse(&fake.ws_url()).expect("url"),
+        ApiKey::new(KEY).expect("key"),
+        vec![spx()],
+    );
+    Service::start(ServiceConfig {
+        ingest,
+        store: Store::connect(Some(redis)).await.expect("redis"),
+        writer: WriterConfig::default(),
+        models: ModelSettings::default(),
+        listen: listen(),
+        http: ServerConfig::for_listen(listen()),
+    })
+    .await
+    .expect("the service starts")
+}
+
+async fn serving(redis: &str) -> Serving {
+    Serving::start(ServeConfig {
+        store: Store::connect(Some(redis)).await.expect("redis"),
+        symbols: vec![spx()],
+        schema: KeySchema::default(),
+        listen: listen(),
+        http: ServerConfig::for_listen(listen()),
+    })
+    .await
+    .expect("serve starts")
+}
+
+/// A GET's status and body.
+async fn get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    match reqwest::get(format!("http://{address}{path}")).await {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// Waits until `path` answers 200.
+async fn get_ok(address: std::net::SocketAddr, path: &str) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (status, body) = get(address, path).await;
+        if status == 200 {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{path}: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn seq(doc: &str) -> u64 {
+    serde_json::from_str::<Value>(doc).expect("JSON")["seq"]
+        .as_u64()
+        .expect("a seq")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_shows_the_published_documents_and_diffs_byte_for_byte() {
+    let redis = RedisServer::start();
+    let fake = FakeMassive::start(
+        FakeConfig {
+            api_key: KEY.to_owned(),
+            underlyings: vec![spx()],
+            ..FakeConfig::default()
+        },
+        listen(),
+    )
+    .await
+    .expect("fake Massive starts");
+    let service = service(&fake, &redis.url()).await;
+    let serving = serving(&redis.url()).await;
+
+    // The same tick from both: identical bytes. Both move on every second, so read
+    // until they are caught at the same seq.
+    for path in ["/api/v1/heatmap/SPX", "/api/v1/gex/SPX"] {
+        get_ok(serving.address(), path).await;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let (from_serve, from_service) = (
+                get_ok(serving.address(), path).await,
+                get_ok(service.address(), path).await,
+            );
+            if seq(&from_serve) == seq(&from_service) {
+                assert!(
+                    from_serve == from_service,
+                    "{path}: the same tick, other bytes"
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "{path}: never at the same seq");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // The stream from serve: full documents, then diffs that chain by seq.
+    let ws = format!("ws://{}/api/v1/stream/SPX", serving.address());
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws).await.expect("stream");
+    let (mut held, mut held_gex) = (None, None);
+    let (mut diffs, mut statuses) = (0, 0);
+    let deadline = Instant::now() + PATIENCE;
+    while (diffs < 3 || statuses < 1) && Instant::now() < deadline {
+        let message = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("a message")
+            .expect("open")
+            .expect("a frame");
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(&text).expect("JSON");
+        match doc["schema"].as_str().expect("a schema") {
+            "chainboard/heatmap/v1" => held = doc["seq"].as_u64(),
+            "chainboard/gex/v1" => held_gex = doc["seq"].as_u64(),
+            "chainboard/heatmap-diff/v1" => {
+                assert_eq!(
+                    doc["base_seq"].as_u64(),
+                    held,
+                    "a diff only for the seq held"
+                );
+                held = doc["seq"].as_u64();
+                diffs += 1;
+            }
+            "chainboard/gex-diff/v1" => {
+                assert_eq!(doc["base_seq"].as_u64(), held_gex, "likewise for GEX");
+                held_gex = doc["seq"].as_u64();
+            }
+            // Ingestion's status reaches serve through the store, a second or two
+            // behind: the first ones may predate the epoch.
+            "chainboard/status/v1" => {
+                if doc["epoch"]["id"].is_string() {
+                    statuses += 1;
+                }
+            }
+            other => panic!("unexpected document {other}"),
+        }
+    }
+    assert!(diffs >= 3, "diffs from serve: {diffs}");
+    assert!(statuses >= 1, "a status naming the epoch from serve");
+
+    // Ingestion's status, through the store.
+    let epochs: Value =
+        serde_json::from_str(&get_ok(serving.address(), "/api/v1/epochs/SPX").await).expect("JSON");
+    let active = service.status().boards[0]
+        .epoch
+        .expect("an epoch")
+        .to_string();
+    assert_eq!(epochs["active"]["id"], active.as_str());
+    get_ok(serving.address(), "/readyz").await;
+    let metrics = get_ok(serving.address(), "/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("chainboard_quotes_total{symbol=\"SPX\"}") && !l.ends_with(" 0")),
+        "serve's metrics show ingestion's counters"
+    );
+
+    // The service stops: its status expires, and serve says it is not ready.
+    service.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = get(serving.address(), "/readyz").await;
+        // The snapshots age past their TTL first, then the status key expires.
+        if status == 503 && body.contains("no status from ingestion") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve stayed ready without a service: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    serving.stop().await;
+    fake.shutdown().await;
+}
