@@ -55,7 +55,7 @@ impl Doc {
 /// (`meta.feed`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedNote {
-    /// `live`, `stale` or `none` (the document's `meta.feed.state`).
+    /// `live`, `awaiting_photo` or `quiet` (the document's `meta.feed.state`).
     pub state: &'static str,
     /// Whether the feed was live.
     pub live: bool,
@@ -157,6 +157,8 @@ fn zlib(data: &[u8]) -> Bytes {
 /// in the process that runs ingestion or from elsewhere.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceStatus {
+    /// When this status was taken, Unix ms (rates are taken between two statuses).
+    pub at_ms: i64,
     /// Set when ingestion stopped for good.
     pub fatal: Option<String>,
     /// Whether the market is open, as the vendor last said; `None` before it

@@ -11,7 +11,7 @@
 //!   contract.
 //! - [`publisher`]: the models' ticks finished
 //!   ([`chainboard_analytics::publish::finish`]) and written to the store every
-//!   second: snapshots, the update channel, the GEX history; the latest per
+//!   second: snapshots, the two update channels, the GEX history; the latest per
 //!   underlying for the HTTP side.
 //! - [`running`]: [`Service::start`], everything above with the store's
 //!   write-behind and the HTTP server, started and stopped as one: what the binary

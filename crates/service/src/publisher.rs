@@ -335,8 +335,8 @@ impl Worker {
             channel: schema.heatmap_updates(symbol),
             message,
         });
-        // After the heatmap's, so that a reader of both channels on one connection
-        // has the tick's two messages when this one arrives.
+        // After the heatmap's; a reader pairs the two by seq and epoch, whatever
+        // order its connections deliver them in.
         let message = match p.docs.json(Doc::GexDiff) {
             Some(diff) => utf8(diff),
             None => json::gex_resync(&p.gex),

@@ -204,9 +204,12 @@ impl Follower {
                 Err(e) => {
                     tracing::warn!(symbol = %self.symbol, error = %e, "cannot subscribe to the update channels; retrying");
                     self.read(None).await;
-                    tokio::time::sleep(RESUBSCRIBE_AFTER).await;
                 }
             }
+            // A subscription ended (Redis went away) or could not be made: not at
+            // once again, so a store that accepts and drops connections is not
+            // hammered.
+            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
         }
     }
 
@@ -290,17 +293,19 @@ impl Follower {
         if head.seq != gex_head.seq || head.epoch.id != gex_head.epoch.id {
             return;
         }
-        if self
-            .out
-            .borrow()
-            .as_ref()
-            .is_some_and(|d| d.seq == head.seq && *d.epoch == *head.epoch.id)
-        {
-            return;
-        }
         let diffs = announced
             .filter(|a| a.seq == head.seq && a.epoch == head.epoch.id)
             .and_then(|a| a.diffs);
+        // Already published, unless this read brings the diffs an earlier read of
+        // the same tick (a poll between the publisher's writes and its messages)
+        // did not have.
+        if self.out.borrow().as_ref().is_some_and(|d| {
+            d.seq == head.seq
+                && *d.epoch == *head.epoch.id
+                && (d.base_seq.is_some() || diffs.is_none())
+        }) {
+            return;
+        }
         let feed = head.feed.as_ref();
         let state = feed_state(feed.map_or("", |f| f.state.as_str()));
         let docs = Documents::new(

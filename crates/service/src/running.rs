@@ -16,8 +16,8 @@ use chainboard_analytics::{ModelConfig, ModelObserver};
 use chainboard_engine::BoardObserver;
 use chainboard_model::Underlying;
 use chainboard_quant::exposure::DealerSign;
-use chainboard_server::Source;
 use chainboard_server::{AppState, ServerConfig};
+use chainboard_server::{ServiceStatus, Source};
 use chainboard_store::writer::{StoreHealth, WriterConfig};
 use chainboard_store::{Batch, KeySchema, Op, Store};
 use thiserror::Error;
@@ -146,7 +146,12 @@ pub struct Service {
     state: AppState,
     http: JoinHandle<std::io::Result<()>>,
     stop_http: oneshot::Sender<()>,
+    /// Writes [`ServiceStatus`](chainboard_server::ServiceStatus) to the store for
+    /// `serve` processes.
     status_writer: JoinHandle<()>,
+    /// What it writes, and the key schema it writes under.
+    source: LocalSource,
+    schema: KeySchema,
 }
 
 impl Service {
@@ -188,12 +193,9 @@ impl Service {
             store.describe(),
             ticks,
         );
-        let status_writer = tokio::spawn(write_status(
-            store.clone(),
-            models.publisher.schema,
-            source.clone(),
-        ));
-        let state = AppState::new(symbols, Arc::new(source), http_config);
+        let schema = models.publisher.schema;
+        let status_writer = tokio::spawn(write_status(store.clone(), schema, source.clone()));
+        let state = AppState::new(symbols, Arc::new(source.clone()), http_config);
         let (stop_http, http_stopped) = oneshot::channel::<()>();
         let http = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
             let _ = http_stopped.await;
@@ -210,6 +212,8 @@ impl Service {
             http,
             stop_http,
             status_writer,
+            source,
+            schema,
         })
     }
 
@@ -244,6 +248,11 @@ impl Service {
     pub async fn stop(self) -> Stopped {
         self.ingest.abort();
         self.status_writer.abort();
+        // Readers of the store learn at once that the service is gone, rather than
+        // when the last status expires.
+        let mut last = self.source.status();
+        last.fatal = Some("the service stopped".to_owned());
+        write_status_once(&self.store, &self.schema, &last).await;
         let flushed = tokio::time::timeout(WRITER_FLUSH, self.writer_task)
             .await
             .is_ok();
@@ -264,26 +273,30 @@ impl Service {
 /// processes that serve the board from the store (`chainboard serve`). A failed write
 /// is superseded by the next; the store's health already says why.
 async fn write_status(store: Store, schema: KeySchema, source: LocalSource) {
-    let key = schema.service_status();
     let mut every = tokio::time::interval(STATUS_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let value = match serde_json::to_string(&source.status()) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(error = %e, "the status does not serialize");
-                continue;
-            }
-        };
-        let mut batch = Batch::new();
-        batch.push(Op::Set {
-            key: key.clone(),
-            value,
-            ttl: Some(STATUS_TTL),
-        });
-        let _ = store.apply(&batch).await;
+        write_status_once(&store, &schema, &source.status()).await;
     }
+}
+
+/// Writes `status` under its key with [`STATUS_TTL`].
+async fn write_status_once(store: &Store, schema: &KeySchema, status: &ServiceStatus) {
+    let value = match serde_json::to_string(status) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "the status does not serialize");
+            return;
+        }
+    };
+    let mut batch = Batch::new();
+    batch.push(Op::Set {
+        key: schema.service_status(),
+        value,
+        ttl: Some(STATUS_TTL),
+    });
+    let _ = store.apply(&batch).await;
 }
 
 /// What a serving process needs: the HTTP side alone, over the store.

@@ -112,7 +112,9 @@ impl KeySchema {
 
     /// `massive:service:status`: the running service's status (JSON,
     /// `ServiceStatus` of `chainboard-server`), for processes that serve the board
-    /// without running ingestion.
+    /// without running ingestion. One per Redis (database): one service's
+    /// underlyings publish to one Redis; two services on one database would
+    /// overwrite each other's status.
     pub fn service_status(&self) -> String {
         "massive:service:status".to_owned()
     }

@@ -23,9 +23,6 @@ pub(crate) struct Args {
     /// The Redis the service publishes to.
     #[arg(long, env = "REDIS_URL")]
     redis: String,
-    /// The service spells its epoch keys for Redis Cluster (`run --redis-cluster`).
-    #[arg(long)]
-    redis_cluster: bool,
     /// Underlyings to serve, comma-separated (those the service publishes).
     #[arg(long, value_delimiter = ',', default_value = "SPX")]
     symbols: Vec<String>,
@@ -48,9 +45,9 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         let config = ServeConfig {
             store,
             symbols,
-            schema: KeySchema {
-                cluster: args.redis_cluster,
-            },
+            // The snapshot keys and channels serve reads are spelled the same with
+            // or without `--redis-cluster`.
+            schema: KeySchema::default(),
             listen: args.http.listen,
             http,
         };

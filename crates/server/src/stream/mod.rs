@@ -499,9 +499,20 @@ pub(crate) struct StatusCache {
 
 #[derive(Debug, Clone)]
 struct CachedStatus {
+    /// When it was rendered.
     at: Instant,
-    quotes: u64,
+    /// The sample it was rendered from: the board's quote count, when the status
+    /// was taken, and the rate computed then.
+    sample: QuoteSample,
     doc: Bytes,
+}
+
+/// A board's quote count as of a status, and the rate derived from the one before.
+#[derive(Debug, Clone, Copy, Default)]
+struct QuoteSample {
+    quotes: u64,
+    at_ms: i64,
+    per_s: f64,
 }
 
 impl StatusCache {
@@ -520,11 +531,11 @@ impl StatusCache {
         {
             return c.doc.clone();
         }
-        let previous = cached.as_ref().map(|(_, c)| (c.quotes, c.at));
-        let (quotes, doc) = status_doc(state, symbol, previous, now);
+        let previous = cached.as_ref().map(|(_, c)| c.sample);
+        let (sample, doc) = status_doc(state, symbol, previous);
         let fresh = CachedStatus {
             at: now,
-            quotes,
+            sample,
             doc: doc.clone(),
         };
         match cached {
@@ -535,23 +546,36 @@ impl StatusCache {
     }
 }
 
-/// `chainboard/status/v1`, with the quote count it was computed from.
+/// `chainboard/status/v1`, with the quote sample it was computed from.
+///
+/// The rate is taken between two statuses by the times they were taken
+/// ([`ServiceStatus::at_ms`]), not by when they were read: a status read from the
+/// store arrives late and at its own cadence, and two reads of one status would
+/// otherwise show a rate of zero. A status not newer than the last keeps its rate.
+///
+/// [`ServiceStatus::at_ms`]: crate::source::ServiceStatus::at_ms
 fn status_doc(
     state: &AppState,
     symbol: Underlying,
-    previous: Option<(u64, Instant)>,
-    now: Instant,
-) -> (u64, Bytes) {
+    previous: Option<QuoteSample>,
+) -> (QuoteSample, Bytes) {
     let status = state.inner.source.status();
     let (quotes, silence_ms, geometry_miss) = status
         .board(symbol)
         .map_or((0, 0, 0), |b| (b.quotes, b.silence_ms, b.geometry_miss));
-    let quotes_per_s = match previous {
-        Some((then, at)) if now > at => {
-            quotes.saturating_sub(then) as f64 / (now - at).as_secs_f64()
+    let per_s = match previous {
+        Some(p) if status.at_ms > p.at_ms => {
+            quotes.saturating_sub(p.quotes) as f64 * 1000.0 / (status.at_ms - p.at_ms) as f64
         }
-        _ => 0.0,
+        Some(p) => p.per_s,
+        None => 0.0,
     };
+    let sample = QuoteSample {
+        quotes,
+        at_ms: status.at_ms,
+        per_s,
+    };
+    let quotes_per_s = per_s;
     let epochs = epochs_doc(&status, symbol);
     let doc = json!({
         "schema": "chainboard/status/v1",
@@ -563,7 +587,7 @@ fn status_doc(
         "transitions": epochs["transitions"],
     })
     .to_string();
-    (quotes, Bytes::from(doc))
+    (sample, Bytes::from(doc))
 }
 
 #[cfg(test)]
