@@ -167,12 +167,59 @@ struct FeedHead {
 }
 
 /// A tick announced on both channels.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct Announced {
     seq: u64,
     epoch: String,
     /// The diff pair (heatmap, GEX) and their base, when both are diffs of one base.
     diffs: Option<(u64, [Bytes; 2])>,
+}
+
+/// Pairs a tick's heatmap and GEX messages, which arrive on two connections in
+/// either order: each channel's latest message is kept, and when both are of one
+/// tick (seq and epoch) the tick is announced, with the diff pair when both are
+/// diffs from one base. A message superseded before its partner arrived (lost on
+/// the other channel) is forgotten; that tick is then read from the keys alone.
+#[derive(Debug, Default)]
+struct Pairer {
+    heatmap: Option<(Message, Bytes)>,
+    gex: Option<(Message, Bytes)>,
+}
+
+impl Pairer {
+    /// A message from the heatmap channel; the tick, when this completes one.
+    fn heatmap(&mut self, text: String) -> Option<Announced> {
+        self.heatmap = parse_message(text);
+        self.pair()
+    }
+
+    /// A message from the GEX channel; the tick, when this completes one.
+    fn gex(&mut self, text: String) -> Option<Announced> {
+        self.gex = parse_message(text);
+        self.pair()
+    }
+
+    fn pair(&mut self) -> Option<Announced> {
+        let same_tick = matches!(
+            (&self.heatmap, &self.gex),
+            (Some((h, _)), Some((g, _))) if h.seq == g.seq && h.epoch == g.epoch
+        );
+        if !same_tick {
+            return None;
+        }
+        let ((h, h_text), (g, g_text)) = (self.heatmap.take()?, self.gex.take()?);
+        let diffs = match (h.base_seq, g.base_seq) {
+            (Some(a), Some(b)) if a == b && h.is_diff() && g.is_diff() => {
+                Some((a, [h_text, g_text]))
+            }
+            _ => None,
+        };
+        Some(Announced {
+            seq: h.seq,
+            epoch: h.epoch,
+            diffs,
+        })
+    }
 }
 
 /// Follows one symbol.
@@ -219,17 +266,16 @@ impl Follower {
         self.read(None).await;
         let mut poll = tokio::time::interval(POLL_EVERY);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_heatmap: Option<(Message, Bytes)> = None;
-        let mut last_gex: Option<(Message, Bytes)> = None;
+        let mut pairer = Pairer::default();
         let mut announced_since_poll = false;
         loop {
-            tokio::select! {
+            let announced = tokio::select! {
                 message = heatmap.next() => match message {
-                    Some(text) => last_heatmap = parse_message(text),
+                    Some(text) => pairer.heatmap(text),
                     None => return,
                 },
                 message = gex.next() => match message {
-                    Some(text) => last_gex = parse_message(text),
+                    Some(text) => pairer.gex(text),
                     None => return,
                 },
                 _ = poll.tick() => {
@@ -239,31 +285,11 @@ impl Follower {
                     announced_since_poll = false;
                     continue;
                 }
-            }
-            let same_tick = matches!(
-                (&last_heatmap, &last_gex),
-                (Some((h, _)), Some((g, _))) if h.seq == g.seq && h.epoch == g.epoch
-            );
-            if !same_tick {
-                continue;
-            }
-            let (Some((h, h_text)), Some((g, g_text))) = (last_heatmap.take(), last_gex.take())
-            else {
-                continue;
             };
-            let diffs = match (h.base_seq, g.base_seq) {
-                (Some(a), Some(b)) if a == b && h.is_diff() && g.is_diff() => {
-                    Some((a, [h_text, g_text]))
-                }
-                _ => None,
-            };
-            announced_since_poll = true;
-            self.read(Some(Announced {
-                seq: h.seq,
-                epoch: h.epoch,
-                diffs,
-            }))
-            .await;
+            if let Some(announced) = announced {
+                announced_since_poll = true;
+                self.read(Some(announced)).await;
+            }
         }
     }
 
@@ -343,5 +369,70 @@ fn feed_state(name: &str) -> &'static str {
         "awaiting_photo" => "awaiting_photo",
         "quiet" => "quiet",
         _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diff(kind: &str, epoch: &str, base: u64, seq: u64) -> String {
+        format!(
+            r#"{{"schema":"chainboard/{kind}-diff/v1","symbol":"SPX","epoch":"{epoch}","base_seq":{base},"seq":{seq},"cells":[]}}"#
+        )
+    }
+
+    fn resync(kind: &str, epoch: &str, seq: u64) -> String {
+        format!(
+            r#"{{"schema":"chainboard/{kind}-resync/v1","symbol":"SPX","epoch":"{epoch}","seq":{seq}}}"#
+        )
+    }
+
+    #[test]
+    fn a_tick_is_announced_once_both_messages_are_in_either_order() {
+        let mut p = Pairer::default();
+        assert_eq!(p.heatmap(diff("heatmap", "E1", 1, 2)), None);
+        let a = p.gex(diff("gex", "E1", 1, 2)).expect("paired");
+        assert_eq!((a.seq, a.epoch.as_str()), (2, "E1"));
+        let (base, [h, g]) = a.diffs.expect("both diffs");
+        assert_eq!(base, 1);
+        assert!(h.starts_with(br#"{"schema":"chainboard/heatmap-diff/v1""#));
+        assert!(g.starts_with(br#"{"schema":"chainboard/gex-diff/v1""#));
+        // GEX first this time.
+        assert_eq!(p.gex(diff("gex", "E1", 2, 3)), None);
+        assert!(
+            p.heatmap(diff("heatmap", "E1", 2, 3))
+                .is_some_and(|a| a.seq == 3)
+        );
+    }
+
+    #[test]
+    fn a_lost_partner_is_forgotten_and_the_next_tick_pairs() {
+        let mut p = Pairer::default();
+        assert_eq!(p.heatmap(diff("heatmap", "E1", 1, 2)), None);
+        // The GEX message of seq 2 was lost: seq 3's heatmap replaces seq 2's.
+        assert_eq!(p.heatmap(diff("heatmap", "E1", 2, 3)), None);
+        let a = p.gex(diff("gex", "E1", 2, 3)).expect("seq 3 pairs");
+        assert_eq!(a.seq, 3);
+        assert!(a.diffs.is_some());
+    }
+
+    #[test]
+    fn resyncs_other_epochs_and_garbage_give_no_diffs() {
+        let mut p = Pairer::default();
+        // A new epoch: notices on both channels announce the tick without diffs.
+        assert_eq!(p.heatmap(resync("heatmap", "E2", 9)), None);
+        let a = p.gex(resync("gex", "E2", 9)).expect("paired");
+        assert_eq!((a.seq, a.diffs), (9, None));
+        // Same seq, another epoch: not one tick.
+        assert_eq!(p.heatmap(diff("heatmap", "E2", 9, 10)), None);
+        assert_eq!(p.gex(diff("gex", "E3", 9, 10)), None);
+        // Diffs from different bases are not a pair of diffs.
+        let mut p = Pairer::default();
+        assert_eq!(p.heatmap(diff("heatmap", "E1", 4, 5)), None);
+        assert_eq!(p.gex(diff("gex", "E1", 3, 5)).and_then(|a| a.diffs), None);
+        // A message that is not a chainboard update is skipped, not fatal.
+        assert_eq!(p.heatmap("not json".to_owned()), None);
+        assert_eq!(p.gex(r#"{"schema":1}"#.to_owned()), None);
     }
 }

@@ -3,10 +3,13 @@
 //!
 //! [`Service::start`] is what `chainboard run` and `chainboard demo` call, and what a
 //! test calls in-process to get the real thing on a loopback port. Stopping goes in
-//! the order that loses nothing: ingestion first (its task owns the engines and
-//! drops their observers, so the writer drains what it was handed and ends), then
-//! the writer's last writes, then the browser streams (closed with 1001), then the
-//! HTTP server.
+//! the order that keeps the board's last writes: ingestion first (its task owns the
+//! engines and drops their observers, so the writer drains what it was handed and
+//! ends), then the writer's last writes (waited for, at most 5 s), a last status
+//! saying the service stopped, then the browser streams (closed with 1001), then the
+//! HTTP server. The publisher is not waited for: a tick being written is superseded
+//! anyway, but GEX history entries still held from a store outage are lost with the
+//! process.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
