@@ -146,9 +146,7 @@ pub struct Service {
     writer_task: JoinHandle<()>,
     health: Arc<StoreHealth>,
     publisher: PublisherHandle,
-    state: AppState,
-    http: JoinHandle<std::io::Result<()>>,
-    stop_http: oneshot::Sender<()>,
+    http: Http,
     /// Writes [`ServiceStatus`](chainboard_server::ServiceStatus) to the store for
     /// `serve` processes.
     status_writer: JoinHandle<()>,
@@ -199,10 +197,7 @@ impl Service {
         let schema = models.publisher.schema;
         let status_writer = tokio::spawn(write_status(store.clone(), schema, source.clone()));
         let state = AppState::new(symbols, Arc::new(source.clone()), http_config);
-        let (stop_http, http_stopped) = oneshot::channel::<()>();
-        let http = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
-            let _ = http_stopped.await;
-        }));
+        let http = Http::spawn(listener, state);
         tracing::info!(%address, "web UI and API");
         Ok(Self {
             address,
@@ -211,9 +206,7 @@ impl Service {
             writer_task,
             health,
             publisher,
-            state,
             http,
-            stop_http,
             status_writer,
             source,
             schema,
@@ -262,9 +255,7 @@ impl Service {
         if !flushed {
             tracing::warn!(store = %self.store.describe(), "the store did not take the last writes in time");
         }
-        self.state.close_streams(STREAMS_CLOSE).await;
-        let _ = self.stop_http.send(());
-        let _ = tokio::time::timeout(HTTP_STOP, self.http).await;
+        self.http.stop().await;
         Stopped {
             flushed,
             status: self.ingest.status(),
@@ -323,9 +314,7 @@ pub struct ServeConfig {
 #[derive(Debug)]
 pub struct Serving {
     address: SocketAddr,
-    state: AppState,
-    http: JoinHandle<std::io::Result<()>>,
-    stop_http: oneshot::Sender<()>,
+    http: Http,
 }
 
 impl Serving {
@@ -345,17 +334,9 @@ impl Serving {
         }
         let source = RedisSource::start(store, &symbols, schema);
         let state = AppState::new(symbols, Arc::new(source), http_config);
-        let (stop_http, http_stopped) = oneshot::channel::<()>();
-        let http = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
-            let _ = http_stopped.await;
-        }));
+        let http = Http::spawn(listener, state);
         tracing::info!(%address, "web UI and API over the store");
-        Ok(Self {
-            address,
-            state,
-            http,
-            stop_http,
-        })
+        Ok(Self { address, http })
     }
 
     /// Where the HTTP server listens.
@@ -365,9 +346,7 @@ impl Serving {
 
     /// Closes the browser streams (1001) and stops the HTTP server.
     pub async fn stop(self) {
-        self.state.close_streams(STREAMS_CLOSE).await;
-        let _ = self.stop_http.send(());
-        let _ = tokio::time::timeout(HTTP_STOP, self.http).await;
+        self.http.stop().await;
     }
 }
 
@@ -382,4 +361,35 @@ async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr
         .map_err(failed)?;
     let address = listener.local_addr().map_err(failed)?;
     Ok((listener, address))
+}
+
+/// The HTTP server over an [`AppState`], stopped gracefully.
+#[derive(Debug)]
+struct Http {
+    state: AppState,
+    task: JoinHandle<std::io::Result<()>>,
+    /// Tells the server to stop accepting and finish its requests.
+    stop: oneshot::Sender<()>,
+}
+
+impl Http {
+    fn spawn(listener: tokio::net::TcpListener, state: AppState) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(chainboard_server::serve(listener, state.clone(), async {
+            let _ = stopped.await;
+        }));
+        Self { state, task, stop }
+    }
+
+    /// Closes the browser streams (1001), then stops the server, each within its
+    /// grace.
+    async fn stop(self) {
+        self.state.close_streams(STREAMS_CLOSE).await;
+        let _ = self.stop.send(());
+        match tokio::time::timeout(HTTP_STOP, self.task).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the HTTP server ended with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server task failed"),
+            Ok(Ok(Ok(()))) | Err(_) => {}
+        }
+    }
 }

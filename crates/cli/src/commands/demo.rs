@@ -99,7 +99,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             fake.rest_url(),
             fake.rest_url()
         );
-        let outcome = service::serve(config, settings, async { Ok(()) }).await;
+        let outcome = service::run_service(config, settings, async { Ok(()) }).await;
         fake.shutdown().await;
         outcome
     })

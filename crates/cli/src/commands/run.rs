@@ -191,7 +191,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     };
     runtime.block_on(async {
         let check = preflight(&config).await;
-        service::serve(config, settings, async { check }).await
+        service::run_service(config, settings, async { check }).await
     })
 }
 

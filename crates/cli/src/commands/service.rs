@@ -55,7 +55,7 @@ pub(crate) async fn interrupted() {
 /// Runs the service until interrupted (Ctrl-C or SIGTERM, or `for_secs`), stops it
 /// and prints a summary. `before_start` runs once the store is open, before anything
 /// connects: `run` checks Massive there.
-pub(crate) async fn serve(
+pub(crate) async fn run_service(
     ingest: IngestConfig,
     settings: Settings,
     before_start: impl std::future::Future<Output = Result<()>>,
