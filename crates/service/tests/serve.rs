@@ -206,3 +206,66 @@ async fn serve_shows_the_published_documents_and_diffs_byte_for_byte() {
     serving.stop().await;
     fake.shutdown().await;
 }
+
+/// Redis restarts under a running service and a serve process: both reconnect, and
+/// serve's documents move on again (its subscriptions are made anew).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_follows_again_after_redis_restarts() {
+    let mut redis = RedisServer::start();
+    if redis.is_external() {
+        // A shared REDIS_URL cannot be restarted.
+        return;
+    }
+    let fake = FakeMassive::start(
+        FakeConfig {
+            api_key: KEY.to_owned(),
+            underlyings: vec![spx()],
+            ..FakeConfig::default()
+        },
+        listen(),
+    )
+    .await
+    .expect("fake Massive starts");
+    let service = service(&fake, &redis.url()).await;
+    let serving = serving(&redis.url()).await;
+    let before = seq(&get_ok(serving.address(), "/api/v1/gex/SPX").await);
+
+    redis.restart();
+    // The restarted Redis is empty: the documents come back as the publisher writes
+    // them again, and serve's seq moves past what it had.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (status, body) = get(serving.address(), "/api/v1/gex/SPX").await;
+        if status == 200 && seq(&body) > before + 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve never moved past seq {before} after the restart: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // And diffs flow again: a stream from serve gets one.
+    let ws = format!("ws://{}/api/v1/stream/SPX", serving.address());
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws).await.expect("stream");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("a message")
+            .expect("open")
+            .expect("a frame");
+        if let Message::Text(text) = message
+            && text.contains("\"chainboard/heatmap-diff/v1\"")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no diff from serve after the restart"
+        );
+    }
+    service.stop().await;
+    serving.stop().await;
+    fake.shutdown().await;
+}
