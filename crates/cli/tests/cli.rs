@@ -232,10 +232,10 @@ fn the_config_file_sets_defaults_that_flags_override_and_typos_are_errors() {
         stderr.contains("quote_budgte: not a flag of `chainboard run`"),
         "{stderr}"
     );
-    let section = config_file("section.toml", "[serve]\nlisten = '1'\n");
+    let section = config_file("section.toml", "[serv]\nlisten = '1'\n");
     let out = chainboard(&["demo".as_ref(), "--config".as_ref(), section.as_os_str()]);
     assert!(
-        text(&out.stderr).contains("[serve] is not a command"),
+        text(&out.stderr).contains("[serv] is not a command"),
         "{}",
         text(&out.stderr)
     );
