@@ -82,10 +82,7 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
     let pid = service.child.id();
     let hz = clock_ticks()?;
     let window = Duration::from_secs_f64(args.seconds);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     println!(
         "service pid {pid} at http://{}/ ({} clients, {}, encoding {}, {:.0} s windows)",
         service.address,

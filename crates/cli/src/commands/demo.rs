@@ -63,10 +63,7 @@ impl Default for Args {
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let underlyings = parse_symbols(&args.symbols)?;
     crate::logging::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let fake_config = FakeConfig {
             api_key: DEMO_KEY.to_owned(),

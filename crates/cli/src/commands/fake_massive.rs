@@ -44,10 +44,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         underlyings,
         ..FakeConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let fake = FakeMassive::start(config, args.listen)
             .await

@@ -165,10 +165,7 @@ pub(crate) fn model_settings(args: &Args) -> Result<ModelSettings> {
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let config = config(args)?;
     crate::logging::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let writer = WriterConfig {
         schema: KeySchema {
             cluster: args.redis_cluster,

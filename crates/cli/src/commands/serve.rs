@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chainboard_service::{ServeConfig, Serving};
 use chainboard_store::{KeySchema, Store};
 
@@ -35,10 +35,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let symbols = parse_symbols(&args.symbols)?;
     let http = args.http.config()?;
     crate::logging::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let store = Store::connect(Some(&args.redis)).await?;
         let from = store.describe();
