@@ -207,8 +207,8 @@ fn tick_fields(o: &mut Out, seq: u64, ts_ms: i64, spot: Option<f64>, a: Option<A
     anchor(o, a);
 }
 
-/// The opening of a diff: `{"schema":…,"symbol":…,"epoch":…,"base_seq":…`.
-fn diff_head(o: &mut Out, schema: &str, symbol: Underlying, epoch: &EpochId, base_seq: u64) {
+/// The opening every diff and notice shares: `{"schema":…,"symbol":…,"epoch":…`.
+fn message_head(o: &mut Out, schema: &str, symbol: Underlying, epoch: &EpochId) {
     o.raw("{");
     o.key("schema");
     o.plain(schema);
@@ -216,6 +216,11 @@ fn diff_head(o: &mut Out, schema: &str, symbol: Underlying, epoch: &EpochId, bas
     o.plain(symbol.as_str());
     o.key("epoch");
     o.plain(&epoch.to_string());
+}
+
+/// The opening of a diff: the message head and `"base_seq":…`.
+fn diff_head(o: &mut Out, schema: &str, symbol: Underlying, epoch: &EpochId, base_seq: u64) {
+    message_head(o, schema, symbol, epoch);
     o.key("base_seq");
     o.opt_u(Some(base_seq));
 }
@@ -352,13 +357,7 @@ pub fn gex_resync(s: &GexSnapshot) -> String {
 
 fn resync(schema: &str, symbol: Underlying, epoch: &EpochId, seq: u64) -> String {
     let mut o = Out(String::with_capacity(128));
-    o.raw("{");
-    o.key("schema");
-    o.plain(schema);
-    o.key("symbol");
-    o.plain(symbol.as_str());
-    o.key("epoch");
-    o.plain(&epoch.to_string());
+    message_head(&mut o, schema, symbol, epoch);
     o.key("seq");
     o.opt_u(Some(seq));
     o.raw("}");

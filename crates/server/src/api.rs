@@ -169,7 +169,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
                 "{symbol}: last snapshot {} ms old",
                 now_ms - d.ts_ms
             )),
-            Some(d) if market_open && !d.feed.live => {
+            Some(d) if market_open && !d.feed.is_live() => {
                 problems.push(format!(
                     "{symbol}: feed silent for {} ms while the market is open ({})",
                     d.feed.silence_ms, d.feed.state

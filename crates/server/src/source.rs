@@ -52,15 +52,21 @@ impl Doc {
 }
 
 /// The feed's state when a tick was taken, as its heatmap document says
-/// (`meta.feed`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (`meta.feed`; other fields of it are not read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct FeedNote {
-    /// `live`, `awaiting_photo` or `quiet` (the document's `meta.feed.state`).
-    pub state: &'static str,
-    /// Whether the feed was live.
-    pub live: bool,
+    /// The document's `meta.feed.state`: `live`, `awaiting_photo` or `quiet`
+    /// (`docs/schema/heatmap.schema.json`).
+    pub state: String,
     /// Milliseconds since the last live event.
     pub silence_ms: i64,
+}
+
+impl FeedNote {
+    /// Whether the feed was live when the tick was taken.
+    pub fn is_live(&self) -> bool {
+        self.state == "live"
+    }
 }
 
 /// One published tick of one symbol: its documents as shared bytes, and what a
@@ -336,8 +342,7 @@ mod tests {
 
     fn docs(base: Option<u64>) -> Documents {
         let feed = FeedNote {
-            state: "live",
-            live: true,
+            state: "live".to_owned(),
             silence_ms: 0,
         };
         let full = [Bytes::from_static(b"{}"), Bytes::from_static(b"{}")];

@@ -282,8 +282,9 @@ pub fn start(
     })
 }
 
-/// The clock at the edge: Unix milliseconds.
-pub fn now_ms() -> i64 {
+/// The clock at the edge: Unix milliseconds. The service's one reading of the wall
+/// clock; the engines and models are handed its value.
+pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 

@@ -60,7 +60,7 @@ impl Source for LocalSource {
 
     fn status(&self) -> ServiceStatus {
         let mut status = service_status(&self.ingest.borrow());
-        status.at_ms = jiff::Timestamp::now().as_millisecond();
+        status.at_ms = crate::ingest::now_ms();
         status.ticks = TickCounters {
             count: self.ticks.count.load(Ordering::Relaxed),
             total_us: self.ticks.total_us.load(Ordering::Relaxed),

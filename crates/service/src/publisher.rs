@@ -40,7 +40,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chainboard_analytics::snapshot::FeedState;
 use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, publish};
 use chainboard_model::Underlying;
 use chainboard_server::{Doc, Documents, source::FeedNote};
@@ -327,24 +326,25 @@ impl Worker {
                 ttl: Some(self.config.snapshot_ttl),
             });
         }
-        let message = match p.docs.json(Doc::HeatmapDiff) {
-            Some(diff) => utf8(diff),
-            None => json::heatmap_resync(&p.heatmap),
-        };
-        batch.push(Op::Publish {
-            channel: schema.heatmap_updates(symbol),
-            message,
-        });
-        // After the heatmap's; a reader pairs the two by seq and epoch, whatever
-        // order its connections deliver them in.
-        let message = match p.docs.json(Doc::GexDiff) {
-            Some(diff) => utf8(diff),
-            None => json::gex_resync(&p.gex),
-        };
-        batch.push(Op::Publish {
-            channel: schema.gex_updates(symbol),
-            message,
-        });
+        // The heatmap's message, then the GEX one; a reader pairs the two by seq and
+        // epoch, whatever order its connections deliver them in. A tick without
+        // diffs is announced by a resync notice: read the snapshot key.
+        let messages = [
+            (
+                schema.heatmap_updates(symbol),
+                Doc::HeatmapDiff,
+                json::heatmap_resync(&p.heatmap),
+            ),
+            (
+                schema.gex_updates(symbol),
+                Doc::GexDiff,
+                json::gex_resync(&p.gex),
+            ),
+        ];
+        for (channel, diff, resync) in messages {
+            let message = p.docs.json(diff).map_or(resync, utf8);
+            batch.push(Op::Publish { channel, message });
+        }
         for fields in &self.history {
             batch.push(Op::XAdd {
                 key: schema.gex_history(symbol),
@@ -375,8 +375,7 @@ fn finish(tick: Tick, previous: Option<&Published>) -> Published {
     let done = publish::finish(tick, previous.map(|p| (&*p.heatmap, &*p.gex)));
     let meta = &done.heatmap.meta;
     let feed = FeedNote {
-        state: meta.feed.state.as_str(),
-        live: meta.feed.state == FeedState::Live,
+        state: meta.feed.state.as_str().to_owned(),
         silence_ms: meta.feed.silence_ms,
     };
     let diffs = match (

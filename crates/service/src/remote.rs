@@ -33,11 +33,14 @@ use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use crate::running::{STATUS_TTL, STATUS_WRITE_EVERY};
+
 /// How often the keys are read when no message says a tick was published.
 const POLL_EVERY: Duration = Duration::from_secs(1);
-/// How often the status key is read: written every second, it is then at most
-/// 1.5 s old when served.
-const STATUS_EVERY: Duration = Duration::from_millis(500);
+/// How often the status key is read: twice per write, so a status is at most one
+/// and a half write intervals old when served.
+const STATUS_READ_EVERY: Duration =
+    Duration::from_millis(STATUS_WRITE_EVERY.as_millis() as u64 / 2);
 /// How long to wait before subscribing again after the store refused.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
@@ -112,7 +115,7 @@ fn missing_status(why: &str) -> ServiceStatus {
 
 async fn follow_status(store: Store, schema: KeySchema, out: Arc<Mutex<ServiceStatus>>) {
     let key = schema.service_status();
-    let mut every = tokio::time::interval(STATUS_EVERY);
+    let mut every = tokio::time::interval(STATUS_READ_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
@@ -121,7 +124,8 @@ async fn follow_status(store: Store, schema: KeySchema, out: Arc<Mutex<ServiceSt
                 missing_status(&format!("{key} is not a status document: {e}"))
             }),
             Ok(None) => missing_status(&format!(
-                "{key} is absent (no `chainboard run` or `demo` writing to this store for 5 s)"
+                "{key} is absent (no `chainboard run` or `demo` writing to this store for {} s)",
+                STATUS_TTL.as_secs()
             )),
             Err(e) => missing_status(&format!("cannot read {key}: {e}")),
         };
@@ -152,18 +156,12 @@ struct Head {
     epoch: EpochHead,
     /// Seconds (the heatmap's `ts`).
     ts: Option<f64>,
-    feed: Option<FeedHead>,
+    feed: Option<FeedNote>,
 }
 
 #[derive(Debug, Deserialize)]
 struct EpochHead {
     id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct FeedHead {
-    state: String,
-    silence_ms: i64,
 }
 
 /// A tick announced on both channels.
@@ -332,17 +330,12 @@ impl Follower {
         }) {
             return;
         }
-        let feed = head.feed.as_ref();
-        let state = feed_state(feed.map_or("", |f| f.state.as_str()));
+        let feed = head.feed.unwrap_or_default();
         let docs = Documents::new(
             head.seq,
             Arc::from(head.epoch.id),
             head.ts.map_or(0, |s| (s * 1000.0).round() as i64),
-            FeedNote {
-                state,
-                live: state == "live",
-                silence_ms: feed.map_or(0, |f| f.silence_ms),
-            },
+            feed,
             [Bytes::from(heatmap), Bytes::from(gex)],
             diffs,
         );
@@ -359,16 +352,6 @@ fn parse_message(text: String) -> Option<(Message, Bytes)> {
             tracing::warn!(error = %e, "an update message is not a chainboard document; skipped");
             None
         }
-    }
-}
-
-/// The feed state a heatmap document names, as one of the names the server knows.
-fn feed_state(name: &str) -> &'static str {
-    match name {
-        "live" => "live",
-        "awaiting_photo" => "awaiting_photo",
-        "quiet" => "quiet",
-        _ => "unknown",
     }
 }
 

@@ -39,10 +39,10 @@ const STREAMS_CLOSE: Duration = Duration::from_secs(1);
 /// How long stopping waits for the HTTP server to finish its requests.
 const HTTP_STOP: Duration = Duration::from_secs(2);
 /// How often the status is written to the store for `serve` processes.
-const STATUS_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const STATUS_WRITE_EVERY: Duration = Duration::from_secs(1);
 /// The status key's TTL: a reader never sees a status older than this, and a service
 /// that stopped writing it is seen as gone.
-const STATUS_TTL: Duration = Duration::from_secs(5);
+pub(crate) const STATUS_TTL: Duration = Duration::from_secs(5);
 
 /// How the models are computed and published.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,8 +167,7 @@ impl Service {
             listen,
             http: mut http_config,
         } = config;
-        let (listener, address) = bind(listen).await?;
-        http_config.access.listening_on(address);
+        let (listener, address) = bind(listen, &mut http_config).await?;
         if let Err(e) = store.ping().await {
             tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
         }
@@ -263,11 +262,11 @@ impl Service {
     }
 }
 
-/// Writes the service's status to the store every [`STATUS_EVERY`], with a TTL, for
+/// Writes the service's status to the store every [`STATUS_WRITE_EVERY`], with a TTL, for
 /// processes that serve the board from the store (`chainboard serve`). A failed write
 /// is superseded by the next; the store's health already says why.
 async fn write_status(store: Store, schema: KeySchema, source: LocalSource) {
-    let mut every = tokio::time::interval(STATUS_EVERY);
+    let mut every = tokio::time::interval(STATUS_WRITE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
@@ -327,8 +326,7 @@ impl Serving {
             listen,
             http: mut http_config,
         } = config;
-        let (listener, address) = bind(listen).await?;
-        http_config.access.listening_on(address);
+        let (listener, address) = bind(listen, &mut http_config).await?;
         if let Err(e) = store.ping().await {
             tracing::warn!(store = %store.describe(), error = %e, "store unavailable; serving what it has once it answers");
         }
@@ -350,8 +348,13 @@ impl Serving {
     }
 }
 
-/// Binds `listen`, saying which address could not be bound.
-async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
+/// Binds `listen` (an error names the address) and tells the access rules the
+/// address bound: port 0 becomes the port the system chose, which the loopback Host
+/// and Origin checks must accept.
+async fn bind(
+    listen: SocketAddr,
+    http: &mut ServerConfig,
+) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
     let failed = |source| StartError::Listen {
         address: listen,
         source,
@@ -360,6 +363,7 @@ async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr
         .await
         .map_err(failed)?;
     let address = listener.local_addr().map_err(failed)?;
+    http.access.listening_on(address);
     Ok((listener, address))
 }
 

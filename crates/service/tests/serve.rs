@@ -1,53 +1,18 @@
 //! `serve` over a real redis-server: a process that runs no ingestion serves the
 //! documents, seqs and diffs the service published, byte for byte, and its status.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use chainboard_fake::{FakeConfig, FakeMassive};
-use chainboard_massive::rest::ApiKey;
-use chainboard_model::Underlying;
 use chainboard_server::ServerConfig;
-use chainboard_service::{
-    IngestConfig, ModelSettings, ServeConfig, Service, ServiceConfig, Serving,
-};
-use chainboard_store::writer::WriterConfig;
+use chainboard_service::{ServeConfig, Serving};
 use chainboard_store::{KeySchema, Store};
 use chainboard_testkit::redis::RedisServer;
+use common::{PATIENCE, fake, get, get_ok, listen, service, spx};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
-use url::Url;
-
-const KEY: &str = "test-key";
-/// Generous: CI machines are shared and the fake builds a full SPX chain.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-fn spx() -> Underlying {
-    Underlying::new("SPX").expect("SPX")
-}
-
-fn listen() -> std::net::SocketAddr {
-    "127.0.0.1:0".parse().expect("addr")
-}
-
-async fn service(fake: &FakeMassive, redis: &str) -> Service {
-    let ingest = IngestConfig::new(
-        Url::parse(&fake.rest_url()).expect("url"),
-        Url::parse(&fake.ws_url()).expect("url"),
-        ApiKey::new(KEY).expect("key"),
-        vec![spx()],
-    );
-    Service::start(ServiceConfig {
-        ingest,
-        store: Store::connect(Some(redis)).await.expect("redis"),
-        writer: WriterConfig::default(),
-        models: ModelSettings::default(),
-        listen: listen(),
-        http: ServerConfig::for_listen(listen()),
-    })
-    .await
-    .expect("the service starts")
-}
 
 async fn serving(redis: &str) -> Serving {
     Serving::start(ServeConfig {
@@ -61,25 +26,8 @@ async fn serving(redis: &str) -> Serving {
     .expect("serve starts")
 }
 
-/// A GET's status and body.
-async fn get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
-    match reqwest::get(format!("http://{address}{path}")).await {
-        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-        Err(e) => (0, e.to_string()),
-    }
-}
-
-/// Waits until `path` answers 200.
-async fn get_ok(address: std::net::SocketAddr, path: &str) -> String {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let (status, body) = get(address, path).await;
-        if status == 200 {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "{path}: {status} {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn redis_store(url: &str) -> Store {
+    Store::connect(Some(url)).await.expect("redis")
 }
 
 fn seq(doc: &str) -> u64 {
@@ -91,17 +39,8 @@ fn seq(doc: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_shows_the_published_documents_and_diffs_byte_for_byte() {
     let redis = RedisServer::start();
-    let fake = FakeMassive::start(
-        FakeConfig {
-            api_key: KEY.to_owned(),
-            underlyings: vec![spx()],
-            ..FakeConfig::default()
-        },
-        listen(),
-    )
-    .await
-    .expect("fake Massive starts");
-    let service = service(&fake, &redis.url()).await;
+    let fake = fake().await;
+    let service = service(&fake, redis_store(&redis.url()).await).await;
     let serving = serving(&redis.url()).await;
 
     // The same tick from both: identical bytes. Both move on every second, so read
@@ -216,17 +155,8 @@ async fn serve_follows_again_after_redis_restarts() {
         // A shared REDIS_URL cannot be restarted.
         return;
     }
-    let fake = FakeMassive::start(
-        FakeConfig {
-            api_key: KEY.to_owned(),
-            underlyings: vec![spx()],
-            ..FakeConfig::default()
-        },
-        listen(),
-    )
-    .await
-    .expect("fake Massive starts");
-    let service = service(&fake, &redis.url()).await;
+    let fake = fake().await;
+    let service = service(&fake, redis_store(&redis.url()).await).await;
     let serving = serving(&redis.url()).await;
     let before = seq(&get_ok(serving.address(), "/api/v1/gex/SPX").await);
 
