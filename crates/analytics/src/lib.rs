@@ -15,9 +15,10 @@
 //! [`Models`] advances both tick by tick in O(changed) ([`builder`]), producing
 //! immutable [`HeatmapSnapshot`]s and [`GexSnapshot`]s with a per-underlying seq, and
 //! diffs between consecutive ones ([`snapshot`]); [`json`] renders them in the
-//! published, schema-checked JSON; [`publish::finish`] settles a tick's levels
-//! against the last published one and renders its documents and diffs.
-//! [`ModelObserver`] drives the builders from the ingestion loop. Everything here is synchronous and free of I/O: time is passed in.
+//! published, schema-checked JSON; [`publish::finish`] settles a tick's levels against
+//! the last published one and renders its documents and diffs. [`ModelObserver`] drives
+//! the builders from the ingestion loop. Everything here is synchronous and free of
+//! I/O: time is passed in.
 
 pub mod builder;
 pub mod config;

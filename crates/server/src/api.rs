@@ -1,9 +1,9 @@
 //! The JSON API: symbols, the latest snapshots, epochs, health and readiness.
 //!
-//! Snapshots are served from the [`Source`](crate::source::Source)'s latest
-//! documents, exactly the bytes the publisher wrote to the store, so an API reader
-//! and a Redis reader see the same bytes. Errors are JSON (`{"error": …, "code": …}`) with the right status and never
-//! carry internals.
+//! Snapshots are served from the [`Source`](crate::source::Source)'s latest documents,
+//! exactly the bytes the publisher wrote to the store, so an API reader and a Redis
+//! reader see the same bytes. Errors are JSON (`{"error": …, "code": …}`) with the
+//! right status and never carry internals.
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -1,10 +1,10 @@
 //! `GET /metrics`: the service in Prometheus's text exposition format.
 //!
-//! Every value is read at scrape time from counters the pipeline keeps anyway (the
-//! service's status through the [`Source`](crate::source::Source): engine stats,
-//! the store's and the publisher's health, the tick timer; and the stream counters), so metrics cost nothing on the hot path and
-//! need no registry. The format is small enough to write by hand: `# HELP`, `# TYPE`,
-//! then `name{labels} value` lines.
+//! Every value is read at scrape time from counters the pipeline keeps anyway: the
+//! service's status through the [`Source`](crate::source::Source) (engine stats, the
+//! store's and the publisher's health, the tick timer) and the stream counters. So
+//! metrics cost nothing on the hot path and need no registry. The format is small
+//! enough to write by hand: `# HELP`, `# TYPE`, then `name{labels} value` lines.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
