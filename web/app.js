@@ -344,6 +344,7 @@ const EPOCH_REASONS = {
   geometry_change: "the chain's strikes or expirations changed",
   stale_feed: 'the feed went silent and a fresh photo rebuilt the board',
   manual: 'an operator started it',
+  failover: 'a standby ingestion worker took over from one that stopped answering',
 };
 
 function showEpochBanner(state, previousEpoch) {

@@ -222,6 +222,8 @@ export function epochReason(reason) {
       return 'stale feed';
     case 'manual':
       return 'manual';
+    case 'failover':
+      return 'failover';
     default:
       return reason ? String(reason) : MISSING;
   }

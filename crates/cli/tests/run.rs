@@ -4,49 +4,10 @@
 
 mod common;
 
-use common::Redis;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-
-/// The fake Massive binary on a free port; killed on drop.
-struct Fake {
-    child: Child,
-    rest_url: String,
-    ws_url: String,
-}
+use common::{Fake, Redis};
+use std::process::{Command, Output, Stdio};
 
 impl Fake {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
-            .args([
-                "fake-massive",
-                "--listen",
-                "127.0.0.1:0",
-                "--symbols",
-                "SPX",
-            ])
-            .args(["--api-key", "cli-key"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "fake Massive listening: --rest-url http://… --ws-url ws://… --api-key …"
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let after = |flag: &str| {
-            let i = words.iter().position(|w| *w == flag).unwrap();
-            words[i + 1].to_owned()
-        };
-        Self {
-            rest_url: after("--rest-url"),
-            ws_url: after("--ws-url"),
-            child,
-        }
-    }
-
     fn run(&self, key: &str, extra: &[&str]) -> Output {
         self.run_logging(key, extra, "info")
     }
@@ -68,13 +29,6 @@ impl Fake {
             .env("RUST_LOG", level)
             .output()
             .unwrap()
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

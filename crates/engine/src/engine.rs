@@ -159,7 +159,7 @@ pub struct EngineStats {
     /// Forced photos requested.
     pub photo_requests: u64,
     /// Epochs begun, by [`EpochReason`] in the order of [`EpochReason::ALL`].
-    pub epochs: [u64; 4],
+    pub epochs: [u64; 5],
 }
 
 impl EngineStats {
@@ -193,6 +193,9 @@ pub struct Engine {
     last_rejected: RejectTally,
     /// Dirty sets beyond the default one that every epoch carries.
     extra_consumers: u8,
+    /// Why the first epoch begins, and the epoch it follows ([`Engine::resume_after`]).
+    first_reason: EpochReason,
+    resumed_from: Option<EpochId>,
 }
 
 impl Engine {
@@ -210,7 +213,21 @@ impl Engine {
             stats: EngineStats::default(),
             last_rejected: RejectTally::default(),
             extra_consumers: 0,
+            first_reason: EpochReason::Startup,
+            resumed_from: None,
         }
+    }
+
+    /// Continues the board another process (or an earlier run) left in the store,
+    /// whose current epoch was `last`: ids go on after its seq, so they keep
+    /// increasing across processes, and the first epoch names it as `previous` and
+    /// begins for `reason` (`failover` when its lease was taken over, `startup`
+    /// after a clean hand-over).
+    pub fn resume_after(mut self, last: EpochId, reason: EpochReason) -> Self {
+        self.next_seq = self.next_seq.max(last.seq.saturating_add(1));
+        self.first_reason = reason;
+        self.resumed_from = Some(last);
+        self
     }
 
     /// Registers one more consumer of changed contracts, with its own dirty set in
@@ -298,8 +315,7 @@ impl Engine {
             }
             self.last_rejected = rejected;
             self.newest_photo_ms = Some(taken_at_ms);
-            let started =
-                self.start_epoch(EpochReason::Startup, contracts, underlying_value, now_ms);
+            let started = self.start_epoch(self.first_reason, contracts, underlying_value, now_ms);
             return PhotoOutcome::Started(started);
         };
 
@@ -560,7 +576,7 @@ impl Engine {
             seq: self.next_seq,
         };
         self.next_seq += 1;
-        let previous = self.active.as_ref().map(Epoch::id);
+        let previous = self.active.as_ref().map(Epoch::id).or(self.resumed_from);
         let mut epoch = Epoch::new(
             id,
             reason,

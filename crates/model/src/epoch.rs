@@ -25,15 +25,19 @@ pub enum EpochReason {
     StaleFeed,
     /// An operator (or the fake Massive's control endpoint) asked for one.
     Manual,
+    /// The first photo of an ingestion worker that took the underlying's lease over
+    /// from a holder that died, hung or was cut off (its lease lapsed).
+    Failover,
 }
 
 impl EpochReason {
     /// Every reason, in report order.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Startup,
         Self::GeometryChange,
         Self::StaleFeed,
         Self::Manual,
+        Self::Failover,
     ];
 
     /// The reason's name in logs, metrics and the store.
@@ -43,6 +47,7 @@ impl EpochReason {
             Self::GeometryChange => "geometry_change",
             Self::StaleFeed => "stale_feed",
             Self::Manual => "manual",
+            Self::Failover => "failover",
         }
     }
 }

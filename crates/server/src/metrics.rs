@@ -271,6 +271,46 @@ fn render(state: &AppState) -> String {
         "GEX history entries dropped because the outage buffer was full.",
         publisher.history_dropped as f64,
     );
+    if let Some(leases) = &status.leases {
+        out.family(
+            "chainboard_lease_held",
+            "gauge",
+            "1 for each underlying whose ingestion lease this worker holds.",
+        );
+        for symbol in &leases.held {
+            out.sample("chainboard_lease_held", &[("symbol", symbol)], 1.0);
+        }
+        out.one(
+            "chainboard_lease_leader",
+            "gauge",
+            "1 while this worker leads (holds its leases and runs ingestion), 0 on standby.",
+            f64::from(u8::from(leases.role == "leader")),
+        );
+        out.one(
+            "chainboard_lease_terms_total",
+            "counter",
+            "Times this worker became leader.",
+            leases.terms as f64,
+        );
+        out.one(
+            "chainboard_lease_takeovers_total",
+            "counter",
+            "Times this worker took over a lease that lapsed (its first epochs say failover).",
+            leases.takeovers as f64,
+        );
+        out.one(
+            "chainboard_lease_lost_total",
+            "counter",
+            "Times this worker lost its leases while leading and stepped down.",
+            leases.lost as f64,
+        );
+        out.one(
+            "chainboard_fenced_writes_total",
+            "counter",
+            "Writes the store refused because this worker no longer held their lease.",
+            leases.fenced_writes as f64,
+        );
+    }
     let store = &status.store;
     out.one(
         "chainboard_store_flush_lag_seconds",

@@ -194,6 +194,33 @@ pub struct ServiceStatus {
     pub store: StoreStatus,
     /// How long a published snapshot stays valid (its keys' TTL), ms.
     pub snapshot_ttl_ms: u64,
+    /// The ingestion leases of the process serving this status, when it is an
+    /// ingestion worker (`chainboard run --redis`); `None` elsewhere.
+    #[serde(default)]
+    pub leases: Option<LeaseStatus>,
+}
+
+/// An ingestion worker's leases: whether it leads, what it holds, how often it lost
+/// a lease and how many of its writes the store refused for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseStatus {
+    /// This worker's name in the leases (`host:pid`).
+    pub holder: String,
+    /// `leader` (it holds its underlyings' leases and runs ingestion) or `standby`.
+    pub role: String,
+    /// The underlyings whose leases it holds.
+    pub held: Vec<String>,
+    /// Who holds the leases it is waiting for, as the lease says (`<token> <holder>`).
+    pub waiting_for: Option<String>,
+    /// Times it became leader.
+    pub terms: u64,
+    /// Of those, times it took over from a holder whose lease lapsed.
+    pub takeovers: u64,
+    /// Times it lost its leases while leading (renewal refused or impossible, or a
+    /// write refused).
+    pub lost: u64,
+    /// Writes the store refused because their lease was no longer held.
+    pub fenced_writes: u64,
 }
 
 impl ServiceStatus {

@@ -30,7 +30,7 @@
 //! [`IngestConfig::poll_every`]: epochs, hydration counts, feed and socket counters,
 //! the subscription plan.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use chainboard_engine::{
@@ -84,6 +84,10 @@ pub struct IngestConfig {
     pub planner: PlannerConfig,
     /// Server-side chain filters.
     pub filter: ChainFilter,
+    /// Per underlying, the board to continue ([`Engine::resume_after`]): the epoch
+    /// the store points at when this process takes the underlying over, and why its
+    /// first epoch begins. Empty for a fresh start.
+    pub resume: BTreeMap<Underlying, (EpochId, EpochReason)>,
 }
 
 impl IngestConfig {
@@ -103,6 +107,7 @@ impl IngestConfig {
             engine: EngineConfig::default(),
             planner: PlannerConfig::default(),
             filter: ChainFilter::default(),
+            resume: BTreeMap::new(),
         }
     }
 }
@@ -352,7 +357,13 @@ async fn run(
     let engines = config
         .underlyings
         .iter()
-        .map(|&u| Engine::new(u, config.engine))
+        .map(|&u| {
+            let engine = Engine::new(u, config.engine);
+            match config.resume.get(&u) {
+                Some(&(last, reason)) => engine.resume_after(last, reason),
+                None => engine,
+            }
+        })
         .collect();
     let mut core = Core {
         feed: Feed::new(engines, config.roots.clone()),

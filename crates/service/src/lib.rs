@@ -18,6 +18,9 @@
 //!   runs and what tests start in-process.
 //! - [`remote`]: the HTTP side's source over the store, for processes that serve
 //!   the board without running ingestion ([`Serving`], `chainboard serve`).
+//! - [`worker`]: an ingestion worker, one of several over one Redis: leads (runs
+//!   the service, fenced) while it holds its underlyings' leases, stands by
+//!   otherwise, takes over when a leader's lease lapses.
 //! - [`local`]: the HTTP side's source in this process (the publisher's documents,
 //!   the status assembled from ingestion, the store and the publisher), and the
 //!   timing of the models' ticks.
@@ -32,6 +35,7 @@ pub mod local;
 pub mod publisher;
 pub mod remote;
 pub mod running;
+pub mod worker;
 
 pub use feed::{Feed, FeedStats};
 pub use ingest::{IngestConfig, IngestError, IngestHandle, IngestStatus};
@@ -40,3 +44,4 @@ pub use remote::RedisSource;
 pub use running::{
     ModelSettings, ServeConfig, Service, ServiceConfig, Serving, StartError, Stopped,
 };
+pub use worker::{LeaseBoard, Worker, WorkerConfig, WorkerStopped};

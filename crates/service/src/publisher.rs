@@ -33,6 +33,11 @@
 //! carries its own `ts`; the stream id of a late entry is the time it was written.
 //! When the buffer is full the oldest entry is dropped and counted
 //! ([`PublisherHealth::history_dropped`]).
+//!
+//! Under leases ([`spawn_fenced`]) each write is fenced by its underlying's lease; a
+//! write refused because the lease was lost is counted in
+//! [`Fences::refused`](chainboard_store::Fences::refused) and dropped with the
+//! history it carried: the new holder writes the timeline from then on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,7 +48,7 @@ use bytes::Bytes;
 use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, publish};
 use chainboard_model::Underlying;
 use chainboard_server::{Doc, Documents, source::FeedNote};
-use chainboard_store::{Batch, KeySchema, Op, Store};
+use chainboard_store::{Batch, Fences, KeySchema, Op, Store, StoreError};
 use tokio::sync::watch;
 use tracing::warn;
 
@@ -141,18 +146,26 @@ pub struct PublisherHandle {
     health: Arc<PublisherHealth>,
     store: Store,
     config: PublisherConfig,
+    fences: Fences,
     runtime: tokio::runtime::Handle,
 }
 
-/// Starts the publisher on the current Tokio runtime. Per-underlying tasks start on
-/// the first tick of each underlying and end when the handle and its sinks are gone.
+/// Starts the publisher on the current Tokio runtime, as its store's only writer.
+/// Per-underlying tasks start on the first tick of each underlying and end when the
+/// handle and its sinks are gone.
 pub fn spawn(store: Store, config: PublisherConfig) -> PublisherHandle {
+    spawn_fenced(store, config, Fences::none())
+}
+
+/// Starts the publisher with every write fenced by `fences` (see the module docs).
+pub fn spawn_fenced(store: Store, config: PublisherConfig, fences: Fences) -> PublisherHandle {
     PublisherHandle {
         inputs: Arc::default(),
         outputs: Arc::default(),
         health: Arc::default(),
         store,
         config,
+        fences,
         runtime: tokio::runtime::Handle::current(),
     }
 }
@@ -214,6 +227,7 @@ impl PublisherHandle {
             symbol,
             store: self.store.clone(),
             config: self.config,
+            fences: self.fences.clone(),
             health: self.health.clone(),
             out,
             last: None,
@@ -244,6 +258,7 @@ struct Worker {
     symbol: Underlying,
     store: Store,
     config: PublisherConfig,
+    fences: Fences,
     health: Arc<PublisherHealth>,
     out: Output,
     last: Option<Arc<Published>>,
@@ -290,11 +305,11 @@ impl Worker {
             match self.store.apply(&self.batch(&published)).await {
                 Ok(()) => {
                     self.health.published.fetch_add(1, Ordering::Relaxed);
-                    let written = self.history.len() as u64;
-                    self.history.clear();
-                    self.health
-                        .history_buffered
-                        .fetch_sub(written, Ordering::Relaxed);
+                    self.forget_history();
+                }
+                Err(StoreError::Fenced) => {
+                    self.fences.refuse(self.symbol);
+                    self.forget_history();
                 }
                 Err(e) => {
                     let n = self.health.errors.fetch_add(1, Ordering::Relaxed);
@@ -312,10 +327,19 @@ impl Worker {
         }
     }
 
+    /// The history entries are written, or are no longer this process's to write.
+    fn forget_history(&mut self) {
+        let written = self.history.len() as u64;
+        self.history.clear();
+        self.health
+            .history_buffered
+            .fetch_sub(written, Ordering::Relaxed);
+    }
+
     fn batch(&self, p: &Published) -> Batch {
         let schema = self.config.schema;
         let symbol = self.symbol;
-        let mut batch = Batch::new();
+        let mut batch = self.fences.batch(symbol);
         for (key, doc) in [
             (schema.heatmap_snapshot(symbol), Doc::Heatmap),
             (schema.gex_snapshot(symbol), Doc::Gex),

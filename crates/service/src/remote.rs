@@ -13,9 +13,14 @@
 //! published yet, or a subscription being re-made after Redis went away) the keys
 //! are read once a second.
 //!
-//! The service's status is the `massive:service:status` key, which the process
-//! running ingestion writes every second with a 5 s TTL, read twice a second. Absent
-//! or unreadable, the status says so in `fatal`, and `/readyz` fails with it.
+//! The service's status is read twice a second from the `massive:service:status:<symbol>`
+//! keys, which the process running each underlying's ingestion writes every second
+//! with a 5 s TTL. Each board comes from its own underlying's key; the counters from
+//! the freshest key (one process writes them all, except while several ingestion
+//! workers split the underlyings). A key absent or unreadable is said in `fatal`,
+//! and `/readyz` fails with it; a store this process cannot reach marks the store
+//! degraded, whatever the last status read says. In an ingestion worker's own HTTP side its leases
+//! ([`LeaseBoard`]) are shown over what was read.
 //!
 //! Reading costs one `GET` of each snapshot per tick per `serve` process, whatever
 //! the number of browsers: the fan-out stays in the process.
@@ -34,6 +39,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use crate::running::{STATUS_TTL, STATUS_WRITE_EVERY};
+use crate::worker::LeaseBoard;
 
 /// How often the keys are read when no message says a tick was published.
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -49,16 +55,27 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 pub struct RedisSource {
     documents: BTreeMap<Underlying, watch::Sender<Option<Arc<Documents>>>>,
     status: Arc<Mutex<ServiceStatus>>,
+    leases: Option<Arc<LeaseBoard>>,
     tasks: Vec<AbortHandle>,
 }
 
 impl RedisSource {
-    /// Starts following `symbols` and the status in `store`, on the current Tokio
-    /// runtime. The tasks end when the source is dropped.
-    pub fn start(store: Store, symbols: &[Underlying], schema: KeySchema) -> Self {
+    /// Starts following `symbols` and their status in `store`, on the current Tokio
+    /// runtime, showing `leases` (an ingestion worker's own) in the status. The tasks
+    /// end when the source is dropped.
+    pub fn start(
+        store: Store,
+        symbols: &[Underlying],
+        schema: KeySchema,
+        leases: Option<Arc<LeaseBoard>>,
+    ) -> Self {
         let status = Arc::new(Mutex::new(missing_status("not read yet")));
+        let keys = symbols
+            .iter()
+            .map(|&u| (u, schema.service_status(u)))
+            .collect();
         let mut tasks =
-            vec![tokio::spawn(follow_status(store.clone(), schema, status.clone())).abort_handle()];
+            vec![tokio::spawn(follow_status(store.clone(), keys, status.clone())).abort_handle()];
         let mut documents = BTreeMap::new();
         for &symbol in symbols {
             let (tx, _) = watch::channel(None);
@@ -75,6 +92,7 @@ impl RedisSource {
         Self {
             documents,
             status,
+            leases,
             tasks,
         }
     }
@@ -98,10 +116,15 @@ impl Source for RedisSource {
     }
 
     fn status(&self) -> ServiceStatus {
-        self.status
+        let mut status = self
+            .status
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        if let Some(leases) = &self.leases {
+            status.leases = Some(leases.status());
+        }
+        status
     }
 }
 
@@ -113,24 +136,71 @@ fn missing_status(why: &str) -> ServiceStatus {
     }
 }
 
-async fn follow_status(store: Store, schema: KeySchema, out: Arc<Mutex<ServiceStatus>>) {
-    let key = schema.service_status();
+async fn follow_status(
+    store: Store,
+    keys: Vec<(Underlying, String)>,
+    out: Arc<Mutex<ServiceStatus>>,
+) {
     let mut every = tokio::time::interval(STATUS_READ_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let status = match store.get(&key).await {
-            Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                missing_status(&format!("{key} is not a status document: {e}"))
-            }),
-            Ok(None) => missing_status(&format!(
-                "{key} is absent (no `chainboard run` or `demo` writing to this store for {} s)",
-                STATUS_TTL.as_secs()
-            )),
-            Err(e) => missing_status(&format!("cannot read {key}: {e}")),
-        };
-        *out.lock().unwrap_or_else(PoisonError::into_inner) = status;
+        let mut read = Vec::with_capacity(keys.len());
+        for (symbol, key) in &keys {
+            read.push((*symbol, read_status(&store, key).await));
+        }
+        let mut merged = merge_statuses(read);
+        // The store as this process sees it: a reader cut off from Redis is degraded
+        // whatever the last status it read says of ingestion's view.
+        if let Err(e) = store.ping().await {
+            merged.store.degraded = true;
+            merged.store.last_error = Some(format!("this process cannot reach the store: {e}"));
+        }
+        *out.lock().unwrap_or_else(PoisonError::into_inner) = merged;
     }
+}
+
+/// The status under `key`, or why there is none.
+async fn read_status(store: &Store, key: &str) -> Result<ServiceStatus, String> {
+    match store.get(key).await {
+        Ok(Some(text)) => {
+            serde_json::from_str(&text).map_err(|e| format!("{key} is not a status document: {e}"))
+        }
+        Ok(None) => Err(format!(
+            "{key} is absent (no `chainboard run` or `demo` writing to this store for {} s)",
+            STATUS_TTL.as_secs()
+        )),
+        Err(e) => Err(format!("cannot read {key}: {e}")),
+    }
+}
+
+/// One status from each underlying's: the freshest for the counters, each board from
+/// its own underlying's, and in `fatal` every underlying whose status is missing or
+/// says its ingestion stopped.
+fn merge_statuses(read: Vec<(Underlying, Result<ServiceStatus, String>)>) -> ServiceStatus {
+    let mut merged = read
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .max_by_key(|s| s.at_ms)
+        .cloned()
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    merged.boards = Vec::with_capacity(read.len());
+    for (symbol, status) in read {
+        match status {
+            Ok(status) => {
+                if let Some(fatal) = &status.fatal {
+                    problems.push(format!("{symbol}: {fatal}"));
+                }
+                if let Some(board) = status.board(symbol) {
+                    merged.boards.push(board.clone());
+                }
+            }
+            Err(why) => problems.push(format!("no status from ingestion: {why}")),
+        }
+    }
+    merged.fatal = (!problems.is_empty()).then(|| problems.join("; "));
+    merged
 }
 
 /// What a reader needs of a published message: which tick it belongs to.

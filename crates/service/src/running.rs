@@ -22,7 +22,7 @@ use chainboard_quant::exposure::DealerSign;
 use chainboard_server::{AppState, ServerConfig};
 use chainboard_server::{ServiceStatus, Source};
 use chainboard_store::writer::{StoreHealth, WriterConfig};
-use chainboard_store::{Batch, KeySchema, Op, Store};
+use chainboard_store::{Fences, KeySchema, Op, Store, StoreError};
 use thiserror::Error;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -31,6 +31,7 @@ use crate::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus}
 use crate::local::{LocalSource, TickTimes, TimedModels};
 use crate::publisher::{self, PublisherConfig, PublisherHandle};
 use crate::remote::RedisSource;
+use crate::worker::LeaseBoard;
 
 /// How long stopping waits for the writer to hand its last batches to the store.
 const WRITER_FLUSH: Duration = Duration::from_secs(5);
@@ -94,7 +95,7 @@ impl ModelSettings {
 }
 
 /// Everything the service needs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// Ingestion: the vendor's addresses and key, the underlyings, the engines.
     pub ingest: IngestConfig,
@@ -106,10 +107,14 @@ pub struct ServiceConfig {
     /// The models and their publisher.
     pub models: ModelSettings,
     /// Where the HTTP server listens (port 0: any free port, see
-    /// [`Service::address`]).
-    pub listen: SocketAddr,
+    /// [`Service::address`]); `None` for no HTTP server (an ingestion worker, whose
+    /// process serves over the store instead).
+    pub listen: Option<SocketAddr>,
     /// Its limits and access rules.
     pub http: ServerConfig,
+    /// The leases every write is fenced by ([`chainboard_store::lease`]);
+    /// [`Fences::none`] when this is the store's only writer.
+    pub fences: Fences,
 }
 
 /// Why the service did not start.
@@ -135,29 +140,33 @@ pub struct Stopped {
     pub flushed: bool,
     /// Ingestion's last status.
     pub status: IngestStatus,
+    /// The write-behind's last counters.
+    pub store: Arc<StoreHealth>,
+    /// The publisher, with its last tick per underlying and its counters.
+    pub publisher: PublisherHandle,
 }
 
 /// A running service.
 #[derive(Debug)]
 pub struct Service {
-    address: SocketAddr,
+    address: Option<SocketAddr>,
     store: Store,
     ingest: IngestHandle,
     writer_task: JoinHandle<()>,
     health: Arc<StoreHealth>,
     publisher: PublisherHandle,
-    http: Http,
+    http: Option<Http>,
     /// Writes [`ServiceStatus`](chainboard_server::ServiceStatus) to the store for
     /// `serve` processes.
     status_writer: JoinHandle<()>,
-    /// What it writes, and the key schema it writes under.
+    /// What it writes, and how (the last status is written when stopping).
     source: LocalSource,
-    schema: KeySchema,
+    status: StatusWriter,
 }
 
 impl Service {
-    /// Binds the HTTP address, starts the writer, the publisher, ingestion and the
-    /// server, on the current Tokio runtime.
+    /// Binds the HTTP address (if any), starts the writer, the publisher, ingestion
+    /// and the server, on the current Tokio runtime.
     pub async fn start(config: ServiceConfig) -> Result<Self, StartError> {
         let ServiceConfig {
             ingest: ingest_config,
@@ -166,15 +175,20 @@ impl Service {
             models,
             listen,
             http: mut http_config,
+            fences,
         } = config;
-        let (listener, address) = bind(listen, &mut http_config).await?;
+        let listener = match listen {
+            Some(listen) => Some(bind(listen, &mut http_config).await?),
+            None => None,
+        };
         if let Err(e) = store.ping().await {
             tracing::warn!(store = %store.describe(), error = %e, "store unavailable; running in memory until it answers");
         }
         tracing::info!(store = %store.describe(), "epoch substrate");
-        let (writer, writer_task) = chainboard_store::writer::spawn(store.clone(), writer);
+        let (writer, writer_task) =
+            chainboard_store::writer::spawn_fenced(store.clone(), writer, fences.clone());
         let health = writer.health().clone();
-        let publisher = publisher::spawn(store.clone(), models.publisher);
+        let publisher = publisher::spawn_fenced(store.clone(), models.publisher, fences.clone());
         let ticks = Arc::new(TickTimes::default());
         let timed = TimedModels::new(models.observer(&publisher), ticks.clone());
         let observers: Vec<Box<dyn BoardObserver>> = vec![Box::new(writer), Box::new(timed)];
@@ -194,10 +208,21 @@ impl Service {
             ticks,
         );
         let schema = models.publisher.schema;
-        let status_writer = tokio::spawn(write_status(store.clone(), schema, source.clone()));
-        let state = AppState::new(symbols, Arc::new(source.clone()), http_config);
-        let http = Http::spawn(listener, state);
-        tracing::info!(%address, "web UI and API");
+        let status = StatusWriter {
+            store: store.clone(),
+            schema,
+            fences: fences.clone(),
+            symbols: symbols.clone(),
+        };
+        let status_writer = tokio::spawn(status.clone().run(source.clone()));
+        let (http, address) = match listener {
+            Some((listener, address)) => {
+                let state = AppState::new(symbols, Arc::new(source.clone()), http_config);
+                tracing::info!(%address, "web UI and API");
+                (Some(Http::spawn(listener, state)), Some(address))
+            }
+            None => (None, None),
+        };
         Ok(Self {
             address,
             store,
@@ -208,12 +233,12 @@ impl Service {
             http,
             status_writer,
             source,
-            schema,
+            status,
         })
     }
 
-    /// Where the HTTP server listens.
-    pub fn address(&self) -> SocketAddr {
+    /// Where the HTTP server listens; `None` without one.
+    pub fn address(&self) -> Option<SocketAddr> {
         self.address
     }
 
@@ -247,49 +272,70 @@ impl Service {
         // when the last status expires.
         let mut last = self.source.status();
         last.fatal = Some("the service stopped".to_owned());
-        write_status_once(&self.store, &self.schema, &last).await;
+        self.status.write(&last).await;
         let flushed = tokio::time::timeout(WRITER_FLUSH, self.writer_task)
             .await
             .is_ok();
         if !flushed {
             tracing::warn!(store = %self.store.describe(), "the store did not take the last writes in time");
         }
-        self.http.stop().await;
+        if let Some(http) = self.http {
+            http.stop().await;
+        }
         Stopped {
             flushed,
             status: self.ingest.status(),
+            store: self.health,
+            publisher: self.publisher,
         }
     }
 }
 
-/// Writes the service's status to the store every [`STATUS_WRITE_EVERY`], with a TTL, for
-/// processes that serve the board from the store (`chainboard serve`). A failed write
-/// is superseded by the next; the store's health already says why.
-async fn write_status(store: Store, schema: KeySchema, source: LocalSource) {
-    let mut every = tokio::time::interval(STATUS_WRITE_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        write_status_once(&store, &schema, &source.status()).await;
-    }
+/// Writes the service's status to the store for processes that serve the board from
+/// it (`chainboard serve`, the HTTP side of ingestion workers): one key per
+/// underlying, each fenced by that underlying's lease, so a reader learns each
+/// board's state from the process that writes it.
+#[derive(Debug, Clone)]
+struct StatusWriter {
+    store: Store,
+    schema: KeySchema,
+    fences: Fences,
+    symbols: Vec<Underlying>,
 }
 
-/// Writes `status` under its key with [`STATUS_TTL`].
-async fn write_status_once(store: &Store, schema: &KeySchema, status: &ServiceStatus) {
-    let value = match serde_json::to_string(status) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "the status does not serialize");
-            return;
+impl StatusWriter {
+    /// Every [`STATUS_WRITE_EVERY`], with [`STATUS_TTL`]. A failed write is
+    /// superseded by the next; the store's health already says why.
+    async fn run(self, source: LocalSource) {
+        let mut every = tokio::time::interval(STATUS_WRITE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            self.write(&source.status()).await;
         }
-    };
-    let mut batch = Batch::new();
-    batch.push(Op::Set {
-        key: schema.service_status(),
-        value,
-        ttl: Some(STATUS_TTL),
-    });
-    let _ = store.apply(&batch).await;
+    }
+
+    /// Writes `status` under each underlying's key with [`STATUS_TTL`].
+    async fn write(&self, status: &ServiceStatus) {
+        let value = match serde_json::to_string(status) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "the status does not serialize");
+                return;
+            }
+        };
+        for &symbol in &self.symbols {
+            let mut batch = self.fences.batch(symbol);
+            batch.push(Op::Set {
+                key: self.schema.service_status(symbol),
+                value: value.clone(),
+                ttl: Some(STATUS_TTL),
+            });
+            if let Err(StoreError::Fenced) = self.store.apply(&batch).await {
+                self.fences.refuse(symbol);
+            }
+        }
+    }
 }
 
 /// What a serving process needs: the HTTP side alone, over the store.
@@ -305,6 +351,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Its limits and access rules.
     pub http: ServerConfig,
+    /// An ingestion worker's own leases, shown in the status it serves; `None` for
+    /// `chainboard serve`.
+    pub leases: Option<Arc<LeaseBoard>>,
 }
 
 /// A running HTTP side over the store ([`RedisSource`]): the web UI, the API, the
@@ -325,12 +374,13 @@ impl Serving {
             schema,
             listen,
             http: mut http_config,
+            leases,
         } = config;
         let (listener, address) = bind(listen, &mut http_config).await?;
         if let Err(e) = store.ping().await {
             tracing::warn!(store = %store.describe(), error = %e, "store unavailable; serving what it has once it answers");
         }
-        let source = RedisSource::start(store, &symbols, schema);
+        let source = RedisSource::start(store, &symbols, schema, leases);
         let state = AppState::new(symbols, Arc::new(source), http_config);
         let http = Http::spawn(listener, state);
         tracing::info!(%address, "web UI and API over the store");

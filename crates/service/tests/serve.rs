@@ -9,7 +9,7 @@ use chainboard_server::ServerConfig;
 use chainboard_service::{ServeConfig, Serving};
 use chainboard_store::{KeySchema, Store};
 use chainboard_testkit::redis::RedisServer;
-use common::{PATIENCE, fake, get, get_ok, listen, service, spx};
+use common::{PATIENCE, address, fake, get, get_ok, listen, service, spx};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
@@ -21,6 +21,7 @@ async fn serving(redis: &str) -> Serving {
         schema: KeySchema::default(),
         listen: listen(),
         http: ServerConfig::for_listen(listen()),
+        leases: None,
     })
     .await
     .expect("serve starts")
@@ -51,7 +52,7 @@ async fn serve_shows_the_published_documents_and_diffs_byte_for_byte() {
         loop {
             let (from_serve, from_service) = (
                 get_ok(serving.address(), path).await,
-                get_ok(service.address(), path).await,
+                get_ok(address(&service), path).await,
             );
             if seq(&from_serve) == seq(&from_service) {
                 assert!(

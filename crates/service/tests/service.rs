@@ -6,7 +6,7 @@ mod common;
 
 use chainboard_server::Doc;
 use chainboard_store::{EmbeddedStore, KeySchema, Store};
-use common::{fake, get_ok, service, spx};
+use common::{address, fake, get_ok, service, spx};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,7 +18,7 @@ async fn a_service_started_in_process_serves_what_it_publishes() {
     // The API serves the publisher's bytes: the document it returns is one the
     // publisher published (it may have moved on by a tick since).
     let gex: Value =
-        serde_json::from_str(&get_ok(service.address(), "/api/v1/gex/SPX").await).expect("JSON");
+        serde_json::from_str(&get_ok(address(&service), "/api/v1/gex/SPX").await).expect("JSON");
     assert_eq!(gex["schema"], "chainboard/gex/v1");
     let seq = gex["seq"].as_u64().expect("a seq");
     let latest = service
@@ -48,20 +48,20 @@ async fn a_service_started_in_process_serves_what_it_publishes() {
 
     // The status reaches the HTTP side as plain data.
     let epochs: Value =
-        serde_json::from_str(&get_ok(service.address(), "/api/v1/epochs/SPX").await).expect("JSON");
+        serde_json::from_str(&get_ok(address(&service), "/api/v1/epochs/SPX").await).expect("JSON");
     let active = service.status().boards[0]
         .epoch
         .expect("an epoch")
         .to_string();
     assert_eq!(epochs["active"]["id"], active.as_str());
-    let metrics = get_ok(service.address(), "/metrics").await;
+    let metrics = get_ok(address(&service), "/metrics").await;
     assert!(
         metrics.lines().any(
             |l| l.starts_with("chainboard_board_contracts{symbol=\"SPX\"}") && !l.ends_with(" 0")
         ),
         "metrics show the board: {metrics}"
     );
-    get_ok(service.address(), "/readyz").await;
+    get_ok(address(&service), "/readyz").await;
 
     let stopped = service.stop().await;
     assert!(

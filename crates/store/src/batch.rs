@@ -5,6 +5,10 @@
 //! the command set this small (the eight below: `HSET`, `HDEL`, `SET`, `ZADD`,
 //! `PEXPIRE`, `DEL`, `XADD`, `PUBLISH`) is what lets the embedded store promise the
 //! same semantics as Redis: it implements exactly these, with Redis's meaning.
+//!
+//! A batch may carry a [`Fence`]: then it is applied only while its writer holds the
+//! underlying's lease, checked in the same atomic step as the writes, so a writer
+//! that lost its lease (paused, partitioned) can never overwrite its successor.
 
 use std::time::Duration;
 
@@ -85,16 +89,45 @@ pub enum Op {
     },
 }
 
-/// Commands applied in order, as one pipeline.
+/// What a fenced batch is checked against: the lease key of its underlying and the
+/// value it must hold, `<token> <holder>` (`crate::lease`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// `massive:lease:<symbol>`.
+    pub lease_key: String,
+    /// The value the writer was granted.
+    pub value: String,
+}
+
+/// Commands applied in order, as one pipeline; or, when fenced, as one atomic step
+/// that runs only while the writer holds its lease.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
     ops: Vec<Op>,
+    fence: Option<Fence>,
 }
 
 impl Batch {
     /// An empty batch.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty batch that the store applies only if `fence.lease_key` still holds
+    /// `fence.value`, checked and written atomically (a Lua script on Redis), and
+    /// otherwise refuses whole with [`StoreError::Fenced`](crate::StoreError::Fenced).
+    /// `None` is an ordinary batch. In a cluster every key of a fenced batch must
+    /// share the lease's hash slot (`crate::keys`).
+    pub fn fenced(fence: Option<Fence>) -> Self {
+        Self {
+            ops: Vec::new(),
+            fence,
+        }
+    }
+
+    /// The fence the batch is checked against, if any.
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_ref()
     }
 
     /// Appends a command.

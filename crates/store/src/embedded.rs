@@ -140,6 +140,16 @@ impl EmbeddedStore {
         let unix_ms = unix_ms(SystemTime::now());
         let mut ks = self.lock();
         ks.sweep(now, SWEEP_PER_CALL.saturating_add(batch.len()));
+        if let Some(fence) = batch.fence() {
+            // Checked under the same lock as the writes: atomic, as on Redis.
+            let held = match ks.live(&fence.lease_key, now).map(|e| &e.value) {
+                Some(Value::Str(value)) => value == &fence.value,
+                _ => false,
+            };
+            if !held {
+                return Err(StoreError::Fenced);
+            }
+        }
         let mut first_error = None;
         for (index, op) in batch.ops().iter().enumerate() {
             if let Err(e) = ks.apply(op, now, unix_ms) {

@@ -6,14 +6,16 @@
 //! | `epoch:<epoch_id>:strikes` | ZSET: contract id → strike | same |
 //! | `epoch:<epoch_id>:expirations` | ZSET: `YYYY-MM-DD` → `YYYYMMDD` | same |
 //! | `epoch:<epoch_id>:expiration:<YYYY-MM-DD>` | ZSET: contract id → strike, that expiration's contracts | same |
-//! | `epoch:<epoch_id>:meta` | HASH: `underlying`, `reason`, `started`, `contracts`, `previous` | same |
+//! | `epoch:<epoch_id>:meta` | HASH: `underlying`, `reason`, `started`, `contracts`, `previous`, `lease` | same |
 //! | `massive:epoch:current:<symbol>` | STRING: the active epoch id | none |
 //! | `massive:heatmap:snapshot:<symbol>` | STRING (JSON) | 5 s |
 //! | `massive:gex:snapshot:<symbol>` | STRING (JSON): dealer GEX | 5 s |
 //! | `massive:gex:history:<symbol>` | STREAM: the day's GEX timeline, capped (`XADD MAXLEN ~`) | none |
+//! | `massive:service:status:<symbol>` | STRING (JSON): the status of the service that writes `<symbol>` | 5 s |
+//! | `massive:lease:<symbol>` | STRING: `<token> <holder>`, the ingestion lease | the lease's TTL |
+//! | `massive:lease:term:<symbol>` | HASH: `token` (the last one granted), `holder`, `released` | none |
 //! | `massive:heatmap:updates:<symbol>` | pub/sub channel, not a key: heatmap updates | — |
 //! | `massive:gex:updates:<symbol>` | pub/sub channel, not a key: GEX updates | — |
-//! | `massive:service:status` | STRING (JSON): the service's status | 5 s |
 //!
 //! `<epoch_id>` is the engine's id (`SPX-20261124-0003`) and `<contract_id>` the
 //! Massive ticker (`O:SPXW261124C06850000`). The geometry ZSETs answer the two
@@ -21,14 +23,19 @@
 //! `strikes`, or on one expiration's set) and "which expirations" (`expirations`,
 //! ordered by date because the score is the date as a number).
 //!
-//! # Redis Cluster
+//! # Redis Cluster: one hash slot per underlying
 //!
-//! With [`KeySchema::cluster`] the epoch id is written as a hash tag,
-//! `epoch:{SPX-20261124-0003}:contract:…`, so every key of an epoch lands in one hash
-//! slot and its full write is one slot's pipeline. It is off by default, so a single
-//! Redis holds exactly the design's key names; turn it on for a cluster. The `current`,
-//! snapshot, GEX history keys and the updates channel are per symbol, each written
-//! alone, and need no tag.
+//! With [`KeySchema::cluster`] every key of an underlying carries its symbol as a hash
+//! tag: `epoch:{SPX}-20261124-0003:contract:…`, `massive:epoch:current:{SPX}`,
+//! `massive:lease:{SPX}`, and so on (the epoch id still reads whole, with braces
+//! round its symbol). So every write of an underlying (an epoch's records, the
+//! pointer, the snapshots, the history, the status) lives in the same slot as the
+//! lease it is checked against, and one Lua script can check the lease and write
+//! (`crate::lease`); Redis Cluster runs a script only when all its keys share a slot.
+//! The price is that one underlying's keys sit on one master: the unit of scale is
+//! the underlying, which is also the unit of ownership (one writer each). Pub/sub
+//! channels are not keys and keep their names. Off by default, so a single Redis
+//! holds exactly the names above.
 
 use chainboard_model::{ContractKey, EpochId, Underlying};
 use jiff::civil::Date;
@@ -41,9 +48,21 @@ pub struct KeySchema {
 }
 
 impl KeySchema {
+    /// The symbol as it appears in `symbol`'s keys: `SPX`, or `{SPX}` in a cluster.
+    fn tag(&self, symbol: Underlying) -> String {
+        if self.cluster {
+            format!("{{{symbol}}}")
+        } else {
+            symbol.to_string()
+        }
+    }
+
     fn epoch(&self, epoch: &EpochId) -> String {
         if self.cluster {
-            format!("epoch:{{{epoch}}}")
+            // `SPX-20261124-0003` with braces round its symbol, which it starts with.
+            let id = epoch.to_string();
+            let rest = id.get(epoch.underlying.as_str().len()..).unwrap_or_default();
+            format!("epoch:{{{}}}{rest}", epoch.underlying)
         } else {
             format!("epoch:{epoch}")
         }
@@ -87,41 +106,52 @@ impl KeySchema {
 
     /// `massive:epoch:current:<symbol>`.
     pub fn current(&self, symbol: Underlying) -> String {
-        format!("massive:epoch:current:{symbol}")
+        format!("massive:epoch:current:{}", self.tag(symbol))
     }
 
     /// `massive:heatmap:snapshot:<symbol>`.
     pub fn heatmap_snapshot(&self, symbol: Underlying) -> String {
-        format!("massive:heatmap:snapshot:{symbol}")
+        format!("massive:heatmap:snapshot:{}", self.tag(symbol))
     }
 
     /// `massive:gex:snapshot:<symbol>`.
     pub fn gex_snapshot(&self, symbol: Underlying) -> String {
-        format!("massive:gex:snapshot:{symbol}")
+        format!("massive:gex:snapshot:{}", self.tag(symbol))
     }
 
-    /// `massive:heatmap:updates:<symbol>`: a pub/sub channel, not a key.
+    /// `massive:heatmap:updates:<symbol>`: a pub/sub channel, not a key (no tag).
     pub fn heatmap_updates(&self, symbol: Underlying) -> String {
         format!("massive:heatmap:updates:{symbol}")
     }
 
-    /// `massive:gex:updates:<symbol>`: a pub/sub channel, not a key.
+    /// `massive:gex:updates:<symbol>`: a pub/sub channel, not a key (no tag).
     pub fn gex_updates(&self, symbol: Underlying) -> String {
         format!("massive:gex:updates:{symbol}")
     }
 
-    /// `massive:service:status`: the running service's status (JSON,
-    /// `ServiceStatus` of `chainboard-server`), for processes that serve the board
-    /// without running ingestion. One per Redis (database): one service's
-    /// underlyings publish to one Redis; two services on one database would
-    /// overwrite each other's status.
-    pub fn service_status(&self) -> String {
-        "massive:service:status".to_owned()
+    /// `massive:service:status:<symbol>`: the status (JSON, `ServiceStatus` of
+    /// `chainboard-server`) of the service that writes `symbol`, for processes that
+    /// serve the board without running ingestion. Per underlying, because each
+    /// underlying may have its own writer, and because the write is checked against
+    /// that underlying's lease.
+    pub fn service_status(&self, symbol: Underlying) -> String {
+        format!("massive:service:status:{}", self.tag(symbol))
     }
 
     /// `massive:gex:history:<symbol>`.
     pub fn gex_history(&self, symbol: Underlying) -> String {
-        format!("massive:gex:history:{symbol}")
+        format!("massive:gex:history:{}", self.tag(symbol))
+    }
+
+    /// `massive:lease:<symbol>`: who may write `symbol` now (`crate::lease`).
+    pub fn lease(&self, symbol: Underlying) -> String {
+        format!("massive:lease:{}", self.tag(symbol))
+    }
+
+    /// `massive:lease:term:<symbol>`: the last lease token granted for `symbol`, to
+    /// whom, and whether it was released (`crate::lease`).
+    pub fn lease_term(&self, symbol: Underlying) -> String {
+        format!("massive:lease:term:{}", self.tag(symbol))
     }
 }
 
@@ -163,21 +193,54 @@ mod tests {
         assert_eq!(k.gex_snapshot(ndx), "massive:gex:snapshot:NDX");
         assert_eq!(k.heatmap_updates(ndx), "massive:heatmap:updates:NDX");
         assert_eq!(k.gex_history(ndx), "massive:gex:history:NDX");
-        // Per symbol: a cluster schema spells them the same.
+        assert_eq!(k.service_status(ndx), "massive:service:status:NDX");
+        assert_eq!(k.lease(ndx), "massive:lease:NDX");
+        assert_eq!(k.lease_term(ndx), "massive:lease:term:NDX");
+        // Channels are not keys: a cluster schema spells them the same.
         let cluster = KeySchema { cluster: true };
-        assert_eq!(cluster.gex_history(ndx), k.gex_history(ndx));
         assert_eq!(cluster.heatmap_updates(ndx), k.heatmap_updates(ndx));
     }
 
+    /// The hash tag Redis Cluster hashes: the text between the first `{` and the
+    /// next `}`, when that is not empty.
+    fn hash_tag(key: &str) -> &str {
+        key.find('{')
+            .and_then(|open| {
+                let rest = &key[open + 1..];
+                rest.find('}')
+                    .filter(|&close| close > 0)
+                    .map(|close| &rest[..close])
+            })
+            .unwrap_or(key)
+    }
+
     #[test]
-    fn cluster_keys_share_a_hash_tag() {
+    fn every_key_of_an_underlying_shares_its_hash_tag() {
         let k = KeySchema { cluster: true };
         let c = ContractKey::parse("O:SPXW261124C06850000").expect("ticker");
+        let spx = Underlying::new("SPX").expect("SPX");
         assert_eq!(
             k.contract(&id(), &c),
-            "epoch:{SPX-20261124-0003}:contract:O:SPXW261124C06850000"
+            "epoch:{SPX}-20261124-0003:contract:O:SPXW261124C06850000"
         );
-        assert_eq!(k.meta(&id()), "epoch:{SPX-20261124-0003}:meta");
+        assert_eq!(k.meta(&id()), "epoch:{SPX}-20261124-0003:meta");
+        let keys = [
+            k.contract(&id(), &c),
+            k.meta(&id()),
+            k.strikes(&id()),
+            k.expirations(&id()),
+            k.expiration(&id(), date(2026, 11, 24)),
+            k.current(spx),
+            k.heatmap_snapshot(spx),
+            k.gex_snapshot(spx),
+            k.gex_history(spx),
+            k.service_status(spx),
+            k.lease(spx),
+            k.lease_term(spx),
+        ];
+        for key in &keys {
+            assert_eq!(hash_tag(key), "SPX", "{key}");
+        }
     }
 
     #[test]

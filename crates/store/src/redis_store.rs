@@ -40,17 +40,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{
     AsyncConnectionConfig, Client, Cmd, ConnectionAddr, ErrorKind, FromRedisValue, Pipeline,
-    ProtocolVersion, PushInfo, PushKind, RedisError, Value,
+    ProtocolVersion, PushInfo, PushKind, RedisError, Script, Value,
 };
 use tokio::sync::broadcast;
 
-use crate::batch::{Batch, Op};
+use crate::batch::{Batch, Fence, Op};
+use crate::lease::{self, Acquired, LeaseGrant};
 use crate::store::{
     KeyType, SUBSCRIPTION_CAPACITY, StoreError, StreamEntry, Subscription, Ttl, ttl_millis,
 };
@@ -145,6 +146,9 @@ impl RedisStore {
 
     /// Sends every command of `batch` in one pipeline. See [`crate::Store::apply`].
     pub async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        if let Some(fence) = batch.fence() {
+            return self.apply_fenced(fence, batch.ops()).await;
+        }
         if batch.is_empty() {
             return Ok(());
         }
@@ -200,6 +204,101 @@ impl RedisStore {
             pipe.ignore();
         }
         self.exec(&pipe).await
+    }
+
+    /// Runs `ops` as one script that first checks `fence` (`crate::lease`).
+    async fn apply_fenced(&self, fence: &Fence, ops: &[Op]) -> Result<(), StoreError> {
+        static FENCED: LazyLock<Script> = LazyLock::new(|| Script::new(lease::FENCED));
+        let (keys, args) = lease::fenced_args(fence, ops);
+        let mut invocation = FENCED.prepare_invoke();
+        for key in keys {
+            invocation.key(key);
+        }
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let mut conn = self.manager.clone();
+        let call = async {
+            match invocation.invoke_async::<()>(&mut conn).await {
+                Err(e) if e.is_connection_refusal() => invocation.invoke_async(&mut conn).await,
+                result => result,
+            }
+        };
+        within(self.options.deadline(ops.len()), call).await
+    }
+
+    /// Takes `symbol`'s lease for `holder` if nobody holds it (`crate::lease`).
+    pub async fn acquire_lease(
+        &self,
+        lease_key: &str,
+        term_key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Acquired, StoreError> {
+        static ACQUIRE: LazyLock<Script> = LazyLock::new(|| Script::new(lease::ACQUIRE));
+        let mut invocation = ACQUIRE.prepare_invoke();
+        invocation
+            .key(lease_key)
+            .key(term_key)
+            .arg(lease::holder_name(holder))
+            .arg(ttl_millis(ttl));
+        let (token, value, took_over): (u64, String, u8) = self.invoke(&invocation).await?;
+        Ok(if token == 0 {
+            Acquired::Held(value)
+        } else {
+            Acquired::Granted(LeaseGrant {
+                token,
+                took_over: took_over == 1,
+                fence: Fence {
+                    lease_key: lease_key.to_owned(),
+                    value,
+                },
+            })
+        })
+    }
+
+    /// Extends `grant`'s lease to `ttl` from now; `false` if it is no longer ours.
+    pub async fn renew_lease(&self, grant: &LeaseGrant, ttl: Duration) -> Result<bool, StoreError> {
+        static RENEW: LazyLock<Script> = LazyLock::new(|| Script::new(lease::RENEW));
+        let mut invocation = RENEW.prepare_invoke();
+        invocation
+            .key(&grant.fence.lease_key)
+            .arg(&grant.fence.value)
+            .arg(ttl_millis(ttl));
+        let renewed: u8 = self.invoke(&invocation).await?;
+        Ok(renewed == 1)
+    }
+
+    /// Gives `grant`'s lease up, marking it released in `term_key`; `false` if it
+    /// was no longer ours.
+    pub async fn release_lease(
+        &self,
+        grant: &LeaseGrant,
+        term_key: &str,
+    ) -> Result<bool, StoreError> {
+        static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(lease::RELEASE));
+        let mut invocation = RELEASE.prepare_invoke();
+        invocation
+            .key(&grant.fence.lease_key)
+            .key(term_key)
+            .arg(&grant.fence.value);
+        let released: u8 = self.invoke(&invocation).await?;
+        Ok(released == 1)
+    }
+
+    /// Runs a script; retries once if the connection was refused (nothing was sent).
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.manager.clone();
+        let call = async {
+            match invocation.invoke_async(&mut conn).await {
+                Err(e) if e.is_connection_refusal() => invocation.invoke_async(&mut conn).await,
+                result => result,
+            }
+        };
+        within(self.options.deadline(1), call).await
     }
 
     /// `GET key`.
@@ -399,6 +498,9 @@ async fn within<T>(
 /// Sorts a redis-rs error into what the caller must do about it.
 fn classify(e: RedisError) -> StoreError {
     use redis::RetryMethod;
+    if e.code() == Some("FENCED") {
+        return StoreError::Fenced;
+    }
     match e.kind() {
         // Connection refused/reset/closed, timeouts, and a broken stream the manager
         // replaces: the server is away, not wrong.

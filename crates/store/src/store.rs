@@ -21,6 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::batch::Batch;
 use crate::embedded::EmbeddedStore;
+use crate::lease::{Acquired, LeaseGrant};
 use crate::redis_store::{RedisOptions, RedisStore};
 
 /// Why a store call failed.
@@ -38,6 +39,14 @@ pub enum StoreError {
     /// The store URL cannot be used (bad syntax, unsupported scheme).
     #[error("bad store URL: {0}")]
     BadUrl(String),
+    /// A fenced batch was refused whole: its writer no longer holds the underlying's
+    /// lease (`crate::lease`). The writer must stop writing that underlying.
+    #[error("refused: this writer no longer holds the lease")]
+    Fenced,
+    /// The store cannot do this (leases need Redis: the embedded store lives in one
+    /// process and has nobody to share an underlying with).
+    #[error("not supported by this store: {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -222,7 +231,9 @@ impl Store {
     /// Runs every command of `batch` in order, as one pipeline (not a transaction).
     ///
     /// As in a Redis pipeline, a rejected command does not stop the ones after it;
-    /// the first rejection is returned once all have run.
+    /// the first rejection is returned once all have run. A fenced batch
+    /// ([`Batch::fenced`]) runs only if its fence holds, checked atomically with the
+    /// writes, and is otherwise refused whole with [`StoreError::Fenced`].
     pub async fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         dispatch!(self, s => s.apply(batch))
     }
@@ -281,6 +292,41 @@ impl Store {
     /// lives as long as the subscription.
     pub async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
         dispatch!(self, s => s.subscribe(channel))
+    }
+
+    /// Takes the lease `lease_key` (with its term `term_key`) for `holder` for `ttl`,
+    /// unless someone holds it (`crate::lease`). Redis only.
+    pub async fn acquire_lease(
+        &self,
+        lease_key: &str,
+        term_key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Acquired, StoreError> {
+        match self {
+            Store::Redis(s) => s.acquire_lease(lease_key, term_key, holder, ttl).await,
+            Store::Embedded(_) => Err(StoreError::Unsupported("leases need Redis")),
+        }
+    }
+
+    /// Extends `grant` to `ttl` from now; `false` if it is no longer ours. Redis only.
+    pub async fn renew_lease(&self, grant: &LeaseGrant, ttl: Duration) -> Result<bool, StoreError> {
+        match self {
+            Store::Redis(s) => s.renew_lease(grant, ttl).await,
+            Store::Embedded(_) => Err(StoreError::Unsupported("leases need Redis")),
+        }
+    }
+
+    /// Gives `grant` up; `false` if it was no longer ours. Redis only.
+    pub async fn release_lease(
+        &self,
+        grant: &LeaseGrant,
+        term_key: &str,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Redis(s) => s.release_lease(grant, term_key).await,
+            Store::Embedded(_) => Err(StoreError::Unsupported("leases need Redis")),
+        }
     }
 
     /// `PING`: whether the store answers now.

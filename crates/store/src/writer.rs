@@ -33,6 +33,14 @@
 //! pings with jittered backoff until the store answers, discards what queued meanwhile
 //! (it is superseded), and asks every engine's handle for a full rewrite of its current
 //! epoch. Ingestion and models never notice beyond the health flag.
+//!
+//! # Leases
+//!
+//! Started with [`spawn_fenced`], every batch is for one underlying and fenced by its
+//! lease ([`crate::lease`]): the epoch's chunks, the pointer, the hydration flushes,
+//! the TTL refreshes. A batch the store refuses because the lease was lost is dropped
+//! and counted ([`Fences::refused`]), not retried: it is not an outage, and whoever
+//! holds the leases stops this writer.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -48,7 +56,8 @@ use tokio::sync::mpsc;
 
 use crate::batch::{Batch, Op};
 use crate::keys::{KeySchema, date_score};
-use crate::store::Store;
+use crate::lease::Fences;
+use crate::store::{Store, StoreError};
 
 /// Contracts per batch when an epoch is written: a few hundred kilobytes of commands
 /// at a time rather than a whole board's.
@@ -186,8 +195,17 @@ struct EngineSide {
     full_owed: bool,
 }
 
-/// Starts the writer task on the current tokio runtime.
+/// Starts the writer task on the current tokio runtime, as its store's only writer.
 pub fn spawn(store: Store, config: WriterConfig) -> (WriterHandle, tokio::task::JoinHandle<()>) {
+    spawn_fenced(store, config, Fences::none())
+}
+
+/// Starts the writer task with every write fenced by `fences` (see the module docs).
+pub fn spawn_fenced(
+    store: Store,
+    config: WriterConfig,
+    fences: Fences,
+) -> (WriterHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(config.queue.max(1));
     let health = Arc::new(StoreHealth::default());
     let task = Writer {
@@ -195,6 +213,7 @@ pub fn spawn(store: Store, config: WriterConfig) -> (WriterHandle, tokio::task::
         config,
         health: health.clone(),
         live: FxHashMap::default(),
+        fences,
     };
     let join = tokio::spawn(task.run(rx));
     (
@@ -323,6 +342,7 @@ struct Writer {
     config: WriterConfig,
     health: Arc<StoreHealth>,
     live: FxHashMap<Underlying, LiveEpoch>,
+    fences: Fences,
 }
 
 impl Writer {
@@ -349,20 +369,26 @@ impl Writer {
             Msg::Epoch(w) => self.write_epoch(*w).await,
             Msg::Updates(u) => self.write_updates(u).await,
             Msg::Snapshot { symbol, json, ttl } => {
-                let mut b = Batch::new();
+                let mut b = self.fences.batch(symbol);
                 b.push(Op::Set {
                     key: self.config.schema.heatmap_snapshot(symbol),
                     value: json.to_string(),
                     ttl: Some(ttl),
                 });
-                self.apply(&b).await
+                self.apply(symbol, &b).await
             }
         }
     }
 
-    async fn apply(&self, batch: &Batch) -> bool {
+    /// Applies `batch` of `underlying`'s keys; false on an outage. A batch refused
+    /// for a lost lease is counted and dropped (see the module docs).
+    async fn apply(&self, underlying: Underlying, batch: &Batch) -> bool {
         match self.store.apply(batch).await {
             Ok(()) => true,
+            Err(StoreError::Fenced) => {
+                self.fences.refuse(underlying);
+                true
+            }
             Err(e) => {
                 self.health.fail(e.to_string());
                 false
@@ -374,7 +400,8 @@ impl Writer {
         let schema = self.config.schema;
         let ttl = self.config.ttl;
         let id = w.id;
-        let mut b = Batch::new();
+        let u = id.underlying;
+        let mut b = self.fences.batch(u);
         let mut by_expiration: FxHashMap<jiff::civil::Date, Vec<(f64, String)>> =
             FxHashMap::default();
         let mut strikes = Vec::with_capacity(w.records.len());
@@ -383,10 +410,10 @@ impl Writer {
             // The contracts go in batches of EPOCH_CHUNK: a whole board's commands at
             // once (about 40 MB for SPX and NDX) would be memory the allocator keeps.
             if i > 0 && i % EPOCH_CHUNK == 0 {
-                if !self.apply(&b).await {
+                if !self.apply(u, &b).await {
                     return false;
                 }
-                b = Batch::new();
+                b = self.fences.batch(u);
             }
             let key = schema.contract(&id, &r.id);
             match self.config.format {
@@ -445,23 +472,26 @@ impl Writer {
         if let Some(p) = w.previous {
             fields.push(("previous", p.to_string()));
         }
+        if let Some(fence) = self.fences.get(u) {
+            fields.push(("lease", fence.value.clone()));
+        }
         b.push(Op::Del { key: meta.clone() });
         b.push(Op::HSet {
             key: meta.clone(),
             fields,
         });
         b.push(Op::Expire { key: meta, ttl });
-        if !self.apply(&b).await {
+        if !self.apply(u, &b).await {
             return false;
         }
         // Only a complete board is pointed at.
-        let mut pointer = Batch::new();
+        let mut pointer = self.fences.batch(u);
         pointer.push(Op::Set {
             key: schema.current(id.underlying),
             value: id.to_string(),
             ttl: None,
         });
-        if !self.apply(&pointer).await {
+        if !self.apply(u, &pointer).await {
             return false;
         }
         self.health.epochs_written.fetch_add(1, Ordering::Relaxed);
@@ -492,7 +522,7 @@ impl Writer {
             return true;
         }
         let schema = self.config.schema;
-        let mut b = Batch::new();
+        let mut b = self.fences.batch(u.epoch.underlying);
         let mut fields_written = 0u64;
         for (r, mask) in &u.items {
             let key = schema.contract(&u.epoch, &r.id);
@@ -520,7 +550,7 @@ impl Writer {
                 }
             }
         }
-        if !self.apply(&b).await {
+        if !self.apply(u.epoch.underlying, &b).await {
             return false;
         }
         self.health.flushes.fetch_add(1, Ordering::Relaxed);
@@ -533,11 +563,13 @@ impl Writer {
         true
     }
 
+    /// Refreshes the live epochs' TTLs, one batch per underlying (a fenced batch
+    /// holds one underlying's keys).
     async fn refresh_ttls(&mut self) -> bool {
         let schema = self.config.schema;
         let ttl = self.config.ttl;
-        let mut b = Batch::new();
-        for l in self.live.values() {
+        for (&u, l) in &self.live {
+            let mut b = self.fences.batch(u);
             for c in &l.contracts {
                 b.push(Op::Expire {
                     key: schema.contract(&l.id, c),
@@ -557,8 +589,11 @@ impl Writer {
                     ttl,
                 });
             }
+            if !self.apply(u, &b).await {
+                return false;
+            }
         }
-        b.is_empty() || self.apply(&b).await
+        true
     }
 
     /// Waits for the store to answer, drops what queued meanwhile, and asks for full

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chainboard_model::{ContractKey, EpochId};
 use chainboard_store::{
-    Batch, EmbeddedStore, KeySchema, KeyType, Op, SUBSCRIPTION_CAPACITY, Store, StoreError,
+    Batch, EmbeddedStore, Fence, KeySchema, KeyType, Op, SUBSCRIPTION_CAPACITY, Store, StoreError,
     StreamEntry, Subscription, Ttl, embedded::SWEEP_PER_CALL,
 };
 use chainboard_testkit::redis::unique_prefix;
@@ -912,6 +912,87 @@ async fn epoch_keys_from_the_schema(s: Subject) {
     }
 }
 
+/// A fenced batch is applied whole while its lease key holds the writer's value, and
+/// refused whole (nothing written, nothing published) once it holds another's; long
+/// argument lists (more than Lua can unpack at once) are written completely.
+async fn fenced_batches_apply_only_under_the_lease(s: Subject) {
+    let (lease, hash, string) = (s.key("lease"), s.key("h"), s.key("s"));
+    let channel = s.key("updates");
+    let fence = Fence {
+        lease_key: lease.clone(),
+        value: "7 worker-a".to_owned(),
+    };
+    let fenced = |ops: Vec<Op>| {
+        let mut batch = Batch::fenced(Some(fence.clone()));
+        for op in ops {
+            batch.push(op);
+        }
+        batch
+    };
+    // No lease at all: refused.
+    let first = fenced(vec![set(&string, "a", None)]);
+    assert!(matches!(
+        s.store.apply(&first).await,
+        Err(StoreError::Fenced)
+    ));
+    assert_eq!(s.store.get(&string).await.expect("get"), None);
+
+    s.ok(vec![set(
+        &lease,
+        "7 worker-a",
+        Some(Duration::from_secs(60)),
+    )])
+    .await;
+    let mut sub = s.subscribe(&channel).await;
+    let mut members: Vec<(f64, String)> = (0..5_000)
+        .map(|i| (f64::from(i), format!("m{i}")))
+        .collect();
+    members.reverse();
+    let zset = s.key("z");
+    let batch = fenced(vec![
+        hset(&hash, &[("bid", "1.5"), ("ask", "1.7")]),
+        Op::ZAdd {
+            key: zset.clone(),
+            members,
+        },
+        set(&string, "b", Some(Duration::from_secs(60))),
+        publish(&channel, "hello"),
+    ]);
+    s.store
+        .apply(&batch)
+        .await
+        .expect("applied under the lease");
+    assert_eq!(
+        s.store.get(&string).await.expect("get").as_deref(),
+        Some("b")
+    );
+    assert_eq!(s.store.hgetall(&hash).await.expect("hgetall").len(), 2);
+    let zset_read = s.store.zrange_with_scores(&zset).await.expect("zrange");
+    assert_eq!(zset_read.len(), 5_000);
+    assert_eq!(zset_read[0], ("m0".to_owned(), 0.0));
+    assert_eq!(receive(&mut sub).await, "hello");
+
+    // A successor's lease: the same writer is refused, whole.
+    s.ok(vec![set(
+        &lease,
+        "8 worker-b",
+        Some(Duration::from_secs(60)),
+    )])
+    .await;
+    let late = fenced(vec![set(&string, "c", None), publish(&channel, "late")]);
+    assert!(matches!(
+        s.store.apply(&late).await,
+        Err(StoreError::Fenced)
+    ));
+    assert_eq!(
+        s.store.get(&string).await.expect("get").as_deref(),
+        Some("b")
+    );
+    assert_silent(&mut sub).await;
+    s.ok(vec![del(&lease), del(&hash), del(&string), del(&zset)])
+        .await;
+}
+
 macro_rules! on_both_stores {
     ($($check:ident),* $(,)?) => {
         mod embedded {
@@ -952,6 +1033,7 @@ on_both_stores!(
     streams_append_newest_first,
     streams_are_capped,
     streams_and_other_types_do_not_mix,
+    fenced_batches_apply_only_under_the_lease,
 );
 
 // ---------------------------------------------------------------------------------

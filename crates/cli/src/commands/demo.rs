@@ -14,6 +14,7 @@ use chainboard_fake::{FakeConfig, FakeMassive};
 use chainboard_massive::rest::ApiKey;
 use chainboard_service::ModelSettings;
 use chainboard_service::ingest::IngestConfig;
+use chainboard_service::worker::DEFAULT_LEASE_TTL;
 use chainboard_store::writer::WriterConfig;
 use url::Url;
 
@@ -87,9 +88,10 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             redis: args.redis.clone(),
             writer: WriterConfig::default(),
             models: ModelSettings::default(),
-            listen: args.http.listen,
+            listen: Some(args.http.listen),
             http: args.http.config()?,
             for_secs: args.for_secs,
+            lease_ttl: DEFAULT_LEASE_TTL,
         };
         println!(
             "simulated Massive at {} (faults: {}/_fake/…)",

@@ -1,7 +1,8 @@
 //! `chainboard inspect`: what an operator (or another process) sees in Redis, read
-//! from the store alone: the active epoch's meta, its counts, TTLs and a few records,
-//! then the models' keys: the heatmap and GEX snapshots (seq, TTL, levels) and the
-//! length of the GEX history stream.
+//! from the store alone: the active epoch and who holds its underlying's ingestion
+//! lease, the epoch's meta, counts, TTLs and a few records, then the models' keys:
+//! the heatmap and GEX snapshots (seq, TTL, levels) and the length of the GEX
+//! history stream.
 //!
 //! It reads exactly the keys a third-party reader would, through the same key schema,
 //! so it doubles as a check that the substrate is self-describing.
@@ -64,6 +65,16 @@ async fn inspect(args: &Args, symbol: Underlying) -> Result<ExitCode> {
         .with_context(|| format!("{} holds {current:?}", keys.current(symbol)))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{} -> {id}", keys.current(symbol))?;
+    let lease = keys.lease(symbol);
+    match store.get(&lease).await? {
+        // "<token> <holder>": the ingestion worker that writes the board.
+        Some(held) => writeln!(
+            out,
+            "{lease} -> {held} ({})",
+            ttl_text(store.pttl(&lease).await?)
+        )?,
+        None => writeln!(out, "{lease}: none (a single process, or no worker leads)")?,
+    }
     let meta = store.hgetall(&keys.meta(&id)).await?;
     if meta.is_empty() {
         writeln!(out, "  meta: missing (the epoch has expired)")?;

@@ -21,6 +21,7 @@ use chainboard_quant::exposure::DealerSign;
 use chainboard_service::ModelSettings;
 use chainboard_service::ingest::IngestConfig;
 use chainboard_service::publisher::PublisherConfig;
+use chainboard_service::worker::DEFAULT_LEASE_TTL;
 use chainboard_store::KeySchema;
 use chainboard_store::writer::{RecordFormat, WriterConfig};
 use url::Url;
@@ -111,8 +112,17 @@ pub(crate) struct Args {
     /// Entries kept in each `massive:gex:history:<symbol>` stream.
     #[arg(long, default_value_t = 23_400)]
     history_max: usize,
+    /// Milliseconds an ingestion lease lives without renewal (with `--redis`): a
+    /// standby worker takes the underlyings over within this plus one chain photo
+    /// of the leader's death. Renewed every third of it.
+    #[arg(long, default_value_t = DEFAULT_LEASE_TTL.as_millis() as u64)]
+    lease_ttl_ms: u64,
     #[command(flatten)]
     http: HttpArgs,
+    /// Serve no HTTP (with `--redis`): an ingestion worker only, for `chainboard
+    /// serve` processes to serve from Redis.
+    #[arg(long, requires = "redis")]
+    no_http: bool,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     for_secs: Option<f64>,
@@ -182,14 +192,24 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         redis: args.redis.clone(),
         writer,
         models: model_settings(args)?,
-        listen: args.http.listen,
+        listen: (!args.no_http).then_some(args.http.listen),
         http: args.http.config()?,
         for_secs: args.for_secs,
+        lease_ttl: lease_ttl(args.lease_ttl_ms)?,
     };
     runtime.block_on(async {
         let check = preflight(&config).await;
         service::run_service(config, settings, async { check }).await
     })
+}
+
+/// `--lease-ttl-ms`, checked: long enough for a renewal round trip at a third of it,
+/// short enough that a failover is not a coffee break.
+fn lease_ttl(ms: u64) -> Result<Duration> {
+    if !(300..=120_000).contains(&ms) {
+        bail!("--lease-ttl-ms: expected 300 to 120000 milliseconds, got {ms}");
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 /// `--symbols` as underlyings: trimmed, `I:` dropped, upper-cased, de-duplicated, at

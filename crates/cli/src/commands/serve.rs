@@ -23,6 +23,9 @@ pub(crate) struct Args {
     /// The Redis the service publishes to.
     #[arg(long, env = "REDIS_URL")]
     redis: String,
+    /// The service spells its keys for Redis Cluster (`run --redis-cluster`).
+    #[arg(long)]
+    redis_cluster: bool,
     /// Underlyings to serve, comma-separated (those the service publishes).
     #[arg(long, value_delimiter = ',', default_value = "SPX")]
     symbols: Vec<String>,
@@ -42,11 +45,12 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         let config = ServeConfig {
             store,
             symbols,
-            // The snapshot keys and channels serve reads are spelled the same with
-            // or without `--redis-cluster`.
-            schema: KeySchema::default(),
+            schema: KeySchema {
+                cluster: args.redis_cluster,
+            },
             listen: args.http.listen,
             http,
+            leases: None,
         };
         let serving = Serving::start(config).await.map_err(|e| match e {
             chainboard_service::StartError::Listen { .. } => anyhow::anyhow!("{e} (--listen)"),

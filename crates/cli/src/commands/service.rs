@@ -1,5 +1,6 @@
-//! The service as `run` and `demo` run it: [`chainboard_service::Service`] started,
-//! stopped on Ctrl-C, SIGTERM or `--for-secs`, and summed up on stdout.
+//! The service as `run` and `demo` run it: [`chainboard_service::Service`] (or, over
+//! Redis, a [`chainboard_service::Worker`] that runs it while it holds the leases)
+//! started, stopped on Ctrl-C, SIGTERM or `--for-secs`, and summed up on stdout.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -9,11 +10,12 @@ use std::time::Duration;
 use anyhow::Result;
 use chainboard_analytics::ExpiryFilter;
 use chainboard_server::ServerConfig;
-use chainboard_service::ingest::{IngestConfig, IngestStatus};
-use chainboard_service::publisher::PublisherHandle;
-use chainboard_service::{ModelSettings, Service, ServiceConfig};
-use chainboard_store::Store;
-use chainboard_store::writer::{StoreHealth, WriterConfig};
+use chainboard_service::ingest::IngestConfig;
+use chainboard_service::{
+    ModelSettings, Service, ServiceConfig, StartError, Stopped, Worker, WorkerConfig,
+};
+use chainboard_store::writer::WriterConfig;
+use chainboard_store::{Fences, Store};
 
 /// What the service needs beyond ingestion's own config.
 #[derive(Debug)]
@@ -24,12 +26,14 @@ pub(crate) struct Settings {
     pub(crate) writer: WriterConfig,
     /// The models and their publisher.
     pub(crate) models: ModelSettings,
-    /// Where the HTTP server listens.
-    pub(crate) listen: SocketAddr,
+    /// Where the HTTP server listens; `None` for none (`--no-http`).
+    pub(crate) listen: Option<SocketAddr>,
     /// Its limits and access rules.
     pub(crate) http: ServerConfig,
     /// Stop after this long (default: until interrupted).
     pub(crate) for_secs: Option<f64>,
+    /// With Redis, how long an ingestion lease lives without renewal.
+    pub(crate) lease_ttl: Duration,
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, what systemd, Docker and Kubernetes send
@@ -54,7 +58,8 @@ pub(crate) async fn interrupted() {
 
 /// Runs the service until interrupted (Ctrl-C or SIGTERM, or `for_secs`), stops it
 /// and prints a summary. `before_start` runs once the store is open, before anything
-/// connects: `run` checks Massive there.
+/// connects: `run` checks Massive there. With Redis the process is an ingestion
+/// worker ([`Worker`]): it ingests only while it holds its underlyings' leases.
 pub(crate) async fn run_service(
     ingest: IngestConfig,
     settings: Settings,
@@ -70,32 +75,73 @@ pub(crate) async fn run_service(
         models: settings.models,
         listen: settings.listen,
         http: settings.http,
+        fences: Fences::none(),
     };
-    let mut service = Service::start(config).await.map_err(|e| match e {
-        chainboard_service::StartError::Listen { .. } => anyhow::anyhow!("{e} (--listen)"),
+    let listen_flag = |e: StartError| match e {
+        StartError::Listen { .. } => anyhow::anyhow!("{e} (--listen)"),
         e => e.into(),
-    })?;
-    println!("chainboard is serving http://{}/", service.address());
+    };
     let stop = async {
         match settings.for_secs {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
             None => interrupted().await,
         }
     };
-    tokio::pin!(stop);
-    let outcome = tokio::select! {
-        () = &mut stop => Ok(()),
-        result = service.ingestion_ended() => result.map_err(anyhow::Error::from),
+    if settings.redis.is_none() {
+        let mut service = Service::start(config).await.map_err(listen_flag)?;
+        if let Some(address) = service.address() {
+            println!("chainboard is serving http://{address}/");
+        }
+        let outcome = tokio::select! {
+            () = stop => Ok(()),
+            result = service.ingestion_ended() => result.map_err(anyhow::Error::from),
+        };
+        let stopped = service.stop().await;
+        summary(&stopped);
+        return outcome.map(|()| ExitCode::SUCCESS);
+    }
+    let config = WorkerConfig {
+        service: config,
+        holder: holder_name(),
+        lease_ttl: settings.lease_ttl,
     };
-    let (publisher, health) = (service.publisher().clone(), service.store_health().clone());
-    let stopped = service.stop().await;
-    summary(&stopped.status, &health, &publisher);
-    println!("store flushed={}", stopped.flushed);
+    let holder = config.holder.clone();
+    let mut worker = Worker::start(config).await.map_err(listen_flag)?;
+    match worker.address() {
+        Some(address) => println!("chainboard is serving http://{address}/"),
+        None => println!("chainboard ingestion worker {holder} (no HTTP)"),
+    }
+    let outcome = tokio::select! {
+        () = stop => Ok(()),
+        result = worker.ended() => result.map_err(anyhow::Error::from),
+    };
+    let stopped = worker.stop().await;
+    if let Some(last) = &stopped.last_term {
+        summary(last);
+    }
+    let l = &stopped.leases;
+    println!(
+        "lease holder={} role={} terms={} takeovers={} lost={} fenced_writes={}",
+        l.holder, l.role, l.terms, l.takeovers, l.lost, l.fenced_writes
+    );
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
-fn summary(status: &IngestStatus, health: &StoreHealth, publisher: &PublisherHandle) {
-    for b in &status.boards {
+/// This process's name in the leases: `host:pid`, so a log line or `inspect` names
+/// the machine and the process that holds an underlying.
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+fn summary(stopped: &Stopped) {
+    let (health, publisher) = (&stopped.store, &stopped.publisher);
+    for b in &stopped.status.boards {
         println!(
             "{} epoch={} contracts={} quotes={} trades={} geometry_miss={}",
             b.underlying,
@@ -136,4 +182,5 @@ fn summary(status: &IngestStatus, health: &StoreHealth, publisher: &PublisherHan
         published.skipped.load(Ordering::Relaxed),
         published.errors.load(Ordering::Relaxed),
     );
+    println!("store flushed={}", stopped.flushed);
 }

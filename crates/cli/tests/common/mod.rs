@@ -1,4 +1,5 @@
-//! A `chainboard demo` for the tests that drive the service from outside.
+//! The processes the tests drive from outside: a `chainboard demo`, a throwaway
+//! `redis-server`, and `chainboard fake-massive`.
 
 #![allow(clippy::unwrap_used, dead_code)] // a fixture that fails to start is a failed test
 
@@ -187,5 +188,52 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The fake Massive binary on a free port; killed on drop.
+pub(crate) struct Fake {
+    child: Child,
+    pub(crate) rest_url: String,
+    pub(crate) ws_url: String,
+}
+
+impl Fake {
+    pub(crate) fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+            .args([
+                "fake-massive",
+                "--listen",
+                "127.0.0.1:0",
+                "--symbols",
+                "SPX",
+            ])
+            .args(["--api-key", "cli-key"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "fake Massive listening: --rest-url http://… --ws-url ws://… --api-key …"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let after = |flag: &str| {
+            let i = words.iter().position(|w| *w == flag).unwrap();
+            words[i + 1].to_owned()
+        };
+        Self {
+            rest_url: after("--rest-url"),
+            ws_url: after("--ws-url"),
+            child,
+        }
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

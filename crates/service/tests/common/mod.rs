@@ -10,8 +10,8 @@ use chainboard_massive::rest::ApiKey;
 use chainboard_model::Underlying;
 use chainboard_server::ServerConfig;
 use chainboard_service::{IngestConfig, ModelSettings, Service, ServiceConfig};
-use chainboard_store::Store;
 use chainboard_store::writer::WriterConfig;
+use chainboard_store::{Fences, Store};
 use url::Url;
 
 const KEY: &str = "test-key";
@@ -54,10 +54,16 @@ pub(crate) async fn service(fake: &FakeMassive, store: Store) -> Service {
         store,
         writer: WriterConfig::default(),
         models: ModelSettings::default(),
-        listen: listen(),
+        listen: Some(listen()),
         http: ServerConfig::for_listen(listen()),
+        fences: Fences::none(),
     };
     Service::start(config).await.expect("the service starts")
+}
+
+/// Where `service` serves HTTP (these tests always give it an address).
+pub(crate) fn address(service: &Service) -> SocketAddr {
+    service.address().expect("the service listens")
 }
 
 /// A GET's status and body (status 0 and the error when it did not answer).
