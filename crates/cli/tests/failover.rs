@@ -14,114 +14,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chainboard_store::Store;
-use common::{Fake, Redis};
+use common::{Fake, LEASE_TTL, Process, Redis};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The lease TTL the workers run with: short, so the tests are quick.
-const LEASE_TTL: Duration = Duration::from_millis(2_000);
 /// Generous: a debug build on a shared CI machine, a full SPX chain per photo.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A `chainboard` process serving HTTP on a free port; killed on drop.
-struct Process {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Process {
-    /// Starts `chainboard args…`, waiting for the line that names its address.
-    fn start(name: &str, args: &[&str]) -> Self {
-        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("failover-{name}-{}.log", std::process::id()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
-            .args(args)
-            .args(["--listen", "127.0.0.1:0"])
-            .env_remove("MASSIVE_API_KEY")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().unwrap().unwrap();
-            // "chainboard is serving http://127.0.0.1:…/"
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                break url.trim_end_matches('/').to_owned();
-            }
-        };
-        // The rest of stdout is drained so the process never blocks writing it.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        Self { child, url, log }
-    }
-
-    /// An ingestion worker for SPX on `fake`, writing to `redis`.
-    fn worker(name: &str, fake: &Fake, redis: &Redis) -> Self {
-        let ttl = LEASE_TTL.as_millis().to_string();
-        Self::start(
-            name,
-            &[
-                "run",
-                "--rest-url",
-                &fake.rest_url,
-                "--ws-url",
-                &fake.ws_url,
-                "--api-key",
-                "cli-key",
-                "--symbols",
-                "SPX",
-                "--redis",
-                &redis.url,
-                "--lease-ttl-ms",
-                &ttl,
-            ],
-        )
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -{signal} {pid}");
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// A sample of its `/metrics`, if it answers.
-    async fn metric(&self, name: &str) -> Option<f64> {
-        let body = reqwest::get(format!("{}/metrics", self.url))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        body.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        // A stopped process must be resumed to die of anything but SIGKILL; SIGKILL
-        // is what this sends.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// What the store says of SPX: the pointer, its epoch's meta, the heatmap's seq and
 /// epoch.

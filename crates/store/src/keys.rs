@@ -61,7 +61,9 @@ impl KeySchema {
         if self.cluster {
             // `SPX-20261124-0003` with braces round its symbol, which it starts with.
             let id = epoch.to_string();
-            let rest = id.get(epoch.underlying.as_str().len()..).unwrap_or_default();
+            let rest = id
+                .get(epoch.underlying.as_str().len()..)
+                .unwrap_or_default();
             format!("epoch:{{{}}}{rest}", epoch.underlying)
         } else {
             format!("epoch:{epoch}")

@@ -8,9 +8,20 @@
 //! to clone and shared by every task, that replaces itself when it breaks — so the
 //! writer keeps one [`RedisStore`] for the life of the process and never rebuilds it.
 //! fred is capable too, but larger than this use (pools, routers, its own reconnect
-//! policy) when what we want is one connection and explicit pipelines. Redis
-//! Cluster, when we get there, is redis-rs's `cluster-async` feature; the key schema
-//! already puts an epoch's keys in one slot.
+//! policy) when what we want is one connection and explicit pipelines.
+//!
+//! # Redis Cluster
+//!
+//! [`RedisStore::connect_cluster`] speaks to a cluster through redis-rs's own cluster
+//! client (`cluster-async`), for the same reasons: it is the maintained one, it
+//! follows `MOVED` and `ASK` redirections, refreshes its slot map when a node fails
+//! over, and resubscribes a subscription's channels after a reconnect. What a
+//! cluster asks of the writes is that each pipeline or script stays in one hash
+//! slot: the key schema puts every key of an underlying in one slot
+//! ([`crate::keys`]), and under leases every write is a per-underlying script. A
+//! subscription gets a cluster client of its own (a push sender is per client);
+//! classic pub/sub is broadcast to every node, so any node delivers every message.
+//! `SCAN` would have to walk every master and is not offered on a cluster.
 //!
 //! # Outages
 //!
@@ -40,13 +51,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
+use std::fmt;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
 use redis::{
-    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, ErrorKind, FromRedisValue, Pipeline,
-    ProtocolVersion, PushInfo, PushKind, RedisError, Script, Value,
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue,
+    IntoConnectionInfo, Pipeline, ProtocolVersion, PushInfo, PushKind, RedisError, RedisFuture,
+    Script, Value,
 };
 use tokio::sync::broadcast;
 
@@ -90,16 +105,12 @@ impl Default for RedisOptions {
     }
 }
 
-/// A Redis server behind an auto-reconnecting multiplexed connection. Clones share
-/// the connection.
+/// A Redis server behind an auto-reconnecting multiplexed connection, or a Redis
+/// Cluster behind redis-rs's cluster client. Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct RedisStore {
-    /// Cloned per call (an `Arc` inside); each clone sends on the same socket.
-    manager: ConnectionManager,
-    /// The same server and credentials, set to RESP3, for opening each subscription's
-    /// own connection (module docs). Behind an `Arc`, as the manager's state is, to
-    /// keep the store a few words to clone and move.
-    pubsub_client: Arc<Client>,
+    /// Where commands go.
+    link: Link,
     /// The URL without its password, computed once for logs.
     description: Arc<str>,
     /// Deadlines for each call.
@@ -132,11 +143,55 @@ impl RedisStore {
         // Lazy: no I/O here, so a Redis that is down now is not an error now.
         let manager = ConnectionManager::new_lazy_with_config(client, config).map_err(bad_url)?;
         Ok(Self {
-            manager,
-            pubsub_client,
+            link: Link::Server {
+                manager,
+                pubsub_client,
+            },
             description,
             options,
         })
+    }
+
+    /// Prepares a Redis Cluster client over `seeds`, comma-separated node URLs (one
+    /// is enough: the client learns the others), without connecting: the first call
+    /// does, and a cluster that is down now is retried by the next call.
+    pub async fn connect_cluster(seeds: &str, options: RedisOptions) -> Result<Self, StoreError> {
+        let mut nodes = Vec::new();
+        for url in seeds.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let info = url
+                .into_connection_info()
+                .map_err(|e| StoreError::BadUrl(format!("{:?}: {e}", redact(url))))?;
+            nodes.push(info);
+        }
+        let Some(first) = seeds.split(',').map(str::trim).find(|u| !u.is_empty()) else {
+            return Err(StoreError::BadUrl("no cluster node given".to_owned()));
+        };
+        let client = cluster_client(&nodes, options)
+            .build()
+            .map_err(|e| StoreError::BadUrl(format!("{:?}: {e}", redact(seeds))))?;
+        let description = format!("redis cluster via {}", redact(first)).into();
+        Ok(Self {
+            link: Link::Cluster(Arc::new(ClusterLink {
+                nodes,
+                client,
+                connection: tokio::sync::OnceCell::new(),
+            })),
+            description,
+            options,
+        })
+    }
+
+    /// A connection to send on: the manager's, or the cluster's (connected on first
+    /// use, and again after a failed first connection).
+    async fn connection(&self) -> redis::RedisResult<Conn> {
+        match &self.link {
+            Link::Server { manager, .. } => Ok(Conn::Server(manager.clone())),
+            Link::Cluster(cluster) => cluster
+                .connection
+                .get_or_try_init(|| cluster.client.get_async_connection())
+                .await
+                .map(|c| Conn::Cluster(c.clone())),
+        }
     }
 
     /// The URL without its password.
@@ -217,8 +272,8 @@ impl RedisStore {
         for arg in args {
             invocation.arg(arg);
         }
-        let mut conn = self.manager.clone();
         let call = async {
+            let mut conn = self.connection().await?;
             match invocation.invoke_async::<()>(&mut conn).await {
                 Err(e) if e.is_connection_refusal() => invocation.invoke_async(&mut conn).await,
                 result => result,
@@ -291,8 +346,8 @@ impl RedisStore {
         &self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.manager.clone();
         let call = async {
+            let mut conn = self.connection().await?;
             match invocation.invoke_async(&mut conn).await {
                 Err(e) if e.is_connection_refusal() => invocation.invoke_async(&mut conn).await,
                 result => result,
@@ -350,6 +405,11 @@ impl RedisStore {
     /// `SCAN 0 MATCH pattern` until the cursor returns to 0; sorted, deduplicated
     /// (SCAN may return a key twice while the keyspace is rehashing).
     pub async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        if matches!(self.link, Link::Cluster(_)) {
+            return Err(StoreError::Unsupported(
+                "SCAN on a cluster (it would have to walk every master)",
+            ));
+        }
         let mut keys = BTreeSet::new();
         let mut cursor = 0_u64;
         loop {
@@ -413,25 +473,41 @@ impl RedisStore {
             }
             Ok::<(), Infallible>(())
         };
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.options.connect_timeout))
-            // Bounded below by `within`, like every other call.
-            .set_response_timeout(None)
-            .set_push_sender(forward);
-        let call = async {
-            let mut conn = self
-                .pubsub_client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            conn.subscribe(channel).await?;
-            Ok(conn)
-        };
         let deadline = self
             .options
             .connect_timeout
             .saturating_add(self.options.deadline(1));
-        let conn = within(deadline, call).await?;
-        Ok(Subscription::new(channel, messages, Some(conn)))
+        let held: Box<dyn std::any::Any + Send + Sync> = match &self.link {
+            Link::Server { pubsub_client, .. } => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(self.options.connect_timeout))
+                    // Bounded below by `within`, like every other call.
+                    .set_response_timeout(None)
+                    .set_push_sender(forward);
+                let call = async {
+                    let mut conn = pubsub_client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await?;
+                    conn.subscribe(channel).await?;
+                    Ok(conn)
+                };
+                Box::new(within(deadline, call).await?)
+            }
+            Link::Cluster(cluster) => {
+                let client = cluster_client(&cluster.nodes, self.options)
+                    .use_protocol(ProtocolVersion::RESP3)
+                    .push_sender(forward)
+                    .build()
+                    .map_err(classify)?;
+                let call = async {
+                    let mut conn = client.get_async_connection().await?;
+                    conn.subscribe(channel).await?;
+                    Ok(conn)
+                };
+                Box::new(within(deadline, call).await?)
+            }
+        };
+        Ok(Subscription::new(channel, messages, Some(held)))
     }
 
     /// `PING`.
@@ -442,8 +518,8 @@ impl RedisStore {
 
     /// Runs one command; retries once if the connection was refused (module docs).
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        let mut conn = self.manager.clone();
         let call = async {
+            let mut conn = self.connection().await?;
             match cmd.query_async(&mut conn).await {
                 Err(e) if e.is_connection_refusal() => cmd.query_async(&mut conn).await,
                 result => result,
@@ -455,14 +531,92 @@ impl RedisStore {
     /// Runs a pipeline whose replies are all ignored; retries once if the connection
     /// was refused (nothing was sent).
     async fn exec(&self, pipe: &Pipeline) -> Result<(), StoreError> {
-        let mut conn = self.manager.clone();
         let call = async {
+            let mut conn = self.connection().await?;
             match pipe.exec_async(&mut conn).await {
                 Err(e) if e.is_connection_refusal() => pipe.exec_async(&mut conn).await,
                 result => result,
             }
         };
         within(self.options.deadline(pipe.len()), call).await
+    }
+}
+
+/// Where a store's commands go.
+#[derive(Clone)]
+enum Link {
+    /// One server.
+    Server {
+        /// Cloned per call (an `Arc` inside); each clone sends on the same socket.
+        manager: ConnectionManager,
+        /// The same server and credentials, set to RESP3, for opening each
+        /// subscription's own connection (module docs). Behind an `Arc`, as the
+        /// manager's state is, to keep the store a few words to clone and move.
+        pubsub_client: Arc<Client>,
+    },
+    /// A Redis Cluster.
+    Cluster(Arc<ClusterLink>),
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Link::Server { .. } => f.write_str("Server"),
+            Link::Cluster(c) => write!(f, "Cluster({} seeds)", c.nodes.len()),
+        }
+    }
+}
+
+/// A cluster's client and its one shared connection.
+struct ClusterLink {
+    /// The seed nodes, for each subscription's own client.
+    nodes: Vec<ConnectionInfo>,
+    client: ClusterClient,
+    /// Made on first use and kept: it follows redirections, refreshes its slot map
+    /// and reconnects to nodes by itself. A failed first attempt leaves it unset,
+    /// so the next call tries again.
+    connection: tokio::sync::OnceCell<ClusterConnection>,
+}
+
+/// The cluster client's settings: our connect timeout; replies bounded per call by
+/// `within` instead, as on one server (module docs).
+fn cluster_client(nodes: &[ConnectionInfo], options: RedisOptions) -> ClusterClientBuilder {
+    ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(options.connect_timeout)
+        .response_timeout(Duration::from_secs(3_600))
+}
+
+/// One call's connection, either kind, so every call is written once.
+enum Conn {
+    Server(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Server(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Server(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Server(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
     }
 }
 

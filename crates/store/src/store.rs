@@ -118,16 +118,17 @@ pub struct Subscription {
     messages: broadcast::Receiver<String>,
     /// Messages lost by falling behind, so far.
     skipped: u64,
-    /// Redis: the dedicated connection the messages arrive on, held so it stays open
-    /// for as long as the subscription lives. `None` for the embedded store.
-    _connection: Option<redis::aio::MultiplexedConnection>,
+    /// Redis: the dedicated connection (or cluster client) the messages arrive on,
+    /// held so it stays open for as long as the subscription lives. `None` for the
+    /// embedded store.
+    _connection: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Subscription {
     pub(crate) fn new(
         channel: &str,
         messages: broadcast::Receiver<String>,
-        connection: Option<redis::aio::MultiplexedConnection>,
+        connection: Option<Box<dyn std::any::Any + Send + Sync>>,
     ) -> Self {
         Self {
             channel: channel.to_owned(),
@@ -226,6 +227,14 @@ impl Store {
                 .await
                 .map(Store::Redis),
         }
+    }
+
+    /// Opens a Redis Cluster store over `seeds` (comma-separated node URLs) with
+    /// [`RedisOptions::default`]; like [`Store::connect`], without I/O.
+    pub async fn connect_cluster(seeds: &str) -> Result<Store, StoreError> {
+        RedisStore::connect_cluster(seeds, RedisOptions::default())
+            .await
+            .map(Store::Redis)
     }
 
     /// Runs every command of `batch` in order, as one pipeline (not a transaction).

@@ -126,15 +126,21 @@ impl Drop for RedisServer {
 }
 
 /// A port nobody listened on a moment ago.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
 }
 
 /// Launches `redis-server` on `port` and waits for PING.
 fn spawn(port: u16) -> Result<Child, String> {
+    spawn_with(port, &[])
+}
+
+/// Launches `redis-server` on `port` with `extra` arguments and waits for PING.
+pub(crate) fn spawn_with(port: u16, extra: &[&str]) -> Result<Child, String> {
     let mut child = Command::new("redis-server")
         .args(["--port", &port.to_string()])
+        .args(extra)
         .args(["--bind", "127.0.0.1"])
         .args(["--save", ""])
         .args(["--appendonly", "no"])

@@ -86,6 +86,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         config.refresh_every = positive_secs("--refresh-secs", args.refresh_secs)?;
         let settings = Settings {
             redis: args.redis.clone(),
+            redis_cluster: false,
             writer: WriterConfig::default(),
             models: ModelSettings::default(),
             listen: Some(args.http.listen),

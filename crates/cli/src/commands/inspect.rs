@@ -26,7 +26,8 @@ pub(crate) struct Args {
     /// Records to print, nearest the middle strike of the nearest expiration.
     #[arg(long, default_value_t = 4)]
     records: usize,
-    /// Keys were written with Redis Cluster hash tags (`--redis-cluster` on `run`).
+    /// A Redis Cluster (`--redis` names one or more of its nodes, comma-separated),
+    /// whose keys carry hash tags (`--redis-cluster` on `run`).
     #[arg(long)]
     cluster: bool,
 }
@@ -46,7 +47,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
 }
 
 async fn inspect(args: &Args, symbol: Underlying) -> Result<ExitCode> {
-    let store = Store::connect(Some(&args.redis)).await?;
+    let store = if args.cluster {
+        Store::connect_cluster(&args.redis).await?
+    } else {
+        Store::connect(Some(&args.redis)).await?
+    };
     store
         .ping()
         .await

@@ -87,8 +87,11 @@ pub(crate) struct Args {
     /// Redis URL for the epoch substrate; without it, an embedded in-memory store.
     #[arg(long, env = "REDIS_URL")]
     redis: Option<String>,
-    /// Spell epoch keys with a hash tag (`epoch:{SPX-…}:…`) for Redis Cluster.
-    #[arg(long)]
+    /// `--redis` is a Redis Cluster (one or more of its nodes, comma-separated):
+    /// every key of an underlying carries its symbol as a hash tag
+    /// (`epoch:{SPX}-…`, `massive:epoch:current:{SPX}`), so its fenced writes stay
+    /// in one slot.
+    #[arg(long, requires = "redis")]
     redis_cluster: bool,
     /// Store each contract as one compact JSON string instead of a hash.
     #[arg(long)]
@@ -190,6 +193,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     };
     let settings = Settings {
         redis: args.redis.clone(),
+        redis_cluster: args.redis_cluster,
         writer,
         models: model_settings(args)?,
         listen: (!args.no_http).then_some(args.http.listen),

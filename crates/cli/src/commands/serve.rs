@@ -23,7 +23,8 @@ pub(crate) struct Args {
     /// The Redis the service publishes to.
     #[arg(long, env = "REDIS_URL")]
     redis: String,
-    /// The service spells its keys for Redis Cluster (`run --redis-cluster`).
+    /// `--redis` is a Redis Cluster (one or more of its nodes, comma-separated), as
+    /// for `run --redis-cluster`.
     #[arg(long)]
     redis_cluster: bool,
     /// Underlyings to serve, comma-separated (those the service publishes).
@@ -40,7 +41,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     crate::logging::init();
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let store = Store::connect(Some(&args.redis)).await?;
+        let store = if args.redis_cluster {
+            Store::connect_cluster(&args.redis).await?
+        } else {
+            Store::connect(Some(&args.redis)).await?
+        };
         let from = store.describe();
         let config = ServeConfig {
             store,

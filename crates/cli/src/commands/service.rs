@@ -22,6 +22,8 @@ use chainboard_store::{Fences, Store};
 pub(crate) struct Settings {
     /// Redis URL; `None` for the embedded store.
     pub(crate) redis: Option<String>,
+    /// `redis` names nodes of a Redis Cluster.
+    pub(crate) redis_cluster: bool,
     /// The epoch substrate's write-behind.
     pub(crate) writer: WriterConfig,
     /// The models and their publisher.
@@ -66,7 +68,10 @@ pub(crate) async fn run_service(
     before_start: impl std::future::Future<Output = Result<()>>,
 ) -> Result<ExitCode> {
     // A malformed URL fails now; a Redis that is down is retried by the writer.
-    let store = Store::connect(settings.redis.as_deref()).await?;
+    let store = match settings.redis.as_deref() {
+        Some(seeds) if settings.redis_cluster => Store::connect_cluster(seeds).await?,
+        url => Store::connect(url).await?,
+    };
     before_start.await?;
     let config = ServiceConfig {
         ingest,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, dead_code)] // a fixture that fails to start is a failed test
 
 use std::io::{BufRead, BufReader, Lines};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 
 /// The demo binary on a free port; killed on drop.
@@ -233,6 +234,103 @@ impl Fake {
 
 impl Drop for Fake {
     fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lease TTL test workers run with: short, so the tests are quick.
+pub(crate) const LEASE_TTL: std::time::Duration = std::time::Duration::from_millis(2_000);
+
+/// A `chainboard` process serving HTTP on a free port; killed on drop.
+pub(crate) struct Process {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts `chainboard args…`, waiting for the line that names its address.
+    pub(crate) fn start(name: &str, args: &[&str]) -> Self {
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("chainboard-{name}-{}.log", std::process::id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .env_remove("MASSIVE_API_KEY")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().unwrap().unwrap();
+            // "chainboard is serving http://127.0.0.1:…/"
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                break url.trim_end_matches('/').to_owned();
+            }
+        };
+        // The rest of stdout is drained so the process never blocks writing it.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        Self { child, url, log }
+    }
+
+    /// An ingestion worker for SPX on `fake`, writing to `redis`.
+    pub(crate) fn worker(name: &str, fake: &Fake, redis: &Redis) -> Self {
+        Self::worker_with(name, fake, &["--redis", &redis.url])
+    }
+
+    /// An ingestion worker for SPX on `fake` with `extra` flags (its store).
+    pub(crate) fn worker_with(name: &str, fake: &Fake, extra: &[&str]) -> Self {
+        let ttl = LEASE_TTL.as_millis().to_string();
+        let mut args = vec![
+            "run",
+            "--rest-url",
+            &fake.rest_url,
+            "--ws-url",
+            &fake.ws_url,
+            "--api-key",
+            "cli-key",
+            "--symbols",
+            "SPX",
+            "--lease-ttl-ms",
+            &ttl,
+        ];
+        args.extend_from_slice(extra);
+        Self::start(name, &args)
+    }
+
+    pub(crate) fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {pid}");
+    }
+
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A sample of its `/metrics`, if it answers.
+    pub(crate) async fn metric(&self, name: &str) -> Option<f64> {
+        let body = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A stopped process must be resumed to die of anything but SIGKILL; SIGKILL
+        // is what this sends.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
