@@ -148,3 +148,80 @@ async fn run_serve_and_inspect_over_a_redis_cluster() {
         worker.log()
     );
 }
+
+/// The heatmap snapshot's seq in the cluster (through `inspect`), if there is one.
+fn snapshot_seq(cluster: &RedisCluster) -> Option<u64> {
+    let (ok, report) = inspect(cluster);
+    if !ok {
+        return None;
+    }
+    report
+        .lines()
+        .find(|l| l.starts_with("massive:heatmap:snapshot:{SPX} (TTL"))?
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("seq=")?.parse().ok())
+}
+
+/// A master of a 3×2 cluster (three masters, one replica each) killed under a
+/// running worker: the client finds the promoted replica, the writer rewrites the
+/// board there, and the worker leads on (its lease TTL outlasts the failover).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_failover_under_a_running_worker() {
+    let mut cluster = RedisCluster::start_with_replicas(3, 1);
+    let fake = Fake::start();
+    let worker = Process::worker_with(
+        "cluster-failover",
+        &fake,
+        &[
+            "--redis",
+            &cluster.urls(),
+            "--redis-cluster",
+            "--lease-ttl-ms",
+            "30000",
+        ],
+    );
+    let deadline = Instant::now() + PATIENCE;
+    let before = loop {
+        if let Some(seq) = snapshot_seq(&cluster) {
+            break seq;
+        }
+        assert!(Instant::now() < deadline, "no snapshot: {}", worker.log());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+
+    let killed = Instant::now();
+    let promoted = cluster.fail_over("{SPX}");
+    println!(
+        "cluster failover: a replica (port {promoted}) serves SPX's slot {:.1} s after its master was killed",
+        killed.elapsed().as_secs_f64()
+    );
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if snapshot_seq(&cluster).is_some_and(|seq| seq > before + 2)
+            && worker.metric("chainboard_store_degraded").await == Some(0.0)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshots after the failover: {}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!(
+        "cluster failover: snapshots again {:.1} s after the master was killed (node timeout 2 s)",
+        killed.elapsed().as_secs_f64()
+    );
+    assert_eq!(worker.metric("chainboard_lease_leader").await, Some(1.0));
+    assert_eq!(
+        worker.metric("chainboard_lease_lost_total").await,
+        Some(0.0)
+    );
+    let (ok, report) = inspect(&cluster);
+    assert!(ok, "{report}");
+    assert!(
+        report.contains(" bid="),
+        "records on the new master: {report}"
+    );
+}

@@ -1,7 +1,8 @@
-//! A throwaway Redis Cluster: `masters` `redis-server --cluster-enabled yes`
-//! processes on free loopback ports, each in a directory of its own (a node writes
-//! its `nodes.conf`), joined and given the 16,384 slots by `redis-cli --cluster
-//! create`, and awaited until every node says `cluster_state:ok`. Killed on drop.
+//! A throwaway Redis Cluster: `redis-server --cluster-enabled yes` processes on
+//! free loopback ports, each in a directory of its own (a node writes its
+//! `nodes.conf`), joined and given the 16,384 slots by `redis-cli --cluster create`
+//! (with replicas if asked), and awaited until every node says `cluster_state:ok`.
+//! A node can be killed to stage a failover. Killed on drop.
 //!
 //! Unlike [`crate::redis::RedisServer`] it ignores `REDIS_URL`: a cluster test needs
 //! a cluster, and one server is not one.
@@ -27,6 +28,13 @@ impl RedisCluster {
     /// Starts `masters` nodes (no replicas) and waits until the cluster is healthy.
     /// Panics with the reason when it cannot.
     pub fn start(masters: usize) -> Self {
+        Self::start_with_replicas(masters, 0)
+    }
+
+    /// Starts `masters` masters with `replicas` replicas each, and waits until the
+    /// cluster is healthy.
+    pub fn start_with_replicas(masters: usize, replicas: usize) -> Self {
+        let nodes = masters * (1 + replicas);
         let dir = std::env::temp_dir().join(format!(
             "chainboard-cluster-{}-{}",
             std::process::id(),
@@ -37,7 +45,7 @@ impl RedisCluster {
             children: Vec::new(),
             dir,
         };
-        while cluster.ports.len() < masters {
+        while cluster.ports.len() < nodes {
             let port = cluster_port();
             let node_dir = cluster.dir.join(port.to_string());
             std::fs::create_dir_all(&node_dir).expect("a directory for the node");
@@ -61,9 +69,61 @@ impl RedisCluster {
                 Err(_) => continue,
             }
         }
-        cluster.create();
+        cluster.create(replicas);
         cluster.await_healthy();
+        cluster.await_replicas_synced();
         cluster
+    }
+
+    /// Waits until every replica's link to its master is up: a replica that has not
+    /// synced yet would not stand for election when its master dies.
+    fn await_replicas_synced(&self) {
+        let deadline = Instant::now() + CONVERGE;
+        for &port in &self.ports {
+            loop {
+                let info = cli(port, &["INFO", "replication"]);
+                if info.contains("role:master") || info.contains("master_link_status:up") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the replica on {port} never synced: {info}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// Kills the node on `port` (SIGKILL): its replica, if it has one, is promoted
+    /// once the others have seen it gone for the node timeout (2 s).
+    pub fn kill(&mut self, port: u16) {
+        if let Some(i) = self.ports.iter().position(|&p| p == port) {
+            self.ports.remove(i);
+            let mut child = self.children.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits until every node left says `cluster_state:ok` (after a failover: the
+    /// replica promoted and its slots served again).
+    pub fn await_healthy(&self) {
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            let healthy = self
+                .ports
+                .iter()
+                .all(|&p| cli(p, &["CLUSTER", "INFO"]).contains("cluster_state:ok"));
+            if healthy {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster on {:?} never reported cluster_state:ok",
+                self.ports
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Every node's URL, comma-separated: what `--redis` takes with
@@ -86,13 +146,42 @@ impl RedisCluster {
         &self.ports
     }
 
-    /// Which node's port serves `key` (by `CLUSTER KEYSLOT` and `CLUSTER NODES`
-    /// through `redis-cli`).
+    /// Which master's port serves `key` (by `CLUSTER KEYSLOT` and `CLUSTER NODES`
+    /// through `redis-cli`), as the nodes see it now.
     pub fn node_of(&self, key: &str) -> u16 {
+        self.master_of(key)
+            .unwrap_or_else(|| panic!("no live master serves {key}"))
+    }
+
+    /// Kills the master of `key` and waits until a replica serves its slot and the
+    /// cluster is healthy again; returns the new master's port.
+    pub fn fail_over(&mut self, key: &str) -> u16 {
+        let old = self.node_of(key);
+        self.kill(old);
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            if let Some(new) = self.master_of(key).filter(|&p| p != old) {
+                self.await_healthy();
+                return new;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no replica took over {key}'s slot from {old}: {}",
+                self.ports
+                    .first()
+                    .map(|&p| cli(p, &["CLUSTER", "NODES"]))
+                    .unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The live master serving `key`'s slot, as the first live node sees it.
+    fn master_of(&self, key: &str) -> Option<u16> {
         let slot: u16 = cli(self.ports[0], &["CLUSTER", "KEYSLOT", key])
             .trim()
             .parse()
-            .expect("a slot");
+            .ok()?;
         // CLUSTER NODES: `<id> <ip:port@bus> <flags> … <slot ranges>`; the node whose
         // ranges hold the slot.
         let nodes = cli(self.ports[0], &["CLUSTER", "NODES"]);
@@ -106,19 +195,24 @@ impl RedisCluster {
                 .nth(1)
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
+            // A failed master keeps its line (flagged `fail`) until forgotten.
+            if fields.get(2).is_some_and(|flags| flags.contains("fail")) {
+                continue;
+            }
             for range in fields.iter().skip(8) {
                 let (from, to) = range.split_once('-').unwrap_or((range, range));
                 if let (Ok(from), Ok(to)) = (from.parse::<u16>(), to.parse::<u16>())
                     && (from..=to).contains(&slot)
+                    && self.ports.contains(&port)
                 {
-                    return port;
+                    return Some(port);
                 }
             }
         }
-        panic!("no node serves slot {slot} of {key}: {nodes}");
+        None
     }
 
-    fn create(&self) {
+    fn create(&self, replicas: usize) {
         let nodes: Vec<String> = self
             .ports
             .iter()
@@ -128,7 +222,7 @@ impl RedisCluster {
             .arg("--cluster")
             .arg("create")
             .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| {
@@ -140,25 +234,6 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-
-    fn await_healthy(&self) {
-        let deadline = Instant::now() + CONVERGE;
-        loop {
-            let healthy = self
-                .ports
-                .iter()
-                .all(|&p| cli(p, &["CLUSTER", "INFO"]).contains("cluster_state:ok"));
-            if healthy {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the cluster on {:?} never reported cluster_state:ok",
-                self.ports
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 }
 

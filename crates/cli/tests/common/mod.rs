@@ -265,7 +265,10 @@ impl Process {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = loop {
-            let line = lines.next().unwrap().unwrap();
+            let Some(Ok(line)) = lines.next() else {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("chainboard {name} exited before serving: {log}");
+            };
             // "chainboard is serving http://127.0.0.1:…/"
             if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
                 break url.trim_end_matches('/').to_owned();
@@ -281,7 +284,8 @@ impl Process {
         Self::worker_with(name, fake, &["--redis", &redis.url])
     }
 
-    /// An ingestion worker for SPX on `fake` with `extra` flags (its store).
+    /// An ingestion worker for SPX on `fake` with `extra` flags (its store; a
+    /// `--lease-ttl-ms` of its own replaces [`LEASE_TTL`]).
     pub(crate) fn worker_with(name: &str, fake: &Fake, extra: &[&str]) -> Self {
         let ttl = LEASE_TTL.as_millis().to_string();
         let mut args = vec![
@@ -294,9 +298,10 @@ impl Process {
             "cli-key",
             "--symbols",
             "SPX",
-            "--lease-ttl-ms",
-            &ttl,
         ];
+        if !extra.contains(&"--lease-ttl-ms") {
+            args.extend(["--lease-ttl-ms", &ttl]);
+        }
         args.extend_from_slice(extra);
         Self::start(name, &args)
     }
