@@ -225,3 +225,61 @@ async fn a_master_failover_under_a_running_worker() {
         "records on the new master: {report}"
     );
 }
+
+/// A cluster opened as one server, or one server opened as a cluster, fails at
+/// startup naming the flag, for `run`, `serve` and `inspect` alike.
+#[test]
+fn the_wrong_kind_of_redis_fails_at_startup() {
+    let cluster = RedisCluster::start(3);
+    let single = common::Redis::start();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+            .args(args)
+            .env_remove("MASSIVE_API_KEY")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let seed = cluster.seed();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["serve", "--redis", &seed, "--for-secs", "5"],
+            "is a node of a Redis Cluster; open it as a cluster (pass --redis-cluster)",
+        ),
+        (
+            &["inspect", "--redis", &seed],
+            "is a node of a Redis Cluster; open it as a cluster (pass --cluster)",
+        ),
+        (
+            &[
+                "serve",
+                "--redis",
+                &single.url,
+                "--redis-cluster",
+                "--for-secs",
+                "5",
+            ],
+            "is not a Redis Cluster node (its cluster support is disabled) (drop --redis-cluster",
+        ),
+        (
+            &[
+                "demo",
+                "--redis",
+                &seed,
+                "--listen",
+                "127.0.0.1:0",
+                "--for-secs",
+                "5",
+            ],
+            "is a node of a Redis Cluster",
+        ),
+    ];
+    for (args, want) in cases {
+        let (ok, stderr) = run(args);
+        assert!(!ok, "{args:?} must fail");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}

@@ -181,6 +181,35 @@ impl RedisStore {
         })
     }
 
+    /// Whether the server is what the store was opened as: a single server that is
+    /// not a cluster node, or a cluster. A mismatch is [`StoreError::WrongKind`] with
+    /// the reason; a store that does not answer is [`StoreError::Unavailable`].
+    pub async fn check_topology(&self) -> Result<(), StoreError> {
+        let info: String = match self.query(redis::cmd("INFO").arg("cluster")).await {
+            Err(StoreError::Command(e) | StoreError::Unavailable(e))
+                if e.contains("cluster support disabled") =>
+            {
+                return Err(StoreError::WrongKind(format!(
+                    "{} is not a Redis Cluster node (its cluster support is disabled)",
+                    self.description
+                )));
+            }
+            result => result?,
+        };
+        let cluster_node = info.contains("cluster_enabled:1");
+        match (&self.link, cluster_node) {
+            (Link::Server { .. }, true) => Err(StoreError::WrongKind(format!(
+                "{} is a node of a Redis Cluster; open it as a cluster",
+                self.description
+            ))),
+            (Link::Cluster(_), false) => Err(StoreError::WrongKind(format!(
+                "{} is not a Redis Cluster node",
+                self.description
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// A connection to send on: the manager's, or the cluster's (connected on first
     /// use, and again after a failed first connection).
     async fn connection(&self) -> redis::RedisResult<Conn> {

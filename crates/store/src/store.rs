@@ -43,6 +43,10 @@ pub enum StoreError {
     /// lease (`crate::lease`). The writer must stop writing that underlying.
     #[error("refused: this writer no longer holds the lease")]
     Fenced,
+    /// The server is not the kind of store it was opened as: a cluster node opened
+    /// as one server, or a single server opened as a cluster.
+    #[error("wrong kind of Redis: {0}")]
+    WrongKind(String),
     /// The store cannot do this (leases need Redis: the embedded store lives in one
     /// process and has nobody to share an underlying with).
     #[error("not supported by this store: {0}")]
@@ -235,6 +239,16 @@ impl Store {
         RedisStore::connect_cluster(seeds, RedisOptions::default())
             .await
             .map(Store::Redis)
+    }
+
+    /// Whether a Redis store is what it was opened as (one server, or a cluster):
+    /// [`StoreError::WrongKind`] says how it is not. Always fine for the embedded
+    /// store.
+    pub async fn check_topology(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Redis(s) => s.check_topology().await,
+            Store::Embedded(_) => Ok(()),
+        }
     }
 
     /// Runs every command of `batch` in order, as one pipeline (not a transaction).

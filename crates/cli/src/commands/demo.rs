@@ -14,7 +14,9 @@ use chainboard_fake::{FakeConfig, FakeMassive};
 use chainboard_massive::rest::ApiKey;
 use chainboard_service::ModelSettings;
 use chainboard_service::ingest::IngestConfig;
+use chainboard_service::publisher::PublisherConfig;
 use chainboard_service::worker::DEFAULT_LEASE_TTL;
+use chainboard_store::KeySchema;
 use chainboard_store::writer::WriterConfig;
 use url::Url;
 
@@ -36,9 +38,13 @@ pub(crate) struct Args {
     /// Seed of the simulated market.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Keep the substrate and snapshots in this Redis instead of in memory.
+    /// Keep the substrate and snapshots in this Redis instead of in memory (the
+    /// process is then an ingestion worker, as `run --redis`).
     #[arg(long)]
     redis: Option<String>,
+    /// `--redis` is a Redis Cluster (one or more of its nodes, comma-separated).
+    #[arg(long, requires = "redis")]
+    redis_cluster: bool,
     /// Seconds between chain photos (a new strike shows up on the board with the
     /// next photo).
     #[arg(long, default_value_t = 30.0)]
@@ -55,6 +61,7 @@ impl Default for Args {
             symbols: vec!["SPX".to_owned(), "NDX".to_owned()],
             seed: 7,
             redis: None,
+            redis_cluster: false,
             refresh_secs: 30.0,
             for_secs: None,
         }
@@ -84,11 +91,23 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             underlyings,
         );
         config.refresh_every = positive_secs("--refresh-secs", args.refresh_secs)?;
+        let schema = KeySchema {
+            cluster: args.redis_cluster,
+        };
         let settings = Settings {
             redis: args.redis.clone(),
-            redis_cluster: false,
-            writer: WriterConfig::default(),
-            models: ModelSettings::default(),
+            redis_cluster: args.redis_cluster,
+            writer: WriterConfig {
+                schema,
+                ..WriterConfig::default()
+            },
+            models: ModelSettings {
+                publisher: PublisherConfig {
+                    schema,
+                    ..PublisherConfig::default()
+                },
+                ..ModelSettings::default()
+            },
             listen: Some(args.http.listen),
             http: args.http.config()?,
             for_secs: args.for_secs,

@@ -47,11 +47,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
 }
 
 async fn inspect(args: &Args, symbol: Underlying) -> Result<ExitCode> {
-    let store = if args.cluster {
-        Store::connect_cluster(&args.redis).await?
-    } else {
-        Store::connect(Some(&args.redis)).await?
-    };
+    let store = super::open_store(Some(&args.redis), args.cluster, "--cluster").await?;
     store
         .ping()
         .await

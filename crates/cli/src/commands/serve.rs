@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use chainboard_service::{ServeConfig, Serving};
-use chainboard_store::{KeySchema, Store};
+use chainboard_store::KeySchema;
 
 use super::http::HttpArgs;
 use super::run::parse_symbols;
@@ -41,11 +41,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     crate::logging::init();
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let store = if args.redis_cluster {
-            Store::connect_cluster(&args.redis).await?
-        } else {
-            Store::connect(Some(&args.redis)).await?
-        };
+        let store =
+            super::open_store(Some(&args.redis), args.redis_cluster, "--redis-cluster").await?;
         let from = store.describe();
         let config = ServeConfig {
             store,

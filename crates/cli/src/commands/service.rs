@@ -14,8 +14,8 @@ use chainboard_service::ingest::IngestConfig;
 use chainboard_service::{
     ModelSettings, Service, ServiceConfig, StartError, Stopped, Worker, WorkerConfig,
 };
+use chainboard_store::Fences;
 use chainboard_store::writer::WriterConfig;
-use chainboard_store::{Fences, Store};
 
 /// What the service needs beyond ingestion's own config.
 #[derive(Debug)]
@@ -68,10 +68,12 @@ pub(crate) async fn run_service(
     before_start: impl std::future::Future<Output = Result<()>>,
 ) -> Result<ExitCode> {
     // A malformed URL fails now; a Redis that is down is retried by the writer.
-    let store = match settings.redis.as_deref() {
-        Some(seeds) if settings.redis_cluster => Store::connect_cluster(seeds).await?,
-        url => Store::connect(url).await?,
-    };
+    let store = super::open_store(
+        settings.redis.as_deref(),
+        settings.redis_cluster,
+        "--redis-cluster",
+    )
+    .await?;
     before_start.await?;
     let config = ServiceConfig {
         ingest,
