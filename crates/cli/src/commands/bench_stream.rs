@@ -22,11 +22,21 @@
 //!
 //! Clients ask for `--encoding` (`deflate` by default, as the web UI does; `json` for
 //! text messages).
+//!
+//! With `--redis URL` the process measured is a `chainboard serve --redis URL`, fed
+//! by a `chainboard demo --redis URL` (an ingestion worker) in another process: the
+//! fan-out of the web side over Redis, as deployed.
+//!
+//! Every tenth reading client also times delivery: for each heatmap document or diff
+//! it receives in the window with clients, the wall clock on arrival minus the tick's
+//! own time (`ts`, when the models ticked), so the figure spans the publisher, the
+//! store (with `--redis`), the server and the socket. Only a tenth decode, so the
+//! clients' own work (inflating) takes as little of the machine as it can.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -52,18 +62,26 @@ pub(crate) struct StreamArgs {
     /// the web UI) or `json` (text).
     #[arg(long, default_value = "deflate", value_parser = ["deflate", "json"])]
     encoding: String,
+    /// Measure a `chainboard serve` over this Redis (fed by `chainboard demo --redis`
+    /// in another process) instead of the single process. Its keys are overwritten.
+    #[arg(long)]
+    redis: Option<String>,
 }
 
-/// The service under measurement; killed on drop.
+/// The service under measurement (and, with `--redis`, the ingestion that feeds
+/// it); killed on drop.
 struct Service {
     child: Child,
     address: String,
+    feeder: Option<Child>,
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.feeder.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -78,13 +96,18 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
     if args.clients == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 {
         bail!("--clients and --seconds must be positive");
     }
-    let service = start(args.clients)?;
+    let service = start(args.clients, args.redis.as_deref())?;
     let pid = service.child.id();
     let hz = clock_ticks()?;
     let window = Duration::from_secs_f64(args.seconds);
     let runtime = super::runtime()?;
     println!(
-        "service pid {pid} at http://{}/ ({} clients, {}, encoding {}, {:.0} s windows)",
+        "{} pid {pid} at http://{}/ ({} clients, {}, encoding {}, {:.0} s windows)",
+        if args.redis.is_some() {
+            "serve over Redis"
+        } else {
+            "service"
+        },
         service.address,
         args.clients,
         if args.hostile {
@@ -105,14 +128,23 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
     );
 
     let received = Arc::new(AtomicU64::new(0));
+    let delays = Arc::new(Mutex::new(Vec::new()));
     let url = format!(
         "ws://{}/api/v1/stream/{}?encoding={}",
         service.address, args.symbol, args.encoding
     );
-    let clients = runtime.block_on(connect_all(&url, args.clients, args.hostile, &received))?;
+    let clients = runtime.block_on(connect_all(
+        &url,
+        args.clients,
+        args.hostile,
+        &received,
+        &delays,
+    ))?;
     std::thread::sleep(Duration::from_secs(5));
     let before = received.load(Ordering::Relaxed);
+    lock(&delays).clear();
     let (with_cpu, with_rss) = measure(pid, hz, window)?;
+    let window_delays = std::mem::take(&mut *lock(&delays));
     let per_client_bytes =
         (received.load(Ordering::Relaxed) - before) as f64 / args.seconds / args.clients as f64;
     let per_client = with_rss.saturating_sub(base_rss) as f64 / args.clients as f64;
@@ -124,6 +156,9 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
         per_client_bytes,
     );
 
+    if !args.hostile {
+        report_delays(&window_delays, args.clients.div_ceil(TIMED_EVERY));
+    }
     runtime.block_on(async {
         for client in clients {
             client.abort();
@@ -160,6 +195,81 @@ pub(crate) fn run(args: &StreamArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One reading client in this many times delivery.
+const TIMED_EVERY: usize = 10;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Prints, from `(tick ts, arrival)` pairs, the delivery delay from the tick and the
+/// spread of one tick's arrivals over the clients (arrival minus the tick's first
+/// arrival: the fan-out alone, without the models' and the store's part), each as
+/// median, 99th percentile and maximum.
+fn report_delays(timed: &[(f64, f64)], timed_clients: usize) {
+    if timed.is_empty() {
+        println!("tick-to-client delivery: no heatmap messages timed in the window");
+        return;
+    }
+    let mut first: std::collections::HashMap<u64, f64> = std::collections::HashMap::new();
+    for &(ts, arrived) in timed {
+        let at = first.entry(ts.to_bits()).or_insert(arrived);
+        *at = at.min(arrived);
+    }
+    let mut delays: Vec<f64> = timed.iter().map(|(ts, a)| (a - ts) * 1e3).collect();
+    let mut spread: Vec<f64> = timed
+        .iter()
+        .map(|(ts, a)| (a - first[&ts.to_bits()]) * 1e3)
+        .collect();
+    let quantiles = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        format!(
+            "p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        )
+    };
+    println!(
+        "tick-to-client delivery ({} heatmap messages of {} ticks to {timed_clients} timed clients): {}",
+        timed.len(),
+        first.len(),
+        quantiles(&mut delays)
+    );
+    println!(
+        "  of which the fan-out (arrival after the tick's first arrival): {}",
+        quantiles(&mut spread)
+    );
+}
+
+/// The tick time (`"ts":<Unix s>`) of a heatmap document or diff, if this message
+/// is one; binary messages are zlib-compressed documents.
+fn heatmap_ts(message: &Message) -> Option<f64> {
+    let text = match message {
+        Message::Text(text) => text.as_str().to_owned(),
+        Message::Binary(bytes) => {
+            let mut text = String::new();
+            flate2::read::ZlibDecoder::new(&bytes[..])
+                .read_to_string(&mut text)
+                .ok()?;
+            text
+        }
+        _ => return None,
+    };
+    if !text.starts_with(r#"{"schema":"chainboard/heatmap"#) {
+        return None;
+    }
+    let rest = &text[text.find(r#""ts":"#)? + 5..];
+    rest[..rest.find([',', '}'])?].parse().ok()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -220,38 +330,69 @@ fn clock_ticks() -> Result<f64> {
         .context("getconf CLK_TCK printed no number")
 }
 
-/// `chainboard demo` on a free port, ready.
-fn start(clients: usize) -> Result<Service> {
-    let exe = std::env::current_exe().context("locating the chainboard binary")?;
-    let mut child = Command::new(exe)
-        .args(["demo", "--listen", "127.0.0.1:0", "--max-stream-clients"])
-        .arg((clients + 16).to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting chainboard demo")?;
-    let stdout = child.stdout.take().context("the demo's stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let Some(line) = lines.next() else {
-            bail!("the demo exited before serving");
-        };
-        let line = line?;
-        if let Some(rest) = line.strip_prefix("chainboard is serving http://") {
-            break rest.trim_end_matches('/').to_owned();
+/// `chainboard demo` on a free port, ready; with `redis`, a `chainboard serve` over
+/// it, fed by `chainboard demo --redis`.
+fn start(clients: usize, redis: Option<&str>) -> Result<Service> {
+    let max_clients = (clients + 16).to_string();
+    let (child, address, feeder) = match redis {
+        None => {
+            let (child, address) = spawn(&["demo", "--max-stream-clients", &max_clients])?;
+            (child, address, None)
+        }
+        Some(url) => {
+            let (feeder, _) = spawn(&["demo", "--redis", url])?;
+            let (child, address) = spawn(&[
+                "serve",
+                "--redis",
+                url,
+                "--symbols",
+                "SPX,NDX",
+                "--max-stream-clients",
+                &max_clients,
+            ])?;
+            (child, address, Some(feeder))
         }
     };
-    // Keep reading its stdout so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let service = Service { child, address };
+    let service = Service {
+        child,
+        address,
+        feeder,
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
     while !http_get(&service.address, "/readyz").is_some_and(|b| b.contains("\"ready\":true")) {
         if Instant::now() > deadline {
-            bail!("the demo never became ready");
+            bail!("the service never became ready");
         }
         std::thread::sleep(Duration::from_millis(250));
     }
     Ok(service)
+}
+
+/// `chainboard args… --listen 127.0.0.1:0`, once it says where it serves.
+fn spawn(args: &[&str]) -> Result<(Child, String)> {
+    let exe = std::env::current_exe().context("locating the chainboard binary")?;
+    let mut child = Command::new(exe)
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting chainboard {}", args[0]))?;
+    let stdout = child.stdout.take().context("its stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let Some(line) = lines.next() else {
+            bail!("chainboard {} exited before serving", args[0]);
+        };
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("chainboard is serving http://") {
+            let address = rest.split_whitespace().next().unwrap_or_default();
+            break address.trim_end_matches('/').to_owned();
+        }
+    };
+    // Keep reading its stdout so that it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok((child, address))
 }
 
 /// A plain HTTP/1.0 GET; the body, when the server answers.
@@ -273,18 +414,28 @@ async fn connect_all(
     n: usize,
     hostile: bool,
     received: &Arc<AtomicU64>,
+    delays: &Arc<Mutex<Vec<(f64, f64)>>>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
-        let connects = chunk.iter().map(|_| tokio_tungstenite::connect_async(url));
-        for connected in futures_util::future::join_all(connects).await {
+        let connects = chunk
+            .iter()
+            .map(|&i| async move { (i, tokio_tungstenite::connect_async(url).await) });
+        for (i, connected) in futures_util::future::join_all(connects).await {
             let (socket, _) = connected.context("opening a stream")?;
             let (received, url) = (received.clone(), url.to_owned());
+            let timed = (i % TIMED_EVERY == 0).then(|| delays.clone());
             tasks.push(tokio::spawn(async move {
                 if !hostile {
                     let (_sink, mut incoming) = socket.split();
                     while let Some(Ok(message)) = incoming.next().await {
+                        let arrived = unix_now();
                         received.fetch_add(message.len() as u64, Ordering::Relaxed);
+                        if let Some(delays) = &timed
+                            && let Some(ts) = heatmap_ts(&message)
+                        {
+                            lock(delays).push((ts, arrived));
+                        }
                     }
                     return;
                 }
