@@ -302,3 +302,29 @@ fn run_takes_its_whole_configuration_from_a_file() {
     assert!(stdout.contains("SPX epoch=SPX-"), "{stdout}");
     assert!(stdout.contains("SPX models seq="), "{stdout}");
 }
+
+#[test]
+fn worker_flags_are_checked_before_anything_starts() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_chainboard"))
+            .args(["run", "--api-key", "cli-key"])
+            .args(args)
+            .env_remove("MASSIVE_API_KEY")
+            .env_remove("REDIS_URL")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} must fail");
+        text(&out.stderr)
+    };
+    // Serving nothing and storing in this process only would be a service nobody
+    // can read.
+    let stderr = run(&["--no-http"]);
+    assert!(stderr.contains("--redis"), "{stderr}");
+    let stderr = run(&["--redis", "redis://127.0.0.1:1", "--lease-ttl-ms", "10"]);
+    assert!(
+        stderr.contains("--lease-ttl-ms: expected 300 to 120000 milliseconds, got 10"),
+        "{stderr}"
+    );
+    let stderr = run(&["--redis-cluster"]);
+    assert!(stderr.contains("--redis"), "{stderr}");
+}
