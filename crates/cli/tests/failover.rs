@@ -174,11 +174,9 @@ async fn a_killed_leader_is_replaced_within_the_ttl_and_one_photo() {
     let streams: Vec<_> = serve.iter().map(|s| follow(&s.url)).collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
     for stream in &streams {
-        assert_eq!(
-            full_documents(stream),
-            [(first.current.clone().unwrap(), full_documents(stream)[0].1)],
-            "one full document, then diffs"
-        );
+        let full = full_documents(stream);
+        assert_eq!(full.len(), 1, "one full document, then diffs: {full:?}");
+        assert_eq!(Some(&full[0].0), first.current.as_ref(), "{full:?}");
     }
     let before = board(&store).await;
 
@@ -195,8 +193,10 @@ async fn a_killed_leader_is_replaced_within_the_ttl_and_one_photo() {
         LEASE_TTL.as_secs_f64(),
         first_photo.as_secs_f64()
     );
+    // The TTL, one photo, the first tick (a second) and the standby's next ask,
+    // with a photo's worth of slack for a loaded machine.
     assert!(
-        takeover <= LEASE_TTL + first_photo + Duration::from_secs(5),
+        takeover <= LEASE_TTL + first_photo * 2 + Duration::from_millis(1_500),
         "took {takeover:?}: more than the TTL plus one photo"
     );
     assert_eq!(after.reason.as_deref(), Some("failover"), "{after:?}");
@@ -237,7 +237,7 @@ async fn a_killed_leader_is_replaced_within_the_ttl_and_one_photo() {
     }
     // The old leader is gone for good, so its lease is the standby's now.
     let lease = store.get("massive:lease:SPX").await.unwrap().unwrap();
-    assert!(lease.ends_with(&format!(":{}", b.child.id())), "{lease}");
+    assert!(lease.contains(&format!(":{}#", b.child.id())), "{lease}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

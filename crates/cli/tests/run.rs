@@ -322,7 +322,7 @@ fn worker_flags_are_checked_before_anything_starts() {
     assert!(stderr.contains("--redis"), "{stderr}");
     let stderr = run(&["--redis", "redis://127.0.0.1:1", "--lease-ttl-ms", "10"]);
     assert!(
-        stderr.contains("--lease-ttl-ms: expected 300 to 120000 milliseconds, got 10"),
+        stderr.contains("--lease-ttl-ms: expected 1000 to 120000 milliseconds, got 10"),
         "{stderr}"
     );
     let stderr = run(&["--redis-cluster"]);

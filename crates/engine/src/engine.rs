@@ -219,14 +219,16 @@ impl Engine {
     }
 
     /// Continues the board another process (or an earlier run) left in the store,
-    /// whose current epoch was `last`: ids go on after its seq, so they keep
-    /// increasing across processes, and the first epoch names it as `previous` and
-    /// begins for `reason` (`failover` when its lease was taken over, `startup`
-    /// after a clean hand-over).
-    pub fn resume_after(mut self, last: EpochId, reason: EpochReason) -> Self {
-        self.next_seq = self.next_seq.max(last.seq.saturating_add(1));
+    /// whose current epoch was `last` (if it left one): ids go on after its seq, so
+    /// they keep increasing across processes, and the first epoch names it as
+    /// `previous` and begins for `reason` (`failover` when its lease was taken over,
+    /// `startup` after a clean hand-over).
+    pub fn resume_after(mut self, last: Option<EpochId>, reason: EpochReason) -> Self {
+        if let Some(last) = last {
+            self.next_seq = self.next_seq.max(last.seq.saturating_add(1));
+        }
         self.first_reason = reason;
-        self.resumed_from = Some(last);
+        self.resumed_from = last;
         self
     }
 

@@ -8,7 +8,7 @@ use chainboard_engine::{
     PhotoRejection, WatchState, WatchdogConfig,
 };
 use chainboard_model::{
-    ChainContract, ChainPhoto, ContractKey, ContractState, EpochReason, FieldMask, Greeks,
+    ChainContract, ChainPhoto, ContractKey, ContractState, EpochId, EpochReason, FieldMask, Greeks,
     QuoteUpdate, RejectTally, RootMap, SlowFields, TradeUpdate, Underlying,
 };
 
@@ -93,6 +93,32 @@ fn first_photo_starts_a_startup_epoch_with_a_readable_id() {
     let epoch = e.epoch().unwrap();
     assert_eq!(epoch.underlying_value(), Some((6850.0, T0)));
     assert_eq!(e.stats().epochs_for(EpochReason::Startup), 1);
+}
+
+#[test]
+fn a_resumed_engine_continues_the_chain_it_took_over() {
+    let last = EpochId::parse("SPX-20261124-0007").unwrap();
+    let mut e = engine().resume_after(Some(last), EpochReason::Failover);
+    let s = started(e.on_photo(photo(&tickers(10), T0), T0));
+    assert_eq!(
+        s.id.to_string(),
+        "SPX-20261124-0008",
+        "ids go on after the last"
+    );
+    assert_eq!((s.reason, s.previous), (EpochReason::Failover, Some(last)));
+    assert_eq!(e.stats().epochs_for(EpochReason::Failover), 1);
+    // Only the first epoch: the next change is an ordinary one.
+    let wider = tickers(11);
+    let s = started(e.on_photo(photo(&wider, T0 + 1_000), T0 + 1_000));
+    assert_eq!(s.reason, EpochReason::GeometryChange);
+    assert_eq!(s.id.to_string(), "SPX-20261124-0009");
+    // A takeover with nothing to continue still says why it began.
+    let mut fresh = engine().resume_after(None, EpochReason::Failover);
+    let s = started(fresh.on_photo(photo(&tickers(10), T0), T0));
+    assert_eq!(
+        (s.id.to_string().as_str(), s.reason, s.previous),
+        ("SPX-20261124-0001", EpochReason::Failover, None)
+    );
 }
 
 #[test]

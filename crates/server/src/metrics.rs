@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::access::Denied;
-use crate::source::{BoardStatus, SocketCounters};
+use crate::source::{BoardStatus, LeaseRole, SocketCounters};
 use crate::state::AppState;
 
 struct Exposition(String);
@@ -284,7 +284,7 @@ fn render(state: &AppState) -> String {
             "chainboard_lease_leader",
             "gauge",
             "1 while this worker leads (holds its leases and runs ingestion), 0 on standby.",
-            f64::from(u8::from(leases.role == "leader")),
+            f64::from(u8::from(leases.role == LeaseRole::Leader)),
         );
         out.one(
             "chainboard_lease_terms_total",

@@ -200,17 +200,39 @@ pub struct ServiceStatus {
     pub leases: Option<LeaseStatus>,
 }
 
+/// What an ingestion worker is doing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeaseRole {
+    /// Waiting for its underlyings' leases.
+    #[default]
+    Standby,
+    /// Holding them and running ingestion.
+    Leader,
+}
+
+impl LeaseRole {
+    /// `leader` or `standby`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaseRole::Standby => "standby",
+            LeaseRole::Leader => "leader",
+        }
+    }
+}
+
 /// An ingestion worker's leases: whether it leads, what it holds, how often it lost
 /// a lease and how many of its writes the store refused for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseStatus {
-    /// This worker's name in the leases (`host:pid`).
+    /// This worker's name (`host:pid`); its leases name its terms `host:pid#term`.
     pub holder: String,
-    /// `leader` (it holds its underlyings' leases and runs ingestion) or `standby`.
-    pub role: String,
+    /// Whether it leads or stands by.
+    pub role: LeaseRole,
     /// The underlyings whose leases it holds.
     pub held: Vec<String>,
-    /// Who holds the leases it is waiting for, as the lease says (`<token> <holder>`).
+    /// On standby, why it does not lead: whose lease it waits for (`SPX is held by
+    /// <token> <holder>`) or why it could not ask.
     pub waiting_for: Option<String>,
     /// Times it became leader.
     pub terms: u64,

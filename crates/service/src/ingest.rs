@@ -87,7 +87,7 @@ pub struct IngestConfig {
     /// Per underlying, the board to continue ([`Engine::resume_after`]): the epoch
     /// the store points at when this process takes the underlying over, and why its
     /// first epoch begins. Empty for a fresh start.
-    pub resume: BTreeMap<Underlying, (EpochId, EpochReason)>,
+    pub resume: BTreeMap<Underlying, (Option<EpochId>, EpochReason)>,
 }
 
 impl IngestConfig {

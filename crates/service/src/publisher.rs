@@ -223,7 +223,7 @@ impl PublisherHandle {
         inputs.insert(symbol, tx);
         drop(inputs);
         let out = lock(&self.outputs).entry(symbol).or_default().clone();
-        let worker = Worker {
+        let worker = PublishTask {
             symbol,
             store: self.store.clone(),
             config: self.config,
@@ -254,7 +254,7 @@ impl ModelSink for PublisherSink {
     }
 }
 
-struct Worker {
+struct PublishTask {
     symbol: Underlying,
     store: Store,
     config: PublisherConfig,
@@ -268,7 +268,7 @@ struct Worker {
     history: VecDeque<Vec<(&'static str, String)>>,
 }
 
-impl Worker {
+impl PublishTask {
     async fn run(mut self, mut rx: watch::Receiver<Option<Tick>>) {
         // The first tick is already in the channel, marked seen by `subscribe`-less
         // creation; read it before waiting.

@@ -141,7 +141,7 @@ pub struct Stopped {
     /// Ingestion's last status.
     pub status: IngestStatus,
     /// The write-behind's last counters.
-    pub store: Arc<StoreHealth>,
+    pub store_health: Arc<StoreHealth>,
     /// The publisher, with its last tick per underlying and its counters.
     pub publisher: PublisherHandle,
 }
@@ -285,7 +285,7 @@ impl Service {
         Stopped {
             flushed,
             status: self.ingest.status(),
-            store: self.health,
+            store_health: self.health,
             publisher: self.publisher,
         }
     }

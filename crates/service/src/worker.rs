@@ -5,19 +5,25 @@
 //! configured with (`massive:lease:<symbol>`, [`chainboard_store::lease`]), all or
 //! none, in symbol order (two workers asking for the same set cannot each hold half
 //! of it), and asks again every tenth of the lease's TTL while someone else holds
-//! one. Once it holds them all it **leads**: it starts a [`Service`] whose every
-//! write is fenced by those leases, resuming each underlying's board after the epoch
-//! the store points at, so epoch ids and seqs keep increasing across workers; the
-//! first epoch says `failover` when the lease was taken over from a holder whose
-//! lease lapsed. It renews the leases every third of the TTL.
+//! one; grants it cannot complete are given back as they were. Each term names
+//! itself anew in the leases (`host:pid#term`). Once it holds them all it
+//! **leads**: it reads where each board stands (the epoch the store points at; a
+//! store that cannot say sends it back to standby rather than guess), starts a
+//! [`Service`] whose every write is fenced by those leases and which resumes each
+//! board after that epoch, so epoch ids and seqs keep increasing across workers; the
+//! first epoch says `failover` when the lease was taken over from a holder that did
+//! not hand it over. It renews the leases every third of the TTL, counted from when
+//! it asked for them.
 //!
-//! It **steps down** (stops ingestion at once, counts `lost`, logs why, and goes back
-//! to standby) when a renewal is refused (someone else holds the lease: this worker
-//! was paused or cut off past the TTL), when the store refused one of its writes for
-//! the same reason, or when no renewal succeeded for a whole TTL (it cannot know
-//! whether it still leads, so it assumes not). Its writes in flight meanwhile are
-//! refused by the fence, never applied. On a clean stop it releases its leases, so a
-//! standby starts at once and with reason `startup`.
+//! It **steps down** (stops ingestion, counts `lost`, logs why, gives up what is
+//! still its own without handing it over, and goes back to standby) when a renewal
+//! is refused (someone else holds the lease: this worker was paused or cut off past
+//! the TTL), when the store refused one of its writes for the same reason (noticed
+//! at the next renewal tick, a third of the TTL at most; every write meanwhile is
+//! refused by the fence, never applied), or when no renewal succeeded for a whole
+//! TTL (it cannot know whether it still leads, so it assumes not). On a clean stop
+//! it hands its leases over, so a standby starts at once and with reason
+//! `startup`.
 //!
 //! A worker's HTTP side (optional) serves the board from the store like `chainboard
 //! serve` ([`Serving`]), whether it leads or not, with its own [`LeaseStatus`] in the
@@ -29,7 +35,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chainboard_model::{EpochId, EpochReason, Underlying};
-use chainboard_server::source::LeaseStatus;
+use chainboard_server::source::{LeaseRole, LeaseStatus};
 use chainboard_store::{Acquired, Fences, KeySchema, LeaseGrant, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -48,7 +54,7 @@ pub struct WorkerConfig {
     /// The service it runs while leading; its `listen` is the worker's own HTTP
     /// side (served over the store), and its `fences` are replaced by the leases'.
     pub service: ServiceConfig,
-    /// This worker's name in the leases (`host:pid`).
+    /// This worker's name (`host:pid`); each term's leases add `#term`.
     pub holder: String,
     /// How long a lease lives without renewal.
     pub lease_ttl: Duration,
@@ -82,7 +88,7 @@ impl LeaseBoard {
         current.0 = fences.clone();
         drop(current);
         self.update(|s| {
-            s.role = "leader".to_owned();
+            s.role = LeaseRole::Leader;
             s.held = held.iter().map(|u| u.as_str().to_owned()).collect();
             s.waiting_for = None;
             s.terms += 1;
@@ -92,7 +98,7 @@ impl LeaseBoard {
 
     fn stand_by(&self, waiting_for: Option<String>) {
         self.update(|s| {
-            s.role = "standby".to_owned();
+            s.role = LeaseRole::Standby;
             s.held.clear();
             s.waiting_for = waiting_for;
         });
@@ -123,7 +129,7 @@ pub struct Worker {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Ended>>,
     /// The last term, once [`Worker::ended`] saw the task end.
-    ended: Option<Stopped>,
+    last_term: Option<Stopped>,
 }
 
 impl Worker {
@@ -134,7 +140,7 @@ impl Worker {
         let board = Arc::new(LeaseBoard::default());
         board.update(|s| {
             s.holder = config.holder.clone();
-            s.role = "standby".to_owned();
+            s.role = LeaseRole::Standby;
         });
         let service = &config.service;
         let serving = match service.listen {
@@ -162,7 +168,7 @@ impl Worker {
             board,
             stop: Some(stop),
             task: Some(task),
-            ended: None,
+            last_term: None,
         })
     }
 
@@ -186,10 +192,12 @@ impl Worker {
         self.task = None;
         match outcome {
             Ok((result, last)) => {
-                self.ended = last;
+                self.last_term = last;
                 result
             }
-            Err(_) => std::future::pending().await,
+            // A bug, not a market event: say so rather than serve a board nobody
+            // ingests.
+            Err(e) => Err(IngestError::Setup(format!("the worker's task failed: {e}"))),
         }
     }
 
@@ -200,7 +208,7 @@ impl Worker {
         }
         let last_term = match self.task.take() {
             Some(task) => task.await.ok().and_then(|(_, last)| last),
-            None => self.ended.take(),
+            None => self.last_term.take(),
         };
         if let Some(serving) = self.serving {
             serving.stop().await;
@@ -226,17 +234,18 @@ enum TermEnd {
     Fatal(IngestError),
     /// The leases were lost.
     Lost(String),
+    /// The term could not begin (the store's state unreadable); stand by again.
+    Retry,
 }
 
 impl Leadership {
     async fn run(self, mut stop: oneshot::Receiver<()>) -> Ended {
         let mut last_term = None;
         loop {
-            let grants = tokio::select! {
-                _ = &mut stop => return (Ok(()), last_term),
-                grants = self.acquire() => grants,
+            let Some((grants, asked_at)) = self.acquire(&mut stop).await else {
+                return (Ok(()), last_term);
             };
-            let (end, stopped) = self.lead(grants, &mut stop).await;
+            let (end, stopped) = self.lead(grants, asked_at, &mut stop).await;
             last_term = stopped;
             match end {
                 TermEnd::Stop => return (Ok(()), last_term),
@@ -245,6 +254,7 @@ impl Leadership {
                     self.board.update(|s| s.lost += 1);
                     tracing::error!(holder = %self.config.holder, %why, "lost the ingestion leases; stopped ingesting, back on standby");
                 }
+                TermEnd::Retry => {}
             }
         }
     }
@@ -264,15 +274,25 @@ impl Leadership {
         symbols
     }
 
-    /// Waits until every configured underlying's lease is this worker's.
-    async fn acquire(&self) -> Vec<(Underlying, LeaseGrant)> {
+    /// Waits until every configured underlying's lease is this worker's, and says
+    /// when the granting request was sent (the leases' TTLs run from about then);
+    /// `None` once asked to stop. Never stops halfway through asking: grants are
+    /// never left behind.
+    async fn acquire(
+        &self,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> Option<(Vec<(Underlying, LeaseGrant)>, Instant)> {
         let mut said: Option<String> = None;
         let mut every = tokio::time::interval(self.config.lease_ttl / 10);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            every.tick().await;
+            tokio::select! {
+                _ = &mut *stop => return None,
+                _ = every.tick() => {}
+            }
+            let asked_at = Instant::now();
             let why = match self.try_acquire().await {
-                Ok(grants) => return grants,
+                Ok(grants) => return Some((grants, asked_at)),
                 Err(why) => why,
             };
             if said.as_ref() != Some(&why) {
@@ -283,9 +303,16 @@ impl Leadership {
         }
     }
 
-    /// Every lease, or none (the ones taken are given back) and why.
+    /// This worker's name in the leases of its next term: `host:pid#term`, so no
+    /// two of its terms are ever granted the same lease value (`chainboard_store::lease`).
+    fn term_holder(&self) -> String {
+        format!("{}#{}", self.config.holder, self.board.status().terms + 1)
+    }
+
+    /// Every lease, or none (the ones taken are given back as they were) and why.
     async fn try_acquire(&self) -> Result<Vec<(Underlying, LeaseGrant)>, String> {
         let schema = self.schema();
+        let holder = self.term_holder();
         let mut grants = Vec::new();
         let mut refused = None;
         for symbol in self.symbols() {
@@ -294,7 +321,7 @@ impl Leadership {
                 .acquire_lease(
                     &schema.lease(symbol),
                     &schema.lease_term(symbol),
-                    &self.config.holder,
+                    &holder,
                     self.config.lease_ttl,
                 )
                 .await;
@@ -313,64 +340,90 @@ impl Leadership {
         match refused {
             None => Ok(grants),
             Some(why) => {
-                self.release(&grants).await;
+                self.roll_back(&grants).await;
                 Err(why)
             }
         }
     }
 
-    async fn release(&self, grants: &[(Underlying, LeaseGrant)]) {
-        let schema = self.schema();
+    /// Gives back grants this worker will not use, leaving each lease's record as it
+    /// found it: a lease taken over stays one that lapsed, so whoever takes it next
+    /// still says `failover`.
+    async fn roll_back(&self, grants: &[(Underlying, LeaseGrant)]) {
         for (symbol, grant) in grants {
-            if let Err(e) = self
-                .store()
-                .release_lease(grant, &schema.lease_term(*symbol))
-                .await
-            {
-                tracing::warn!(%symbol, error = %e, "could not release the lease; it lapses on its own");
-            }
+            self.release_one(*symbol, grant, !grant.took_over).await;
         }
     }
 
-    /// Leads until stopped, fatally ended, or the leases are lost.
+    /// Gives the leases up: handed over (a clean stop: the next holder starts with
+    /// `startup`) or not (stepping down: the next holder takes over).
+    async fn release(&self, grants: &[(Underlying, LeaseGrant)], handed_over: bool) {
+        for (symbol, grant) in grants {
+            self.release_one(*symbol, grant, handed_over).await;
+        }
+    }
+
+    async fn release_one(&self, symbol: Underlying, grant: &LeaseGrant, handed_over: bool) {
+        let term = self.schema().lease_term(symbol);
+        // Deletes the lease only if it is still ours: safe whatever happened.
+        if let Err(e) = self.store().release_lease(grant, &term, handed_over).await {
+            tracing::warn!(%symbol, error = %e, "could not release the lease; it lapses on its own");
+        }
+    }
+
+    /// Leads until stopped, fatally ended, or the leases are lost. `asked_at` is
+    /// when the grants were asked for: the leases' TTLs run from about then, so the
+    /// renewals are timed from it, not from when the service is up.
     async fn lead(
         &self,
         grants: Vec<(Underlying, LeaseGrant)>,
+        asked_at: Instant,
         stop: &mut oneshot::Receiver<()>,
     ) -> (TermEnd, Option<Stopped>) {
+        let ttl = self.config.lease_ttl;
+        let mut renew = tokio::time::interval_at((asked_at + ttl / 3).into(), ttl / 3);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut renewed_at = asked_at;
         let took_over = grants.iter().any(|(_, g)| g.took_over);
         let fences = Fences::new(grants.iter().map(|(u, g)| (*u, g.fence.clone())));
         let held: Vec<Underlying> = grants.iter().map(|(u, _)| *u).collect();
+        let resume = match self.resume(&grants).await {
+            Ok(resume) => resume,
+            Err(why) => {
+                // Guessing would restart the epoch ids and overwrite live keys.
+                tracing::warn!(%why, "cannot read where the board stands; giving the leases back");
+                self.roll_back(&grants).await;
+                self.board.stand_by(Some(why));
+                return (TermEnd::Retry, None);
+            }
+        };
         let mut config = self.config.service.clone();
         config.listen = None;
         config.fences = fences.clone();
         config.ingest.underlyings = held.clone();
-        config.ingest.resume = self.resume(&grants).await;
+        config.ingest.resume = resume;
+        let mut service = match Service::start(config).await {
+            Ok(service) => service,
+            Err(StartError::Ingest(e)) => {
+                self.release(&grants, true).await;
+                return (TermEnd::Fatal(e), None);
+            }
+            Err(e) => {
+                // Without an HTTP address to bind only ingestion can refuse; should
+                // anything else, stand by and try again.
+                tracing::warn!(error = %e, "the service did not start; giving the leases back");
+                self.roll_back(&grants).await;
+                return (TermEnd::Retry, None);
+            }
+        };
         tracing::info!(
             holder = %self.config.holder,
             symbols = ?held.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
-            tokens = ?grants.iter().map(|(_, g)| g.token).collect::<Vec<_>>(),
+            leases = ?grants.iter().map(|(_, g)| g.fence.value.as_str()).collect::<Vec<_>>(),
             took_over,
             "leading: holding the ingestion leases"
         );
         self.board.lead(&fences, &held, took_over);
-        let mut service = match Service::start(config).await {
-            Ok(service) => service,
-            Err(StartError::Ingest(e)) => {
-                self.release(&grants).await;
-                return (TermEnd::Fatal(e), None);
-            }
-            Err(e) => {
-                // Without an HTTP address to bind, only ingestion can refuse.
-                self.release(&grants).await;
-                return (TermEnd::Lost(e.to_string()), None);
-            }
-        };
-        let ttl = self.config.lease_ttl;
-        let mut renew = tokio::time::interval(ttl / 3);
-        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        renew.tick().await;
-        let mut renewed_at = Instant::now();
         let end = loop {
             tokio::select! {
                 _ = &mut *stop => break TermEnd::Stop,
@@ -382,8 +435,9 @@ impl Leadership {
                     if fences.refused() > 0 {
                         break TermEnd::Lost("the store refused a write: another worker holds the lease".to_owned());
                     }
+                    let sent = Instant::now();
                     match self.renew(&grants).await {
-                        Ok(()) => renewed_at = Instant::now(),
+                        Ok(()) => renewed_at = sent,
                         Err(Renewal::Refused(why)) => break TermEnd::Lost(why),
                         Err(Renewal::Failed(why)) if renewed_at.elapsed() >= ttl => {
                             break TermEnd::Lost(format!("no renewal for the lease's TTL ({} ms): {why}", ttl.as_millis()));
@@ -396,9 +450,10 @@ impl Leadership {
             }
         };
         let stopped = service.stop().await;
-        if matches!(end, TermEnd::Stop | TermEnd::Fatal(_)) {
-            self.release(&grants).await;
-        }
+        // Whatever is still ours goes: handed over on a clean stop, given up (the
+        // next holder takes over) when the term was lost.
+        self.release(&grants, matches!(end, TermEnd::Stop | TermEnd::Fatal(_)))
+            .await;
         self.board.stand_by(None);
         (end, Some(stopped))
     }
@@ -419,33 +474,37 @@ impl Leadership {
         Ok(())
     }
 
-    /// Per underlying, the epoch the store points at, to continue after, and why the
-    /// first epoch begins.
+    /// Per underlying, the epoch the store points at (if any), to continue after,
+    /// and why the first epoch begins; why not, if the store cannot say.
     async fn resume(
         &self,
         grants: &[(Underlying, LeaseGrant)],
-    ) -> BTreeMap<Underlying, (EpochId, EpochReason)> {
+    ) -> Result<BTreeMap<Underlying, (Option<EpochId>, EpochReason)>, String> {
         let schema = self.schema();
         let mut resume = BTreeMap::new();
         for (symbol, grant) in grants {
-            let pointer = self.store().get(&schema.current(*symbol)).await;
-            let last = match pointer {
-                Ok(Some(id)) => EpochId::parse(&id).ok(),
-                Ok(None) | Err(_) => None,
+            let key = schema.current(*symbol);
+            let last = match self.store().get(&key).await {
+                Ok(Some(id)) => match EpochId::parse(&id) {
+                    Ok(id) if id.underlying == *symbol => Some(id),
+                    // Someone else's value: nothing to continue, but nothing to
+                    // wait for either.
+                    _ => {
+                        tracing::warn!(%key, value = %id, "the pointer holds no epoch of this underlying; starting a new chain");
+                        None
+                    }
+                },
+                Ok(None) => None,
+                Err(e) => return Err(format!("cannot read {key}: {e}")),
             };
             let reason = if grant.took_over {
                 EpochReason::Failover
             } else {
                 EpochReason::Startup
             };
-            if let Some(last) = last.filter(|l| l.underlying == *symbol) {
-                resume.insert(*symbol, (last, reason));
-            } else if grant.took_over {
-                // Nothing to continue, but the first epoch still says why it began.
-                tracing::info!(%symbol, "took the lease over with no current epoch in the store");
-            }
+            resume.insert(*symbol, (last, reason));
         }
-        resume
+        Ok(resume)
     }
 }
 

@@ -3,9 +3,15 @@
 //!
 //! A worker that wants to write an underlying takes its lease:
 //! `massive:lease:<symbol>` set with `NX`-like semantics and a TTL, holding
-//! `<token> <holder>`. The token comes from `massive:lease:term:<symbol>`, a counter
-//! that only grows, so every grant is distinct and later grants have larger tokens.
-//! The holder renews well inside the TTL and deletes the lease on a clean shutdown.
+//! `<token> <holder>`. The token comes from the `token` counter of
+//! `massive:lease:term:<symbol>`, which only grows while Redis keeps it, so later
+//! grants have larger tokens. A Redis that loses the counter (a restart without
+//! persistence, a failover before it replicated) can grant a token again, so a
+//! worker names itself anew for every term (`host:pid#term`): a value, token and
+//! holder, is never granted twice to two terms.
+//! The holder renews well inside the TTL and deletes the lease on a clean shutdown
+//! (a hand-over). `massive:lease:term:<symbol>` is a hash: the last token granted,
+//! to whom, and whether that lease was handed over.
 //!
 //! **Fencing.** A lease alone does not stop a writer that was paused (a long GC, a
 //! `SIGSTOP`, a partition) past its TTL: when it resumes it still believes it leads.
@@ -19,9 +25,11 @@
 //! the storage here: it can answer "is this writer the holder now", which is
 //! stricter (a writer whose lease merely lapsed is refused too).
 //!
-//! **Takeover.** The term hash records whether the last holder released its lease.
-//! A grant after a lease that lapsed instead is a takeover ([`LeaseGrant::took_over`]):
-//! the new holder's first epoch says `failover`.
+//! **Takeover.** The term hash records whether the last holder handed its lease over.
+//! A grant after a lease that lapsed, or that its holder gave up without handing it
+//! over (it stepped down, or rolled back a partial grant of a lapsed lease), is a
+//! takeover ([`LeaseGrant::took_over`]): the new holder's first epoch says
+//! `failover`.
 //!
 //! In a cluster the lease, its term and every key the fenced writes touch share one
 //! hash slot (the underlying's hash tag, `crate::keys`), which Redis Cluster
@@ -60,11 +68,12 @@ end
 return 0
 ";
 
-/// `KEYS[1]` lease, `KEYS[2]` term; `ARGV[1]` the value granted. 1 if released.
+/// `KEYS[1]` lease, `KEYS[2]` term; `ARGV[1]` the value granted, `ARGV[2]` `1` for a
+/// hand-over (the next grant is no takeover) or `0` (it is). 1 if released.
 pub(crate) const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'released', '1')
+  redis.call('HSET', KEYS[2], 'released', ARGV[2])
   return 1
 end
 return 0
@@ -76,32 +85,42 @@ return 0
 /// keys and belong to no slot). Long argument lists are sent in slices, as Lua's
 /// `unpack` is limited by its stack (about 8,000 values); only the commands whose
 /// arguments are repeated pairs or names (`HSET`, `ZADD`, `HDEL`) can be that long.
+/// As in a pipeline, a rejected command does not stop the ones after it (`pcall`);
+/// the first rejection is returned once all have run.
 pub(crate) const FENCED: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED this writer no longer holds the lease')
+end
+local first_error = nil
+local function run(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err and not first_error then
+    first_error = reply.err
+  end
 end
 local k, a = 2, 2
 while a <= #ARGV do
   local cmd, n = ARGV[a], tonumber(ARGV[a + 1])
   a = a + 2
   if cmd == 'PUBLISH' then
-    redis.call('PUBLISH', ARGV[a], ARGV[a + 1])
+    run('PUBLISH', ARGV[a], ARGV[a + 1])
   else
     local key = KEYS[k]
     k = k + 1
     if n == 0 then
-      redis.call(cmd, key)
+      run(cmd, key)
     else
       local i, last = a, a + n - 1
       while i <= last do
         local j = math.min(i + 999, last)
-        redis.call(cmd, key, unpack(ARGV, i, j))
+        run(cmd, key, unpack(ARGV, i, j))
         i = j + 1
       end
     end
   end
   a = a + n
 end
+if first_error then return redis.error_reply(first_error) end
 return 'OK'
 ";
 
@@ -177,9 +196,9 @@ impl Fences {
     }
 }
 
-/// `<token> <holder>` as the lease holds it; spaces in `holder` become `_` so the
-/// value splits back unambiguously.
-pub fn holder_name(holder: &str) -> String {
+/// `holder` as a lease's value can hold it after `<token> `: spaces become `_`, so
+/// the value splits back unambiguously.
+pub fn clean_holder(holder: &str) -> String {
     holder.replace(char::is_whitespace, "_")
 }
 
@@ -302,7 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn holder_names_have_no_spaces() {
-        assert_eq!(holder_name("box 1\tpid 7"), "box_1_pid_7");
+    fn holders_have_no_spaces() {
+        assert_eq!(clean_holder("box 1\tpid 7"), "box_1_pid_7");
     }
 }

@@ -185,28 +185,35 @@ impl RedisStore {
     /// not a cluster node, or a cluster. A mismatch is [`StoreError::WrongKind`] with
     /// the reason; a store that does not answer is [`StoreError::Unavailable`].
     pub async fn check_topology(&self) -> Result<(), StoreError> {
-        let info: String = match self.query(redis::cmd("INFO").arg("cluster")).await {
-            Err(StoreError::Command(e) | StoreError::Unavailable(e))
-                if e.contains("cluster support disabled") =>
-            {
-                return Err(StoreError::WrongKind(format!(
-                    "{} is not a Redis Cluster node (its cluster support is disabled)",
-                    self.description
-                )));
+        match &self.link {
+            // INFO would go to every master of a cluster; on one server it is one
+            // string, which says whether the server is a cluster node.
+            Link::Server { .. } => {
+                let info: String = self.query(redis::cmd("INFO").arg("cluster")).await?;
+                if info.contains("cluster_enabled:1") {
+                    return Err(StoreError::WrongKind(format!(
+                        "{} is a node of a Redis Cluster; open it as a cluster",
+                        self.description
+                    )));
+                }
+                Ok(())
             }
-            result => result?,
-        };
-        let cluster_node = info.contains("cluster_enabled:1");
-        match (&self.link, cluster_node) {
-            (Link::Server { .. }, true) => Err(StoreError::WrongKind(format!(
-                "{} is a node of a Redis Cluster; open it as a cluster",
-                self.description
-            ))),
-            (Link::Cluster(_), false) => Err(StoreError::WrongKind(format!(
-                "{} is not a Redis Cluster node",
-                self.description
-            ))),
-            _ => Ok(()),
+            // The client cannot even start on a server that is not a cluster node.
+            Link::Cluster(_) => match self
+                .query::<String>(redis::cmd("CLUSTER").arg("INFO"))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(StoreError::Command(e) | StoreError::Unavailable(e))
+                    if e.contains("cluster support disabled") =>
+                {
+                    Err(StoreError::WrongKind(format!(
+                        "{} is not a Redis Cluster node (its cluster support is disabled)",
+                        self.description
+                    )))
+                }
+                Err(e) => Err(e),
+            },
         }
     }
 
@@ -324,7 +331,7 @@ impl RedisStore {
         invocation
             .key(lease_key)
             .key(term_key)
-            .arg(lease::holder_name(holder))
+            .arg(lease::clean_holder(holder))
             .arg(ttl_millis(ttl));
         let (token, value, took_over): (u64, String, u8) = self.invoke(&invocation).await?;
         Ok(if token == 0 {
@@ -353,19 +360,21 @@ impl RedisStore {
         Ok(renewed == 1)
     }
 
-    /// Gives `grant`'s lease up, marking it released in `term_key`; `false` if it
-    /// was no longer ours.
+    /// Gives `grant`'s lease up, recording in `term_key` whether it was handed over
+    /// (`crate::lease`); `false` if it was no longer ours.
     pub async fn release_lease(
         &self,
         grant: &LeaseGrant,
         term_key: &str,
+        handed_over: bool,
     ) -> Result<bool, StoreError> {
         static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(lease::RELEASE));
         let mut invocation = RELEASE.prepare_invoke();
         invocation
             .key(&grant.fence.lease_key)
             .key(term_key)
-            .arg(&grant.fence.value);
+            .arg(&grant.fence.value)
+            .arg(u8::from(handed_over));
         let released: u8 = self.invoke(&invocation).await?;
         Ok(released == 1)
     }

@@ -340,14 +340,16 @@ impl Store {
         }
     }
 
-    /// Gives `grant` up; `false` if it was no longer ours. Redis only.
+    /// Gives `grant` up, handed over (the next grant is no takeover) or not; `false`
+    /// if it was no longer ours. Redis only.
     pub async fn release_lease(
         &self,
         grant: &LeaseGrant,
         term_key: &str,
+        handed_over: bool,
     ) -> Result<bool, StoreError> {
         match self {
-            Store::Redis(s) => s.release_lease(grant, term_key).await,
+            Store::Redis(s) => s.release_lease(grant, term_key, handed_over).await,
             Store::Embedded(_) => Err(StoreError::Unsupported("leases need Redis")),
         }
     }

@@ -337,6 +337,17 @@ struct LiveEpoch {
     expirations: Vec<jiff::civil::Date>,
 }
 
+/// What applying one batch came to.
+enum Applied {
+    /// Written.
+    Done,
+    /// Refused: the writer lost the underlying's lease; nothing more of it is
+    /// written, and it is not an outage.
+    Fenced,
+    /// The store failed: an outage.
+    Failed,
+}
+
 struct Writer {
     store: Store,
     config: WriterConfig,
@@ -375,23 +386,23 @@ impl Writer {
                     value: json.to_string(),
                     ttl: Some(ttl),
                 });
-                self.apply(symbol, &b).await
+                !matches!(self.apply(symbol, &b).await, Applied::Failed)
             }
         }
     }
 
-    /// Applies `batch` of `underlying`'s keys; false on an outage. A batch refused
-    /// for a lost lease is counted and dropped (see the module docs).
-    async fn apply(&self, underlying: Underlying, batch: &Batch) -> bool {
+    /// Applies `batch` of `underlying`'s keys. A batch refused for a lost lease is
+    /// counted and dropped (see the module docs).
+    async fn apply(&self, underlying: Underlying, batch: &Batch) -> Applied {
         match self.store.apply(batch).await {
-            Ok(()) => true,
+            Ok(()) => Applied::Done,
             Err(StoreError::Fenced) => {
                 self.fences.refuse(underlying);
-                true
+                Applied::Fenced
             }
             Err(e) => {
                 self.health.fail(e.to_string());
-                false
+                Applied::Failed
             }
         }
     }
@@ -410,8 +421,11 @@ impl Writer {
             // The contracts go in batches of EPOCH_CHUNK: a whole board's commands at
             // once (about 40 MB for SPX and NDX) would be memory the allocator keeps.
             if i > 0 && i % EPOCH_CHUNK == 0 {
-                if !self.apply(u, &b).await {
-                    return false;
+                match self.apply(u, &b).await {
+                    Applied::Done => {}
+                    // Not ours any more: the rest of the epoch would be refused too.
+                    Applied::Fenced => return true,
+                    Applied::Failed => return false,
                 }
                 b = self.fences.batch(u);
             }
@@ -481,8 +495,10 @@ impl Writer {
             fields,
         });
         b.push(Op::Expire { key: meta, ttl });
-        if !self.apply(u, &b).await {
-            return false;
+        match self.apply(u, &b).await {
+            Applied::Done => {}
+            Applied::Fenced => return true,
+            Applied::Failed => return false,
         }
         // Only a complete board is pointed at.
         let mut pointer = self.fences.batch(u);
@@ -491,8 +507,10 @@ impl Writer {
             value: id.to_string(),
             ttl: None,
         });
-        if !self.apply(u, &pointer).await {
-            return false;
+        match self.apply(u, &pointer).await {
+            Applied::Done => {}
+            Applied::Fenced => return true,
+            Applied::Failed => return false,
         }
         self.health.epochs_written.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
@@ -550,8 +568,10 @@ impl Writer {
                 }
             }
         }
-        if !self.apply(u.epoch.underlying, &b).await {
-            return false;
+        match self.apply(u.epoch.underlying, &b).await {
+            Applied::Done => {}
+            Applied::Fenced => return true,
+            Applied::Failed => return false,
         }
         self.health.flushes.fetch_add(1, Ordering::Relaxed);
         self.health
@@ -589,7 +609,7 @@ impl Writer {
                     ttl,
                 });
             }
-            if !self.apply(u, &b).await {
+            if let Applied::Failed = self.apply(u, &b).await {
                 return false;
             }
         }

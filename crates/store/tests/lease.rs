@@ -65,14 +65,24 @@ async fn one_holder_at_a_time_and_a_clean_hand_over() {
         Acquired::Granted(g) => panic!("granted twice: {g:?}"),
     }
     assert!(l.store.renew_lease(&a, LONG).await.expect("renew"));
-    assert!(l.store.release_lease(&a, &l.term).await.expect("release"));
+    assert!(
+        l.store
+            .release_lease(&a, &l.term, true)
+            .await
+            .expect("release")
+    );
     // Released: the next holder starts at once, a larger token, not a takeover.
     let b = l.granted("worker-b", LONG).await;
     assert!(b.token > a.token);
     assert!(!b.took_over, "a released lease is handed over, not taken");
     // The former holder can neither renew nor release the successor's lease.
     assert!(!l.store.renew_lease(&a, LONG).await.expect("renew"));
-    assert!(!l.store.release_lease(&a, &l.term).await.expect("release"));
+    assert!(
+        !l.store
+            .release_lease(&a, &l.term, true)
+            .await
+            .expect("release")
+    );
     assert!(matches!(
         l.acquire("worker-a", LONG).await,
         Acquired::Held(_)
@@ -123,6 +133,29 @@ async fn a_lapsed_lease_alone_fences_its_holder() {
         Err(StoreError::Fenced)
     ));
     assert_eq!(l.store.get(&data).await.expect("get"), None);
+}
+
+#[tokio::test]
+async fn a_lease_given_up_without_a_hand_over_is_taken_over() {
+    let l = Lease::new("given_up").await;
+    let a = l.granted("worker-a", LONG).await;
+    // worker-a steps down (or rolls back a partial grant of a lapsed lease): the
+    // next holder is taking over, not being handed the board.
+    assert!(
+        l.store
+            .release_lease(&a, &l.term, false)
+            .await
+            .expect("release")
+    );
+    let b = l.granted("worker-b", LONG).await;
+    assert!(b.took_over);
+    assert!(
+        l.store
+            .release_lease(&b, &l.term, true)
+            .await
+            .expect("release")
+    );
+    assert!(!l.granted("worker-c", LONG).await.took_over);
 }
 
 #[tokio::test]

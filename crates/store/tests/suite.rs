@@ -972,6 +972,21 @@ async fn fenced_batches_apply_only_under_the_lease(s: Subject) {
     assert_eq!(zset_read[0], ("m0".to_owned(), 0.0));
     assert_eq!(receive(&mut sub).await, "hello");
 
+    // As in a pipeline, a rejected command does not stop the ones after it.
+    let after = s.key("after");
+    let mixed = fenced(vec![
+        hset(&string, &[("bid", "1")]),
+        set(&after, "written", None),
+    ]);
+    assert!(matches!(
+        s.store.apply(&mixed).await,
+        Err(StoreError::Command(_))
+    ));
+    assert_eq!(
+        s.store.get(&after).await.expect("get").as_deref(),
+        Some("written")
+    );
+
     // A successor's lease: the same writer is refused, whole.
     s.ok(vec![set(
         &lease,
@@ -989,8 +1004,14 @@ async fn fenced_batches_apply_only_under_the_lease(s: Subject) {
         Some("b")
     );
     assert_silent(&mut sub).await;
-    s.ok(vec![del(&lease), del(&hash), del(&string), del(&zset)])
-        .await;
+    s.ok(vec![
+        del(&lease),
+        del(&hash),
+        del(&string),
+        del(&zset),
+        del(&after),
+    ])
+    .await;
 }
 
 macro_rules! on_both_stores {

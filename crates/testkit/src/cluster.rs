@@ -45,6 +45,7 @@ impl RedisCluster {
             children: Vec::new(),
             dir,
         };
+        let mut failures = 0;
         while cluster.ports.len() < nodes {
             let port = cluster_port();
             let node_dir = cluster.dir.join(port.to_string());
@@ -66,7 +67,10 @@ impl RedisCluster {
                     cluster.children.push(child);
                 }
                 // The port was taken between the probe and the start: another one.
-                Err(_) => continue,
+                Err(e) => {
+                    failures += 1;
+                    assert!(failures < 20, "cannot start cluster nodes: {e}");
+                }
             }
         }
         cluster.create(replicas);

@@ -33,10 +33,11 @@ pub(crate) async fn open_store(
         Err(StoreError::Unavailable(e)) => {
             tracing::warn!(store = %store.describe(), error = %e, "the store does not answer yet; its kind is checked when it does")
         }
-        Err(e) if cluster => {
+        Err(e @ StoreError::WrongKind(_)) if cluster => {
             anyhow::bail!("{e} (drop {cluster_flag}, or point --redis at a cluster)")
         }
-        Err(e) => anyhow::bail!("{e} (pass {cluster_flag})"),
+        Err(e @ StoreError::WrongKind(_)) => anyhow::bail!("{e} (pass {cluster_flag})"),
+        Err(e) => anyhow::bail!("cannot use {}: {e}", store.describe()),
     }
     Ok(store)
 }

@@ -207,11 +207,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     })
 }
 
-/// `--lease-ttl-ms`, checked: long enough for a renewal round trip at a third of it,
-/// short enough that a failover is not a coffee break.
+/// `--lease-ttl-ms`, checked: at least a second, so a third of it leaves room for a
+/// renewal's round trip (a renewal Redis does not answer gives up after 2 s, so the
+/// shorter the TTL, the fewer such renewals a leader survives), and short enough
+/// that a failover is not a coffee break.
 fn lease_ttl(ms: u64) -> Result<Duration> {
-    if !(300..=120_000).contains(&ms) {
-        bail!("--lease-ttl-ms: expected 300 to 120000 milliseconds, got {ms}");
+    if !(1_000..=120_000).contains(&ms) {
+        bail!("--lease-ttl-ms: expected 1000 to 120000 milliseconds, got {ms}");
     }
     Ok(Duration::from_millis(ms))
 }

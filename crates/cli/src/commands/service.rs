@@ -109,7 +109,7 @@ pub(crate) async fn run_service(
     }
     let config = WorkerConfig {
         service: config,
-        holder: holder_name(),
+        holder: worker_name(),
         lease_ttl: settings.lease_ttl,
     };
     let holder = config.holder.clone();
@@ -129,14 +129,19 @@ pub(crate) async fn run_service(
     let l = &stopped.leases;
     println!(
         "lease holder={} role={} terms={} takeovers={} lost={} fenced_writes={}",
-        l.holder, l.role, l.terms, l.takeovers, l.lost, l.fenced_writes
+        l.holder,
+        l.role.as_str(),
+        l.terms,
+        l.takeovers,
+        l.lost,
+        l.fenced_writes
     );
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
-/// This process's name in the leases: `host:pid`, so a log line or `inspect` names
-/// the machine and the process that holds an underlying.
-fn holder_name() -> String {
+/// This process's name as a worker, `host:pid` (its leases add `#term`), so a log
+/// line or `inspect` names the machine and the process that holds an underlying.
+fn worker_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -147,7 +152,7 @@ fn holder_name() -> String {
 }
 
 fn summary(stopped: &Stopped) {
-    let (health, publisher) = (&stopped.store, &stopped.publisher);
+    let (health, publisher) = (&stopped.store_health, &stopped.publisher);
     for b in &stopped.status.boards {
         println!(
             "{} epoch={} contracts={} quotes={} trades={} geometry_miss={}",
