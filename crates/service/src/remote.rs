@@ -11,7 +11,9 @@
 //! meanwhile give full documents without diffs, which a browser stream answers with
 //! full documents: never a diff that does not apply. Without messages (none
 //! published yet, or a subscription being re-made after Redis went away) the keys
-//! are read once a second.
+//! are read once a second; a tick such a read finds before its messages arrive
+//! (the publisher writes the keys, then publishes) waits one more read for them, so
+//! a read racing the publisher does not send every browser full documents.
 //!
 //! The service's status is read twice a second from the `massive:service:status:<symbol>`
 //! keys, which the process running each underlying's ingestion writes every second
@@ -85,6 +87,7 @@ impl RedisSource {
                 symbol,
                 keys: [schema.heatmap_snapshot(symbol), schema.gex_snapshot(symbol)],
                 out: tx.clone(),
+                unannounced: Mutex::new(None),
             };
             tasks.push(tokio::spawn(follower.run()).abort_handle());
             documents.insert(symbol, tx);
@@ -298,6 +301,20 @@ struct Follower {
     /// The snapshot keys, spelled once.
     keys: [String; 2],
     out: watch::Sender<Option<Arc<Documents>>>,
+    /// A tick a poll found in the keys before its messages came (the publisher
+    /// writes the keys, then publishes): published without diffs only if the next
+    /// poll still finds it unannounced (its messages were lost).
+    unannounced: Mutex<Option<u64>>,
+}
+
+/// How a read treats a tick it finds in the keys with no diffs for it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// Publish it: nothing better is coming (no subscription, or just subscribed).
+    Publish,
+    /// Wait a poll for its messages, which bring the diffs: publishing it bare
+    /// would send every client full documents.
+    AwaitMessages,
 }
 
 impl Follower {
@@ -318,7 +335,7 @@ impl Follower {
                 Ok((heatmap, gex)) => self.follow(heatmap, gex).await,
                 Err(e) => {
                     tracing::warn!(symbol = %self.symbol, error = %e, "cannot subscribe to the update channels; retrying");
-                    self.read(None).await;
+                    self.read(None, Found::Publish).await;
                 }
             }
             // A subscription ended (Redis went away) or could not be made: not at
@@ -331,7 +348,7 @@ impl Follower {
     /// Reads ticks as the channels announce them, until a subscription ends.
     async fn follow(&self, mut heatmap: Subscription, mut gex: Subscription) {
         // Messages published before the subscriptions were missed: read the keys.
-        self.read(None).await;
+        self.read(None, Found::Publish).await;
         let mut poll = tokio::time::interval(POLL_EVERY);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pairer = Pairer::default();
@@ -348,7 +365,7 @@ impl Follower {
                 },
                 _ = poll.tick() => {
                     if !announced_since_poll {
-                        self.read(None).await;
+                        self.read(None, Found::AwaitMessages).await;
                     }
                     announced_since_poll = false;
                     continue;
@@ -356,14 +373,15 @@ impl Follower {
             };
             if let Some(announced) = announced {
                 announced_since_poll = true;
-                self.read(Some(announced)).await;
+                self.read(Some(announced), Found::Publish).await;
             }
         }
     }
 
     /// Reads both snapshot keys and publishes their tick if it is new: with the
-    /// announced diffs when the keys hold the announced tick.
-    async fn read(&self, announced: Option<Announced>) {
+    /// announced diffs when the keys hold the announced tick; without, as `found`
+    /// says.
+    async fn read(&self, announced: Option<Announced>, found: Found) {
         let (heatmap, gex) =
             match tokio::try_join!(self.store.get(&self.keys[0]), self.store.get(&self.keys[1]),) {
                 Ok((Some(h), Some(g))) => (h, g),
@@ -400,6 +418,21 @@ impl Follower {
         }) {
             return;
         }
+        if diffs.is_none() && found == Found::AwaitMessages {
+            // Seen by the poll before too: its messages were lost; publish it.
+            let mut unannounced = self
+                .unannounced
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if *unannounced != Some(head.seq) {
+                *unannounced = Some(head.seq);
+                return;
+            }
+        }
+        *self
+            .unannounced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
         let feed = head.feed.unwrap_or_default();
         let docs = Documents::new(
             head.seq,

@@ -455,6 +455,15 @@ async fn feed(
         let Some(latest) = published.borrow_and_update().clone() else {
             continue;
         };
+        // The same tick again (a source may publish it twice, the second time with
+        // its diffs): the client holds it already.
+        if !send_full
+            && held
+                .as_ref()
+                .is_some_and(|(seq, epoch)| *seq == latest.seq && *epoch == latest.epoch)
+        {
+            continue;
+        }
         let (docs, full) = docs_for(&latest, send_full, held.as_ref());
         if full {
             last_full = Some(Instant::now());
