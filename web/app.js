@@ -347,12 +347,25 @@ const EPOCH_REASONS = {
   failover: 'a standby ingestion worker took over from one that stopped answering',
 };
 
+/**
+ * What an epoch changed: contracts added and removed from the board before it. A
+ * board built from nothing (the service started, or a standby took over and
+ * photographed the chain afresh) was not diffed against one, so only its size says
+ * anything.
+ */
+function transitionCounts(t, long) {
+  if (t.reason === 'startup' || t.reason === 'failover') {
+    return `${fmt.count(t.contracts)} contracts`;
+  }
+  return long
+    ? `${fmt.count(t.contracts)} contracts (+${fmt.count(t.added)} / −${fmt.count(t.removed)})`
+    : `+${t.added ?? 0}/−${t.removed ?? 0}`;
+}
+
 function showEpochBanner(state, previousEpoch) {
   const epoch = state.heatmap.epoch;
   const transition = state.status && (state.status.transitions || []).find((t) => t.id === epoch.id);
-  const counts = transition
-    ? ` · ${fmt.count(transition.contracts)} contracts (+${fmt.count(transition.added)} / −${fmt.count(transition.removed)})`
-    : '';
+  const counts = transition ? ` · ${transitionCounts(transition, true)}` : '';
   const why = EPOCH_REASONS[epoch.reason] || epoch.reason;
   els.banner.textContent = `New epoch ${epoch.id} — ${epoch.reason}: ${why}${counts}. Previous: ${previousEpoch}.`;
   els.banner.hidden = false;
@@ -530,7 +543,7 @@ function renderTransitions(status) {
     left.title = t.id;
     const right = document.createElement('span');
     right.className = 'muted';
-    right.textContent = `${fmt.clock(t.at)} +${t.added ?? 0}/−${t.removed ?? 0}`;
+    right.textContent = `${fmt.clock(t.at)} ${transitionCounts(t, false)}`;
     li.append(left, right);
     els.transitions.append(li);
   }
