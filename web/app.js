@@ -479,9 +479,10 @@ function renderLegend() {
   setText(els.legendHi, scale ? show(scale.hi) : fmt.MISSING);
   const pct = Math.round(SCALE_PERCENTILE * 100);
   let what;
-  if (metric.signed) what = `calls + puts; scale ±${pct}th percentile of |value| in view`;
-  else if (metric.low !== null) what = `${options.side}s; scale ${Math.round(metric.low * 100)}th to ${pct}th percentile in view`;
-  else what = `${options.side}s; scale 0 to the ${pct}th percentile in view`;
+  const nth = fmt.ordinal(pct);
+  if (metric.signed) what = `calls + puts; scale ±${nth} percentile of |value| in view`;
+  else if (metric.low !== null) what = `${options.side}s; scale ${fmt.ordinal(Math.round(metric.low * 100))} to ${nth} percentile in view`;
+  else what = `${options.side}s; scale 0 to the ${nth} percentile in view`;
   setText(els.legendNote, `${metric.label}: ${what}, beyond it clamped. Grey: no value.`);
 }
 

@@ -177,6 +177,14 @@ export function rate(x) {
   return x >= 100 ? count(x) : x.toFixed(1);
 }
 
+/** An English ordinal: "1st", "2nd", "3rd", "11th", "22nd", "97th". */
+export function ordinal(n) {
+  if (isMissing(n)) return MISSING;
+  const teen = Math.abs(n) % 100;
+  const suffix = teen >= 11 && teen <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[Math.abs(n) % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
 /** An age or silence in milliseconds, compact: "120 ms", "4.2 s", "3m 05s". */
 export function durationMs(ms) {
   if (isMissing(ms)) return MISSING;

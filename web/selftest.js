@@ -770,6 +770,15 @@ test('numbers read the way a trader expects', () => {
     [fmt.level(6854.3), '6854.30'],
     [fmt.level(6900), '6900'],
     [fmt.level(null), '—'],
+    [fmt.ordinal(2), '2nd'],
+    [fmt.ordinal(1), '1st'],
+    [fmt.ordinal(3), '3rd'],
+    [fmt.ordinal(11), '11th'],
+    [fmt.ordinal(12), '12th'],
+    [fmt.ordinal(22), '22nd'],
+    [fmt.ordinal(97), '97th'],
+    [fmt.ordinal(null), '—'],
+    [fmt.rate(null), '—'],
   ];
   for (const [got, want] of cases) assert(got === want, `${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
 });

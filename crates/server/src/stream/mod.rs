@@ -516,12 +516,13 @@ struct CachedStatus {
     doc: Bytes,
 }
 
-/// A board's quote count as of a status, and the rate derived from the one before.
+/// A board's quote count as of a status, and the rate derived from the one before
+/// (`None` until there is one before: a rate of zero would claim a silent feed).
 #[derive(Debug, Clone, Copy, Default)]
 struct QuoteSample {
     quotes: u64,
     at_ms: i64,
-    per_s: f64,
+    per_s: Option<f64>,
 }
 
 impl StatusCache {
@@ -560,7 +561,8 @@ impl StatusCache {
 /// The rate is taken between two statuses by the times they were taken
 /// ([`ServiceStatus::at_ms`]), not by when they were read: a status read from the
 /// store arrives late and at its own cadence, and two reads of one status would
-/// otherwise show a rate of zero. A status not newer than the last keeps its rate.
+/// otherwise show a rate of zero. A status not newer than the last keeps its rate;
+/// the first status of a symbol has none (`null`), not zero.
 ///
 /// [`ServiceStatus::at_ms`]: crate::source::ServiceStatus::at_ms
 fn status_doc(
@@ -574,22 +576,21 @@ fn status_doc(
         .map_or((0, 0, 0), |b| (b.quotes, b.silence_ms, b.geometry_miss));
     let per_s = match previous {
         Some(p) if status.at_ms > p.at_ms => {
-            quotes.saturating_sub(p.quotes) as f64 * 1000.0 / (status.at_ms - p.at_ms) as f64
+            Some(quotes.saturating_sub(p.quotes) as f64 * 1000.0 / (status.at_ms - p.at_ms) as f64)
         }
         Some(p) => p.per_s,
-        None => 0.0,
+        None => None,
     };
     let sample = QuoteSample {
         quotes,
         at_ms: status.at_ms,
         per_s,
     };
-    let quotes_per_s = per_s;
     let epochs = epochs_doc(&status, symbol);
     let doc = json!({
         "schema": "chainboard/status/v1",
         "symbol": symbol.as_str(),
-        "quotes_per_s": (quotes_per_s * 10.0).round() / 10.0,
+        "quotes_per_s": per_s.map(|r| (r * 10.0).round() / 10.0),
         "feed_silence_ms": silence_ms,
         "geometry_miss": geometry_miss,
         "epoch": epochs["active"],
