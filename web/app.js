@@ -57,6 +57,7 @@ const els = {
   profileWrap: $('profile-wrap'),
   profile: $('profile'),
   curveToggle: $('curve-toggle'),
+  feedDetails: $('feed-details'),
   levelsFilter: $('levels-filter'),
   spot: $('spot'),
   zeroGammaNote: $('zero-gamma-note'),
@@ -113,6 +114,8 @@ function setText(el, text) {
 /** Where the gamma-curve switch is remembered: a trader who turns it off once
  * expects it off on the next visit. */
 const CURVE_KEY = 'chainboard.gammaCurve';
+/** Whether the feed's details were left open. */
+const DETAILS_KEY = 'chainboard.feedDetails';
 
 const options = {
   metric: els.metric.value,
@@ -122,21 +125,33 @@ const options = {
   curve: readCurveOption(),
 };
 els.curveToggle.checked = options.curve;
+els.feedDetails.open = readStored(DETAILS_KEY) === 'open';
+els.feedDetails.addEventListener('toggle', () => {
+  writeStored(DETAILS_KEY, els.feedDetails.open ? 'open' : 'closed');
+});
 
-function readCurveOption() {
+function readStored(key) {
   try {
-    return globalThis.localStorage?.getItem(CURVE_KEY) !== 'off';
+    return globalThis.localStorage?.getItem(key) ?? null;
   } catch {
-    return true; // storage blocked: the default
+    return null; // storage blocked: the default
   }
 }
 
-function saveCurveOption(on) {
+function writeStored(key, value) {
   try {
-    globalThis.localStorage?.setItem(CURVE_KEY, on ? 'on' : 'off');
+    globalThis.localStorage?.setItem(key, value);
   } catch {
     // storage blocked: the switch still works for this page
   }
+}
+
+function readCurveOption() {
+  return readStored(CURVE_KEY) !== 'off';
+}
+
+function saveCurveOption(on) {
+  writeStored(CURVE_KEY, on ? 'on' : 'off');
 }
 
 function parseWindow(value) {
