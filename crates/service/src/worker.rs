@@ -306,7 +306,8 @@ impl Leadership {
     /// This worker's name in the leases of its next term: `host:pid#term`, so no
     /// two of its terms are ever granted the same lease value (`chainboard_store::lease`).
     fn term_holder(&self) -> String {
-        format!("{}#{}", self.config.holder, self.board.status().terms + 1)
+        let terms = lock(&self.board.status).terms;
+        format!("{}#{}", self.config.holder, terms + 1)
     }
 
     /// Every lease, or none (the ones taken are given back as they were) and why.

@@ -308,14 +308,7 @@ impl RedisStore {
         for arg in args {
             invocation.arg(arg);
         }
-        let call = async {
-            let mut conn = self.connection().await?;
-            match invocation.invoke_async::<()>(&mut conn).await {
-                Err(e) if e.is_connection_refusal() => invocation.invoke_async(&mut conn).await,
-                result => result,
-            }
-        };
-        within(self.options.deadline(ops.len()), call).await
+        self.invoke(&invocation, ops.len()).await
     }
 
     /// Takes `symbol`'s lease for `holder` if nobody holds it (`crate::lease`).
@@ -333,7 +326,7 @@ impl RedisStore {
             .key(term_key)
             .arg(lease::clean_holder(holder))
             .arg(ttl_millis(ttl));
-        let (token, value, took_over): (u64, String, u8) = self.invoke(&invocation).await?;
+        let (token, value, took_over): (u64, String, u8) = self.invoke(&invocation, 1).await?;
         Ok(if token == 0 {
             Acquired::Held(value)
         } else {
@@ -356,7 +349,7 @@ impl RedisStore {
             .key(&grant.fence.lease_key)
             .arg(&grant.fence.value)
             .arg(ttl_millis(ttl));
-        let renewed: u8 = self.invoke(&invocation).await?;
+        let renewed: u8 = self.invoke(&invocation, 1).await?;
         Ok(renewed == 1)
     }
 
@@ -375,14 +368,16 @@ impl RedisStore {
             .key(term_key)
             .arg(&grant.fence.value)
             .arg(u8::from(handed_over));
-        let released: u8 = self.invoke(&invocation).await?;
+        let released: u8 = self.invoke(&invocation, 1).await?;
         Ok(released == 1)
     }
 
-    /// Runs a script; retries once if the connection was refused (nothing was sent).
+    /// Runs a script of `commands` commands, within their deadline; retries once if
+    /// the connection was refused (nothing was sent).
     async fn invoke<T: FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,
+        commands: usize,
     ) -> Result<T, StoreError> {
         let call = async {
             let mut conn = self.connection().await?;
@@ -391,7 +386,7 @@ impl RedisStore {
                 result => result,
             }
         };
-        within(self.options.deadline(1), call).await
+        within(self.options.deadline(commands), call).await
     }
 
     /// `GET key`.
