@@ -373,6 +373,7 @@ impl PublishTask {
             batch.push(Op::XAdd {
                 key: schema.gex_history(symbol),
                 max_len: self.config.history_max,
+                at_ms: None,
                 fields: fields.clone(),
             });
         }

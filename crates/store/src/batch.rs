@@ -58,10 +58,17 @@ pub enum Op {
         /// Key.
         key: String,
     },
-    /// `XADD key MAXLEN ~ max_len * f1 v1 f2 v2 …`: appends one entry with an id the
-    /// store generates (`<ms>-<seq>`, strictly increasing per stream), creating the
+    /// `XADD key MAXLEN ~ max_len <id> f1 v1 f2 v2 …`: appends one entry, creating the
     /// stream without a TTL (an existing stream keeps its TTL), then trims the oldest
     /// entries.
+    ///
+    /// Ids are `<ms>-<seq>` and strictly increasing per stream. With `at_ms`, the
+    /// entry's millisecond is `at_ms` (`XADD … <at_ms>-*`), so a reader can find
+    /// entries by the time they describe (a tick's, not the write's); if the stream
+    /// has already gone past `at_ms` (a clock that stepped back, a writer on another
+    /// machine), the id is the stream's last millisecond with the next sequence
+    /// number, as `*` does with a clock behind the stream. Without it, the store's
+    /// clock (`*`).
     ///
     /// The `~` lets Redis trim lazily, only whole internal nodes (at most
     /// `stream-node-max-entries`, 100 by default, and `stream-node-max-bytes`, 4 KiB):
@@ -74,6 +81,8 @@ pub enum Op {
         key: String,
         /// How many entries to keep, at least (see above).
         max_len: usize,
+        /// The millisecond the entry describes, Unix ms; `None`: now.
+        at_ms: Option<u64>,
         /// Field–value pairs, in the order readers get them back. Empty is rejected,
         /// as Redis does.
         fields: Vec<(&'static str, String)>,

@@ -17,10 +17,11 @@
 //!   returned.
 //! - A key is expired once the clock passes its deadline: from then on every read
 //!   misses it and every write treats it as absent.
-//! - `XADD` ids are `<ms>-<seq>` from the wall clock (`SystemTime`, as Redis uses,
-//!   not the injected [`Clock`], which only drives expiry), and strictly increasing
-//!   per stream as in Redis: if the clock has not moved past the last id, or has
-//!   stepped back, the id is the last one's millisecond with the next sequence number.
+//! - `XADD` ids are `<ms>-<seq>` from the entry's `at_ms` or else the wall clock
+//!   (`SystemTime`, as Redis uses, not the injected [`Clock`], which only drives
+//!   expiry), and strictly increasing per stream as in Redis: if that millisecond is
+//!   not past the last id's, the id is the last one's millisecond with the next
+//!   sequence number.
 //!   `MAXLEN ~ n` trims to exactly `n` here, where Redis keeps at least `n` (see
 //!   [`Op::XAdd`]).
 //! - `PUBLISH` reaches the subscribers of that moment; with none it does nothing. Each
@@ -261,14 +262,40 @@ impl EmbeddedStore {
     pub fn xrevrange(&self, key: &str, count: usize) -> Result<Vec<StreamEntry>, StoreError> {
         self.read(key, |value| match value {
             None => Ok(Vec::new()),
-            Some(Value::Stream(stream)) => Ok(stream
-                .entries
+            Some(Value::Stream(stream)) => {
+                Ok(stream.entries.iter().rev().take(count).map(entry).collect())
+            }
+            Some(_) => Err(wrong_type()),
+        })
+    }
+
+    /// `XRANGE key - + COUNT 1`.
+    pub fn xfirst(&self, key: &str) -> Result<Option<StreamEntry>, StoreError> {
+        self.read(key, |value| match value {
+            None => Ok(None),
+            Some(Value::Stream(stream)) => Ok(stream.entries.front().map(entry)),
+            Some(_) => Err(wrong_type()),
+        })
+    }
+
+    /// The newest entry in each range of id milliseconds; see [`crate::Store::xlast_in`].
+    pub fn xlast_in(
+        &self,
+        key: &str,
+        ranges: &[(u64, u64)],
+    ) -> Result<Vec<Option<StreamEntry>>, StoreError> {
+        self.read(key, |value| match value {
+            None => Ok(vec![None; ranges.len()]),
+            Some(Value::Stream(stream)) => Ok(ranges
                 .iter()
-                .rev()
-                .take(count)
-                .map(|(id, fields)| StreamEntry {
-                    id: id.to_string(),
-                    fields: fields.clone(),
+                .map(|&(start, end)| {
+                    // Entries are in id order: the first past `end`, then one back.
+                    let past = stream.entries.partition_point(|(id, _)| id.ms <= end);
+                    let (id, fields) = stream.entries.get(past.checked_sub(1)?)?;
+                    (id.ms >= start).then(|| StreamEntry {
+                        id: id.to_string(),
+                        fields: fields.clone(),
+                    })
                 })
                 .collect()),
             Some(_) => Err(wrong_type()),
@@ -350,7 +377,7 @@ struct Stream {
 }
 
 impl Stream {
-    /// Appends an entry at the next id after `unix_ms`, then trims to `max_len`.
+    /// Appends an entry at the next id at or after `unix_ms`, then trims to `max_len`.
     fn add(
         &mut self,
         unix_ms: u64,
@@ -367,6 +394,14 @@ impl Stream {
             self.entries.pop_front();
         }
         Ok(())
+    }
+}
+
+/// A stream entry as a read returns it.
+fn entry((id, fields): &(StreamId, Vec<(String, String)>)) -> StreamEntry {
+    StreamEntry {
+        id: id.to_string(),
+        fields: fields.clone(),
     }
 }
 
@@ -563,8 +598,10 @@ impl Keyspace {
             Op::XAdd {
                 key,
                 max_len,
+                at_ms,
                 fields,
             } => {
+                let ms = at_ms.unwrap_or(unix_ms);
                 if fields.is_empty() {
                     return Err(arity("xadd"));
                 }
@@ -575,13 +612,13 @@ impl Keyspace {
                 match self.live(key, now) {
                     None => {
                         let mut stream = Stream::default();
-                        stream.add(unix_ms, fields, *max_len)?;
+                        stream.add(ms, fields, *max_len)?;
                         self.insert(key, Value::Stream(stream), None);
                     }
                     Some(Entry {
                         value: Value::Stream(stream),
                         ..
-                    }) => stream.add(unix_ms, fields, *max_len)?,
+                    }) => stream.add(ms, fields, *max_len)?,
                     Some(_) => return Err(WRONGTYPE.to_owned()),
                 }
             }

@@ -79,6 +79,31 @@ end
 return 0
 ";
 
+/// A Lua function, `xadd(key, args)`: `XADD key` with `args` (`MAXLEN ~ n <id>
+/// fields…`), where an id `<ms>-*` the stream has already gone past becomes the
+/// stream's last millisecond with the next sequence number ([`Op::XAdd`]'s `at_ms`;
+/// Redis itself rejects such an id). Returns the reply, an error as a table.
+macro_rules! xadd_lua {
+    () => {
+        r"
+local function xadd(key, args)
+  local reply = redis.pcall('XADD', key, unpack(args))
+  if type(reply) == 'table' and reply.err
+      and string.find(reply.err, 'equal or smaller', 1, true) then
+    local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+    args[4] = top and (string.match(top[1], '^(%d+)%-') .. '-*') or '*'
+    reply = redis.pcall('XADD', key, unpack(args))
+  end
+  return reply
+end
+"
+    };
+}
+
+/// One `XADD` outside a fenced batch, with [`xadd_lua`]'s rule for its id:
+/// `KEYS[1]` the stream, `ARGV` the command's arguments after the key.
+pub(crate) const XADD: &str = concat!(xadd_lua!(), "return xadd(KEYS[1], ARGV)\n");
+
 /// A fenced batch: `KEYS[1]` the lease, then one key per keyed command in order;
 /// `ARGV[1]` the value granted, then per command its name, its argument count and
 /// its arguments (`PUBLISH` takes its channel from the arguments: channels are not
@@ -86,17 +111,22 @@ return 0
 /// `unpack` is limited by its stack (about 8,000 values); only the commands whose
 /// arguments are repeated pairs or names (`HSET`, `ZADD`, `HDEL`) can be that long.
 /// As in a pipeline, a rejected command does not stop the ones after it (`pcall`);
-/// the first rejection is returned once all have run.
-pub(crate) const FENCED: &str = r"
+/// the first rejection is returned once all have run. `XADD` ids follow
+/// [`xadd_lua`]'s rule.
+pub(crate) const FENCED: &str = concat!(
+    xadd_lua!(),
+    r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED this writer no longer holds the lease')
 end
 local first_error = nil
-local function run(...)
-  local reply = redis.pcall(...)
+local function note(reply)
   if type(reply) == 'table' and reply.err and not first_error then
     first_error = reply.err
   end
+end
+local function run(...)
+  note(redis.pcall(...))
 end
 local k, a = 2, 2
 while a <= #ARGV do
@@ -109,6 +139,8 @@ while a <= #ARGV do
     k = k + 1
     if n == 0 then
       run(cmd, key)
+    elseif cmd == 'XADD' then
+      note(xadd(key, {unpack(ARGV, a, a + n - 1)}))
     else
       local i, last = a, a + n - 1
       while i <= last do
@@ -122,7 +154,8 @@ while a <= #ARGV do
 end
 if first_error then return redis.error_reply(first_error) end
 return 'OK'
-";
+"
+);
 
 /// A lease granted to this worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,21 +286,9 @@ pub(crate) fn fenced_args<'a>(fence: &'a Fence, ops: &'a [Op]) -> (Vec<&'a str>,
             Op::XAdd {
                 key,
                 max_len,
+                at_ms,
                 fields,
-            } => {
-                let mut list = vec![
-                    "MAXLEN".to_owned(),
-                    "~".to_owned(),
-                    max_len.to_string(),
-                    "*".to_owned(),
-                ];
-                list.extend(
-                    fields
-                        .iter()
-                        .flat_map(|(f, v)| [(*f).to_owned(), v.clone()]),
-                );
-                command("XADD", Some(key), list);
-            }
+            } => command("XADD", Some(key), xadd_args(*max_len, *at_ms, fields)),
             Op::Publish { channel, message } => {
                 command("PUBLISH", None, vec![channel.clone(), message.clone()]);
             }
@@ -324,4 +345,21 @@ mod tests {
     fn holders_have_no_spaces() {
         assert_eq!(clean_holder("box 1\tpid 7"), "box_1_pid_7");
     }
+}
+
+/// `XADD`'s arguments after the key: `MAXLEN ~ max_len <id> f1 v1 …`, the id
+/// `<at_ms>-*` or `*` ([`Op::XAdd`]).
+pub(crate) fn xadd_args(
+    max_len: usize,
+    at_ms: Option<u64>,
+    fields: &[(&str, String)],
+) -> Vec<String> {
+    let id = at_ms.map_or_else(|| "*".to_owned(), |ms| format!("{ms}-*"));
+    let mut args = vec!["MAXLEN".to_owned(), "~".to_owned(), max_len.to_string(), id];
+    args.extend(
+        fields
+            .iter()
+            .flat_map(|(f, v)| [(*f).to_owned(), v.clone()]),
+    );
+    args
 }

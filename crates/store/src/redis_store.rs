@@ -276,16 +276,16 @@ impl RedisStore {
                 Op::XAdd {
                     key,
                     max_len,
+                    at_ms,
                     fields,
                 } => {
-                    pipe.cmd("XADD")
-                        .arg(key)
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(*max_len)
-                        .arg("*");
-                    for (field, value) in fields {
-                        pipe.arg(*field).arg(value);
+                    let args = lease::xadd_args(*max_len, *at_ms, fields);
+                    if at_ms.is_some() {
+                        // Redis rejects a `<ms>-*` the stream has gone past: the
+                        // script takes the stream's last millisecond instead.
+                        pipe.cmd("EVAL").arg(lease::XADD).arg(1).arg(key).arg(args);
+                    } else {
+                        pipe.cmd("XADD").arg(key).arg(args);
                     }
                 }
                 Op::Publish { channel, message } => {
@@ -490,6 +490,60 @@ impl RedisStore {
         Ok(entries
             .into_iter()
             .map(|(id, fields)| StreamEntry { id, fields })
+            .collect())
+    }
+
+    /// `XRANGE key - + COUNT 1`.
+    pub async fn xfirst(&self, key: &str) -> Result<Option<StreamEntry>, StoreError> {
+        let entries: Vec<(String, Vec<(String, String)>)> = self
+            .query(
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(1),
+            )
+            .await?;
+        Ok(entries
+            .into_iter()
+            .next()
+            .map(|(id, fields)| StreamEntry { id, fields }))
+    }
+
+    /// The newest entry in each range of id milliseconds, one pipeline; see
+    /// [`crate::Store::xlast_in`].
+    pub async fn xlast_in(
+        &self,
+        key: &str,
+        ranges: &[(u64, u64)],
+    ) -> Result<Vec<Option<StreamEntry>>, StoreError> {
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for &(start, end) in ranges {
+            // A bare millisecond means every sequence number in it, at either end.
+            pipe.cmd("XREVRANGE")
+                .arg(key)
+                .arg(end)
+                .arg(start)
+                .arg("COUNT")
+                .arg(1);
+        }
+        let call = async {
+            let mut conn = self.connection().await?;
+            pipe.query_async::<Vec<Vec<(String, Vec<(String, String)>)>>>(&mut conn)
+                .await
+        };
+        let replies = within(self.options.deadline(ranges.len()), call).await?;
+        Ok(replies
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .next()
+                    .map(|(id, fields)| StreamEntry { id, fields })
+            })
             .collect())
     }
 

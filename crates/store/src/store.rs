@@ -309,6 +309,24 @@ impl Store {
         dispatch!(self, s => s.xrevrange(key, count))
     }
 
+    /// `XRANGE key - + COUNT 1`: the oldest entry, if any.
+    pub async fn xfirst(&self, key: &str) -> Result<Option<StreamEntry>, StoreError> {
+        dispatch!(self, s => s.xfirst(key))
+    }
+
+    /// The newest entry in each range of id milliseconds, both ends included
+    /// (`XREVRANGE key <end> <start> COUNT 1` per range, as one pipeline): how a
+    /// reader samples a long stream at the times it wants without reading what lies
+    /// between. One answer per range: `None` where it holds no entry (every range of
+    /// a missing key).
+    pub async fn xlast_in(
+        &self,
+        key: &str,
+        ranges: &[(u64, u64)],
+    ) -> Result<Vec<Option<StreamEntry>>, StoreError> {
+        dispatch!(self, s => s.xlast_in(key, ranges))
+    }
+
     /// `SUBSCRIBE channel`, returning once the subscription is in place: anything
     /// published after this returns reaches the [`Subscription`]. On Redis this opens
     /// a connection of its own (a subscribed connection can do nothing else), which

@@ -66,6 +66,7 @@ async fn the_key_schema_on_a_cluster() {
         batch.push(Op::XAdd {
             key: schema.gex_history(u),
             max_len: 10,
+            at_ms: Some(1_000),
             fields: vec![("seq", "1".to_owned())],
         });
         batch.push(Op::Publish {
@@ -74,6 +75,15 @@ async fn the_key_schema_on_a_cluster() {
         });
         store.apply(&batch).await.expect("one slot, one script");
         // Read back through the cluster client, whichever node holds them.
+        let sampled = store
+            .xlast_in(&schema.gex_history(u), &[(0, 999), (1_000, 1_000)])
+            .await
+            .expect("sampled through the cluster");
+        let ids: Vec<Option<&str>> = sampled
+            .iter()
+            .map(|e| e.as_ref().map(|e| e.id.as_str()))
+            .collect();
+        assert_eq!(ids, [None, Some("1000-0")]);
         assert_eq!(
             store.get(&schema.current(u)).await.expect("get").as_deref(),
             Some("E1")

@@ -135,7 +135,18 @@ fn xadd(key: &str, max_len: usize, fields: &[(&'static str, &str)]) -> Op {
     Op::XAdd {
         key: key.to_owned(),
         max_len,
+        at_ms: None,
         fields: fields.iter().map(|(f, v)| (*f, (*v).to_owned())).collect(),
+    }
+}
+
+/// An `XADD` whose entry describes the millisecond `at_ms`.
+fn xadd_at(key: &str, at_ms: u64, value: &str) -> Op {
+    Op::XAdd {
+        key: key.to_owned(),
+        max_len: 100,
+        at_ms: Some(at_ms),
+        fields: vec![("v", value.to_owned())],
     }
 }
 
@@ -1014,6 +1025,77 @@ async fn fenced_batches_apply_only_under_the_lease(s: Subject) {
     .await;
 }
 
+/// Entries placed at the millisecond they describe, plainly and in a fenced batch:
+/// a millisecond already taken gets the next sequence number, one the stream has
+/// gone past gets the stream's last millisecond; and reads by range find the newest
+/// entry of each range, the oldest of the stream, and nothing where there is none.
+async fn streams_place_entries_at_their_time(s: Subject) {
+    let (x, lease) = (s.key("history"), s.key("lease"));
+    assert_eq!(s.store.xfirst(&x).await.expect("xfirst"), None);
+    assert_eq!(
+        s.store.xlast_in(&x, &[(0, 10)]).await.expect("xlast_in"),
+        [None]
+    );
+    s.ok(vec![
+        xadd_at(&x, 1_000, "a"),
+        xadd_at(&x, 1_000, "b"),
+        xadd_at(&x, 2_000, "c"),
+    ])
+    .await;
+    s.ok(vec![set(&lease, "1 w", Some(MINUTE))]).await;
+    let mut fenced = Batch::fenced(Some(Fence {
+        lease_key: lease.clone(),
+        value: "1 w".to_owned(),
+    }));
+    // Behind the stream (a clock that stepped back), then ahead again.
+    fenced.push(xadd_at(&x, 1_500, "d"));
+    fenced.push(xadd_at(&x, 5_000, "e"));
+    s.store.apply(&fenced).await.expect("fenced XADD");
+
+    let entries = s.store.xrevrange(&x, 10).await.expect("xrevrange");
+    let got: Vec<(String, String)> = entries
+        .iter()
+        .rev()
+        .map(|e| (e.id.clone(), e.fields[0].1.clone()))
+        .collect();
+    let want = [
+        ("1000-0", "a"),
+        ("1000-1", "b"),
+        ("2000-0", "c"),
+        ("2000-1", "d"),
+        ("5000-0", "e"),
+    ];
+    assert_eq!(
+        got,
+        want.map(|(id, v)| (id.to_owned(), v.to_owned())).to_vec()
+    );
+
+    let first = s.store.xfirst(&x).await.expect("xfirst").expect("an entry");
+    assert_eq!(first.id, "1000-0");
+    let sampled = s
+        .store
+        .xlast_in(
+            &x,
+            &[
+                (0, 999),
+                (0, 1_000),
+                (1_001, 2_000),
+                (2_001, 4_999),
+                (5_000, 9_000),
+            ],
+        )
+        .await
+        .expect("xlast_in");
+    let ids: Vec<Option<String>> = sampled.into_iter().map(|e| e.map(|e| e.id)).collect();
+    assert_eq!(
+        ids,
+        [None, Some("1000-1"), Some("2000-1"), None, Some("5000-0")]
+            .map(|id| id.map(str::to_owned))
+            .to_vec()
+    );
+    s.ok(vec![del(&x), del(&lease)]).await;
+}
+
 macro_rules! on_both_stores {
     ($($check:ident),* $(,)?) => {
         mod embedded {
@@ -1054,6 +1136,7 @@ on_both_stores!(
     streams_append_newest_first,
     streams_are_capped,
     streams_and_other_types_do_not_mix,
+    streams_place_entries_at_their_time,
     fenced_batches_apply_only_under_the_lease,
 );
 
