@@ -43,14 +43,14 @@ pub const HEATMAP_RESYNC_SCHEMA: &str =
 pub const GEX_RESYNC_SCHEMA: &str = include_str!("../../../docs/schema/gex-resync.schema.json");
 
 /// A JSON text being written.
-struct Out(String);
+pub(crate) struct Out(pub(crate) String);
 
 impl Out {
-    fn raw(&mut self, s: &str) {
+    pub(crate) fn raw(&mut self, s: &str) {
         self.0.push_str(s);
     }
 
-    fn key(&mut self, k: &str) {
+    pub(crate) fn key(&mut self, k: &str) {
         if !self.0.ends_with('{') {
             self.0.push(',');
         }
@@ -60,13 +60,13 @@ impl Out {
     }
 
     /// A string known to need no escaping (names, dates, ids, letters).
-    fn plain(&mut self, s: &str) {
+    pub(crate) fn plain(&mut self, s: &str) {
         self.0.push('"');
         self.0.push_str(s);
         self.0.push('"');
     }
 
-    fn num(&mut self, x: f64) {
+    pub(crate) fn num(&mut self, x: f64) {
         if x.is_finite() {
             let mut b = ryu::Buffer::new();
             let s = b.format_finite(x);
@@ -77,18 +77,18 @@ impl Out {
         }
     }
 
-    fn int(&mut self, x: i64) {
+    pub(crate) fn int(&mut self, x: i64) {
         let _ = write!(self.0, "{x}");
     }
 
-    fn opt(&mut self, x: Option<f64>) {
+    pub(crate) fn opt(&mut self, x: Option<f64>) {
         match x {
             Some(x) => self.num(x),
             None => self.0.push_str("null"),
         }
     }
 
-    fn opt_u(&mut self, x: Option<u64>) {
+    pub(crate) fn opt_u(&mut self, x: Option<u64>) {
         match x {
             Some(x) => {
                 let _ = write!(self.0, "{x}");
@@ -97,7 +97,11 @@ impl Out {
         }
     }
 
-    fn array<T>(&mut self, items: impl IntoIterator<Item = T>, mut f: impl FnMut(&mut Self, T)) {
+    pub(crate) fn array<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut f: impl FnMut(&mut Self, T),
+    ) {
         self.0.push('[');
         for (i, item) in items.into_iter().enumerate() {
             if i > 0 {
@@ -108,7 +112,23 @@ impl Out {
         self.0.push(']');
     }
 
-    fn letters(&mut self, letters: impl Iterator<Item = char>) {
+    /// Any string, escaped as JSON requires (for text that did not come from us).
+    pub(crate) fn string(&mut self, s: &str) {
+        self.0.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => {
+                    let _ = write!(self.0, "\\u{:04x}", u32::from(c));
+                }
+                c => self.0.push(c),
+            }
+        }
+        self.0.push('"');
+    }
+
+    pub(crate) fn letters(&mut self, letters: impl Iterator<Item = char>) {
         self.0.push('"');
         self.0.extend(letters);
         self.0.push('"');
@@ -116,7 +136,7 @@ impl Out {
 }
 
 /// Rounds to `decimals` places.
-fn fixed(x: f64, decimals: i32) -> f64 {
+pub(crate) fn fixed(x: f64, decimals: i32) -> f64 {
     // Scale by an exact power of ten (10⁻ⁿ is not exact in binary).
     if decimals >= 0 {
         let scale = 10f64.powi(decimals);
@@ -552,62 +572,6 @@ pub fn gex_diff(d: &GexDiff) -> String {
     }
     o.raw("}}");
     o.0
-}
-
-/// How far from spot the history's profile reaches, as a fraction of spot: where the
-/// levels live on a normal day, and small enough that a session of entries (23,400 at
-/// 1 Hz) stays in tens of megabytes per underlying.
-pub const HISTORY_REACH: f64 = 0.05;
-
-/// One entry of the day's GEX timeline (`massive:gex:history:<symbol>`), as stream
-/// fields: the tick's `seq`, `ts`, `epoch` and `spot`; the `all` filter's `net_gex`,
-/// `net_gex_volume`, `zero_gamma` (with `zero_gamma_status`), `call_wall` and
-/// `put_wall`; and its net GEX profile: `strikes` within [`HISTORY_REACH`] of spot and
-/// `profile_musd`, net GEX per strike in millions of dollars per 1% move (one
-/// decimal), parallel to `strikes`.
-pub fn history_fields(s: &GexSnapshot) -> Vec<(&'static str, String)> {
-    let all = s.filter(ExpiryFilter::All);
-    let fmt = |x: Option<f64>| {
-        let mut o = Out(String::new());
-        o.opt(x);
-        o.0
-    };
-    let center = s.anchor.map(|a| a.spot).or(s.spot);
-    let in_range: Vec<usize> = s
-        .layout
-        .strikes
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| center.is_some_and(|c| (k.points() / c - 1.0).abs() <= HISTORY_REACH))
-        .map(|(i, _)| i)
-        .collect();
-    let mut strikes = Out(String::new());
-    strikes.array(&in_range, |o, &i| o.num(s.layout.strikes[i].points()));
-    let mut profile = Out(String::new());
-    profile.array(&in_range, |o, &i| {
-        o.num(fixed(all.per_strike[i].net_gex() / 1e6, 1))
-    });
-    let levels = &all.levels;
-    vec![
-        ("seq", s.seq.to_string()),
-        ("ts", fmt(Some(ms_to_seconds(s.ts_ms)))),
-        ("epoch", s.epoch.id.to_string()),
-        ("spot", fmt(s.spot)),
-        ("net_gex", fmt(Some(all.total.net_gex().round()))),
-        (
-            "net_gex_volume",
-            fmt(Some(all.total.net_gex_volume().round())),
-        ),
-        (
-            "zero_gamma",
-            fmt(levels.zero_gamma.level().map(|x| fixed(x, 2))),
-        ),
-        ("zero_gamma_status", levels.zero_gamma.status().to_owned()),
-        ("call_wall", fmt(levels.call_wall.map(|k| k.points()))),
-        ("put_wall", fmt(levels.put_wall.map(|k| k.points()))),
-        ("strikes", strikes.0),
-        ("profile_musd", profile.0),
-    ]
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //! [`Models`] advances both tick by tick in O(changed) ([`builder`]), producing
 //! immutable [`HeatmapSnapshot`]s and [`GexSnapshot`]s with a per-underlying seq, and
 //! diffs between consecutive ones ([`snapshot`]); [`json`] renders them in the
-//! published, schema-checked JSON; [`publish::finish`] settles a tick's levels against
+//! published, schema-checked JSON; [`history`] writes each tick's entry of the
+//! session's timeline and reads it back; [`publish::finish`] settles a tick's levels against
 //! the last published one and renders its documents and diffs. [`ModelObserver`] drives
 //! the builders from the ingestion loop. Everything here is synchronous and free of
 //! I/O: time is passed in.
@@ -23,6 +24,7 @@
 pub mod builder;
 pub mod config;
 pub mod gex;
+pub mod history;
 pub mod json;
 pub mod layout;
 pub mod levels;

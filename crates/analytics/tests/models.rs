@@ -5,7 +5,8 @@ mod common;
 use chainboard_analytics::gex::Metric;
 use chainboard_analytics::observer::feed_status;
 use chainboard_analytics::{
-    DiffError, ExpiryFilter, GreeksSource, ModelConfig, Models, Tick, ZeroGamma, json, levels,
+    DiffError, ExpiryFilter, GreeksSource, ModelConfig, Models, Tick, ZeroGamma, history, json,
+    levels,
 };
 use chainboard_engine::{DirtyConsumer, Engine};
 use chainboard_model::{QuoteUpdate, Right, TradeUpdate};
@@ -675,6 +676,34 @@ fn published_json_matches_its_schemas() {
         json::GEX_DIFF_SCHEMA,
         &json::gex_diff(&a.gex.diff(&gex_b).expect("same epoch")),
     );
+
+    // The tick's history entry reads back as it was published, and its history
+    // document matches its schema.
+    let entry: Vec<(String, String)> = history::entry_fields(&gex_b)
+        .into_iter()
+        .map(|(f, v)| (f.to_owned(), v))
+        .collect();
+    for filter in ExpiryFilter::ALL {
+        let sample = history::Sample::parse(&entry, filter).expect("reads back");
+        let levels = &gex_b.filter(filter).levels;
+        assert_eq!(sample.seq, gex_b.seq);
+        assert_eq!(sample.ts_ms, gex_b.ts_ms);
+        assert_eq!(sample.call_wall, levels.call_wall.map(|k| k.points()));
+        assert_eq!(sample.put_wall, levels.put_wall.map(|k| k.points()));
+        assert_eq!(sample.zero_gamma_status, levels.zero_gamma.status());
+        let at = u64::try_from(gex_b.ts_ms).expect("after 1970");
+        let plan = history::HistoryPlan::new(at, at, None).expect("one column");
+        let doc = check(
+            history::HISTORY_SCHEMA,
+            &history::document(gex_b.symbol, filter, &plan, &[Some(sample)], 0),
+        );
+        let strikes = doc["strikes"].as_array().map_or(0, Vec::len);
+        if history::PROFILE_FILTERS.contains(&filter) {
+            assert!(strikes > 10, "{filter:?}: {strikes} strikes near spot");
+        } else {
+            assert_eq!(strikes, 0, "{filter:?} keeps no profile");
+        }
+    }
 }
 
 #[test]

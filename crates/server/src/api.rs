@@ -1,4 +1,5 @@
-//! The JSON API: symbols, the latest snapshots, epochs, health and readiness.
+//! The JSON API: symbols, the latest snapshots, the GEX history, epochs, health and
+//! readiness.
 //!
 //! Snapshots are served from the [`Source`](crate::source::Source)'s latest documents,
 //! exactly the bytes the publisher wrote to the store, so an API reader and a Redis
@@ -6,14 +7,14 @@
 //! right status and never carry internals.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chainboard_model::Underlying;
 use chainboard_model::time::ms_to_seconds;
 use serde_json::{Value, json};
 
-use crate::source::{Doc, Documents, ServiceStatus};
+use crate::source::{Doc, Documents, HistoryError, HistoryQuery, ServiceStatus};
 use crate::state::AppState;
 
 /// An error a client can act on.
@@ -25,6 +26,19 @@ pub(crate) enum AppError {
     NotReady(Underlying),
     /// A stream request that is not a valid WebSocket upgrade: what is wrong.
     BadUpgrade(&'static str),
+    /// A query parameter that cannot be served: its name and what is wrong.
+    BadParameter(&'static str, String),
+    /// The history could not be read (the store did not answer).
+    HistoryUnavailable(String),
+}
+
+impl From<HistoryError> for AppError {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::BadParameter { name, why } => AppError::BadParameter(name, why),
+            HistoryError::Unavailable(why) => AppError::HistoryUnavailable(why),
+        }
+    }
 }
 
 impl IntoResponse for AppError {
@@ -48,6 +62,22 @@ impl IntoResponse for AppError {
                 format!("no snapshot of {symbol} yet; the first chain photo is loading"),
             ),
             AppError::BadUpgrade(why) => (StatusCode::BAD_REQUEST, "bad_upgrade", why.to_owned()),
+            AppError::BadParameter(name, why) => {
+                let body = json!({
+                    "error": format!("{name}: {why}"),
+                    "code": "bad_parameter",
+                    "parameter": name,
+                });
+                return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+            }
+            AppError::HistoryUnavailable(why) => {
+                tracing::warn!(error = %why, "history read failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "history_unavailable",
+                    "the history store did not answer; try again".to_owned(),
+                )
+            }
         };
         (status, Json(json!({ "error": message, "code": code }))).into_response()
     }
@@ -94,6 +124,103 @@ pub(crate) async fn gex(
 ) -> Result<Response, AppError> {
     let docs = latest(&state, raw)?;
     Ok(json_text(docs.json(Doc::Gex).cloned().unwrap_or_default()))
+}
+
+/// `GET /api/v1/gex/{symbol}/history?from=&to=&step=&filter=`: the session's GEX
+/// timeline (`chainboard/gex-history/v1`). `from` and `to` are Unix seconds or
+/// RFC 3339 times, `step` seconds; each is optional (the source decides the
+/// defaults). A parameter that is malformed, repeated or unknown is a JSON 400 that
+/// names it.
+pub(crate) async fn gex_history(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let symbol = state.symbol(&raw).ok_or(AppError::UnknownSymbol(raw))?;
+    let query = history_query(query.as_deref().unwrap_or_default())?;
+    let doc = state.inner.source.history(symbol, query).await?;
+    Ok(json_text(doc))
+}
+
+/// A history request's query string, checked.
+fn history_query(raw: &str) -> Result<HistoryQuery, AppError> {
+    let mut query = HistoryQuery {
+        from_ms: None,
+        to_ms: None,
+        step_ms: None,
+        filter: "all".to_owned(),
+    };
+    let mut seen = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        let name: &'static str = match &*name {
+            "from" => "from",
+            "to" => "to",
+            "step" => "step",
+            "filter" => "filter",
+            other => {
+                let shown: String = other
+                    .chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(16)
+                    .collect();
+                return Err(AppError::BadParameter(
+                    "query",
+                    format!(
+                        "unknown parameter {shown:?}; the parameters are from, to, step and filter"
+                    ),
+                ));
+            }
+        };
+        if seen.contains(&name) {
+            return Err(AppError::BadParameter(name, "given twice".to_owned()));
+        }
+        seen.push(name);
+        match name {
+            "from" => query.from_ms = Some(instant(name, &value)?),
+            "to" => query.to_ms = Some(instant(name, &value)?),
+            "step" => query.step_ms = Some(seconds(name, &value)?),
+            _ => query.filter = value.chars().take(16).collect(),
+        }
+    }
+    Ok(query)
+}
+
+/// The latest instant a query may name: the year 9999.
+const LAST_MS: u64 = 253_402_300_799_999;
+
+/// A time as Unix seconds (a fraction allowed) or an RFC 3339 timestamp, in Unix ms.
+fn instant(name: &'static str, raw: &str) -> Result<u64, AppError> {
+    let bad = || {
+        AppError::BadParameter(
+            name,
+            "not a time: give Unix seconds (1765000000.5) or RFC 3339 (2026-12-04T14:30:00Z), 1970 to 9999".to_owned(),
+        )
+    };
+    let ms = match raw.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => (s * 1_000.0).round(),
+        Ok(_) => return Err(bad()),
+        Err(_) => {
+            let t: jiff::Timestamp = raw.trim().parse().map_err(|_| bad())?;
+            t.as_millisecond() as f64
+        }
+    };
+    if !(0.0..=LAST_MS as f64).contains(&ms) {
+        return Err(bad());
+    }
+    Ok(ms as u64)
+}
+
+/// A duration in seconds (a fraction allowed), in ms.
+fn seconds(name: &'static str, raw: &str) -> Result<u64, AppError> {
+    match raw.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s * 1_000.0 <= LAST_MS as f64 => {
+            Ok((s * 1_000.0).round() as u64)
+        }
+        _ => Err(AppError::BadParameter(
+            name,
+            "not a duration: give seconds greater than 0".to_owned(),
+        )),
+    }
 }
 
 /// `GET /api/v1/epochs/{symbol}`: the active epoch and recent transitions.
@@ -213,3 +340,54 @@ pub(crate) async fn openapi() -> Response {
 
 /// The API's OpenAPI document (`docs/openapi.json`).
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{AppError, history_query};
+
+    /// The parameter a query is refused for.
+    fn refused(raw: &str) -> &'static str {
+        match history_query(raw) {
+            Err(AppError::BadParameter(name, _)) => name,
+            other => panic!("{raw:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn history_queries_read_seconds_and_rfc3339() {
+        let q = history_query("from=1765000000.25&to=2026-12-04T14:30:00Z&step=15&filter=0dte")
+            .expect("valid");
+        assert_eq!(q.from_ms, Some(1_765_000_000_250));
+        assert_eq!(q.to_ms, Some(1_796_394_600_000));
+        assert_eq!(q.step_ms, Some(15_000));
+        assert_eq!(q.filter, "0dte");
+        let empty = history_query("").expect("valid");
+        assert_eq!((empty.from_ms, empty.step_ms), (None, None));
+        assert_eq!(empty.filter, "all");
+    }
+
+    #[test]
+    fn a_bad_history_query_names_its_parameter() {
+        assert_eq!(refused("from=yesterday"), "from");
+        assert_eq!(refused("from=-5"), "from");
+        assert_eq!(refused("to=1e300"), "to");
+        assert_eq!(refused("to=NaN"), "to");
+        assert_eq!(refused("step=0"), "step");
+        assert_eq!(refused("step=-1"), "step");
+        assert_eq!(refused("step=15&step=30"), "step");
+        assert_eq!(refused("stpe=15"), "query");
+    }
+
+    proptest! {
+        /// Any query string: a query or a named refusal, never a panic.
+        #[test]
+        fn fuzz_history_queries(raw in "\\PC{0,40}|(from|to|step|filter)=\\PC{0,12}") {
+            match history_query(&raw) {
+                Ok(_) | Err(AppError::BadParameter(..)) => {}
+                Err(other) => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+}

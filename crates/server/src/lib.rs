@@ -5,7 +5,8 @@
 //!   socket or call it directly; [`serve`] runs it on a listener until shutdown.
 //! - [`source`]: what the server reads (each symbol's latest documents, the
 //!   service's status) through one interface, in process or from Redis.
-//! - [`api`]: symbols, snapshots, epochs, `/healthz`, `/readyz`, the OpenAPI document.
+//! - [`api`]: symbols, snapshots, GEX history, epochs, `/healthz`, `/readyz`, the
+//!   OpenAPI document.
 //! - [`stream`]: full snapshots then diffs over a WebSocket, shared bytes and a queue
 //!   bounded in documents and bytes per client, a cap on clients.
 //! - [`access`]: the Host, Origin and token checks in front of every route;
@@ -28,7 +29,9 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 pub use config::{Access, AccessError, ServerConfig, StreamLimits};
-pub use source::{Doc, Documents, ServiceStatus, Source};
+pub use source::{
+    Doc, Documents, HistoryError, HistoryQuery, HistoryResult, ServiceStatus, Source,
+};
 pub use state::AppState;
 
 /// Every route, behind the access guard ([`access`]).
@@ -37,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/symbols", get(api::symbols))
         .route("/api/v1/heatmap/{symbol}", get(api::heatmap))
         .route("/api/v1/gex/{symbol}", get(api::gex))
+        .route("/api/v1/gex/{symbol}/history", get(api::gex_history))
         .route("/api/v1/epochs/{symbol}", get(api::epochs))
         .route("/api/v1/stream/{symbol}", get(stream::stream))
         .route("/api/v1/openapi.json", get(api::openapi))

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chainboard_model::Underlying;
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OnceCell, watch};
 
@@ -31,6 +32,44 @@ pub trait Source: fmt::Debug + Send + Sync + 'static {
 
     /// The service's status now.
     fn status(&self) -> ServiceStatus;
+
+    /// `symbol`'s GEX history as `query` asks for it: a `chainboard/gex-history/v1`
+    /// document, read from the store's history stream.
+    fn history(&self, symbol: Underlying, query: HistoryQuery)
+    -> BoxFuture<'static, HistoryResult>;
+}
+
+/// A history request's parameters as the client gave them (times Unix ms), each
+/// `None` when not given; what a missing one means is the [`Source`]'s to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// First instant.
+    pub from_ms: Option<u64>,
+    /// Last instant, included.
+    pub to_ms: Option<u64>,
+    /// Column width.
+    pub step_ms: Option<u64>,
+    /// The expiry filter, as named in the API (`all` when not given).
+    pub filter: String,
+}
+
+/// A history document, or why there is none.
+pub type HistoryResult = Result<Bytes, HistoryError>;
+
+/// Why a history request got no document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    /// A parameter cannot be served (malformed, out of range): the client's to fix.
+    #[error("{name}: {why}")]
+    BadParameter {
+        /// `from`, `to`, `step` or `filter`.
+        name: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// The store did not answer.
+    #[error("history unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// One of a tick's documents.

@@ -21,6 +21,7 @@
 //! - [`worker`]: an ingestion worker, one of several over one Redis: leads (runs
 //!   the service, fenced) while it holds its underlyings' leases, stands by
 //!   otherwise, takes over when a leader's lease lapses.
+//! - [`history`]: the GEX history read back for the API, from either store.
 //! - [`local`]: the HTTP side's source in this process (the publisher's documents,
 //!   the status assembled from ingestion, the store and the publisher), and the
 //!   timing of the models' ticks.
@@ -30,6 +31,7 @@
 //! engines, the models and the store.
 
 pub mod feed;
+pub mod history;
 pub mod ingest;
 pub mod local;
 pub mod publisher;
@@ -38,6 +40,7 @@ pub mod running;
 pub mod worker;
 
 pub use feed::{Feed, FeedStats};
+pub use history::HistoryReader;
 pub use ingest::{IngestConfig, IngestError, IngestHandle, IngestStatus};
 pub use local::{LocalSource, TickTimes, TimedModels};
 pub use remote::RedisSource;

@@ -16,10 +16,12 @@ use chainboard_server::source::{
     BoardStatus, EpochTransition, FeedCounters, PublisherCounters, SocketCounters, StoreStatus,
     TickCounters,
 };
-use chainboard_server::{Documents, ServiceStatus, Source};
+use chainboard_server::{Documents, HistoryQuery, HistoryResult, ServiceStatus, Source};
 use chainboard_store::writer::StoreHealth;
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
+use crate::history::HistoryReader;
 use crate::ingest::IngestStatus;
 use crate::publisher::PublisherHandle;
 
@@ -31,17 +33,20 @@ pub struct LocalSource {
     store: Arc<StoreHealth>,
     store_name: String,
     ticks: Arc<TickTimes>,
+    history: HistoryReader,
 }
 
 impl LocalSource {
-    /// Reads documents from `publisher`, and the status from ingestion's watch, the
-    /// store's health (the store described as `store_name`) and `ticks`.
+    /// Reads documents from `publisher`, the status from ingestion's watch, the
+    /// store's health (the store described as `store_name`) and `ticks`, and the
+    /// history through `history`.
     pub fn new(
         publisher: PublisherHandle,
         ingest: watch::Receiver<IngestStatus>,
         store: Arc<StoreHealth>,
         store_name: String,
         ticks: Arc<TickTimes>,
+        history: HistoryReader,
     ) -> Self {
         Self {
             publisher,
@@ -49,11 +54,21 @@ impl LocalSource {
             store,
             store_name,
             ticks,
+            history,
         }
     }
 }
 
 impl Source for LocalSource {
+    fn history(
+        &self,
+        symbol: Underlying,
+        query: HistoryQuery,
+    ) -> BoxFuture<'static, HistoryResult> {
+        let reader = self.history.clone();
+        Box::pin(async move { reader.read(symbol, query).await })
+    }
+
     fn documents(&self, symbol: Underlying) -> watch::Receiver<Option<Arc<Documents>>> {
         self.publisher.documents(symbol)
     }

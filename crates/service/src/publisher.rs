@@ -19,9 +19,9 @@
 //!      same epoch, else a resync notice (`chainboard/heatmap-resync/v1`: fetch the
 //!      snapshot key); then one on `massive:gex:updates:<symbol>`, likewise
 //!      (`chainboard/gex-diff/v1` or `chainboard/gex-resync/v1`);
-//!    - an entry on the capped stream `massive:gex:history:<symbol>`: the tick's GEX
-//!      totals, levels and net profile near spot (the day's timeline; about 2 KB an
-//!      entry, see [`chainboard_analytics::json::history_fields`]);
+//!    - an entry on the capped stream `massive:gex:history:<symbol>` at the tick's
+//!      millisecond: every filter's totals and levels, and the net profile near spot
+//!      (the day's timeline, see [`chainboard_analytics::history`]);
 //! 3. hands the finished [`Published`] to whoever watches it (the browser hub).
 //!
 //! A write that fails is counted and logged, and the snapshots and the update message
@@ -29,8 +29,8 @@
 //! exception, because nothing supersedes a lost entry: entries whose write failed
 //! stay in a bounded buffer ([`PublisherConfig::history_buffer`], an hour at 1 Hz by
 //! default) and go out, oldest first, ahead of the next tick's entry once the store
-//! answers again, so an outage leaves no hole in the day's timeline. Each entry
-//! carries its own `ts`; the stream id of a late entry is the time it was written.
+//! answers again, so an outage leaves no hole in the day's timeline. Each entry is
+//! placed at its tick's millisecond, late or not.
 //! When the buffer is full the oldest entry is dropped and counted
 //! ([`PublisherHealth::history_dropped`]).
 //!
@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, json, publish};
+use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, history, json, publish};
 use chainboard_model::Underlying;
 use chainboard_server::{Doc, Documents, source::FeedNote};
 use chainboard_store::{Batch, Fences, KeySchema, Op, Store, StoreError};
@@ -264,8 +264,9 @@ struct PublishTask {
     last: Option<Arc<Published>>,
     /// The seq the next tick has if none was skipped (seqs run on across epochs).
     expected_seq: u64,
-    /// History entries not yet written, oldest first (see the module docs).
-    history: VecDeque<Vec<(&'static str, String)>>,
+    /// History entries not yet written with their tick's Unix ms, oldest first (see
+    /// the module docs).
+    history: VecDeque<(u64, Vec<(&'static str, String)>)>,
 }
 
 impl PublishTask {
@@ -301,7 +302,8 @@ impl PublishTask {
             self.health
                 .last_finish_ms
                 .store(published.finish_time.as_millis() as u64, Ordering::Relaxed);
-            self.hold_history(json::history_fields(&published.gex));
+            let at_ms = u64::try_from(published.gex.ts_ms).unwrap_or(0);
+            self.hold_history(at_ms, history::entry_fields(&published.gex));
             match self.store.apply(&self.batch(&published)).await {
                 Ok(()) => {
                     self.health.published.fetch_add(1, Ordering::Relaxed);
@@ -369,11 +371,11 @@ impl PublishTask {
             let message = p.docs.json(diff).map_or(resync, utf8);
             batch.push(Op::Publish { channel, message });
         }
-        for fields in &self.history {
+        for (at_ms, fields) in &self.history {
             batch.push(Op::XAdd {
                 key: schema.gex_history(symbol),
                 max_len: self.config.history_max,
-                at_ms: None,
+                at_ms: Some(*at_ms),
                 fields: fields.clone(),
             });
         }
@@ -382,14 +384,14 @@ impl PublishTask {
 
     /// Adds this tick's history entry to those waiting, dropping the oldest (counted)
     /// when the buffer is full.
-    fn hold_history(&mut self, fields: Vec<(&'static str, String)>) {
+    fn hold_history(&mut self, at_ms: u64, fields: Vec<(&'static str, String)>) {
         if self.history.len() >= self.config.history_buffer.max(1) {
             self.history.pop_front();
             self.health.history_dropped.fetch_add(1, Ordering::Relaxed);
         } else {
             self.health.history_buffered.fetch_add(1, Ordering::Relaxed);
         }
-        self.history.push_back(fields);
+        self.history.push_back((at_ms, fields));
     }
 }
 

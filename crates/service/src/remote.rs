@@ -34,12 +34,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use chainboard_model::Underlying;
 use chainboard_server::source::FeedNote;
-use chainboard_server::{Documents, ServiceStatus, Source};
+use chainboard_server::{Documents, HistoryQuery, HistoryResult, ServiceStatus, Source};
 use chainboard_store::{KeySchema, Store, Subscription};
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use crate::history::HistoryReader;
 use crate::running::{STATUS_TTL, STATUS_WRITE_EVERY};
 use crate::worker::LeaseBoard;
 
@@ -58,6 +60,7 @@ pub struct RedisSource {
     documents: BTreeMap<Underlying, watch::Sender<Option<Arc<Documents>>>>,
     status: Arc<Mutex<ServiceStatus>>,
     leases: Option<Arc<LeaseBoard>>,
+    history: HistoryReader,
     tasks: Vec<AbortHandle>,
 }
 
@@ -96,6 +99,7 @@ impl RedisSource {
             documents,
             status,
             leases,
+            history: HistoryReader::new(store, schema),
             tasks,
         }
     }
@@ -110,6 +114,15 @@ impl Drop for RedisSource {
 }
 
 impl Source for RedisSource {
+    fn history(
+        &self,
+        symbol: Underlying,
+        query: HistoryQuery,
+    ) -> BoxFuture<'static, HistoryResult> {
+        let reader = self.history.clone();
+        Box::pin(async move { reader.read(symbol, query).await })
+    }
+
     fn documents(&self, symbol: Underlying) -> watch::Receiver<Option<Arc<Documents>>> {
         match self.documents.get(&symbol) {
             Some(tx) => tx.subscribe(),

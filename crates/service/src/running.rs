@@ -27,6 +27,7 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::history::HistoryReader;
 use crate::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus};
 use crate::local::{LocalSource, TickTimes, TimedModels};
 use crate::publisher::{self, PublisherConfig, PublisherHandle};
@@ -200,14 +201,15 @@ impl Service {
         );
         let symbols = ingest_config.underlyings.clone();
         let ingest = ingest::start(ingest_config, Some(Box::new(observers)))?;
+        let schema = models.publisher.schema;
         let source = LocalSource::new(
             publisher.clone(),
             ingest.subscribe(),
             health.clone(),
             store.describe(),
             ticks,
+            HistoryReader::new(store.clone(), schema),
         );
-        let schema = models.publisher.schema;
         let status = StatusWriter {
             store: store.clone(),
             schema,

@@ -10,7 +10,8 @@ use std::time::Duration;
 use chainboard_analytics::{ModelObserver, ModelSink, Tick};
 use chainboard_engine::{BoardObserver, Engine, EngineConfig, PhotoOutcome};
 use chainboard_model::{QuoteUpdate, Underlying};
-use chainboard_server::Doc;
+use chainboard_server::{Doc, HistoryError, HistoryQuery};
+use chainboard_service::HistoryReader;
 use chainboard_service::publisher::{self, PublisherConfig, PublisherHandle};
 use chainboard_sim::{ChainConfig, SimChain};
 use chainboard_store::{KeySchema, KeyType, Store, Ttl};
@@ -131,7 +132,7 @@ async fn publishes_every_tick(store: Store) {
     );
     assert_eq!(diff["contracts"]["bid"][0].as_f64(), Some(3.0));
 
-    // The day's timeline: one entry per tick, newest first.
+    // The day's timeline: one entry per tick, at the tick's millisecond.
     let history = schema.gex_history(spx());
     assert_eq!(
         store.key_type(&history).await.expect("type"),
@@ -139,16 +140,52 @@ async fn publishes_every_tick(store: Store) {
     );
     assert_eq!(store.xlen(&history).await.expect("xlen"), 2);
     let newest = store.xrevrange(&history, 1).await.expect("xrevrange");
+    assert_eq!(newest[0].id, format!("{}-0", T0 + 1_000));
     let fields: std::collections::BTreeMap<_, _> = newest[0].fields.iter().cloned().collect();
     let second_seq = (first_seq + 1).to_string();
     assert_eq!(fields.get("seq"), Some(&second_seq));
-    let profile: Value = serde_json::from_str(&fields["profile_musd"]).expect("JSON");
-    let strikes: Value = serde_json::from_str(&fields["strikes"]).expect("JSON");
-    assert_eq!(
-        profile.as_array().map(Vec::len),
-        strikes.as_array().map(Vec::len)
+    let count = |name: &str| fields[name].split(',').count();
+    assert!(
+        count("strikes") > 10,
+        "strikes near spot: {}",
+        fields["strikes"]
     );
-    assert!(profile.as_array().is_some_and(|p| !p.is_empty()));
+    assert_eq!(count("all.profile"), count("strikes"));
+    assert_eq!(count("0dte.profile"), count("strikes"));
+
+    // Read back as the API serves it: each second's column is the tick published
+    // then, with the levels it was published with.
+    let reader = HistoryReader::new(store.clone(), schema);
+    let query = HistoryQuery {
+        from_ms: Some(T0 as u64),
+        to_ms: Some(T0 as u64 + 1_999),
+        step_ms: Some(1_000),
+        filter: "all".to_owned(),
+    };
+    let doc = reader.read(spx(), query.clone()).await.expect("history");
+    let doc: Value = serde_json::from_slice(&doc).expect("JSON");
+    let columns = doc["columns"].as_array().expect("columns");
+    assert_eq!(columns.len(), 2);
+    let published_gex = json(&store, &schema.gex_snapshot(spx())).await;
+    let levels = &published_gex["filters"]["all"]["levels"];
+    assert_eq!(columns[1]["seq"].as_u64(), Some(first_seq + 1));
+    for field in ["zero_gamma", "zero_gamma_status", "call_wall", "put_wall"] {
+        assert_eq!(columns[1][field], levels[field], "{field}");
+    }
+    let total = &published_gex["filters"]["all"]["total"];
+    for field in ["net_gex", "net_gex_volume"] {
+        assert_eq!(columns[1][field], total[field], "{field}");
+    }
+    assert_eq!(columns[1]["spot"], published_gex["spot"]);
+    assert_eq!(columns[0]["seq"].as_u64(), Some(first_seq));
+    let bad = HistoryQuery {
+        filter: "1dte".to_owned(),
+        ..query
+    };
+    match reader.read(spx(), bad).await {
+        Err(HistoryError::BadParameter { name, .. }) => assert_eq!(name, "filter"),
+        other => panic!("{other:?}"),
+    }
 
     // What the browser hub will watch.
     let latest = handle.watch(spx()).borrow().clone().expect("published");
@@ -332,6 +369,15 @@ async fn history_taken_during_an_outage_is_written_on_return() {
     );
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     assert_eq!(health.history_dropped.load(Ordering::Relaxed), 0);
+    // Written late, placed at their ticks' time.
+    let oldest: Vec<&str> = entries
+        .iter()
+        .rev()
+        .take(5)
+        .map(|e| e.id.as_str())
+        .collect();
+    let want: Vec<String> = (1..=5).map(|i| format!("{}-0", T0 + i * 1_000)).collect();
+    assert_eq!(oldest, want);
 }
 
 /// The next message of a subscription, within [`PATIENCE`].

@@ -297,6 +297,23 @@ pub(crate) fn fenced_args<'a>(fence: &'a Fence, ops: &'a [Op]) -> (Vec<&'a str>,
     (keys, args)
 }
 
+/// `XADD`'s arguments after the key: `MAXLEN ~ max_len <id> f1 v1 …`, the id
+/// `<at_ms>-*` or `*` ([`Op::XAdd`]).
+pub(crate) fn xadd_args(
+    max_len: usize,
+    at_ms: Option<u64>,
+    fields: &[(&str, String)],
+) -> Vec<String> {
+    let id = at_ms.map_or_else(|| "*".to_owned(), |ms| format!("{ms}-*"));
+    let mut args = vec!["MAXLEN".to_owned(), "~".to_owned(), max_len.to_string(), id];
+    args.extend(
+        fields
+            .iter()
+            .flat_map(|(f, v)| [(*f).to_owned(), v.clone()]),
+    );
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,21 +362,4 @@ mod tests {
     fn holders_have_no_spaces() {
         assert_eq!(clean_holder("box 1\tpid 7"), "box_1_pid_7");
     }
-}
-
-/// `XADD`'s arguments after the key: `MAXLEN ~ max_len <id> f1 v1 …`, the id
-/// `<at_ms>-*` or `*` ([`Op::XAdd`]).
-pub(crate) fn xadd_args(
-    max_len: usize,
-    at_ms: Option<u64>,
-    fields: &[(&str, String)],
-) -> Vec<String> {
-    let id = at_ms.map_or_else(|| "*".to_owned(), |ms| format!("{ms}-*"));
-    let mut args = vec!["MAXLEN".to_owned(), "~".to_owned(), max_len.to_string(), id];
-    args.extend(
-        fields
-            .iter()
-            .flat_map(|(f, v)| [(*f).to_owned(), v.clone()]),
-    );
-    args
 }
