@@ -6,27 +6,31 @@
 //! at any time by the stream id alone. An entry carries what the strike × time view
 //! and the levels over the session need, and no more:
 //!
-//! - `v` (the entry format, [`ENTRY_VERSION`]), `seq`, `ts` (Unix seconds), `epoch`,
-//!   `spot`;
-//! - for every expiry filter `<f>` (`all`, `0dte`, `next`, `7d`, `45d`):
-//!   `<f>.net_gex` and `<f>.net_gex_volume` (dollars per 1% move, open interest and
-//!   volume bases), `<f>.zero_gamma` with `<f>.zero_gamma_status`, `<f>.call_wall`
-//!   and `<f>.put_wall`;
-//! - `strikes`: the listed strikes within [`HISTORY_REACH`] of spot, and for the
-//!   filters a trader switches the view between ([`PROFILE_FILTERS`]: `all` and
-//!   `0dte`) `<f>.profile`: net GEX per strike, millions of dollars per 1% move, one
-//!   decimal, parallel to `strikes`.
+//! - `tick`: the entry format ([`ENTRY_VERSION`]), the tick's seq, its time (Unix
+//!   seconds), its epoch and spot: `1,1796599668367,1796599692.395,SPX-20261206-0001,6851.19`;
+//! - `levels`: per expiry filter, in `all;0dte;next;7d;45d` order and separated by
+//!   `;`, six values: net GEX on the open interest and the volume bases (dollars per
+//!   1% move), the zero-gamma flip and its status, the call wall and the put wall;
+//! - `strikes`: the listed strikes within [`HISTORY_REACH`] of spot (evenly spaced
+//!   runs written `first:last:step`);
+//! - for the filters a trader switches the view between ([`PROFILE_FILTERS`]: `all`
+//!   and `0dte`), `<f>.profile`: net GEX per strike, millions of dollars per 1%
+//!   move, one decimal, parallel to `strikes`.
 //!
 //! Numbers are plain decimal text, lists comma-separated, a missing value empty: an
-//! entry reads as it is in `redis-cli`, and parses without a JSON parser. On SPX
-//! (strikes 5 points apart near spot) an entry is about 2.5 KB; a regular session
-//! at 1 Hz (23,400 entries) is about 60 MB per underlying.
+//! entry reads as it is in `redis-cli`, and parses without a JSON parser. Few fields
+//! because each costs a reader more than its bytes do: a history request reads
+//! 1,500 entries, and on Redis each field is two strings to parse and allocate. On
+//! SPX an entry is about 1.7 KB; a regular session at 1 Hz (23,400 entries) about
+//! 40 MB per underlying.
 //!
 //! Reading back, a [`HistoryPlan`] cuts the asked time range into `step`-wide
 //! columns, the store returns the last entry of each ([`HistoryPlan::ranges`]), and
 //! [`document`] renders `chainboard/gex-history/v1`: each column is the **last** tick
 //! published in it, exactly as it was published (a mean of walls or flips would be a
 //! level that never existed), with its profile on the union of the columns' strikes.
+
+use std::sync::Arc;
 
 use chainboard_model::Underlying;
 use chainboard_model::time::ms_to_seconds;
@@ -48,51 +52,6 @@ pub const ENTRY_VERSION: &str = "1";
 
 /// `chainboard/gex-history/v1`'s schema (`docs/schema/gex-history.schema.json`).
 pub const HISTORY_SCHEMA: &str = include_str!("../../../docs/schema/gex-history.schema.json");
-
-/// Per filter (in [`ExpiryFilter::ALL`] order), its levels' field names: net GEX,
-/// net GEX by volume, the flip, its status, the call wall, the put wall.
-const LEVEL_FIELDS: [[&str; 6]; ExpiryFilter::ALL.len()] = [
-    [
-        "all.net_gex",
-        "all.net_gex_volume",
-        "all.zero_gamma",
-        "all.zero_gamma_status",
-        "all.call_wall",
-        "all.put_wall",
-    ],
-    [
-        "0dte.net_gex",
-        "0dte.net_gex_volume",
-        "0dte.zero_gamma",
-        "0dte.zero_gamma_status",
-        "0dte.call_wall",
-        "0dte.put_wall",
-    ],
-    [
-        "next.net_gex",
-        "next.net_gex_volume",
-        "next.zero_gamma",
-        "next.zero_gamma_status",
-        "next.call_wall",
-        "next.put_wall",
-    ],
-    [
-        "7d.net_gex",
-        "7d.net_gex_volume",
-        "7d.zero_gamma",
-        "7d.zero_gamma_status",
-        "7d.call_wall",
-        "7d.put_wall",
-    ],
-    [
-        "45d.net_gex",
-        "45d.net_gex_volume",
-        "45d.zero_gamma",
-        "45d.zero_gamma_status",
-        "45d.call_wall",
-        "45d.put_wall",
-    ],
-];
 
 /// [`PROFILE_FILTERS`]' profile field names, in the same order.
 const PROFILE_FIELDS: [&str; PROFILE_FILTERS.len()] = ["all.profile", "0dte.profile"];
@@ -116,7 +75,8 @@ fn list(xs: impl Iterator<Item = f64>) -> String {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&text(Some(x)));
+        // `+ 0.0` turns a rounded-away −0 into 0.
+        out.push_str(&text(Some(x + 0.0)));
     }
     out
 }
@@ -130,27 +90,34 @@ pub fn entry_fields(s: &GexSnapshot) -> Vec<(&'static str, String)> {
             center.is_some_and(|c| (k / c - 1.0).abs() <= HISTORY_REACH)
         })
         .collect();
-    let mut fields = Vec::with_capacity(6 + 6 * ExpiryFilter::ALL.len() + 3);
-    fields.push(("v", ENTRY_VERSION.to_owned()));
-    fields.push(("seq", s.seq.to_string()));
-    fields.push(("ts", text(Some(ms_to_seconds(s.ts_ms)))));
-    fields.push(("epoch", s.epoch.id.to_string()));
-    fields.push(("spot", text(s.spot)));
-    for filter in ExpiryFilter::ALL {
-        let g = s.filter(filter);
-        let [net, volume, flip, status, call, put] = LEVEL_FIELDS[filter.index()];
-        let levels = &g.levels;
-        fields.push((net, text(Some(g.total.net_gex().round()))));
-        fields.push((volume, text(Some(g.total.net_gex_volume().round()))));
-        fields.push((flip, text(levels.zero_gamma.level().map(|x| fixed(x, 2)))));
-        fields.push((status, levels.zero_gamma.status().to_owned()));
-        fields.push((call, text(levels.call_wall.map(|k| k.points()))));
-        fields.push((put, text(levels.put_wall.map(|k| k.points()))));
-    }
-    fields.push((
-        "strikes",
-        list(rows.iter().map(|&i| s.layout.strikes[i].points())),
-    ));
+    let mut fields = Vec::with_capacity(3 + PROFILE_FILTERS.len());
+    let tick = [
+        ENTRY_VERSION.to_owned(),
+        s.seq.to_string(),
+        text(Some(ms_to_seconds(s.ts_ms))),
+        s.epoch.id.to_string(),
+        text(s.spot),
+    ];
+    fields.push(("tick", tick.join(",")));
+    let levels: Vec<String> = ExpiryFilter::ALL
+        .iter()
+        .map(|&filter| {
+            let g = s.filter(filter);
+            let levels = &g.levels;
+            [
+                text(Some(g.total.net_gex().round())),
+                text(Some(g.total.net_gex_volume().round())),
+                text(levels.zero_gamma.level().map(|x| fixed(x, 2))),
+                levels.zero_gamma.status().to_owned(),
+                text(levels.call_wall.map(|k| k.points())),
+                text(levels.put_wall.map(|k| k.points())),
+            ]
+            .join(",")
+        })
+        .collect();
+    fields.push(("levels", levels.join(";")));
+    let strikes: Vec<f64> = rows.iter().map(|&i| s.layout.strikes[i].points()).collect();
+    fields.push(("strikes", strike_runs(&strikes)));
     for (filter, name) in PROFILE_FILTERS.into_iter().zip(PROFILE_FIELDS) {
         let per_strike = &s.filter(filter).per_strike;
         fields.push((
@@ -187,18 +154,57 @@ pub struct Sample {
     pub call_wall: Option<f64>,
     /// The put wall's strike.
     pub put_wall: Option<f64>,
-    /// (strike, net GEX in $M per 1% move) near spot, ascending by strike; `None`
-    /// for a filter whose profile entries do not keep.
-    pub profile: Option<Vec<(f64, f64)>>,
+    /// Net GEX per strike near spot; `None` for a filter whose profile entries do
+    /// not keep.
+    pub profile: Option<Profile>,
+}
+
+/// A tick's net GEX profile near spot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Ascending. Shared between consecutive samples with the same strikes (most of a
+    /// session), so they are parsed once and placed on the axis once.
+    pub strikes: Arc<[f64]>,
+    /// $M per 1% move, parallel to `strikes`: JSON numbers, comma-separated, as
+    /// the entry holds them (checked, so a document can carry them without parsing
+    /// and printing each again: most of a history document is these).
+    pub values: String,
+}
+
+impl Profile {
+    /// The values as numbers.
+    pub fn numbers(&self) -> impl Iterator<Item = f64> + '_ {
+        self.values
+            .split(',')
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse().unwrap_or(f64::NAN))
+    }
 }
 
 /// Why an entry could not be read: the field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadEntry(pub String);
 
-impl Sample {
-    /// Reads `filter`'s view of an entry's `fields`.
-    pub fn parse(fields: &[(String, String)], filter: ExpiryFilter) -> Result<Self, BadEntry> {
+/// Reads one filter's view of entries, in order.
+#[derive(Debug)]
+pub struct EntryReader {
+    filter: ExpiryFilter,
+    /// The last `strikes` text read and its numbers: consecutive entries mostly
+    /// repeat it.
+    strikes: Option<(String, Arc<[f64]>)>,
+}
+
+impl EntryReader {
+    /// A reader of `filter`'s levels and profile.
+    pub fn new(filter: ExpiryFilter) -> Self {
+        Self {
+            filter,
+            strikes: None,
+        }
+    }
+
+    /// Reads an entry's `fields`.
+    pub fn read(&mut self, fields: &[(String, String)]) -> Result<Sample, BadEntry> {
         let get = |name: &str| {
             fields
                 .iter()
@@ -206,57 +212,90 @@ impl Sample {
                 .map(|(_, v)| v.as_str())
                 .ok_or_else(|| BadEntry(format!("no field {name}")))
         };
-        let number = |name: &str| -> Result<Option<f64>, BadEntry> {
-            let raw = get(name)?;
-            if raw.is_empty() {
-                return Ok(None);
-            }
-            match raw.parse::<f64>() {
-                Ok(x) if x.is_finite() => Ok(Some(x)),
-                _ => Err(BadEntry(format!("{name}: not a number"))),
-            }
+        let tick: Vec<&str> = get("tick")?.split(',').collect();
+        let [version, seq, ts, epoch, spot] = tick[..] else {
+            return Err(BadEntry(format!("tick: {} values, not 5", tick.len())));
         };
-        let version = get("v")?;
         if version != ENTRY_VERSION {
             return Err(BadEntry(format!("entry format {version:?}")));
         }
-        let seq = get("seq")?
+        let seq = seq
             .parse()
-            .map_err(|_| BadEntry("seq: not a count".to_owned()))?;
-        let ts_ms = number("ts")?
+            .map_err(|_| BadEntry("tick: seq is not a count".to_owned()))?;
+        let ts_ms = number("tick", ts)?
             .map(|s| (s * 1_000.0).round() as i64)
-            .ok_or_else(|| BadEntry("ts: empty".to_owned()))?;
-        let [net, volume, flip, status, call, put] = LEVEL_FIELDS[filter.index()];
-        let profile = match PROFILE_FILTERS.iter().position(|&f| f == filter) {
+            .ok_or_else(|| BadEntry("tick: no time".to_owned()))?;
+        let filters = get("levels")?.split(';').count();
+        if filters != ExpiryFilter::ALL.len() {
+            return Err(BadEntry(format!("levels: {filters} filters, not 5")));
+        }
+        let levels = get("levels")?
+            .split(';')
+            .nth(self.filter.index())
+            .unwrap_or_default();
+        let levels: Vec<&str> = levels.split(',').collect();
+        let [net, volume, flip, status, call, put] = levels[..] else {
+            return Err(BadEntry(format!(
+                "levels: {} values for {}, not 6",
+                levels.len(),
+                self.filter.as_str()
+            )));
+        };
+        let profile = match PROFILE_FILTERS.iter().position(|&f| f == self.filter) {
             None => None,
             Some(i) => {
-                let strikes = numbers(get("strikes")?).ok_or_else(|| bad_list("strikes"))?;
-                let values =
-                    numbers(get(PROFILE_FIELDS[i])?).ok_or_else(|| bad_list(PROFILE_FIELDS[i]))?;
-                if strikes.len() != values.len() {
-                    return Err(BadEntry(format!(
-                        "{}: {} values for {} strikes",
-                        PROFILE_FIELDS[i],
-                        values.len(),
-                        strikes.len()
-                    )));
-                }
-                Some(strikes.into_iter().zip(values).collect())
+                Some(self.profile(get("strikes")?, PROFILE_FIELDS[i], get(PROFILE_FIELDS[i])?)?)
             }
         };
         Ok(Sample {
             seq,
             ts_ms,
-            epoch: get("epoch")?.to_owned(),
-            spot: number("spot")?,
-            net_gex: number(net)?,
-            net_gex_volume: number(volume)?,
-            zero_gamma: number(flip)?,
-            zero_gamma_status: get(status)?.to_owned(),
-            call_wall: number(call)?,
-            put_wall: number(put)?,
+            epoch: epoch.to_owned(),
+            spot: number("tick", spot)?,
+            net_gex: number("levels", net)?,
+            net_gex_volume: number("levels", volume)?,
+            zero_gamma: number("levels", flip)?,
+            zero_gamma_status: status.to_owned(),
+            call_wall: number("levels", call)?,
+            put_wall: number("levels", put)?,
             profile,
         })
+    }
+
+    fn profile(&mut self, strikes: &str, name: &str, values: &str) -> Result<Profile, BadEntry> {
+        let strikes = match &self.strikes {
+            Some((text, parsed)) if text == strikes => parsed.clone(),
+            _ => {
+                let parsed: Arc<[f64]> = expand_strikes(strikes)
+                    .filter(|k| k.is_sorted_by(|a, b| a < b))
+                    .ok_or_else(|| bad_list("strikes"))?
+                    .into();
+                self.strikes = Some((strikes.to_owned(), parsed.clone()));
+                parsed
+            }
+        };
+        let count = json_numbers(values).ok_or_else(|| bad_list(name))?;
+        if strikes.len() != count {
+            return Err(BadEntry(format!(
+                "{name}: {count} values for {} strikes",
+                strikes.len()
+            )));
+        }
+        Ok(Profile {
+            strikes,
+            values: values.to_owned(),
+        })
+    }
+}
+
+/// A number of field `name`; empty is none.
+fn number(name: &str, raw: &str) -> Result<Option<f64>, BadEntry> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(Some(x)),
+        _ => Err(BadEntry(format!("{name}: not a number"))),
     }
 }
 
@@ -264,14 +303,123 @@ fn bad_list(name: &str) -> BadEntry {
     BadEntry(format!("{name}: not a list of numbers"))
 }
 
-/// A comma-separated list of finite numbers; `None` if any is not one.
-fn numbers(raw: &str) -> Option<Vec<f64>> {
+/// How many numbers a comma-separated list holds, if each is a JSON number
+/// (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`); `None` otherwise.
+fn json_numbers(raw: &str) -> Option<usize> {
+    if raw.is_empty() {
+        return Some(0);
+    }
+    // One pass over the bytes (no splitting): this is most of reading an entry.
+    let b = raw.as_bytes();
+    // The index past the digits from `i`, if there is at least one.
+    let digits = |i: usize| {
+        let end = i + b[i.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        (end > i).then_some(end)
+    };
+    let (mut i, mut count) = (0, 0);
+    loop {
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        i = match b.get(i) {
+            Some(b'0') => i + 1,
+            Some(b'1'..=b'9') => digits(i)?,
+            _ => return None,
+        };
+        if b.get(i) == Some(&b'.') {
+            i = digits(i + 1)?;
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            i = digits(i)?;
+        }
+        count += 1;
+        match b.get(i) {
+            None => return Some(count),
+            Some(b',') => i += 1,
+            Some(_) => return None,
+        }
+    }
+}
+
+/// The most strikes an entry's `strikes` may expand to: far more than any listing
+/// holds within [`HISTORY_REACH`], and a bound on what a damaged entry can cost.
+const MAX_STRIKES: usize = 10_000;
+
+/// A strike as the entry's runs give it: to the thousandth of a point, the
+/// precision strikes are listed in.
+fn thousandths(x: f64) -> f64 {
+    (x * 1_000.0).round() / 1_000.0
+}
+
+/// Ascending strikes as entry text: comma-separated items, each a strike or a run
+/// `first:last:step` of three or more evenly spaced ones (SPX near spot:
+/// `6510:6900:5`, 12 bytes where the strikes one by one take 400).
+fn strike_runs(strikes: &[f64]) -> String {
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < strikes.len() {
+        let mut end = i + 1;
+        if let Some(&next) = strikes.get(i + 1) {
+            let step = thousandths(next - strikes[i]);
+            while end < strikes.len()
+                && thousandths(strikes[i] + (end - i) as f64 * step) == strikes[end]
+            {
+                end += 1;
+            }
+            if end - i >= 3 && step > 0.0 {
+                let last = strikes[end - 1];
+                items.push(format!(
+                    "{}:{}:{}",
+                    text(Some(strikes[i])),
+                    text(Some(last)),
+                    text(Some(step))
+                ));
+                i = end;
+                continue;
+            }
+        }
+        items.push(text(Some(strikes[i])));
+        i += 1;
+    }
+    items.join(",")
+}
+
+/// The strikes of [`strike_runs`]' text; `None` if it is not such text or holds more
+/// than [`MAX_STRIKES`].
+fn expand_strikes(raw: &str) -> Option<Vec<f64>> {
     if raw.is_empty() {
         return Some(Vec::new());
     }
-    raw.split(',')
-        .map(|x| x.parse::<f64>().ok().filter(|x| x.is_finite()))
-        .collect()
+    let mut strikes = Vec::new();
+    for item in raw.split(',') {
+        let number = |x: &str| x.parse::<f64>().ok().filter(|x| x.is_finite());
+        match item.split(':').collect::<Vec<_>>()[..] {
+            [one] => strikes.push(number(one)?),
+            [first, last, step] => {
+                let (first, last, step) = (number(first)?, number(last)?, number(step)?);
+                if step <= 0.0 || last < first {
+                    return None;
+                }
+                let n = ((last - first) / step).round();
+                if n >= MAX_STRIKES as f64 || thousandths(first + n * step) != last {
+                    return None;
+                }
+                strikes.extend((0..=n as usize).map(|i| thousandths(first + i as f64 * step)));
+            }
+            _ => return None,
+        }
+        if strikes.len() > MAX_STRIKES {
+            return None;
+        }
+    }
+    Some(strikes)
 }
 
 /// A request parameter that cannot be served: which, and why.
@@ -373,17 +521,21 @@ pub fn document(
     samples: &[Option<Sample>],
     skipped: usize,
 ) -> String {
-    let mut axis: Vec<f64> = samples
-        .iter()
-        .flatten()
-        .filter_map(|s| s.profile.as_ref())
-        .flat_map(|p| p.iter().map(|&(k, _)| k))
-        .collect();
-    axis.sort_by(f64::total_cmp);
+    let profiles = || samples.iter().flatten().filter_map(|s| s.profile.as_ref());
+    // Each distinct strike list once (consecutive samples share theirs).
+    let mut axis: Vec<f64> = Vec::new();
+    let mut last: Option<&Arc<[f64]>> = None;
+    for p in profiles() {
+        if last.is_none_or(|l| !Arc::ptr_eq(l, &p.strikes)) {
+            axis.extend_from_slice(&p.strikes);
+            last = Some(&p.strikes);
+        }
+    }
+    axis.sort_unstable_by(f64::total_cmp);
     axis.dedup();
     let has_profile = PROFILE_FILTERS.contains(&filter);
     let mut o = Out(String::with_capacity(
-        256 + samples.len() * (256 + axis.len() * 7),
+        256 + samples.len() * (256 + axis.len() * 6),
     ));
     o.raw("{");
     o.key("schema");
@@ -438,13 +590,18 @@ pub fn document(
         o.key("profile");
         match &s.profile {
             None => o.raw("null"),
-            Some(profile) => {
+            Some(p) if *p.strikes == *axis => {
+                o.raw("[");
+                o.raw(&p.values);
+                o.raw("]");
+            }
+            Some(p) => {
                 // Both ascending: one merge walk.
-                let mut values = profile.iter().peekable();
+                let mut values = p.strikes.iter().zip(p.values.split(',')).peekable();
                 o.array(&axis, |o, &k| {
-                    while values.next_if(|&&(at, _)| at < k).is_some() {}
-                    match values.next_if(|&&(at, _)| at == k) {
-                        Some(&(_, v)) => o.num(v),
+                    while values.next_if(|&(&at, _)| at < k).is_some() {}
+                    match values.next_if(|&(&at, _)| at == k) {
+                        Some((_, v)) => o.raw(v),
                         None => o.raw("null"),
                     }
                 });
@@ -463,14 +620,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn level_field_names_follow_the_filters() {
-        for filter in ExpiryFilter::ALL {
-            for name in LEVEL_FIELDS[filter.index()] {
-                assert!(name.starts_with(&format!("{}.", filter.as_str())), "{name}");
-            }
-        }
+    fn profile_field_names_follow_the_filters() {
         for (filter, name) in PROFILE_FILTERS.into_iter().zip(PROFILE_FIELDS) {
             assert_eq!(name, format!("{}.profile", filter.as_str()));
+        }
+    }
+
+    #[test]
+    fn strikes_are_written_as_runs_and_read_back() {
+        let cases: [&[f64]; 6] = [
+            &[],
+            &[6000.0],
+            &[6000.0, 6005.0],
+            &[
+                5990.0, 5995.0, 6000.0, 6005.0, 6025.0, 6050.0, 6075.0, 6100.0, 6110.0,
+            ],
+            &[22_012.5, 22_025.0, 22_037.5, 22_050.0, 22_100.0],
+            &[1.1, 1.2, 1.3, 1.4],
+        ];
+        for strikes in cases {
+            let text = strike_runs(strikes);
+            assert_eq!(expand_strikes(&text).as_deref(), Some(strikes), "{text}");
+        }
+        assert_eq!(
+            strike_runs(&[
+                5990.0, 5995.0, 6000.0, 6005.0, 6025.0, 6050.0, 6075.0, 6100.0, 6110.0
+            ]),
+            "5990:6005:5,6025:6100:25,6110"
+        );
+        for bad in [
+            "1:0:1",
+            "0:10:0",
+            "0:10:-1",
+            "0:1e9:0.001",
+            "0:10:3",
+            "1:2",
+            "x",
+            "1,,2",
+        ] {
+            assert_eq!(expand_strikes(bad), None, "{bad}");
         }
     }
 
@@ -514,57 +702,84 @@ mod tests {
 
     #[test]
     fn an_entry_reads_back_and_bad_ones_say_why() {
-        let mut entry = vec![
-            ("v", "1"),
-            ("seq", "7"),
-            ("ts", "1765000000.25"),
-            ("epoch", "SPX-20261204-0001"),
-            ("spot", "6000.5"),
+        let entry = vec![
+            ("tick", "1,7,1765000000.25,SPX-20261204-0001,6000.5"),
+            (
+                "levels",
+                "-1e9,2e8,,none_in_range,6100,5900;1,2,6001.5,found,6050,5950;,,,pending,,;,,,pending,,;,,,pending,,",
+            ),
             ("strikes", "5995,6000,6005"),
             ("all.profile", "1.5,-2,0"),
             ("0dte.profile", "0,0.1,0"),
         ];
-        for names in LEVEL_FIELDS {
-            entry.extend(names.into_iter().zip([
-                "-1e9",
-                "2e8",
-                "",
-                "none_in_range",
-                "6100",
-                "5900",
-            ]));
-        }
-        let sample = Sample::parse(&fields(&entry), ExpiryFilter::All).expect("reads");
+        let mut reader = EntryReader::new(ExpiryFilter::All);
+        let sample = reader.read(&fields(&entry)).expect("reads");
         assert_eq!(sample.seq, 7);
         assert_eq!(sample.ts_ms, 1_765_000_000_250);
-        assert_eq!(sample.zero_gamma, None);
+        assert_eq!((sample.net_gex, sample.zero_gamma), (Some(-1e9), None));
+        assert_eq!(sample.zero_gamma_status, "none_in_range");
         assert_eq!(sample.call_wall, Some(6100.0));
-        assert_eq!(
-            sample.profile,
-            Some(vec![(5995.0, 1.5), (6000.0, -2.0), (6005.0, 0.0)])
-        );
-        let week = Sample::parse(&fields(&entry), ExpiryFilter::Week).expect("reads");
+        let profile = sample.profile.expect("a profile");
+        assert_eq!(*profile.strikes, [5995.0, 6000.0, 6005.0]);
+        assert_eq!(profile.numbers().collect::<Vec<_>>(), [1.5, -2.0, 0.0]);
+        // The next entry with the same strikes shares them.
+        let again = reader.read(&fields(&entry)).expect("reads");
+        assert!(Arc::ptr_eq(
+            &again.profile.expect("a profile").strikes,
+            &profile.strikes
+        ));
+        let week = EntryReader::new(ExpiryFilter::Week)
+            .read(&fields(&entry))
+            .expect("reads");
         assert_eq!(week.profile, None, "no profile kept for 7d");
 
         let broken = |name: &str, value: &str| {
             let mut e = fields(&entry);
             e.iter_mut().find(|(f, _)| f == name).expect("field").1 = value.to_owned();
-            Sample::parse(&e, ExpiryFilter::All).expect_err("broken")
-        };
-        assert_eq!(broken("v", "2").0, "entry format \"2\"");
-        assert!(
-            broken("all.profile", "1,2")
+            EntryReader::new(ExpiryFilter::All)
+                .read(&e)
+                .expect_err("broken")
                 .0
-                .contains("2 values for 3 strikes")
+        };
+        assert_eq!(
+            broken("tick", "2,7,1765000000.25,SPX-20261204-0001,6000.5"),
+            "entry format \"2\""
         );
-        assert!(broken("strikes", "1,x,3").0.contains("strikes"));
-        assert!(broken("spot", "NaN").0.contains("spot"));
-        assert!(Sample::parse(&fields(&entry[1..]), ExpiryFilter::All).is_err());
+        assert!(broken("all.profile", "1,2").contains("2 values for 3 strikes"));
+        for not_json in [
+            "1,2,]", "1,,2", "1,2,3e", "1,02,3", "1,.5,3", "1,2,x", "1,2,3]",
+        ] {
+            assert!(
+                broken("all.profile", not_json).contains("all.profile"),
+                "{not_json}"
+            );
+        }
+        let fine = ["1,-0,3", "1.5,-2e5,3E+2", "0,0.25,-12.5"];
+        for json in fine {
+            let mut e = fields(&entry);
+            e.iter_mut()
+                .find(|(f, _)| f == "all.profile")
+                .expect("field")
+                .1 = json.to_owned();
+            assert!(
+                EntryReader::new(ExpiryFilter::All).read(&e).is_ok(),
+                "{json}"
+            );
+        }
+        assert!(broken("strikes", "1,x,3").contains("strikes"));
+        assert!(broken("strikes", "3,2,1").contains("strikes"), "unsorted");
+        assert!(broken("tick", "1,7,1765000000.25,E,NaN").contains("tick"));
+        assert!(broken("tick", "1,7,1765000000.25,E").contains("4 values"));
+        assert!(broken("levels", "1,2;;;;").contains("2 values for all"));
+        assert!(broken("levels", ",,,x,,;,,,x,,").contains("2 filters"));
+        assert!(broken("levels", "x,,,found,,;;;;").contains("levels"));
+        let mut reader = EntryReader::new(ExpiryFilter::All);
+        assert!(reader.read(&fields(&entry[1..])).is_err(), "no version");
     }
 
     #[test]
     fn the_document_places_profiles_on_one_strike_axis() {
-        let sample = |seq: u64, profile: &[(f64, f64)]| Sample {
+        let sample = |seq: u64, strikes: &[f64], values: &str| Sample {
             seq,
             ts_ms: 1_000 * seq as i64,
             epoch: "E\"1".to_owned(),
@@ -575,13 +790,17 @@ mod tests {
             zero_gamma_status: "none_in_range".to_owned(),
             call_wall: Some(105.0),
             put_wall: None,
-            profile: Some(profile.to_vec()),
+            profile: Some(Profile {
+                strikes: strikes.into(),
+                values: values.to_owned(),
+            }),
         };
-        let plan = HistoryPlan::new(0, 2_999, Some(1_000)).expect("valid");
+        let plan = HistoryPlan::new(0, 3_999, Some(1_000)).expect("valid");
         let samples = [
-            Some(sample(0, &[(95.0, 1.0), (100.0, 2.0)])),
+            Some(sample(0, &[95.0, 100.0], "1,2.5")),
             None,
-            Some(sample(2, &[(100.0, 3.0), (105.0, 4.0)])),
+            Some(sample(2, &[100.0, 105.0], "3,-4")),
+            Some(sample(3, &[95.0, 100.0, 105.0], "0.1,0.2,0.3")),
         ];
         let doc = document(
             Underlying::new("SPX").expect("valid"),
@@ -593,9 +812,10 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&doc).expect("JSON");
         assert_eq!(value["strikes"], serde_json::json!([95, 100, 105]));
         let columns = value["columns"].as_array().expect("columns");
-        assert_eq!(columns.len(), 2, "the empty column is left out");
-        assert_eq!(columns[0]["profile"], serde_json::json!([1, 2, null]));
-        assert_eq!(columns[1]["profile"], serde_json::json!([null, 3, 4]));
+        assert_eq!(columns.len(), 3, "the empty column is left out");
+        assert_eq!(columns[0]["profile"], serde_json::json!([1, 2.5, null]));
+        assert_eq!(columns[1]["profile"], serde_json::json!([null, 3, -4]));
+        assert_eq!(columns[2]["profile"], serde_json::json!([0.1, 0.2, 0.3]));
         assert_eq!(columns[1]["t"], 2);
         assert_eq!(columns[0]["epoch"], "E\"1");
         assert_eq!(value["skipped"], 1);

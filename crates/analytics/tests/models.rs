@@ -684,7 +684,9 @@ fn published_json_matches_its_schemas() {
         .map(|(f, v)| (f.to_owned(), v))
         .collect();
     for filter in ExpiryFilter::ALL {
-        let sample = history::Sample::parse(&entry, filter).expect("reads back");
+        let sample = history::EntryReader::new(filter)
+            .read(&entry)
+            .expect("reads back");
         let levels = &gex_b.filter(filter).levels;
         assert_eq!(sample.seq, gex_b.seq);
         assert_eq!(sample.ts_ms, gex_b.ts_ms);

@@ -13,10 +13,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use chainboard_analytics::ExpiryFilter;
-use chainboard_analytics::history::{self, HistoryPlan, Sample};
+use chainboard_analytics::history::{self, EntryReader, HistoryPlan, Sample};
 use chainboard_model::Underlying;
 use chainboard_server::{HistoryError, HistoryQuery, HistoryResult};
 use chainboard_store::{KeySchema, Store, StoreError, StreamEntry};
+use futures_util::future::BoxFuture;
 
 /// Reads `massive:gex:history:<symbol>` from a store.
 #[derive(Debug, Clone)]
@@ -29,6 +30,17 @@ impl HistoryReader {
     /// A reader of `store`'s history streams, keys spelled by `schema`.
     pub fn new(store: Store, schema: KeySchema) -> Self {
         Self { store, schema }
+    }
+
+    /// [`HistoryReader::read`] as a [`Source`](chainboard_server::Source) answers it:
+    /// a future that owns what it needs.
+    pub fn answer(
+        &self,
+        symbol: Underlying,
+        query: HistoryQuery,
+    ) -> BoxFuture<'static, HistoryResult> {
+        let reader = self.clone();
+        Box::pin(async move { reader.read(symbol, query).await })
     }
 
     /// The document `query` asks for. Without `from` (`to`), the range starts
@@ -74,12 +86,14 @@ impl HistoryReader {
             .await
             .map_err(unavailable)?;
         let render = move || {
+            let mut reader = EntryReader::new(filter);
             let mut skipped = 0;
             let samples: Vec<Option<Sample>> = entries
                 .iter()
                 .map(|entry| {
                     let entry = entry.as_ref()?;
-                    Sample::parse(&entry.fields, filter)
+                    reader
+                        .read(&entry.fields)
                         .inspect_err(|_| skipped += 1)
                         .ok()
                 })

@@ -65,8 +65,7 @@ impl Source for LocalSource {
         symbol: Underlying,
         query: HistoryQuery,
     ) -> BoxFuture<'static, HistoryResult> {
-        let reader = self.history.clone();
-        Box::pin(async move { reader.read(symbol, query).await })
+        self.history.answer(symbol, query)
     }
 
     fn documents(&self, symbol: Underlying) -> watch::Receiver<Option<Arc<Documents>>> {

@@ -142,16 +142,20 @@ async fn publishes_every_tick(store: Store) {
     let newest = store.xrevrange(&history, 1).await.expect("xrevrange");
     assert_eq!(newest[0].id, format!("{}-0", T0 + 1_000));
     let fields: std::collections::BTreeMap<_, _> = newest[0].fields.iter().cloned().collect();
-    let second_seq = (first_seq + 1).to_string();
-    assert_eq!(fields.get("seq"), Some(&second_seq));
+    let tick: Vec<&str> = fields["tick"].split(',').collect();
+    assert_eq!(tick[..2], ["1", &(first_seq + 1).to_string()]);
+    assert_eq!(
+        fields["levels"].split(';').count(),
+        5,
+        "every filter's levels"
+    );
     let count = |name: &str| fields[name].split(',').count();
     assert!(
-        count("strikes") > 10,
-        "strikes near spot: {}",
+        count("all.profile") > 10,
+        "near spot: {}",
         fields["strikes"]
     );
-    assert_eq!(count("all.profile"), count("strikes"));
-    assert_eq!(count("0dte.profile"), count("strikes"));
+    assert_eq!(count("0dte.profile"), count("all.profile"));
 
     // Read back as the API serves it: each second's column is the tick published
     // then, with the levels it was published with.
@@ -166,6 +170,12 @@ async fn publishes_every_tick(store: Store) {
     let doc: Value = serde_json::from_slice(&doc).expect("JSON");
     let columns = doc["columns"].as_array().expect("columns");
     assert_eq!(columns.len(), 2);
+    let strikes = doc["strikes"].as_array().map_or(0, Vec::len);
+    assert_eq!(strikes, count("all.profile"), "{}", fields["strikes"]);
+    assert_eq!(
+        columns[1]["profile"].as_array().map(Vec::len),
+        Some(strikes)
+    );
     let published_gex = json(&store, &schema.gex_snapshot(spx())).await;
     let levels = &published_gex["filters"]["all"]["levels"];
     assert_eq!(columns[1]["seq"].as_u64(), Some(first_seq + 1));
@@ -357,8 +367,13 @@ async fn history_taken_during_an_outage_is_written_on_return() {
         .expect("xrevrange");
     let mut seqs: Vec<u64> = entries
         .iter()
-        .filter_map(|e| e.fields.iter().find(|(f, _)| f == "seq"))
-        .map(|(_, v)| v.parse().expect("a seq"))
+        .filter_map(|e| e.fields.iter().find(|(f, _)| f == "tick"))
+        .map(|(_, v)| {
+            v.split(',')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .expect("a seq")
+        })
         .collect();
     seqs.reverse();
     let first = T0 as u64;

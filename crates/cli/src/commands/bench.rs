@@ -30,6 +30,8 @@ pub(crate) enum Bench {
     /// per client, memory after they leave (`--hostile`: clients that never read and
     /// spam resync).
     Stream(super::bench_stream::StreamArgs),
+    /// The GEX history endpoint's reader: a session of entries answered in columns.
+    History(super::bench_history::HistoryArgs),
 }
 
 /// Arguments of `chainboard bench hydrate`.
@@ -52,6 +54,7 @@ pub(crate) fn run(bench: &Bench) -> Result<ExitCode> {
         Bench::Hydrate(args) => hydrate(args),
         Bench::Store(args) => super::bench_store::run(args),
         Bench::Stream(args) => super::bench_stream::run(args),
+        Bench::History(args) => super::bench_history::run(args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per `chainboard` command.
 
 pub(crate) mod bench;
+pub(crate) mod bench_history;
 pub(crate) mod bench_store;
 pub(crate) mod bench_stream;
 pub(crate) mod demo;
