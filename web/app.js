@@ -12,6 +12,7 @@
 import { ChainState, StreamConnection } from './stream.js';
 import { HeatmapView, METRICS, legendGradient, NO_CONTRACT, cellValue, SCALE_PERCENTILE } from './heatmap.js';
 import { ProfileView, filterName, wallsFor, otherRoots, trackFlip } from './profile.js';
+import { TimelineView, columnFromHistory, columnFromGex } from './timeline.js';
 import * as fmt from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -31,6 +32,12 @@ const hooks = {
   gexDiffsApplied: 0,
   resyncs: 0,
   epochChanges: 0,
+  view: 'board',
+  timelineColumns: 0,
+  timelineFilter: null,
+  timelineAppends: 0,
+  timelineAppendMs: null,
+  timelinePinned: null,
 };
 window.chainboard = hooks;
 
@@ -39,6 +46,10 @@ const BANNER_MS = 10_000;
 
 const els = {
   symbol: $('symbol'),
+  view: $('view'),
+  timelineWrap: $('timeline-wrap'),
+  timeline: $('timeline'),
+  timelineNote: $('timeline-note'),
   metric: $('metric'),
   side: $('side'),
   sideNote: $('side-note'),
@@ -116,6 +127,8 @@ function setText(el, text) {
 const CURVE_KEY = 'chainboard.gammaCurve';
 /** Whether the feed's details were left open. */
 const DETAILS_KEY = 'chainboard.feedDetails';
+/** Which view the board shows: the expirations or the session. */
+const VIEW_KEY = 'chainboard.view';
 
 const options = {
   metric: els.metric.value,
@@ -123,7 +136,9 @@ const options = {
   filter: els.filter.value,
   windowPct: parseWindow(els.window.value),
   curve: readCurveOption(),
+  view: readStored(VIEW_KEY) === 'session' ? 'session' : 'board',
 };
+els.view.value = options.view;
 els.curveToggle.checked = options.curve;
 els.feedDetails.open = readStored(DETAILS_KEY) === 'open';
 els.feedDetails.addEventListener('toggle', () => {
@@ -210,6 +225,150 @@ function applyOptions() {
 }
 
 // ---------------------------------------------------------------------------
+// The session view
+// ---------------------------------------------------------------------------
+
+const timelineView = new TimelineView(els.timeline);
+/** What the session view holds: { symbol, filter, loaded } or null. The history
+ * keeps per-strike profiles for All and 0DTE; the other filters show All's. */
+let timeline = null;
+
+function timelineFilter() {
+  return options.filter === '0dte' ? '0dte' : 'all';
+}
+
+function showView() {
+  const session_ = options.view === 'session';
+  els.heatmapWrap.hidden = session_;
+  els.timelineWrap.hidden = !session_;
+  // The session view draws the shown tick's profile on its own price axis, its
+  // own colour scale, and its hover tooltip instead of the cell panel.
+  els.profileWrap.hidden = session_;
+  $('legend').hidden = session_;
+  els.legendNote.hidden = session_;
+  $('cell-panel').hidden = session_;
+  hooks.view = options.view;
+  if (session_) {
+    hideTooltip();
+    loadTimeline();
+  } else {
+    unpin();
+  }
+  measure();
+}
+
+/** Fetches the session's history for the symbol and filter shown, unless held. */
+async function loadTimeline() {
+  if (!session || options.view !== 'session') return;
+  const symbol = session.symbol;
+  const filter = timelineFilter();
+  if (timeline && timeline.symbol === symbol && timeline.filter === filter) return;
+  timeline = { symbol, filter, loaded: false };
+  hooks.timelineFilter = filter;
+  unpin();
+  timelineView.load([]);
+  const note = filter !== options.filter ? `history keeps strikes for All and 0DTE: showing All` : '';
+  setText(els.timelineNote, note || 'loading the session…');
+  try {
+    const token = accessToken();
+    const response = await fetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=${filter}`, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const doc = await response.json();
+    if (!timeline || timeline.symbol !== symbol || timeline.filter !== filter) return; // switched meanwhile
+    timelineView.load(doc.columns.map((c) => columnFromHistory(doc.strikes, c)));
+    timeline.loaded = true;
+    const state = session && session.state;
+    if (state && state.gex) timelineView.append(columnFromGex(state.gex, filter));
+    setText(els.timelineNote, note);
+  } catch (err) {
+    console.warn('chainboard: the session history failed', err);
+    timeline = null;
+    setText(els.timelineNote, 'the session history is unavailable; retrying');
+    setTimeout(loadTimeline, 3000);
+  }
+  hooks.timelineColumns = timelineView.columns.length;
+}
+
+/** A GEX document arrived: the session view grows by one column. */
+function extendTimeline(state) {
+  if (!timeline || !timeline.loaded || timeline.symbol !== state.symbol) return;
+  const before = timelineView.columns.length;
+  timelineView.append(columnFromGex(state.gex, timeline.filter));
+  if (timelineView.columns.length > before) {
+    hooks.timelineAppends++;
+    hooks.timelineAppendMs = timelineView.lastPaintMs;
+  }
+  hooks.timelineColumns = timelineView.columns.length;
+}
+
+/** Shows column `index` as it was in the levels panel, or live (-1). */
+function pin(index) {
+  timelineView.pin(index);
+  const column = timelineView.pinned >= 0 ? timelineView.columns[timelineView.pinned] : null;
+  hooks.timelinePinned = column ? { seq: column.seq, t: column.t, flip: column.flip, callWall: column.callWall, putWall: column.putWall, spot: column.spot } : null;
+  panelsStale = true;
+  requestFrame();
+}
+
+function unpin() {
+  if (timelineView.pinned >= 0) pin(-1);
+}
+
+function timelineTooltip(hit, pointer) {
+  const c = hit.column;
+  const lines = [
+    `${fmt.clock(c.t)} · seq ${c.seq}`,
+    hit.strike === null ? `${fmt.level(hit.price)}: no strike near spot then` : `${fmt.strike(hit.strike)}: net GEX ${hit.value >= 0 ? '+' : '−'}$${Math.abs(hit.value).toLocaleString('en-US', { maximumFractionDigits: 1 })}M per 1%`,
+    `spot ${fmt.level(c.spot)} · flip ${fmt.level(c.flip)}`,
+    `call wall ${fmt.level(c.callWall)} · put wall ${fmt.level(c.putWall)}`,
+  ];
+  els.tooltip.replaceChildren(...lines.map((line) => {
+    const div = document.createElement('div');
+    div.textContent = line;
+    return div;
+  }));
+  els.tooltip.firstChild.style.fontWeight = '600';
+  els.tooltip.hidden = false;
+  const box = els.tooltip.getBoundingClientRect();
+  let x = pointer.x + 14;
+  let y = pointer.y + 14;
+  if (x + box.width > window.innerWidth - 4) x = Math.max(4, x - box.width - 28);
+  if (y + box.height > window.innerHeight - 4) y = Math.max(4, y - box.height - 28);
+  els.tooltip.style.left = `${x}px`;
+  els.tooltip.style.top = `${y}px`;
+}
+
+function timelinePoint(ev) {
+  const box = els.timeline.getBoundingClientRect();
+  return timelineView.hit(ev.clientX - box.left, ev.clientY - box.top);
+}
+
+els.timeline.addEventListener('mousemove', (ev) => {
+  const hit = timelinePoint(ev);
+  if (hit) timelineTooltip(hit, { x: ev.clientX, y: ev.clientY });
+  else hideTooltip();
+});
+els.timeline.addEventListener('mouseleave', hideTooltip);
+els.timeline.addEventListener('click', (ev) => {
+  const hit = timelinePoint(ev);
+  if (!hit || hit.index === timelineView.pinned) unpin();
+  else pin(hit.index);
+});
+els.timeline.addEventListener('keydown', (ev) => {
+  const n = timelineView.columns.length;
+  if (!n) return;
+  const at = timelineView.pinned >= 0 ? timelineView.pinned : n;
+  const stride = ev.shiftKey ? 60 : 1;
+  if (ev.key === 'ArrowLeft') pin(Math.max(0, at - stride));
+  else if (ev.key === 'ArrowRight') pin(at + stride >= n ? -1 : at + stride);
+  else if (ev.key === 'Escape') unpin();
+  else return;
+  ev.preventDefault();
+});
+
+// ---------------------------------------------------------------------------
 // Frames
 // ---------------------------------------------------------------------------
 
@@ -283,6 +442,8 @@ function openSymbol(symbol) {
   hideTooltip();
   hideBanner();
   heatmapView.setHeatmap(null);
+  timeline = null;
+  loadTimeline();
   renderEpoch();
   panelsStale = true;
   profileStale = true;
@@ -317,6 +478,7 @@ function onOutcome(state, outcome) {
       for (const [name, part] of Object.entries(state.gex.filters)) {
         flipMemo[name] = trackFlip(flipMemo[name], part.levels, state.gex.ts);
       }
+      extendTimeline(state);
       profileStale = true;
       panelsStale = true;
       break;
@@ -398,7 +560,31 @@ function hideBanner() {
   els.epoch.classList.remove('changed');
 }
 
+/** The levels panel for a tick of the session view (pinned), as it was then. */
+function renderPinnedLevels(c) {
+  const at = (level) =>
+    Number.isFinite(level) && Number.isFinite(c.spot) && c.spot > 0
+      ? { points: level - c.spot, pct: 100 * (level / c.spot - 1) }
+      : null;
+  setText(els.levelsFilter, `· ${filterName(timeline ? timeline.filter : 'all')} · at ${fmt.clock(c.t)}`);
+  setText(els.spot, Number.isFinite(c.spot) ? fmt.level(c.spot) : fmt.MISSING);
+  for (const row of [levelRows.zeroGamma, levelRows.callWall, levelRows.putWall]) setBasis(row, '');
+  setLevel(levelRows.zeroGamma, c.flip, at(c.flip));
+  setLevel(levelRows.callWall, c.callWall, at(c.callWall));
+  setLevel(levelRows.putWall, c.putWall, at(c.putWall));
+  setText(els.zeroGammaNote, 'as published then; Esc or click again for live');
+  els.zeroGammaNoteRow.hidden = false;
+  setText(els.netGex, Number.isFinite(c.netGex) ? fmt.usdSigned(c.netGex) : fmt.MISSING);
+  setText(els.netGexVolume, Number.isFinite(c.netGexVolume) ? fmt.usdSigned(c.netGexVolume) : fmt.MISSING);
+}
+
 function renderLevels() {
+  const pinned = options.view === 'session' && timelineView.pinned >= 0 ? timelineView.columns[timelineView.pinned] : null;
+  if (pinned) {
+    renderPinnedLevels(pinned);
+    return;
+  }
+  setText(els.levelsFilter, `· ${filterName(options.filter)}`);
   const state = session && session.state;
   const gex = state && state.gex;
   const part = gex && gex.filters[options.filter];
@@ -714,6 +900,12 @@ els.side.addEventListener('change', (ev) => {
 els.filter.addEventListener('change', () => {
   options.filter = els.filter.value;
   applyOptions();
+  loadTimeline();
+});
+els.view.addEventListener('change', () => {
+  options.view = els.view.value === 'session' ? 'session' : 'board';
+  writeStored(VIEW_KEY, options.view);
+  showView();
 });
 els.curveToggle.addEventListener('change', () => {
   options.curve = els.curveToggle.checked;
@@ -735,9 +927,11 @@ els.heatmap.addEventListener('keydown', (ev) => {
 });
 
 function measure() {
-  // The heatmap gets the board minus the profile column; rows fill its height.
+  // The heatmap (or the session view) gets the board minus the profile column;
+  // rows fill its height.
   const width = els.board.clientWidth - els.profileWrap.offsetWidth - 2;
-  heatmapView.resize(Math.max(240, width), els.board.clientHeight - 2);
+  if (options.view === 'session') timelineView.resize(Math.max(240, width), els.board.clientHeight - 2);
+  else heatmapView.resize(Math.max(240, width), els.board.clientHeight - 2);
   profileStale = true;
   requestFrame();
 }
@@ -813,5 +1007,5 @@ async function loadSymbols() {
 }
 
 applyOptions();
-measure();
+showView();
 loadSymbols();

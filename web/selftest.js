@@ -23,6 +23,7 @@ import {
 } from './stream.js';
 import { buildGrid, cellValue, computeScale, colorIndex, yForPrice, labelInterval, NO_CONTRACT, PALETTES } from './heatmap.js';
 import { wallsFor, otherRoots, trackFlip, curveInView } from './profile.js';
+import { columnFromHistory, columnFromGex, pixelColumns, priceAxis } from './timeline.js';
 import * as fmt from './format.js';
 
 // ---------------------------------------------------------------------------
@@ -811,6 +812,72 @@ test('every reason for no flip reads in words', () => {
     [undefined, 'no flip'],
   ];
   for (const [status, want] of cases) assert(fmt.flipReason(status) === want, `${status}: ${fmt.flipReason(status)}`);
+});
+
+// ---------------------------------------------------------------------------
+// The session view
+// ---------------------------------------------------------------------------
+
+test('each pixel shows the last tick at or before it, and nothing across a gap', () => {
+  // Ticks each second for 10 s, then a 10-minute hole, then one more.
+  const times = [...Array.from({ length: 10 }, (_, i) => 1000 + i), 1609];
+  // 10 pixels over [1000, 1010]: one tick each.
+  assertEqual([...pixelColumns(times, 1000, 1010, 10)], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  // 2 pixels over the same: the last of each half (downsampled, never averaged).
+  assertEqual([...pixelColumns(times, 1000, 1010, 2)], [4, 9]);
+  // Over the hole: nothing once the last tick is older than the gap allowed.
+  const wide = [...pixelColumns(times, 1000, 1620, 62, 120)];
+  assert(wide[0] === 9 && wide[1] === 9, `10 s a pixel, the last of the ten ticks: ${wide.slice(0, 3)}`);
+  assert(wide[30] === -1, `the hole shows nothing: ${wide[30]}`);
+  assert(wide[60] === 10 && wide[61] === -1, `the tick after the hole, then nothing: ${wide.slice(59)}`);
+  // Nothing after the last tick: the future is blank.
+  assertEqual([...pixelColumns([1000, 1001], 1000, 1010, 10)], [0, 1, -1, -1, -1, -1, -1, -1, -1, -1]);
+  // A session at 1 Hz on 1,000 pixels: every pixel has a tick, in order.
+  const session = Array.from({ length: 23_400 }, (_, i) => i);
+  const map = pixelColumns(session, 0, 23_400, 1000);
+  assert(map.every((c, i) => c >= 0 && (i === 0 || c > map[i - 1])), 'dense and increasing');
+  assert(map[999] === 23_399, `the last pixel shows the last tick: ${map[999]}`);
+  assertEqual([...pixelColumns([], 0, 10, 3)], [-1, -1, -1]);
+  assertEqual([...pixelColumns(times, 5, 5, 3)], [-1, -1, -1], 'an empty span');
+});
+
+test('the price axis is uniform and inverts', () => {
+  const axis = priceAxis(6000, 6100, 10, 200);
+  assert(axis.y(6100) === 10 && axis.y(6000) === 210, 'ends');
+  assert(axis.y(6050) === 110, 'uniform: the middle price is the middle row');
+  assert(Math.abs(axis.price(axis.y(6037.5)) - 6037.5) < 1e-9, 'price(y(p)) = p');
+});
+
+test('history columns and live documents give the same column', () => {
+  const history = {
+    strikes: [6800, 6900, 7000],
+    column: { t: 100, seq: 5, ts: 100.25, spot: 6850, net_gex: -1e9, net_gex_volume: 2e8, zero_gamma: 6840.5, zero_gamma_status: 'found', call_wall: 6900, put_wall: 6800, profile: [1.5, null, -2] },
+  };
+  const c = columnFromHistory(history.strikes, history.column);
+  assertEqual(c.strikes, [6800, 7000]);
+  assertEqual(c.values, [1.5, -2]);
+  assertEqual([c.t, c.seq, c.flip, c.callWall, c.putWall], [100.25, 5, 6840.5, 6900, 6800]);
+  const gex = {
+    seq: 6,
+    ts: 101,
+    spot: 6850,
+    anchor: { spot: 6850 },
+    strikes: [6000, 6800, 6900],
+    filters: {
+      all: {
+        call_gex: [9e9, 2_500_000, 1_000_000],
+        put_gex: [0, -1_000_000, -3_040_000],
+        total: { net_gex: 1, net_gex_volume: 2 },
+        levels: { zero_gamma: null, call_wall: 6900, put_wall: 6800 },
+      },
+    },
+  };
+  const live = columnFromGex(gex, 'all');
+  assertEqual(live.strikes, [6800, 6900], 'only strikes within 5% of spot');
+  assertEqual(live.values, [1.5, -2], 'net GEX in $M to one decimal, as the history keeps it');
+  assert(live.flip === null && live.callWall === 6900, 'levels as published');
+  assert(columnFromGex(gex, '0dte') === null, 'no such filter');
+  assert(columnFromGex({ ...gex, spot: null, anchor: null }, 'all') === null, 'no spot');
 });
 
 // ---------------------------------------------------------------------------

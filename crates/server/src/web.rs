@@ -42,6 +42,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../web/profile.js"),
     ),
     (
+        "timeline.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/timeline.js"),
+    ),
+    (
         "format.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/format.js"),
