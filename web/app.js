@@ -241,6 +241,7 @@ function showView() {
   const session_ = options.view === 'session';
   els.heatmapWrap.hidden = session_;
   els.timelineWrap.hidden = !session_;
+  timelineView.visible = session_;
   // The session view draws the shown tick's profile on its own price axis, its
   // own colour scale, and its hover tooltip instead of the cell panel.
   els.profileWrap.hidden = session_;

@@ -148,6 +148,8 @@ export class TimelineView {
     this.pinned = -1; // a column shown as it was, or -1 for live
     this.lastPaintMs = 0;
     this.fullPaints = 0;
+    /** Painting waits while the view is hidden; `resize` paints it when shown. */
+    this.visible = true;
   }
 
   /** Replaces every column (a history document, or nothing). */
@@ -166,6 +168,10 @@ export class TimelineView {
     if (last && column.t <= last.t) return; // already held (the history had it)
     this.columns.push(column);
     this.times.push(column.t);
+    if (!this.visible) {
+      this.span = null; // the next paint chooses the axes afresh
+      return;
+    }
     const axis = this.axis;
     const fits =
       this.span && column.t <= this.span[1] && axis && column.spot > axis.lo && column.spot < axis.hi;

@@ -8,7 +8,9 @@
 // GEX (volume) metric shows the volume basis's walls labelled as such, and that the
 // profile draws null levels and a null curve without an error; then it lists new
 // strikes through the fake Massive's control endpoint and waits for the
-// geometry_change epoch to show on the page, and saves a screenshot. It prints one JSON line of what it saw and exits non-zero with a
+// geometry_change epoch to show on the page, and saves a screenshot. The session
+// view is checked too: it loads the history, grows a column per tick, reads a
+// moment on hover, and a pinned moment's levels are the ones the API gives for it. It prints one JSON line of what it saw and exits non-zero with a
 // message on the first failed check. crates/cli/tests/browser.rs starts the demo and
 // runs this script.
 
@@ -170,6 +172,54 @@ try {
   });
   check(nullPaint.every((c) => c === 'none'), `null levels and curve: ${nullPaint}`);
 
+  // The session view: the history from the API, then a live column per tick; hover
+  // reads a moment, and a pinned moment's levels are the ones published then.
+  await page.selectOption('[data-testid="view"]', 'session');
+  await page.waitForFunction(() => window.chainboard.timelineColumns > 0, null, { timeout: 20_000 });
+  const timeline = page.locator('[data-testid="timeline"]');
+  check(await timeline.isVisible(), 'the session view is shown');
+  check(!(await page.locator('[data-testid="heatmap"]').isVisible()), 'the heatmap is hidden behind it');
+  const loaded = await state();
+  await page.waitForFunction(
+    (n) => window.chainboard.timelineAppends >= n + 3,
+    loaded.timelineAppends,
+    { timeout: 20_000 },
+  );
+  const grown = await state();
+  check(grown.timelineColumns >= loaded.timelineColumns + 3, `a column per tick: ${loaded.timelineColumns} → ${grown.timelineColumns}`);
+  const box = await timeline.boundingBox();
+  // The plot starts 52 px in (the price axis); its first pixels show the first tick.
+  const at = { x: box.x + 54, y: box.y + box.height / 2 };
+  await page.mouse.move(at.x, at.y);
+  check(await page.locator('#tooltip').isVisible(), 'hovering the session view shows a tooltip');
+  const tip = await page.locator('#tooltip').textContent();
+  check(/seq \d+/.test(tip) && tip.includes('flip'), `the tooltip reads the moment: ${tip}`);
+  await page.mouse.click(at.x, at.y);
+  await page.waitForFunction(() => window.chainboard.timelinePinned !== null, null, { timeout: 5_000 });
+  const pinned = (await state()).timelinePinned;
+  // The same moment from the API: the tick published at that millisecond.
+  const moment = await (await fetch(`${base}/api/v1/gex/SPX/history?from=${pinned.t}&to=${pinned.t}`)).json();
+  const then = moment.columns[0];
+  check(then && then.seq === pinned.seq, `the pinned tick is the published one: ${JSON.stringify(then)} vs ${JSON.stringify(pinned)}`);
+  check(
+    then.zero_gamma === pinned.flip && then.call_wall === pinned.callWall && then.put_wall === pinned.putWall,
+    `pinned levels as published: ${JSON.stringify(pinned)}`,
+  );
+  const shownFlip = await page.locator('[data-testid="zero-gamma"]').getAttribute('data-value');
+  check(shownFlip === (pinned.flip === null ? '' : String(pinned.flip)), `the levels panel shows the pinned flip: ${shownFlip}`);
+  const levelsTitle = await page.locator('#levels-filter').textContent();
+  check(levelsTitle.includes('at '), `the levels panel says when: ${levelsTitle}`);
+  await page.keyboard.press('ArrowRight');
+  const stepped = (await state()).timelinePinned;
+  check(stepped && stepped.t > pinned.t, 'the arrow key moves the pinned moment on');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => window.chainboard.timelinePinned === null, null, { timeout: 5_000 });
+  const sessionView = await state();
+  console.log(`session view: ${sessionView.timelineColumns} columns; a new tick's column painted in ${sessionView.timelineAppendMs.toFixed(2)} ms (performance.now())`);
+  await page.screenshot({ path: screenshot.replace(/\.png$/, '-session.png') });
+  await page.selectOption('[data-testid="view"]', 'board');
+  await page.waitForFunction(() => window.chainboard.view === 'board', null, { timeout: 5_000 });
+
   // An epoch change through the fake Massive: new strikes appear with the next photo.
   const listed = await fetch(`${fake}/_fake/list-strikes?symbol=SPX`, { method: 'POST' });
   check(listed.ok, `list-strikes answered ${listed.status}`);
@@ -192,7 +242,7 @@ try {
   check(after.epochChanges >= 1, 'epoch change counted');
   check(foreign.length === 0, `requests to other hosts: ${foreign.join(', ')}`);
   check(errors.length === 0, errors.join('\n'));
-  console.log(JSON.stringify({ ok: true, first, live, after, reason, flip, volumeLabels, wallMatch, screenshot }));
+  console.log(JSON.stringify({ ok: true, first, live, after, reason, flip, volumeLabels, wallMatch, pinned, screenshot }));
 } catch (e) {
   console.error(`browser test failed: ${e.message}`);
   if (errors.length) console.error(errors.join('\n'));
