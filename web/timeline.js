@@ -101,7 +101,15 @@ export function pixelColumns(times, t0, t1, width, maxGap = MAX_GAP_S) {
   const out = new Int32Array(Math.max(0, width)).fill(-1);
   const span = t1 - t0;
   if (!(span > 0) || width <= 0) return out;
-  let ci = -1;
+  // Start at the last tick before t0 (a binary search: a session holds 23,400).
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] < t0) lo = mid + 1;
+    else hi = mid;
+  }
+  let ci = lo - 1;
   for (let px = 0; px < width; px++) {
     // Pixel px covers [start, end); the last one includes t1.
     const end = t0 + ((px + 1) / width) * span;
@@ -180,8 +188,8 @@ export class TimelineView {
       return;
     }
     const started = performance.now();
-    this.paintStrip(this.columns.length - 2);
-    this.paintLines();
+    const [x0, x1] = this.paintStrip(this.columns.length - 2);
+    this.paintLines(x0, x1);
     this.paintProfile();
     this.lastPaintMs = performance.now() - started;
   }
@@ -225,9 +233,11 @@ export class TimelineView {
     }
     const first = this.times[0];
     const last = this.times[this.times.length - 1];
-    let span = Math.max(MIN_SPAN_S, last - first);
-    if (this.span && this.span[0] === first) span = Math.max(span, this.span[1] - first);
-    while (first + span < last) span *= 2;
+    // The time axis keeps its span while the ticks fit, and doubles when they run
+    // past it, so live ticks mostly paint only their own strip.
+    let span = this.span && this.span[0] === first ? this.span[1] - first : MIN_SPAN_S;
+    span = Math.max(span, MIN_SPAN_S);
+    while (span <= last - first) span *= 2;
     this.span = [first, first + span];
     // Prices: every spot of the session and the latest column's reach.
     let lo = Infinity;
@@ -313,14 +323,15 @@ export class TimelineView {
     }
   }
 
-  /** Repaints the strip from column `from` to the end (a new live tick). */
+  /** Repaints the strip from column `from` to the end (a new live tick); returns
+   * its CSS pixels [x0, x1). */
   paintStrip(from) {
     const p = this.plot();
     const dpr = this.dpr || 1;
     const start = Math.max(0, from);
     const x0 = Math.max(p.left, Math.floor(this.x(this.times[start])));
     const x1 = Math.min(p.left + p.width, Math.ceil(this.x(this.times[this.times.length - 1])) + 2);
-    if (x1 <= x0) return;
+    if (x1 <= x0) return [x0, x0];
     const w = Math.round((x1 - x0) * dpr);
     const h = Math.round(p.height * dpr);
     const image = this.ctx.createImageData(w, h);
@@ -335,15 +346,26 @@ export class TimelineView {
       if (map[x] >= 0) this.fillColumn(image.data, w, h, x, x + 1, this.columns[map[x]]);
     }
     this.ctx.putImageData(image, Math.round(x0 * dpr), Math.round(p.top * dpr));
+    return [x0, x1];
   }
 
-  /** Spot, flip and walls as step lines; the pinned column's marker. */
-  paintLines() {
+  /** Spot, flip and walls as lines through each pixel column's tick (the last at
+   * or before it, as the colours are): one vertex per pixel, however long the
+   * session; the pinned column's marker. Only within CSS pixels [x0, x1) when
+   * given (a repainted strip: lines elsewhere are already drawn). */
+  paintLines(x0 = -Infinity, x1 = Infinity) {
     const { ctx } = this;
     const p = this.plot();
+    const w = Math.max(1, Math.round(p.width));
+    const map = pixelColumns(this.times, this.span[0], this.span[1], w);
+    const left = Math.max(p.left, x0);
+    const right = Math.min(p.left + p.width, x1);
+    if (right <= left) return;
+    const first = Math.max(0, Math.floor(left - p.left) - 1);
+    const last = Math.min(w, Math.ceil(right - p.left) + 1);
     ctx.save();
     ctx.beginPath();
-    ctx.rect(p.left, p.top, p.width, p.height);
+    ctx.rect(left, p.top, right - left, p.height);
     ctx.clip();
     const series = [
       ['putWall', LEVEL_COLORS.putWall, [4, 3]],
@@ -357,20 +379,17 @@ export class TimelineView {
       ctx.setLineDash(dash);
       ctx.beginPath();
       let open = false;
-      let lastX = -Infinity;
-      for (let i = 0; i < this.columns.length; i++) {
-        const v = this.columns[i][key];
-        const x = this.x(this.times[i]);
-        if (!Number.isFinite(v) || (i > 0 && this.times[i] - this.times[i - 1] > MAX_GAP_S)) {
+      for (let px = first; px < last; px++) {
+        const ci = map[px];
+        const v = ci >= 0 ? this.columns[ci][key] : null;
+        if (!Number.isFinite(v)) {
           open = false;
-          if (!Number.isFinite(v)) continue;
+          continue;
         }
-        if (x - lastX < 0.5 && open && i + 1 < this.columns.length) continue; // one per pixel
         const y = this.axis.y(v);
-        if (open) ctx.lineTo(x, y);
-        else ctx.moveTo(x, y);
+        if (open) ctx.lineTo(p.left + px + 0.5, y);
+        else ctx.moveTo(p.left + px, y);
         open = true;
-        lastX = x;
       }
       ctx.stroke();
     }

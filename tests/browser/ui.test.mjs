@@ -216,6 +216,38 @@ try {
   await page.waitForFunction(() => window.chainboard.timelinePinned === null, null, { timeout: 5_000 });
   const sessionView = await state();
   console.log(`session view: ${sessionView.timelineColumns} columns; a new tick's column painted in ${sessionView.timelineAppendMs.toFixed(2)} ms (performance.now())`);
+  // A full session at 1 Hz (23,400 ticks of 131 strikes), on a canvas of its own:
+  // what a full paint and a new tick cost in this Chromium (printed, not asserted:
+  // timings belong to benchmarks).
+  const fullSession = await page.evaluate(async () => {
+    const { TimelineView } = await import('/timeline.js');
+    const view = new TimelineView(document.createElement('canvas'));
+    const strikes = Array.from({ length: 131 }, (_, i) => 6510 + 5 * i);
+    const column = (i) => ({
+      t: 1_796_000_000 + i,
+      seq: i + 1,
+      spot: 6850 + 20 * Math.sin(i / 500),
+      flip: 6840,
+      callWall: 6900,
+      putWall: 6800,
+      netGex: 0,
+      netGexVolume: 0,
+      strikes,
+      values: strikes.map((k) => (k - 6850) * (1 + (i % 7))),
+    });
+    view.resize(1100, 640);
+    view.load(Array.from({ length: 23_400 }, (_, i) => column(i)));
+    const full = view.lastPaintMs;
+    const appends = [];
+    for (let i = 0; i < 21; i++) {
+      view.append(column(23_400 + i));
+      appends.push(view.lastPaintMs);
+    }
+    appends.sort((a, b) => a - b);
+    return { columns: view.columns.length, full, append: appends[10] };
+  });
+  check(fullSession.columns === 23_421, `a full session held: ${fullSession.columns}`);
+  console.log(`a full session (23,400 ticks × 131 strikes, 1100×640): full paint ${fullSession.full.toFixed(1)} ms; a new tick's column ${fullSession.append.toFixed(2)} ms (median of 21)`);
   await page.screenshot({ path: screenshot.replace(/\.png$/, '-session.png') });
   await page.selectOption('[data-testid="view"]', 'board');
   await page.waitForFunction(() => window.chainboard.view === 'board', null, { timeout: 5_000 });
