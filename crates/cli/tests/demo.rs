@@ -117,6 +117,55 @@ async fn the_demo_serves_the_api_metrics_ui_and_stream() {
     let (status, _, openapi) = get(&format!("{base}/api/v1/openapi.json")).await;
     let openapi: Value = serde_json::from_str(&openapi).unwrap();
     assert_eq!((status, openapi["openapi"].as_str()), (200, Some("3.1.0")));
+    assert!(openapi["paths"]["/api/v1/gex/{symbol}/history"]["get"].is_object());
+
+    // The session's history: every tick so far, one column a second; each column is
+    // a published tick (its seq no later than the latest snapshot's).
+    let (status, history) = get_json(&format!("{base}/api/v1/gex/SPX/history")).await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(history["schema"], "chainboard/gex-history/v1");
+    let columns = history["columns"].as_array().unwrap();
+    assert!(!columns.is_empty(), "{history}");
+    let (_, latest) = get_json(&format!("{base}/api/v1/gex/SPX")).await;
+    let last = columns.last().unwrap();
+    assert!(
+        last["seq"].as_u64() <= latest["seq"].as_u64(),
+        "{last} after {}",
+        latest["seq"]
+    );
+    assert_eq!(
+        last["profile"].as_array().map(Vec::len),
+        history["strikes"].as_array().map(Vec::len)
+    );
+    let (status, zero_dte) = get_json(&format!(
+        "{base}/api/v1/gex/spx/history?filter=0dte&step=60"
+    ))
+    .await;
+    assert_eq!((status, zero_dte["filter"].as_str()), (200, Some("0dte")));
+    // Bad parameters: a JSON 400 naming the one at fault.
+    for (query, parameter) in [
+        ("step=0", "step"),
+        ("step=abc", "step"),
+        ("from=yesterday", "from"),
+        ("from=2000000000&to=1000000000", "from"),
+        ("to=1e300", "to"),
+        ("filter=1dte", "filter"),
+        ("from=0&to=9999999999&step=1", "step"),
+        ("stpe=1", "query"),
+        ("step=1&step=2", "step"),
+    ] {
+        let (status, body) = get_json(&format!("{base}/api/v1/gex/SPX/history?{query}")).await;
+        assert_eq!(
+            (status, body["code"].as_str(), body["parameter"].as_str()),
+            (400, Some("bad_parameter"), Some(parameter)),
+            "{query}: {body}"
+        );
+    }
+    let (status, body) = get_json(&format!("{base}/api/v1/gex/FOO/history")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("unknown_symbol"))
+    );
     let (status, content_type, page) = get(&format!("{base}/")).await;
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/html"), "{content_type}");
