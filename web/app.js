@@ -238,18 +238,18 @@ function timelineFilter() {
 }
 
 function showView() {
-  const session_ = options.view === 'session';
-  els.heatmapWrap.hidden = session_;
-  els.timelineWrap.hidden = !session_;
-  timelineView.visible = session_;
+  const sessionShown = options.view === 'session';
+  els.heatmapWrap.hidden = sessionShown;
+  els.timelineWrap.hidden = !sessionShown;
+  timelineView.visible = sessionShown;
   // The session view draws the shown tick's profile on its own price axis, its
   // own colour scale, and its hover tooltip instead of the cell panel.
-  els.profileWrap.hidden = session_;
-  $('legend').hidden = session_;
-  els.legendNote.hidden = session_;
-  $('cell-panel').hidden = session_;
+  els.profileWrap.hidden = sessionShown;
+  $('legend').hidden = sessionShown;
+  els.legendNote.hidden = sessionShown;
+  $('cell-panel').hidden = sessionShown;
   hooks.view = options.view;
-  if (session_) {
+  if (sessionShown) {
     hideTooltip();
     loadTimeline();
   } else {
@@ -264,7 +264,9 @@ async function loadTimeline() {
   const symbol = session.symbol;
   const filter = timelineFilter();
   if (timeline && timeline.symbol === symbol && timeline.filter === filter) return;
-  timeline = { symbol, filter, loaded: false };
+  // This request's own object: a reply (or failure) of a superseded one is ignored.
+  const request = { symbol, filter, loaded: false };
+  timeline = request;
   hooks.timelineFilter = filter;
   unpin();
   timelineView.load([]);
@@ -277,13 +279,14 @@ async function loadTimeline() {
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const doc = await response.json();
-    if (!timeline || timeline.symbol !== symbol || timeline.filter !== filter) return; // switched meanwhile
+    if (timeline !== request) return; // switched meanwhile
     timelineView.load(doc.columns.map((c) => columnFromHistory(doc.strikes, c)));
-    timeline.loaded = true;
+    request.loaded = true;
     const state = session && session.state;
     if (state && state.gex) timelineView.append(columnFromGex(state.gex, filter));
     setText(els.timelineNote, note);
   } catch (err) {
+    if (timeline !== request) return;
     console.warn('chainboard: the session history failed', err);
     timeline = null;
     setText(els.timelineNote, 'the session history is unavailable; retrying');

@@ -310,7 +310,9 @@ export class TimelineView {
       const ya = Math.max(0, Math.round((this.axis.y(above) - p.top) * dpr));
       const yb = Math.min(h, Math.round((this.axis.y(below) - p.top) * dpr));
       if (yb <= ya) continue;
-      const t = Math.max(-1, Math.min(1, c.values[i] / this.scale));
+      const ratio = c.values[i] / this.scale;
+      if (!Number.isFinite(ratio)) continue;
+      const t = Math.max(-1, Math.min(1, ratio));
       const [r, g, b] = RGB[Math.round(mid + t * mid)];
       for (let y = ya; y < yb; y++) {
         let o = (y * w + x0) * 4;
@@ -419,7 +421,10 @@ export class TimelineView {
     const range = this.axis.hi - this.axis.lo;
     const steps = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
     const step = steps.find((s) => (s / range) * p.height >= 28) || 5000;
-    for (let k = Math.ceil(this.axis.lo / step) * step; k <= this.axis.hi; k += step) {
+    // At most a label per 28 px, whatever the axis holds.
+    const first = Math.ceil(this.axis.lo / step) * step;
+    const labels = Math.min(Math.floor(p.height / 28) + 1, Math.floor((this.axis.hi - first) / step) + 1);
+    for (let n = 0, k = first; n < labels; n++, k = first + n * step) {
       ctx.fillText(fmt.strike(k), AXIS_W - 6, this.axis.y(k));
     }
     ctx.textAlign = 'center';
@@ -427,7 +432,9 @@ export class TimelineView {
     const span = this.span[1] - this.span[0];
     const ticks = [60, 300, 600, 900, 1800, 3600, 7200];
     const tick = ticks.find((s) => (s / span) * p.width >= 70) || 14400;
-    for (let t = Math.ceil(this.span[0] / tick) * tick; t <= this.span[1]; t += tick) {
+    const start = Math.ceil(this.span[0] / tick) * tick;
+    const count = Math.min(Math.floor(p.width / 70) + 1, Math.floor((this.span[1] - start) / tick) + 1);
+    for (let n = 0, t = start; n < count; n++, t = start + n * tick) {
       ctx.fillText(fmt.clock(t).slice(0, 5), this.x(t), p.top + p.height + 4);
     }
   }

@@ -21,8 +21,8 @@
 //! entry reads as it is in `redis-cli`, and parses without a JSON parser. Few fields
 //! because each costs a reader more than its bytes do: a history request reads
 //! 1,500 entries, and on Redis each field is two strings to parse and allocate. On
-//! SPX an entry is about 1.7 KB; a regular session at 1 Hz (23,400 entries) about
-//! 40 MB per underlying.
+//! SPX an entry is about 1.7 KB of text, 2.1 KB of Redis memory; a regular session
+//! at 1 Hz (23,400 entries) about 48 MB per underlying.
 //!
 //! Reading back, a [`HistoryPlan`] cuts the asked time range into `step`-wide
 //! columns, the store returns the last entry of each ([`HistoryPlan::ranges`]), and
@@ -75,8 +75,13 @@ fn list(xs: impl Iterator<Item = f64>) -> String {
         if i > 0 {
             out.push(',');
         }
-        // `+ 0.0` turns a rounded-away −0 into 0.
-        out.push_str(&text(Some(x + 0.0)));
+        // `+ 0.0` turns a rounded-away −0 into 0; a value that is not a number
+        // (never expected: the sums are fixed point) is JSON's null.
+        if x.is_finite() {
+            out.push_str(&text(Some(x + 0.0)));
+        } else {
+            out.push_str("null");
+        }
     }
     out
 }
@@ -247,17 +252,27 @@ impl EntryReader {
                 Some(self.profile(get("strikes")?, PROFILE_FIELDS[i], get(PROFILE_FIELDS[i])?)?)
             }
         };
+        if !(0..=HistoryPlan::LAST_MS as i64).contains(&ts_ms) {
+            return Err(BadEntry("tick: time out of range".to_owned()));
+        }
+        if !STATUSES.contains(&status) {
+            return Err(BadEntry(format!("levels: unknown flip status {status:?}")));
+        }
+        let level = |name: &str, raw: &str| match number(name, raw)? {
+            Some(x) if !a_level(x) => Err(BadEntry(format!("{name}: {x} is not an index level"))),
+            x => Ok(x),
+        };
         Ok(Sample {
             seq,
             ts_ms,
             epoch: epoch.to_owned(),
-            spot: number("tick", spot)?,
+            spot: level("tick", spot)?,
             net_gex: number("levels", net)?,
             net_gex_volume: number("levels", volume)?,
-            zero_gamma: number("levels", flip)?,
+            zero_gamma: level("levels", flip)?,
             zero_gamma_status: status.to_owned(),
-            call_wall: number("levels", call)?,
-            put_wall: number("levels", put)?,
+            call_wall: level("levels", call)?,
+            put_wall: level("levels", put)?,
             profile,
         })
     }
@@ -267,7 +282,7 @@ impl EntryReader {
             Some((text, parsed)) if text == strikes => parsed.clone(),
             _ => {
                 let parsed: Arc<[f64]> = expand_strikes(strikes)
-                    .filter(|k| k.is_sorted_by(|a, b| a < b))
+                    .filter(|k| k.is_sorted_by(|a, b| a < b) && k.iter().all(|&k| a_level(k)))
                     .ok_or_else(|| bad_list("strikes"))?
                     .into();
                 self.strikes = Some((strikes.to_owned(), parsed.clone()));
@@ -303,8 +318,9 @@ fn bad_list(name: &str) -> BadEntry {
     BadEntry(format!("{name}: not a list of numbers"))
 }
 
-/// How many numbers a comma-separated list holds, if each is a JSON number
-/// (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`); `None` otherwise.
+/// How many values a comma-separated list holds, if each is `null` or a JSON number
+/// (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`) of at most 15 digits before
+/// and after the point and 2 in the exponent; `None` otherwise.
 fn json_numbers(raw: &str) -> Option<usize> {
     if raw.is_empty() {
         return Some(0);
@@ -312,32 +328,48 @@ fn json_numbers(raw: &str) -> Option<usize> {
     // One pass over the bytes (no splitting): this is most of reading an entry.
     let b = raw.as_bytes();
     // The index past the digits from `i`, if there is at least one.
-    let digits = |i: usize| {
+    // The index past the digits from `i`: at least one and at most 15 (an exponent
+    // at most 2), so every number a reader parses is finite in f64 and in
+    // JavaScript.
+    let digits = |i: usize, most: usize| {
         let end = i + b[i.min(b.len())..]
             .iter()
             .take_while(|c| c.is_ascii_digit())
             .count();
-        (end > i).then_some(end)
+        (end > i && end - i <= most).then_some(end)
     };
     let (mut i, mut count) = (0, 0);
     loop {
+        if b[i.min(b.len())..].starts_with(b"null") {
+            // A value that was not a number when written.
+            i += 4;
+            count += 1;
+            match b.get(i) {
+                None => return Some(count),
+                Some(b',') => {
+                    i += 1;
+                    continue;
+                }
+                Some(_) => return None,
+            }
+        }
         if b.get(i) == Some(&b'-') {
             i += 1;
         }
         i = match b.get(i) {
             Some(b'0') => i + 1,
-            Some(b'1'..=b'9') => digits(i)?,
+            Some(b'1'..=b'9') => digits(i, 15)?,
             _ => return None,
         };
         if b.get(i) == Some(&b'.') {
-            i = digits(i + 1)?;
+            i = digits(i + 1, 15)?;
         }
         if matches!(b.get(i), Some(b'e' | b'E')) {
             i += 1;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
             }
-            i = digits(i)?;
+            i = digits(i, 2)?;
         }
         count += 1;
         match b.get(i) {
@@ -346,6 +378,27 @@ fn json_numbers(raw: &str) -> Option<usize> {
             Some(_) => return None,
         }
     }
+}
+
+/// The most strikes a history document's axis holds: a session's listings many
+/// times over.
+const MAX_AXIS: usize = 4 * MAX_STRIKES;
+
+/// The zero-gamma statuses an entry may carry (`ZeroGamma::status`).
+const STATUSES: [&str; 7] = [
+    "pending",
+    "none_in_range",
+    "one_sided",
+    "no_expiration",
+    "no_open_interest",
+    "no_usable_contracts",
+    "found",
+];
+
+/// Index levels and strikes a reader accepts: above zero and below ten million
+/// points (anything else is a damaged entry, and would stretch a chart's axis).
+fn a_level(x: f64) -> bool {
+    x > 0.0 && x < 1e7
 }
 
 /// The most strikes an entry's `strikes` may expand to: far more than any listing
@@ -450,10 +503,15 @@ impl HistoryPlan {
     pub const DEFAULT_COLUMNS: u64 = 1_500;
     /// The narrowest column: the models tick once a second.
     pub const MIN_STEP_MS: u64 = 1_000;
+    /// The last instant a plan covers: the end of the year 9999.
+    pub const LAST_MS: u64 = 253_402_300_799_999;
 
     /// The plan for `[from_ms, to_ms]` with `step_ms`, or by default the narrowest
     /// whole-second step giving at most [`Self::DEFAULT_COLUMNS`] columns.
     pub fn new(from_ms: u64, to_ms: u64, step_ms: Option<u64>) -> Result<Self, BadParameter> {
+        // Bounded, so no arithmetic below can overflow, whatever a stream id says.
+        let (from_ms, to_ms) = (from_ms.min(Self::LAST_MS), to_ms.min(Self::LAST_MS));
+        let step_ms = step_ms.map(|s| s.min(Self::LAST_MS));
         if from_ms > to_ms {
             return Err(BadParameter {
                 name: "from",
@@ -523,19 +581,29 @@ pub fn document(
 ) -> String {
     let profiles = || samples.iter().flatten().filter_map(|s| s.profile.as_ref());
     // Each distinct strike list once (consecutive samples share theirs).
+    // Each distinct strike list once (consecutive samples share theirs), merged as
+    // it grows: damaged entries with ever-different lists cannot grow it unbounded.
     let mut axis: Vec<f64> = Vec::new();
     let mut last: Option<&Arc<[f64]>> = None;
     for p in profiles() {
         if last.is_none_or(|l| !Arc::ptr_eq(l, &p.strikes)) {
             axis.extend_from_slice(&p.strikes);
             last = Some(&p.strikes);
+            if axis.len() > 2 * MAX_AXIS {
+                axis.sort_unstable_by(f64::total_cmp);
+                axis.dedup();
+                if axis.len() >= MAX_AXIS {
+                    break;
+                }
+            }
         }
     }
     axis.sort_unstable_by(f64::total_cmp);
     axis.dedup();
+    axis.truncate(MAX_AXIS);
     let has_profile = PROFILE_FILTERS.contains(&filter);
     let mut o = Out(String::with_capacity(
-        256 + samples.len() * (256 + axis.len() * 6),
+        (256 + samples.len() * (256 + axis.len() * 6)).min(64 << 20),
     ));
     o.raw("{");
     o.key("schema");
@@ -567,7 +635,7 @@ pub fn document(
         o.key("t");
         o.num(ms_to_seconds(start as i64));
         o.key("seq");
-        o.int(s.seq as i64);
+        o.opt_u(Some(s.seq));
         o.key("ts");
         o.num(ms_to_seconds(s.ts_ms));
         o.key("epoch");
@@ -690,7 +758,19 @@ mod tests {
             Err("step"),
             "23,400 columns"
         );
-        assert!(HistoryPlan::new(0, u64::MAX - 1, None).is_ok());
+        // Beyond the year 9999 (a damaged stream id): clamped, never overflowing.
+        let far = HistoryPlan::new(0, u64::MAX - 1, None).expect("clamped");
+        assert_eq!(far.to_ms, HistoryPlan::LAST_MS);
+        assert!(
+            far.ranges()
+                .last()
+                .is_some_and(|r| r.1 == HistoryPlan::LAST_MS)
+        );
+        let late = HistoryPlan::new(u64::MAX - 5, u64::MAX, Some(u64::MAX)).expect("clamped");
+        assert_eq!(
+            late.ranges(),
+            [(HistoryPlan::LAST_MS, HistoryPlan::LAST_MS)]
+        );
     }
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -754,7 +834,39 @@ mod tests {
                 "{not_json}"
             );
         }
-        let fine = ["1,-0,3", "1.5,-2e5,3E+2", "0,0.25,-12.5"];
+        for out_of_range in [
+            "1e999,2,3",
+            "1,11111111111111111,3",
+            "1,0.0000000000000001,3",
+            "nul,2,3",
+            "null2,2,3",
+        ] {
+            assert!(
+                broken("all.profile", out_of_range).contains("all.profile"),
+                "{out_of_range}"
+            );
+        }
+        assert!(broken("tick", "1,7,1765000000.25,E,1e300").contains("not an index level"));
+        assert!(broken("tick", "1,7,1e300,E,6000").contains("time out of range"));
+        assert!(
+            broken(
+                "levels",
+                ",,1e9,found,,;,,,pending,,;,,,pending,,;,,,pending,,;,,,pending,,"
+            )
+            .contains("index level")
+        );
+        assert!(
+            broken(
+                "levels",
+                ",,,\"}]x,,;,,,pending,,;,,,pending,,;,,,pending,,;,,,pending,,"
+            )
+            .contains("status")
+        );
+        assert!(
+            broken("strikes", "0,1,2").contains("strikes"),
+            "a strike of 0"
+        );
+        let fine = ["1,-0,3", "1.5,-2e5,3E+2", "0,0.25,-12.5", "1,null,3"];
         for json in fine {
             let mut e = fields(&entry);
             e.iter_mut()

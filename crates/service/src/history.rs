@@ -74,6 +74,13 @@ impl HistoryReader {
                 .first()
                 .map_or_else(now_ms, id_ms),
         };
+        // One end given past the kept entries: an empty range there, not a refusal
+        // naming a parameter the client did not send.
+        let (from_ms, to_ms) = match (query.from_ms, query.to_ms) {
+            (Some(_), None) if from_ms > to_ms => (from_ms, from_ms),
+            (None, Some(_)) if from_ms > to_ms => (to_ms, to_ms),
+            _ => (from_ms, to_ms),
+        };
         let plan = HistoryPlan::new(from_ms, to_ms, query.step_ms).map_err(|e| {
             HistoryError::BadParameter {
                 name: e.name,

@@ -30,7 +30,9 @@
 //! stay in a bounded buffer ([`PublisherConfig::history_buffer`], an hour at 1 Hz by
 //! default) and go out, oldest first, ahead of the next tick's entry once the store
 //! answers again, so an outage leaves no hole in the day's timeline. Each entry is
-//! placed at its tick's millisecond, late or not.
+//! placed at its tick's millisecond, late or not, unless the stream has already gone
+//! past it (another writer's clock ahead of ours): then just after the stream's last
+//! entry, its own `tick` field still saying when it was taken.
 //! When the buffer is full the oldest entry is dropped and counted
 //! ([`PublisherHealth::history_dropped`]).
 //!

@@ -81,8 +81,10 @@ return 0
 
 /// A Lua function, `xadd(key, args)`: `XADD key` with `args` (`MAXLEN ~ n <id>
 /// fields…`), where an id `<ms>-*` the stream has already gone past becomes the
-/// stream's last millisecond with the next sequence number ([`Op::XAdd`]'s `at_ms`;
-/// Redis itself rejects such an id). Returns the reply, an error as a table.
+/// millisecond of the stream's last generated id (kept even when that entry was
+/// deleted) with the next sequence number ([`Op::XAdd`]'s `at_ms`; Redis itself
+/// rejects such an id). Returns the reply, an error as a table. `<ms>-*` ids need
+/// Redis 7.0 or newer.
 macro_rules! xadd_lua {
     () => {
         r"
@@ -90,8 +92,12 @@ local function xadd(key, args)
   local reply = redis.pcall('XADD', key, unpack(args))
   if type(reply) == 'table' and reply.err
       and string.find(reply.err, 'equal or smaller', 1, true) then
-    local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
-    args[4] = top and (string.match(top[1], '^(%d+)%-') .. '-*') or '*'
+    local info = redis.call('XINFO', 'STREAM', key)
+    local last = '0-0'
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then last = info[i + 1] end
+    end
+    args[4] = string.match(last, '^(%d+)%-') .. '-*'
     reply = redis.pcall('XADD', key, unpack(args))
   end
   return reply
