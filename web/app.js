@@ -335,13 +335,7 @@ function timelineTooltip(hit, pointer) {
   }));
   els.tooltip.firstChild.style.fontWeight = '600';
   els.tooltip.hidden = false;
-  const box = els.tooltip.getBoundingClientRect();
-  let x = pointer.x + 14;
-  let y = pointer.y + 14;
-  if (x + box.width > window.innerWidth - 4) x = Math.max(4, x - box.width - 28);
-  if (y + box.height > window.innerHeight - 4) y = Math.max(4, y - box.height - 28);
-  els.tooltip.style.left = `${x}px`;
-  els.tooltip.style.top = `${y}px`;
+  placeTooltip(pointer.x + 14, pointer.y + 14);
 }
 
 function timelinePoint(ev) {
@@ -848,7 +842,6 @@ function showTooltip(info) {
   if (!session || !session.state.heatmap) return;
   fillTooltip(info);
   els.tooltip.hidden = false;
-  const box = els.tooltip.getBoundingClientRect();
   let x;
   let y;
   if (info.pointer) {
@@ -859,6 +852,13 @@ function showTooltip(info) {
     x = canvasBox.left + info.rect.x + info.rect.width + 8;
     y = canvasBox.top + info.rect.y + info.rect.height + 6;
   }
+  placeTooltip(x, y);
+}
+
+/** Puts the shown tooltip at (x, y), flipped to the other side of the point where
+ * it would leave the window. */
+function placeTooltip(x, y) {
+  const box = els.tooltip.getBoundingClientRect();
   if (x + box.width > window.innerWidth - 4) x = Math.max(4, x - box.width - 28);
   if (y + box.height > window.innerHeight - 4) y = Math.max(4, y - box.height - 28);
   els.tooltip.style.left = `${x}px`;

@@ -280,15 +280,9 @@ export class TimelineView {
     const dpr = this.dpr || 1;
     const w = Math.round(p.width * dpr);
     const h = Math.round(p.height * dpr);
-    const image = this.ctx.createImageData(w, h);
+    const image = this.blank(w, h);
     const map = pixelColumns(this.times, this.span[0], this.span[1], w);
     const px = image.data;
-    for (let i = 0; i < px.length; i += 4) {
-      px[i] = BACKGROUND[0];
-      px[i + 1] = BACKGROUND[1];
-      px[i + 2] = BACKGROUND[2];
-      px[i + 3] = 255;
-    }
     let from = 0;
     while (from < w) {
       const ci = map[from];
@@ -298,6 +292,19 @@ export class TimelineView {
       from = to;
     }
     this.ctx.putImageData(image, Math.round(p.left * dpr), Math.round(p.top * dpr));
+  }
+
+  /** An image of `w` × `h` device pixels in the background colour. */
+  blank(w, h) {
+    const image = this.ctx.createImageData(w, h);
+    const px = image.data;
+    for (let i = 0; i < px.length; i += 4) {
+      px[i] = BACKGROUND[0];
+      px[i + 1] = BACKGROUND[1];
+      px[i + 2] = BACKGROUND[2];
+      px[i + 3] = 255;
+    }
+    return image;
   }
 
   /** Writes column `c`'s colours into device pixels [x0, x1) of an image w × h. */
@@ -336,14 +343,9 @@ export class TimelineView {
     if (x1 <= x0) return [x0, x0];
     const w = Math.round((x1 - x0) * dpr);
     const h = Math.round(p.height * dpr);
-    const image = this.ctx.createImageData(w, h);
-    const map = pixelColumns(this.times, this.span[0] + ((x0 - p.left) / p.width) * (this.span[1] - this.span[0]), this.span[0] + ((x1 - p.left) / p.width) * (this.span[1] - this.span[0]), w);
-    for (let i = 0; i < image.data.length; i += 4) {
-      image.data[i] = BACKGROUND[0];
-      image.data[i + 1] = BACKGROUND[1];
-      image.data[i + 2] = BACKGROUND[2];
-      image.data[i + 3] = 255;
-    }
+    const image = this.blank(w, h);
+    const time = (x) => this.span[0] + ((x - p.left) / p.width) * (this.span[1] - this.span[0]);
+    const map = pixelColumns(this.times, time(x0), time(x1), w);
     for (let x = 0; x < w; x++) {
       if (map[x] >= 0) this.fillColumn(image.data, w, h, x, x + 1, this.columns[map[x]]);
     }

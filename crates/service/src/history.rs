@@ -9,8 +9,6 @@
 //! The same reader serves the process that runs ingestion (over whichever store it
 //! writes) and `chainboard serve` (over Redis).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
 use chainboard_analytics::ExpiryFilter;
 use chainboard_analytics::history::{self, EntryReader, HistoryPlan, Sample};
@@ -62,7 +60,7 @@ impl HistoryReader {
                 .xfirst(&key)
                 .await
                 .map_err(unavailable)?
-                .map_or_else(now_ms, |e| id_ms(&e)),
+                .map_or_else(now, |e| id_ms(&e)),
         };
         let to_ms = match query.to_ms {
             Some(ms) => ms,
@@ -72,7 +70,7 @@ impl HistoryReader {
                 .await
                 .map_err(unavailable)?
                 .first()
-                .map_or_else(now_ms, id_ms),
+                .map_or_else(now, id_ms),
         };
         // One end given past the kept entries: an empty range there, not a refusal
         // naming a parameter the client did not send.
@@ -114,6 +112,11 @@ impl HistoryReader {
     }
 }
 
+/// Now, Unix ms: the default end of a range when nothing is kept yet.
+fn now() -> u64 {
+    u64::try_from(crate::ingest::now_ms()).unwrap_or(0)
+}
+
 fn unavailable(e: StoreError) -> HistoryError {
     HistoryError::Unavailable(e.to_string())
 }
@@ -125,11 +128,4 @@ fn id_ms(entry: &StreamEntry) -> u64 {
         .split_once('-')
         .and_then(|(ms, _)| ms.parse().ok())
         .unwrap_or(0)
-}
-
-/// The wall clock, Unix ms: the default end of a range when nothing is kept yet.
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
