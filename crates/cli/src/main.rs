@@ -47,6 +47,9 @@ enum Command {
     Serve(commands::serve::Args),
     /// Show the active epoch in Redis: meta, counts, TTLs, a few records.
     Inspect(commands::inspect::Args),
+    /// Replay a recording (`run --record`, `demo --record`) through the service with
+    /// its own clock: the same documents, served and stored as live.
+    Replay(Box<commands::replay::Args>),
     /// Serve a fake Massive (REST + WebSocket) over a simulated SPX/NDX market.
     FakeMassive(commands::fake_massive::Args),
     /// Measure a hot path.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Replay(args) => commands::replay::run(&args),
         Command::FakeMassive(args) => commands::fake_massive::run(&args),
         Command::Bench(bench) => commands::bench::run(&bench),
     };

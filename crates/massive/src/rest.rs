@@ -93,6 +93,9 @@ pub struct RestConfig {
     /// whole: a full page of 250 contracts is about 250 KB, so the default (64 MiB)
     /// is far above any real page and far below what would hurt the process.
     pub max_body_bytes: usize,
+    /// Whether a loaded chain keeps the bodies of its pages
+    /// ([`LoadedChain::bodies`]), for a recording.
+    pub keep_bodies: bool,
 }
 
 impl RestConfig {
@@ -106,6 +109,7 @@ impl RestConfig {
             attempts: 5,
             backoff: BackoffConfig::from_millis(500, 15_000),
             max_body_bytes: 64 << 20,
+            keep_bodies: false,
         }
     }
 }
@@ -188,6 +192,9 @@ pub struct LoadedChain {
     pub retries: u32,
     /// Wall time of the load.
     pub elapsed: Duration,
+    /// Each page's body as received, in order, when [`RestConfig::keep_bodies`] is
+    /// set (else empty): the photo as a recording holds it.
+    pub bodies: Vec<String>,
 }
 
 /// An index's level from `GET /v3/snapshot/indices`.
@@ -342,6 +349,7 @@ impl RestClient {
         let mut assembler = ChainAssembler::new(underlying, taken_at_ms);
         let mut followed = rustc_hash::FxHashSet::default();
         let mut retries = 0;
+        let mut bodies = Vec::new();
         let mut next = Some(url);
         while let Some(url) = next.take() {
             let page_no = assembler.pages() + 1;
@@ -357,8 +365,11 @@ impl RestClient {
                     page: page_no,
                 });
             }
-            let (page, spent) = self.fetch_page(&url, page_no, &normalizer).await?;
+            let (page, body, spent) = self.fetch_page(&url, page_no, &normalizer).await?;
             retries += spent;
+            if self.config.keep_bodies {
+                bodies.push(body);
+            }
             next = match &page.next_url {
                 Some(n) => Some(self.follow(n)?),
                 None => None,
@@ -389,6 +400,7 @@ impl RestClient {
             pages,
             retries,
             elapsed,
+            bodies,
         })
     }
 
@@ -489,13 +501,14 @@ impl RestClient {
         Ok(url)
     }
 
-    /// One page with retries, normalized. Returns the page and the retries spent.
+    /// One page with retries, normalized. Returns the page, its body and the retries
+    /// spent.
     async fn fetch_page(
         &self,
         url: &Url,
         page_no: usize,
         normalizer: &Normalizer<'_>,
-    ) -> Result<(crate::chain::ChainPage, u32), LoadError> {
+    ) -> Result<(crate::chain::ChainPage, String, u32), LoadError> {
         let mut backoff = Backoff::unseeded(self.config.backoff);
         let mut last = String::new();
         for attempt in 1..=self.config.attempts.max(1) {
@@ -512,7 +525,7 @@ impl RestClient {
                 Attempt::Fatal(e) => return Err(e),
             };
             match normalizer.page(&body) {
-                Ok(page) => return Ok((page, attempt - 1)),
+                Ok(page) => return Ok((page, body, attempt - 1)),
                 Err(PageError::NotAuthorized { message, .. }) => {
                     return Err(LoadError::Unauthorized {
                         status: 403,

@@ -132,6 +132,12 @@ impl Frame {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    /// The frame's bytes, shared (a reference count, no copy): what a recording
+    /// keeps.
+    pub fn bytes(&self) -> bytes::Bytes {
+        self.0.clone().into()
+    }
 }
 
 /// Why a connection ended.

@@ -237,6 +237,31 @@ pub struct ServiceStatus {
     /// ingestion worker (`chainboard run --redis`); `None` elsewhere.
     #[serde(default)]
     pub leases: Option<LeaseStatus>,
+    /// The recorder, when the service records its inputs (`--record`).
+    #[serde(default)]
+    pub recorder: Option<RecorderCounters>,
+}
+
+/// What the recorder did: records written and dropped (it drops rather than hold
+/// ingestion up when the disk falls behind).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecorderCounters {
+    /// Records written.
+    pub records: u64,
+    /// Bytes written to segment files (compressed).
+    pub written_bytes: u64,
+    /// Their size before compression.
+    pub raw_bytes: u64,
+    /// Records dropped (queue full, or the recording stopped on a write error).
+    pub dropped: u64,
+    /// Bytes waiting for the disk.
+    pub queued_bytes: u64,
+    /// Old segments deleted to stay within `--record-max-bytes`.
+    pub segments_deleted: u64,
+    /// Write errors (the first stops the recording).
+    pub errors: u64,
+    /// The error that stopped it, if any.
+    pub last_error: Option<String>,
 }
 
 /// What an ingestion worker is doing.

@@ -37,6 +37,7 @@ use chainboard_engine::{
     BoardObserver, Engine, EngineConfig, EngineStats, PhotoOutcome, PhotoReason, PhotoRequest,
 };
 use chainboard_model::{ContractKey, EpochId, EpochReason, RootMap, Underlying};
+use chainboard_recording::{Event, Feed as RecordedFeed, Recorder};
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use url::Url;
@@ -214,6 +215,19 @@ pub struct IngestHandle {
 }
 
 impl IngestHandle {
+    /// A handle over a task that publishes `status` (a replay's).
+    pub(crate) fn new(
+        status: watch::Receiver<IngestStatus>,
+        manual: mpsc::Sender<Underlying>,
+        task: tokio::task::JoinHandle<Result<(), IngestError>>,
+    ) -> Self {
+        Self {
+            status,
+            manual,
+            task,
+        }
+    }
+
     /// The latest status.
     pub fn status(&self) -> IngestStatus {
         self.status.borrow().clone()
@@ -229,7 +243,8 @@ impl IngestHandle {
         self.manual.send(underlying).await.is_ok()
     }
 
-    /// Waits for ingestion to stop (it only stops on a fatal error or abort).
+    /// Waits for ingestion to stop (live, it only stops on a fatal error or abort; a
+    /// replay stops when its recording ends).
     pub async fn join(&mut self) -> Result<(), IngestError> {
         match (&mut self.task).await {
             Ok(r) => r,
@@ -264,22 +279,32 @@ impl Drop for Children {
 /// A loader's report.
 enum LoadReport {
     Loaded(Box<LoadedChain>),
-    Failed { fatal: bool, error: String },
+    Failed {
+        underlying: Underlying,
+        fatal: bool,
+        error: String,
+    },
 }
 
-/// Starts ingestion. Must be called inside a tokio runtime.
+/// Starts ingestion, handing every board change to `observer` and, when given,
+/// every input to `recorder` (`chainboard_recording`). Must be called inside a
+/// tokio runtime.
 pub fn start(
     config: IngestConfig,
     observer: Option<Box<dyn BoardObserver>>,
+    recorder: Option<Recorder>,
 ) -> Result<IngestHandle, IngestError> {
     if config.underlyings.is_empty() {
         return Err(IngestError::Setup("no underlyings".into()));
     }
-    let rest = RestClient::new(config.rest.clone(), config.key.clone())
+    let mut rest_config = config.rest.clone();
+    // A recording holds each photo as the pages Massive returned.
+    rest_config.keep_bodies = recorder.is_some();
+    let rest = RestClient::new(rest_config, config.key.clone())
         .map_err(|e| IngestError::Setup(e.to_string()))?;
     let (status_tx, status_rx) = watch::channel(IngestStatus::default());
     let (manual_tx, manual_rx) = mpsc::channel(8);
-    let task = tokio::spawn(run(config, rest, observer, status_tx, manual_rx));
+    let task = tokio::spawn(run(config, rest, observer, recorder, status_tx, manual_rx));
     Ok(IngestHandle {
         status: status_rx,
         manual: manual_tx,
@@ -305,6 +330,7 @@ async fn run(
     config: IngestConfig,
     rest: RestClient,
     observer: Option<Box<dyn BoardObserver>>,
+    recorder: Option<Recorder>,
     status_tx: watch::Sender<IngestStatus>,
     manual_rx: mpsc::Receiver<Underlying>,
 ) -> Result<(), IngestError> {
@@ -354,36 +380,19 @@ async fn run(
 
     children.0.push(options_task.abort_handle());
     children.0.push(indices_task.abort_handle());
-    let engines = config
-        .underlyings
-        .iter()
-        .map(|&u| {
-            let engine = Engine::new(u, config.engine);
-            match config.resume.get(&u) {
-                Some(&(last, reason)) => engine.resume_after(last, reason),
-                None => engine,
-            }
-        })
-        .collect();
-    let mut core = Core {
-        feed: Feed::new(engines, config.roots.clone()),
-        planner: Planner::new(config.planner),
-        keys: Vec::new(),
+    let links = Links {
         loaders,
         spots,
         options,
         indices,
-        indices_task: Some(indices_task),
-        observer,
-        status: IngestStatus::default(),
-        status_tx,
-        malformed_log: Throttle::every_ms(10_000),
     };
+    let mut core = Core::new(&config, observer, status_tx, Some(links));
+    core.recorder = recorder;
     let result = core
         .run(
             config.poll_every,
             options_rx,
-            indices_rx,
+            (indices_rx, indices_task),
             loads_rx,
             market_rx,
             manual_rx,
@@ -398,9 +407,11 @@ async fn run(
         Ok(()) => Ok(()),
     };
     if let Err(e) = &result {
-        tracing::error!(error = %e, "ingestion stopped");
-        core.status.fatal = Some(e.to_string());
-        let _ = core.status_tx.send(core.status.clone());
+        core.stopped(e);
+    }
+    if let Some(recorder) = core.recorder.take() {
+        // Closing writes what is queued and the index; off the async threads.
+        tokio::task::spawn_blocking(move || recorder.close());
     }
     result
 }
@@ -410,24 +421,35 @@ enum CoreStop {
     Fatal(IngestError),
 }
 
-struct Core {
-    feed: Feed,
-    planner: Planner,
-    /// Each engine's board keys, cached per epoch for the planner.
-    keys: Vec<(Underlying, EpochId, Vec<ContractKey>)>,
+/// The live connections the core answers: the loaders it asks for photos, the
+/// spots it tells them, the sockets it re-plans. A replay has none.
+pub(crate) struct Links {
     loaders: Vec<(Underlying, mpsc::Sender<PhotoRequest>)>,
     spots: Vec<(Underlying, watch::Sender<Option<f64>>)>,
     options: SocketHandle,
     indices: SocketHandle,
-    /// Until the indices connection ends; it is optional (photos carry the value).
-    indices_task: Option<tokio::task::JoinHandle<Result<(), SocketError>>>,
-    /// Downstream of the engines (the store writer).
+}
+
+/// The one writer of the engines: every input is handed to it with the time the
+/// loop read for it, live (`Core::run`) or from a recording (`crate::replay`), and it
+/// does the same with it either way.
+pub(crate) struct Core {
+    feed: Feed,
+    planner: Planner,
+    /// Each engine's board keys, cached per epoch for the planner.
+    keys: Vec<(Underlying, EpochId, Vec<ContractKey>)>,
+    links: Option<Links>,
+    /// Downstream of the engines (the store writer, the models).
     observer: Option<Box<dyn BoardObserver>>,
-    status: IngestStatus,
+    /// Where the inputs are recorded, when they are.
+    recorder: Option<Recorder>,
+    pub(crate) status: IngestStatus,
     status_tx: watch::Sender<IngestStatus>,
     /// Malformed frames are counted (`/metrics`) and logged at most once per window:
     /// a broken feed must not flood the log.
     malformed_log: Throttle,
+    /// When the counts were last logged.
+    last_log_ms: Option<i64>,
 }
 
 /// A warning that may repeat many times a second, logged at most once per window
@@ -464,108 +486,152 @@ impl Throttle {
 }
 
 impl Core {
+    /// The engines of `config`'s underlyings (resumed where it says), the planner,
+    /// and whatever is downstream.
+    pub(crate) fn new(
+        config: &IngestConfig,
+        observer: Option<Box<dyn BoardObserver>>,
+        status_tx: watch::Sender<IngestStatus>,
+        links: Option<Links>,
+    ) -> Self {
+        let engines = config
+            .underlyings
+            .iter()
+            .map(|&u| {
+                let engine = Engine::new(u, config.engine);
+                match config.resume.get(&u) {
+                    Some(&(last, reason)) => engine.resume_after(last, reason),
+                    None => engine,
+                }
+            })
+            .collect();
+        Self {
+            feed: Feed::new(engines, config.roots.clone()),
+            planner: Planner::new(config.planner.clone()),
+            keys: Vec::new(),
+            links,
+            observer,
+            recorder: None,
+            status: IngestStatus::default(),
+            status_tx,
+            malformed_log: Throttle::every_ms(10_000),
+            last_log_ms: None,
+        }
+    }
+
     async fn run(
         &mut self,
         poll_every: Duration,
         mut options_rx: mpsc::Receiver<SocketEvent>,
-        mut indices_rx: mpsc::Receiver<SocketEvent>,
+        indices: (
+            mpsc::Receiver<SocketEvent>,
+            tokio::task::JoinHandle<Result<(), SocketError>>,
+        ),
         mut loads_rx: mpsc::Receiver<LoadReport>,
         mut market_rx: mpsc::Receiver<bool>,
         mut manual_rx: mpsc::Receiver<Underlying>,
     ) -> Result<(), CoreStop> {
+        let (mut indices_rx, indices_task) = indices;
+        // Until the indices connection ends; it is optional (photos carry the value).
+        let mut indices_task = Some(indices_task);
         let mut poll = tokio::time::interval(poll_every);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_log_ms = now_ms();
         loop {
             tokio::select! {
-                ev = options_rx.recv() => match ev {
-                    Some(ev) => self.on_options(ev),
-                    None => return Err(CoreStop::OptionsSocketEnded),
-                },
-                ev = indices_rx.recv(), if self.indices_task.is_some() => match ev {
-                    Some(SocketEvent::Frame(f)) => self.apply(f.as_str()),
-                    Some(SocketEvent::Disconnected { reason, .. }) => {
-                        tracing::info!(%reason, "indices feed disconnected; chain photos still carry the value");
-                    }
-                    Some(_) => {}
-                    None => {
-                        // An account without the indices cluster gets auth_failed there;
-                        // the underlying's value then comes from the chain photos alone.
-                        let error = match self.indices_task.take() {
-                            Some(task) => match task.await {
-                                Ok(Err(e)) => e.to_string(),
-                                _ => "indices socket task ended".to_owned(),
-                            },
-                            None => String::new(),
-                        };
-                        tracing::warn!(%error, "indices feed unavailable; using chain photos for the underlying's value");
-                        self.status.indices_error = Some(error);
+                ev = options_rx.recv() => {
+                    let now = now_ms();
+                    match ev {
+                        Some(SocketEvent::Frame(f)) => {
+                            self.record(now, || Event::Frame { feed: RecordedFeed::Options, text: f.bytes() });
+                            self.frame(f.as_str(), now);
+                        }
+                        Some(ev) => {
+                            let control = Control::of(ev);
+                            self.record(now, || control.event());
+                            self.options_control(control, now);
+                        }
+                        None => return Err(CoreStop::OptionsSocketEnded),
                     }
                 },
-                report = loads_rx.recv() => match report {
-                    Some(LoadReport::Loaded(chain)) => self.on_photo(*chain),
-                    Some(LoadReport::Failed { fatal: true, error }) => {
-                        return Err(CoreStop::Fatal(IngestError::Rest(error)));
+                ev = indices_rx.recv(), if indices_task.is_some() => {
+                    let now = now_ms();
+                    match ev {
+                        Some(SocketEvent::Frame(f)) => {
+                            self.record(now, || Event::Frame { feed: RecordedFeed::Indices, text: f.bytes() });
+                            self.frame(f.as_str(), now);
+                        }
+                        Some(SocketEvent::Disconnected { reason, .. }) => {
+                            let reason = reason.to_string();
+                            self.record(now, || Event::Disconnected { feed: RecordedFeed::Indices, reason: reason.clone() });
+                            Self::indices_disconnected(&reason);
+                        }
+                        Some(_) => {}
+                        None => {
+                            // An account without the indices cluster gets auth_failed there;
+                            // the underlying's value then comes from the chain photos alone.
+                            let error = match indices_task.take() {
+                                Some(task) => match task.await {
+                                    Ok(Err(e)) => e.to_string(),
+                                    _ => "indices socket task ended".to_owned(),
+                                },
+                                None => String::new(),
+                            };
+                            self.record(now, || Event::FeedDown { feed: RecordedFeed::Indices, error: error.clone() });
+                            self.indices_down(error);
+                        }
                     }
-                    Some(LoadReport::Failed { fatal: false, .. }) => self.status.loads_failed += 1,
-                    None => return Err(CoreStop::Fatal(IngestError::Setup("every loader stopped".into()))),
+                },
+                report = loads_rx.recv() => {
+                    let now = now_ms();
+                    match report {
+                        Some(LoadReport::Loaded(mut chain)) => {
+                            let pages = std::mem::take(&mut chain.bodies);
+                            self.record(now, || Event::Photo {
+                                underlying: chain.snapshot.underlying.to_string(),
+                                taken_at_ms: chain.snapshot.taken_at_ms,
+                                retries: chain.retries,
+                                pages,
+                            });
+                            self.photo(*chain, now);
+                        }
+                        Some(LoadReport::Failed { underlying, fatal, error }) => {
+                            self.record(now, || Event::LoadFailed { underlying: underlying.to_string(), fatal, error: error.clone() });
+                            if fatal {
+                                return Err(CoreStop::Fatal(IngestError::Rest(error)));
+                            }
+                            self.load_failed();
+                        }
+                        None => return Err(CoreStop::Fatal(IngestError::Setup("every loader stopped".into()))),
+                    }
                 },
                 Some(open) = market_rx.recv() => {
                     let now = now_ms();
-                    self.status.market_open = Some(open);
-                    for e in self.feed.engines_mut() {
-                        e.set_market_open(open, now);
-                    }
+                    self.record(now, || Event::Market { open });
+                    self.market(open, now);
                 },
                 Some(u) = manual_rx.recv() => {
                     let now = now_ms();
-                    if let Some(req) = self.feed.engine_mut(u).map(|e| e.request_manual_epoch(now)) {
-                        self.request(req);
-                    }
+                    self.record(now, || Event::Manual { underlying: u.to_string() });
+                    self.manual(u, now);
                 },
                 _ = poll.tick() => {
                     let now = now_ms();
-                    let requests: Vec<PhotoRequest> =
-                        self.feed.engines_mut().iter_mut().filter_map(|e| e.poll(now)).collect();
-                    for req in requests {
-                        tracing::warn!(underlying = %req.underlying, "feed silent; asking for a fresh photo");
-                        self.request(req);
-                    }
-                    self.replan(now);
-                    if let Some(observer) = self.observer.as_mut() {
-                        for engine in self.feed.engines_mut() {
-                            observer.tick(engine, now);
-                        }
-                    }
-                    self.publish(now);
-                    if now - last_log_ms >= 10_000 {
-                        last_log_ms = now;
-                        self.log_counts();
-                    }
+                    self.record(now, || Event::Poll);
+                    self.poll(now);
                 }
             }
         }
     }
 
-    fn on_options(&mut self, ev: SocketEvent) {
-        match ev {
-            SocketEvent::Frame(f) => self.apply(f.as_str()),
-            SocketEvent::Connected { .. } => {
-                // The socket resubscribes what it holds; nothing else to do.
-            }
-            SocketEvent::Overflow { dropped } => {
-                tracing::warn!(dropped, "options frames dropped; treating as a gap");
-                self.gap();
-            }
-            SocketEvent::Disconnected { reason, .. } => {
-                tracing::warn!(%reason, "options feed disconnected; treating as a gap");
-                self.gap();
-            }
+    /// Records an input, when recording; `event` is only built then.
+    fn record(&self, now: i64, event: impl FnOnce() -> Event) {
+        if let Some(recorder) = &self.recorder {
+            recorder.record(now, event());
         }
     }
 
-    fn apply(&mut self, frame: &str) {
-        let now = now_ms();
+    /// A WebSocket text frame of either connection.
+    pub(crate) fn frame(&mut self, frame: &str, now: i64) {
         if let Err(e) = self.feed.apply_frame(frame, now)
             && let Some(suppressed) = self.malformed_log.allow(now)
         {
@@ -573,9 +639,86 @@ impl Core {
         }
     }
 
-    fn gap(&mut self) {
+    /// What the options connection says besides frames.
+    pub(crate) fn options_control(&mut self, control: Control, now: i64) {
+        match control {
+            Control::Connected => {
+                // The socket resubscribes what it holds; nothing else to do.
+            }
+            Control::Overflow(dropped) => {
+                tracing::warn!(dropped, "options frames dropped; treating as a gap");
+                self.gap(now);
+            }
+            Control::Disconnected(reason) => {
+                tracing::warn!(%reason, "options feed disconnected; treating as a gap");
+                self.gap(now);
+            }
+        }
+    }
+
+    pub(crate) fn indices_disconnected(reason: &str) {
+        tracing::info!(%reason, "indices feed disconnected; chain photos still carry the value");
+    }
+
+    pub(crate) fn indices_down(&mut self, error: String) {
+        tracing::warn!(%error, "indices feed unavailable; using chain photos for the underlying's value");
+        self.status.indices_error = Some(error);
+    }
+
+    /// A load that failed after its retries (nothing reached an engine).
+    pub(crate) fn load_failed(&mut self) {
+        self.status.loads_failed += 1;
+    }
+
+    pub(crate) fn market(&mut self, open: bool, now: i64) {
+        self.status.market_open = Some(open);
+        for e in self.feed.engines_mut() {
+            e.set_market_open(open, now);
+        }
+    }
+
+    pub(crate) fn manual(&mut self, u: Underlying, now: i64) {
+        if let Some(req) = self.feed.engine_mut(u).map(|e| e.request_manual_epoch(now)) {
+            self.request(req);
+        }
+    }
+
+    /// The loop's poll: watchdogs, re-plan, the observers' ticks (the store's
+    /// write-behind, the models), the status.
+    pub(crate) fn poll(&mut self, now: i64) {
+        let requests: Vec<PhotoRequest> = self
+            .feed
+            .engines_mut()
+            .iter_mut()
+            .filter_map(|e| e.poll(now))
+            .collect();
+        for req in requests {
+            tracing::warn!(underlying = %req.underlying, "feed silent; asking for a fresh photo");
+            self.request(req);
+        }
+        self.replan(now);
+        if let Some(observer) = self.observer.as_mut() {
+            for engine in self.feed.engines_mut() {
+                observer.tick(engine, now);
+            }
+        }
+        self.publish(now);
+        let last = *self.last_log_ms.get_or_insert(now);
+        if now - last >= 10_000 {
+            self.last_log_ms = Some(now);
+            self.log_counts();
+        }
+    }
+
+    /// Ingestion stopped for good: the status says why.
+    pub(crate) fn stopped(&mut self, e: &IngestError) {
+        tracing::error!(error = %e, "ingestion stopped");
+        self.status.fatal = Some(e.to_string());
+        let _ = self.status_tx.send(self.status.clone());
+    }
+
+    fn gap(&mut self, now: i64) {
         self.status.gaps += 1;
-        let now = now_ms();
         let requests: Vec<PhotoRequest> = self
             .feed
             .engines_mut()
@@ -588,20 +731,21 @@ impl Core {
     }
 
     fn request(&self, req: PhotoRequest) {
-        if let Some((_, tx)) = self.loaders.iter().find(|(u, _)| *u == req.underlying) {
+        if let Some(links) = &self.links
+            && let Some((_, tx)) = links.loaders.iter().find(|(u, _)| *u == req.underlying)
+        {
             // A full queue already holds a request that this one would duplicate.
             let _ = tx.try_send(req);
         }
     }
 
-    fn on_photo(&mut self, chain: LoadedChain) {
+    /// A complete chain photo; the epoch it started, if it started one.
+    pub(crate) fn photo(&mut self, chain: LoadedChain, now: i64) -> Option<EpochId> {
         self.status.loads_ok += 1;
         self.status.load_retries += u64::from(chain.retries);
         let underlying = chain.snapshot.underlying;
-        let now = now_ms();
-        let Some(engine) = self.feed.engine_mut(underlying) else {
-            return;
-        };
+        let engine = self.feed.engine_mut(underlying)?;
+        let mut started = None;
         match engine.on_photo(chain.snapshot, now) {
             PhotoOutcome::Started(s) => {
                 tracing::info!(
@@ -613,6 +757,11 @@ impl Core {
                     previous = ?s.previous.map(|p| p.to_string()),
                     "epoch started"
                 );
+                self.record(now, || Event::EpochStarted {
+                    id: s.id.to_string(),
+                    reason: s.reason.as_str().to_owned(),
+                });
+                started = Some(s.id);
                 self.status.transitions.push_back(Transition {
                     id: s.id,
                     reason: s.reason,
@@ -642,12 +791,14 @@ impl Core {
                 tracing::warn!(%underlying, ?why, "photo rejected");
             }
         }
-        if let Some(engine) = self.feed.engine_mut(underlying)
+        if let Some(links) = &self.links
+            && let Some(engine) = self.feed.engine_mut(underlying)
             && let Some((value, _)) = engine.epoch().and_then(|e| e.underlying_value())
-            && let Some((_, tx)) = self.spots.iter().find(|(u, _)| *u == underlying)
+            && let Some((_, tx)) = links.spots.iter().find(|(u, _)| *u == underlying)
         {
             let _ = tx.send(Some(value));
         }
+        started
     }
 
     /// Re-plans quote subscriptions when an epoch changed or a spot left its band.
@@ -703,10 +854,12 @@ impl Core {
         );
         self.status.plan = Some(summary);
         self.status.quoted = self.planner.current().quoted().len();
-        self.options.update(SubscriptionChange {
-            subscribe: change.subscribe,
-            unsubscribe: change.unsubscribe,
-        });
+        if let Some(links) = &self.links {
+            links.options.update(SubscriptionChange {
+                subscribe: change.subscribe,
+                unsubscribe: change.unsubscribe,
+            });
+        }
     }
 
     fn publish(&mut self, now: i64) {
@@ -728,8 +881,10 @@ impl Core {
             })
             .collect();
         self.status.feed = *self.feed.stats();
-        self.status.options_socket = self.options.stats();
-        self.status.indices_socket = self.indices.stats();
+        if let Some(links) = &self.links {
+            self.status.options_socket = links.options.stats();
+            self.status.indices_socket = links.indices.stats();
+        }
         let _ = self.status_tx.send(self.status.clone());
     }
 
@@ -745,6 +900,38 @@ impl Core {
                 silence_ms = b.silence_ms,
                 "hydration"
             );
+        }
+    }
+}
+
+/// What the options connection says besides frames, as the core acts on it.
+#[derive(Debug, Clone)]
+pub(crate) enum Control {
+    Connected,
+    Overflow(u64),
+    Disconnected(String),
+}
+
+impl Control {
+    fn of(ev: SocketEvent) -> Self {
+        match ev {
+            // Frames are applied, never made controls; a stray one changes nothing.
+            SocketEvent::Connected { .. } | SocketEvent::Frame(_) => Control::Connected,
+            SocketEvent::Overflow { dropped } => Control::Overflow(dropped),
+            SocketEvent::Disconnected { reason, .. } => Control::Disconnected(reason.to_string()),
+        }
+    }
+
+    /// As recorded.
+    fn event(&self) -> Event {
+        let feed = RecordedFeed::Options;
+        match self {
+            Control::Connected => Event::Connected { feed },
+            Control::Overflow(dropped) => Event::Overflow { dropped: *dropped },
+            Control::Disconnected(reason) => Event::Disconnected {
+                feed,
+                reason: reason.clone(),
+            },
         }
     }
 }
@@ -787,6 +974,7 @@ async fn loader(
             Err(e) => {
                 tracing::error!(%underlying, error = %e, "chain load failed; nothing applied");
                 LoadReport::Failed {
+                    underlying,
                     fatal: e.is_fatal(),
                     error: e.to_string(),
                 }

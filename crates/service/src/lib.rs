@@ -21,6 +21,9 @@
 //! - [`worker`]: an ingestion worker, one of several over one Redis: leads (runs
 //!   the service, fenced) while it holds its underlyings' leases, stands by
 //!   otherwise, takes over when a leader's lease lapses.
+//! - [`replay`]: a recording (`chainboard-recording`, written by ingestion with
+//!   `--record`) driven through the same core with the recorded clock, so the same
+//!   documents are published again.
 //! - [`history`]: the GEX history read back for the API, from either store.
 //! - [`local`]: the HTTP side's source in this process (the publisher's documents,
 //!   the status assembled from ingestion, the store and the publisher), and the
@@ -36,6 +39,7 @@ pub mod ingest;
 pub mod local;
 pub mod publisher;
 pub mod remote;
+pub mod replay;
 pub mod running;
 pub mod worker;
 
@@ -44,7 +48,8 @@ pub use history::HistoryReader;
 pub use ingest::{IngestConfig, IngestError, IngestHandle, IngestStatus};
 pub use local::{LocalSource, TickTimes, TimedModels};
 pub use remote::RedisSource;
+pub use replay::{ReplayConfig, ReplayProgress, Speed};
 pub use running::{
-    ModelSettings, ServeConfig, Service, ServiceConfig, Serving, StartError, Stopped,
+    Inputs, ModelSettings, ServeConfig, Service, ServiceConfig, Serving, StartError, Stopped,
 };
 pub use worker::{LeaseBoard, Worker, WorkerConfig, WorkerStopped};

@@ -13,9 +13,10 @@ use chainboard_analytics::ModelObserver;
 use chainboard_engine::{BoardObserver, Engine};
 use chainboard_model::{EpochReason, Underlying};
 use chainboard_server::source::{
-    BoardStatus, EpochTransition, FeedCounters, PublisherCounters, SocketCounters, StoreStatus,
-    TickCounters,
+    BoardStatus, EpochTransition, FeedCounters, PublisherCounters, RecorderCounters,
+    SocketCounters, StoreStatus, TickCounters,
 };
+use chainboard_recording::RecorderStats;
 use chainboard_server::{Documents, HistoryQuery, HistoryResult, ServiceStatus, Source};
 use chainboard_store::writer::StoreHealth;
 use futures_util::future::BoxFuture;
@@ -34,6 +35,7 @@ pub struct LocalSource {
     store_name: String,
     ticks: Arc<TickTimes>,
     history: HistoryReader,
+    recorder: Option<Arc<RecorderStats>>,
 }
 
 impl LocalSource {
@@ -55,7 +57,13 @@ impl LocalSource {
             store_name,
             ticks,
             history,
+            recorder: None,
         }
+    }
+
+    /// Reports the recorder's counters too.
+    pub fn with_recorder(self, recorder: Option<Arc<RecorderStats>>) -> Self {
+        Self { recorder, ..self }
     }
 }
 
@@ -99,6 +107,16 @@ impl Source for LocalSource {
             fields_written: s.fields_written.load(Ordering::Relaxed),
             epochs_written: s.epochs_written.load(Ordering::Relaxed),
         };
+        status.recorder = self.recorder.as_deref().map(|r| RecorderCounters {
+            records: r.records.load(Ordering::Relaxed),
+            written_bytes: r.written_bytes.load(Ordering::Relaxed),
+            raw_bytes: r.raw_bytes.load(Ordering::Relaxed),
+            dropped: r.dropped.load(Ordering::Relaxed),
+            queued_bytes: r.queued_bytes.load(Ordering::Relaxed),
+            segments_deleted: r.segments_deleted.load(Ordering::Relaxed),
+            errors: r.errors.load(Ordering::Relaxed),
+            last_error: r.last_error(),
+        });
         status.snapshot_ttl_ms =
             u64::try_from(self.publisher.config().snapshot_ttl.as_millis()).unwrap_or(u64::MAX);
         status

@@ -51,7 +51,7 @@ use chainboard_analytics::{GexSnapshot, HeatmapSnapshot, ModelSink, Tick, histor
 use chainboard_model::Underlying;
 use chainboard_server::{Doc, Documents, source::FeedNote};
 use chainboard_store::{Batch, Fences, KeySchema, Op, Store, StoreError};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
 /// How snapshots are published.
@@ -129,6 +129,8 @@ type Outputs = BTreeMap<Underlying, Output>;
 struct Output {
     published: watch::Sender<Option<Arc<Published>>>,
     documents: watch::Sender<Option<Arc<Documents>>>,
+    /// The seq of the last tick the task is done with (published or not).
+    done: watch::Sender<u64>,
 }
 
 impl Default for Output {
@@ -136,15 +138,20 @@ impl Default for Output {
         Self {
             published: watch::channel(None).0,
             documents: watch::channel(None).0,
+            done: watch::channel(0).0,
         }
     }
 }
+
+/// Those who asked for every published tick ([`PublisherHandle::tap`]).
+type Taps = Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<Published>>>>>;
 
 /// The running publisher.
 #[derive(Debug, Clone)]
 pub struct PublisherHandle {
     inputs: Arc<Mutex<BTreeMap<Underlying, watch::Sender<Option<Tick>>>>>,
     outputs: Arc<Mutex<Outputs>>,
+    taps: Taps,
     health: Arc<PublisherHealth>,
     store: Store,
     config: PublisherConfig,
@@ -164,6 +171,7 @@ pub fn spawn_fenced(store: Store, config: PublisherConfig, fences: Fences) -> Pu
     PublisherHandle {
         inputs: Arc::default(),
         outputs: Arc::default(),
+        taps: Arc::default(),
         health: Arc::default(),
         store,
         config,
@@ -213,6 +221,34 @@ impl PublisherHandle {
         lock(&self.inputs).keys().copied().collect()
     }
 
+    /// Sends every tick published from now on to `tap`, each symbol's in order
+    /// (unbounded: for a reader that keeps up with a tick a second, such as the
+    /// digests of what was published).
+    pub fn tap(&self, tap: mpsc::UnboundedSender<Arc<Published>>) {
+        lock(&self.taps).push(tap);
+    }
+
+    /// Resolves when every tick handed to the publisher so far has been finished and
+    /// written: a replay waits for it before it lets the models tick again, so no
+    /// tick is skipped however fast it runs.
+    pub async fn caught_up(&self) {
+        let pending: Vec<(u64, watch::Receiver<u64>)> = {
+            let inputs = lock(&self.inputs);
+            let outputs = lock(&self.outputs);
+            inputs
+                .iter()
+                .filter_map(|(symbol, tx)| {
+                    let seq = tx.borrow().as_ref().map(|t| t.heatmap.seq())?;
+                    Some((seq, outputs.get(symbol)?.done.subscribe()))
+                })
+                .collect()
+        };
+        for (seq, mut done) in pending {
+            // An error means the task ended: nothing more will be published.
+            let _ = done.wait_for(|&d| d >= seq).await;
+        }
+    }
+
     fn offer(&self, tick: Tick) {
         let symbol = tick.heatmap.symbol;
         let mut inputs = lock(&self.inputs);
@@ -231,6 +267,7 @@ impl PublisherHandle {
             config: self.config,
             fences: self.fences.clone(),
             health: self.health.clone(),
+            taps: self.taps.clone(),
             out,
             last: None,
             expected_seq,
@@ -262,6 +299,7 @@ struct PublishTask {
     config: PublisherConfig,
     fences: Fences,
     health: Arc<PublisherHealth>,
+    taps: Taps,
     out: Output,
     last: Option<Arc<Published>>,
     /// The seq the next tick has if none was skipped (seqs run on across epochs).
@@ -298,6 +336,7 @@ impl PublishTask {
                 tokio::task::spawn_blocking(move || finish(tick, previous.as_deref())).await;
             let Ok(published) = finished else {
                 warn!(symbol = %self.symbol, "finishing a tick failed; skipped");
+                self.out.done.send_replace(seq);
                 continue;
             };
             let published = Arc::new(published);
@@ -327,7 +366,9 @@ impl PublishTask {
                 .documents
                 .send_replace(Some(published.docs.clone()));
             self.out.published.send_replace(Some(published.clone()));
+            lock(&self.taps).retain(|tap| tap.send(published.clone()).is_ok());
             self.last = Some(published);
+            self.out.done.send_replace(seq);
         }
     }
 

@@ -24,14 +24,17 @@ use chainboard_server::{ServiceStatus, Source};
 use chainboard_store::writer::{StoreHealth, WriterConfig};
 use chainboard_store::{Fences, KeySchema, Op, Store, StoreError};
 use thiserror::Error;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+use chainboard_recording::{Header, Recorder, RecorderConfig, RecorderError, RecorderStats};
 
 use crate::history::HistoryReader;
 use crate::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus};
 use crate::local::{LocalSource, TickTimes, TimedModels};
-use crate::publisher::{self, PublisherConfig, PublisherHandle};
+use crate::publisher::{self, Published, PublisherConfig, PublisherHandle};
 use crate::remote::RedisSource;
+use crate::replay::{self, ReplayConfig, ReplayProgress};
 use crate::worker::LeaseBoard;
 
 /// How long stopping waits for the writer to hand its last batches to the store.
@@ -95,11 +98,34 @@ impl ModelSettings {
     }
 }
 
+/// Where the service's inputs come from.
+#[derive(Debug, Clone)]
+pub enum Inputs {
+    /// Massive: the vendor's addresses and key, the underlyings, the engines.
+    Massive(IngestConfig),
+    /// A recording, replayed with its own clock ([`crate::replay`]).
+    Replay(ReplayConfig),
+}
+
+impl Inputs {
+    /// The underlyings ingested.
+    pub fn underlyings(&self) -> Vec<Underlying> {
+        match self {
+            Inputs::Massive(ingest) => ingest.underlyings.clone(),
+            Inputs::Replay(replay) => replay::recorded(&replay.recording)
+                .map(|(u, _)| u)
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// Everything the service needs.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// Ingestion: the vendor's addresses and key, the underlyings, the engines.
-    pub ingest: IngestConfig,
+    /// Where the inputs come from.
+    pub inputs: Inputs,
+    /// Record every input into this directory (Massive's inputs only).
+    pub record: Option<RecorderConfig>,
     /// The epoch substrate, connected ([`Store::connect`]); a Redis that does not
     /// answer yet is retried by the writer.
     pub store: Store,
@@ -116,6 +142,9 @@ pub struct ServiceConfig {
     /// The leases every write is fenced by ([`chainboard_store::lease`]);
     /// [`Fences::none`] when this is the store's only writer.
     pub fences: Fences,
+    /// Where every published tick is also sent, from the first
+    /// ([`PublisherHandle::tap`]).
+    pub tap: Option<mpsc::UnboundedSender<Arc<Published>>>,
 }
 
 /// Why the service did not start.
@@ -132,6 +161,9 @@ pub enum StartError {
     /// Ingestion refused its configuration.
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// The recording cannot be written.
+    #[error(transparent)]
+    Record(#[from] RecorderError),
 }
 
 /// What stopping did.
@@ -145,6 +177,10 @@ pub struct Stopped {
     pub store_health: Arc<StoreHealth>,
     /// The publisher, with its last tick per underlying and its counters.
     pub publisher: PublisherHandle,
+    /// The recorder's counters, when recording.
+    pub recorder: Option<Arc<RecorderStats>>,
+    /// How far the replay got, when replaying.
+    pub replay: Option<Arc<ReplayProgress>>,
 }
 
 /// A running service.
@@ -163,6 +199,8 @@ pub struct Service {
     /// What it writes, and how (the last status is written when stopping).
     source: LocalSource,
     status: StatusWriter,
+    recorder: Option<Arc<RecorderStats>>,
+    replay: Option<Arc<ReplayProgress>>,
 }
 
 impl Service {
@@ -170,13 +208,15 @@ impl Service {
     /// and the server, on the current Tokio runtime.
     pub async fn start(config: ServiceConfig) -> Result<Self, StartError> {
         let ServiceConfig {
-            ingest: ingest_config,
+            inputs,
+            record,
             store,
             writer,
             models,
             listen,
             http: mut http_config,
             fences,
+            tap,
         } = config;
         let listener = match listen {
             Some(listen) => Some(bind(listen, &mut http_config).await?),
@@ -190,17 +230,46 @@ impl Service {
             chainboard_store::writer::spawn_fenced(store.clone(), writer, fences.clone());
         let health = writer.health().clone();
         let publisher = publisher::spawn_fenced(store.clone(), models.publisher, fences.clone());
+        if let Some(tap) = tap {
+            publisher.tap(tap);
+        }
         let ticks = Arc::new(TickTimes::default());
         let timed = TimedModels::new(models.observer(&publisher), ticks.clone());
         let observers: Vec<Box<dyn BoardObserver>> = vec![Box::new(writer), Box::new(timed)];
-        tracing::info!(
-            rest = %ingest_config.rest.rest_url,
-            ws = %ingest_config.options_socket.ws_url,
-            symbols = ?ingest_config.underlyings.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
-            "starting ingestion"
-        );
-        let symbols = ingest_config.underlyings.clone();
-        let ingest = ingest::start(ingest_config, Some(Box::new(observers)))?;
+        let observers: Box<dyn BoardObserver> = Box::new(observers);
+        let symbols = inputs.underlyings();
+        let (ingest, recorder, replay) = match inputs {
+            Inputs::Massive(ingest_config) => {
+                tracing::info!(
+                    rest = %ingest_config.rest.rest_url,
+                    ws = %ingest_config.options_socket.ws_url,
+                    symbols = ?symbols.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
+                    "starting ingestion"
+                );
+                let recorder = match record {
+                    Some(record) => Some(start_recorder(record, &ingest_config, &models)?),
+                    None => None,
+                };
+                let stats = recorder.as_ref().map(|r| r.stats().clone());
+                let ingest = ingest::start(ingest_config, Some(observers), recorder)?;
+                (ingest, stats, None)
+            }
+            Inputs::Replay(replay_config) => {
+                if record.is_some() {
+                    return Err(StartError::Ingest(IngestError::Setup(
+                        "a replay is not recorded again: its recording is the record".into(),
+                    )));
+                }
+                tracing::info!(
+                    recording = %replay_config.recording.dir().display(),
+                    symbols = ?symbols.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>(),
+                    "starting a replay"
+                );
+                let (ingest, progress) =
+                    replay::start(replay_config, Some(observers), publisher.clone())?;
+                (ingest, None, Some(progress))
+            }
+        };
         let schema = models.publisher.schema;
         let source = LocalSource::new(
             publisher.clone(),
@@ -209,7 +278,8 @@ impl Service {
             store.describe(),
             ticks,
             HistoryReader::new(store.clone(), schema),
-        );
+        )
+        .with_recorder(recorder.clone());
         let status = StatusWriter {
             store: store.clone(),
             schema,
@@ -236,7 +306,14 @@ impl Service {
             status_writer,
             source,
             status,
+            recorder,
+            replay,
         })
+    }
+
+    /// How far the replay got; `None` unless replaying.
+    pub fn replay(&self) -> Option<&Arc<ReplayProgress>> {
+        self.replay.as_ref()
     }
 
     /// Where the HTTP server listens; `None` without one.
@@ -289,8 +366,31 @@ impl Service {
             status: self.ingest.status(),
             store_health: self.health,
             publisher: self.publisher,
+            recorder: self.recorder,
+            replay: self.replay,
         }
     }
+}
+
+/// Opens the recording with a header that says what a replay needs to do what this
+/// run does (the underlyings, the engines' and the models' settings).
+fn start_recorder(
+    config: RecorderConfig,
+    ingest: &IngestConfig,
+    models: &ModelSettings,
+) -> Result<Recorder, StartError> {
+    let settings = replay::RecordedSettings::of(ingest, models);
+    let header = Header {
+        format: chainboard_recording::FORMAT_VERSION,
+        writer: format!("chainboard {}", env!("CARGO_PKG_VERSION")),
+        started_ms: ingest::now_ms(),
+        underlyings: ingest.underlyings.iter().map(|u| u.to_string()).collect(),
+        settings: serde_json::to_value(settings).unwrap_or_default(),
+    };
+    let dir = config.dir.display().to_string();
+    let recorder = Recorder::start(config, header)?;
+    tracing::info!(%dir, "recording every input");
+    Ok(recorder)
 }
 
 /// Writes the service's status to the store for processes that serve the board from

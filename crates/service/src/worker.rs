@@ -42,7 +42,7 @@ use tokio::task::JoinHandle;
 
 use crate::Serving;
 use crate::ingest::IngestError;
-use crate::running::{ServeConfig, Service, ServiceConfig, StartError, Stopped};
+use crate::running::{Inputs, ServeConfig, Service, ServiceConfig, StartError, Stopped};
 
 /// The lease TTL when none is given: a failed worker's underlyings are taken over
 /// within this plus one chain photo.
@@ -147,7 +147,7 @@ impl Worker {
             Some(listen) => Some(
                 Serving::start(ServeConfig {
                     store: service.store.clone(),
-                    symbols: service.ingest.underlyings.clone(),
+                    symbols: service.inputs.underlyings(),
                     schema: service.models.publisher.schema,
                     listen,
                     http: service.http.clone(),
@@ -268,7 +268,7 @@ impl Leadership {
     }
 
     fn symbols(&self) -> Vec<Underlying> {
-        let mut symbols = self.config.service.ingest.underlyings.clone();
+        let mut symbols = self.config.service.inputs.underlyings();
         symbols.sort_unstable();
         symbols.dedup();
         symbols
@@ -401,13 +401,24 @@ impl Leadership {
         let mut config = self.config.service.clone();
         config.listen = None;
         config.fences = fences.clone();
-        config.ingest.underlyings = held.clone();
-        config.ingest.resume = resume;
+        if let Inputs::Massive(ingest) = &mut config.inputs {
+            ingest.underlyings = held.clone();
+            ingest.resume = resume;
+        }
+        if let Some(record) = &mut config.record {
+            // Each term is a recording of its own, replayable from where it began.
+            let term = lock(&self.board.status).terms + 1;
+            record.dir = record.dir.join(format!("term-{term}"));
+        }
         let mut service = match Service::start(config).await {
             Ok(service) => service,
             Err(StartError::Ingest(e)) => {
                 self.release(&grants, true).await;
                 return (TermEnd::Fatal(e), None);
+            }
+            Err(StartError::Record(e)) => {
+                self.release(&grants, true).await;
+                return (TermEnd::Fatal(IngestError::Setup(e.to_string())), None);
             }
             Err(e) => {
                 // Without an HTTP address to bind only ingestion can refuse; should

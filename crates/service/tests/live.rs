@@ -114,7 +114,7 @@ async fn started(
     fake: &FakeMassive,
     underlyings: Vec<Underlying>,
 ) -> (IngestHandle, watch::Receiver<IngestStatus>) {
-    let handle = ingest::start(ingest_config(fake, underlyings, KEY), None).expect("ingest starts");
+    let handle = ingest::start(ingest_config(fake, underlyings, KEY), None, None).expect("ingest starts");
     let rx = handle.subscribe();
     (handle, rx)
 }
@@ -195,7 +195,7 @@ async fn a_rejected_key_is_reported_clearly() {
     assert!(!err.to_string().contains("wrong-key"));
 
     let mut handle =
-        ingest::start(ingest_config(&fake, vec![spx()], "wrong-key"), None).expect("starts");
+        ingest::start(ingest_config(&fake, vec![spx()], "wrong-key"), None, None).expect("starts");
     let err = tokio::time::timeout(PATIENCE, handle.join())
         .await
         .expect("ingestion stops by itself")
@@ -266,7 +266,7 @@ async fn newly_listed_strikes_start_a_geometry_change_epoch() {
     let fake = fake(vec![spx()]).await;
     let mut config = ingest_config(&fake, vec![spx()], KEY);
     config.refresh_every = Duration::from_millis(500);
-    let handle = ingest::start(config, None).expect("starts");
+    let handle = ingest::start(config, None, None).expect("starts");
     let mut rx = handle.subscribe();
     let s = until(&mut rx, "the startup epoch and a refresh", |s| {
         s.loads_ok >= 2 && quotes(s, spx()) > 0
@@ -341,7 +341,7 @@ async fn an_anchored_filter_loads_only_near_strikes_and_expirations() {
         max_days: Some(10),
         strike_window: Some(0.02),
     };
-    let handle = ingest::start(config, None).expect("starts");
+    let handle = ingest::start(config, None, None).expect("starts");
     let mut rx = handle.subscribe();
     let s = until(&mut rx, "a filtered epoch", |s| {
         s.board(spx()).is_some_and(|b| b.contracts > 0)

@@ -21,6 +21,7 @@ use chainboard_store::writer::WriterConfig;
 use url::Url;
 
 use super::http::HttpArgs;
+use super::record::{DigestArgs, RecordArgs};
 use super::run::{parse_symbols, positive_secs};
 use super::service::{self, Settings};
 
@@ -32,6 +33,10 @@ const DEMO_KEY: &str = "chainboard-demo";
 pub(crate) struct Args {
     #[command(flatten)]
     http: HttpArgs,
+    #[command(flatten)]
+    record: RecordArgs,
+    #[command(flatten)]
+    digests: DigestArgs,
     /// Underlyings of the simulated market.
     #[arg(long, value_delimiter = ',', default_value = "SPX,NDX")]
     symbols: Vec<String>,
@@ -58,6 +63,8 @@ impl Default for Args {
     fn default() -> Self {
         Self {
             http: HttpArgs::default(),
+            record: RecordArgs::default(),
+            digests: DigestArgs::default(),
             symbols: vec!["SPX".to_owned(), "NDX".to_owned()],
             seed: 7,
             redis: None,
@@ -112,6 +119,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             http: args.http.config()?,
             for_secs: args.for_secs,
             lease_ttl: DEFAULT_LEASE_TTL,
+            record: args.record.recorder(),
+            digests: args.digests.clone(),
         };
         println!(
             "simulated Massive at {} (faults: {}/_fake/…)",

@@ -10,6 +10,8 @@ pub(crate) mod generate;
 pub(crate) mod http;
 pub(crate) mod inspect;
 pub(crate) mod normalize;
+pub(crate) mod record;
+pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod service;

@@ -27,6 +27,7 @@ use chainboard_store::writer::{RecordFormat, WriterConfig};
 use url::Url;
 
 use super::http::HttpArgs;
+use super::record::{DigestArgs, RecordArgs};
 use super::service::{self, Settings};
 
 /// Massive's REST base.
@@ -122,6 +123,10 @@ pub(crate) struct Args {
     lease_ttl_ms: u64,
     #[command(flatten)]
     http: HttpArgs,
+    #[command(flatten)]
+    record: RecordArgs,
+    #[command(flatten)]
+    digests: DigestArgs,
     /// Serve no HTTP (with `--redis`): an ingestion worker only, for `chainboard
     /// serve` processes to serve from Redis.
     #[arg(long, requires = "redis")]
@@ -200,6 +205,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         http: args.http.config()?,
         for_secs: args.for_secs,
         lease_ttl: lease_ttl(args.lease_ttl_ms)?,
+        record: args.record.recorder(),
+        digests: args.digests.clone(),
     };
     runtime.block_on(async {
         let check = preflight(&config).await;

@@ -11,9 +11,11 @@ use anyhow::Result;
 use chainboard_analytics::ExpiryFilter;
 use chainboard_server::ServerConfig;
 use chainboard_service::ingest::IngestConfig;
+use super::record::{DigestArgs, Digests};
 use chainboard_service::{
-    ModelSettings, Service, ServiceConfig, StartError, Stopped, Worker, WorkerConfig,
+    Inputs, ModelSettings, Service, ServiceConfig, StartError, Stopped, Worker, WorkerConfig,
 };
+use chainboard_recording::RecorderConfig;
 use chainboard_store::Fences;
 use chainboard_store::writer::WriterConfig;
 
@@ -36,6 +38,10 @@ pub(crate) struct Settings {
     pub(crate) for_secs: Option<f64>,
     /// With Redis, how long an ingestion lease lives without renewal.
     pub(crate) lease_ttl: Duration,
+    /// Where to record the inputs (`--record`).
+    pub(crate) record: Option<RecorderConfig>,
+    /// Where to write the published ticks' digests (`--digests`).
+    pub(crate) digests: DigestArgs,
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, what systemd, Docker and Kubernetes send
@@ -75,14 +81,17 @@ pub(crate) async fn run_service(
     )
     .await?;
     before_start.await?;
+    let (digests, tap) = settings.digests.start().unzip();
     let config = ServiceConfig {
-        ingest,
+        inputs: Inputs::Massive(ingest),
+        record: settings.record,
         store,
         writer: settings.writer,
         models: settings.models,
         listen: settings.listen,
         http: settings.http,
         fences: Fences::none(),
+        tap,
     };
     let listen_flag = |e: StartError| match e {
         StartError::Listen { .. } => anyhow::anyhow!("{e} (--listen)"),
@@ -105,6 +114,7 @@ pub(crate) async fn run_service(
         };
         let stopped = service.stop().await;
         summary(&stopped);
+        write_digests(digests)?;
         return outcome.map(|()| ExitCode::SUCCESS);
     }
     let config = WorkerConfig {
@@ -136,6 +146,7 @@ pub(crate) async fn run_service(
         l.lost,
         l.fenced_writes
     );
+    write_digests(digests)?;
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
@@ -151,7 +162,16 @@ fn worker_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-fn summary(stopped: &Stopped) {
+/// Writes the digests, when collected, and says where.
+pub(crate) fn write_digests(digests: Option<Digests>) -> Result<()> {
+    if let Some(digests) = digests {
+        let n = digests.write()?;
+        println!("digests ticks={n}");
+    }
+    Ok(())
+}
+
+pub(crate) fn summary(stopped: &Stopped) {
     let (health, publisher) = (&stopped.store_health, &stopped.publisher);
     for b in &stopped.status.boards {
         println!(
@@ -194,5 +214,16 @@ fn summary(stopped: &Stopped) {
         published.skipped.load(Ordering::Relaxed),
         published.errors.load(Ordering::Relaxed),
     );
+    if let Some(r) = &stopped.recorder {
+        println!(
+            "recording records={} bytes={} raw_bytes={} dropped={} segments_deleted={} errors={}",
+            r.records.load(Ordering::Relaxed),
+            r.written_bytes.load(Ordering::Relaxed),
+            r.raw_bytes.load(Ordering::Relaxed),
+            r.dropped.load(Ordering::Relaxed),
+            r.segments_deleted.load(Ordering::Relaxed),
+            r.errors.load(Ordering::Relaxed),
+        );
+    }
     println!("store flushed={}", stopped.flushed);
 }

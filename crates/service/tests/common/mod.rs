@@ -9,7 +9,7 @@ use chainboard_massive::backoff::BackoffConfig;
 use chainboard_massive::rest::ApiKey;
 use chainboard_model::Underlying;
 use chainboard_server::ServerConfig;
-use chainboard_service::{IngestConfig, ModelSettings, Service, ServiceConfig};
+use chainboard_service::{IngestConfig, Inputs, ModelSettings, Service, ServiceConfig};
 use chainboard_store::writer::WriterConfig;
 use chainboard_store::{Fences, Store};
 use url::Url;
@@ -50,13 +50,15 @@ pub(crate) async fn service(fake: &FakeMassive, store: Store) -> Service {
     ingest.poll_every = Duration::from_millis(50);
     ingest.load_backoff = BackoffConfig::from_millis(50, 500);
     let config = ServiceConfig {
-        ingest,
+        inputs: Inputs::Massive(ingest),
+        record: None,
         store,
         writer: WriterConfig::default(),
         models: ModelSettings::default(),
         listen: Some(listen()),
         http: ServerConfig::for_listen(listen()),
         fences: Fences::none(),
+        tap: None,
     };
     Service::start(config).await.expect("the service starts")
 }
