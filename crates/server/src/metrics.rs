@@ -273,13 +273,48 @@ fn render(state: &AppState) -> String {
     );
     if let Some(r) = &status.recorder {
         for (name, kind, help, value) in [
-            ("chainboard_record_records_total", "counter", "Inputs written to the recording.", r.records),
-            ("chainboard_record_written_bytes_total", "counter", "Bytes written to the recording's segments (compressed).", r.written_bytes),
-            ("chainboard_record_raw_bytes_total", "counter", "The recorded inputs' size before compression.", r.raw_bytes),
-            ("chainboard_record_dropped_total", "counter", "Inputs not recorded: the recorder's queue was full (a slow disk) or a write error stopped it. Ingestion never waits for the recorder.", r.dropped),
-            ("chainboard_record_queued_bytes", "gauge", "Bytes waiting for the recorder's disk.", r.queued_bytes),
-            ("chainboard_record_segments_deleted_total", "counter", "Old segments deleted to keep the recording within --record-max-bytes.", r.segments_deleted),
-            ("chainboard_record_errors_total", "counter", "Recording write errors (the first stops the recording).", r.errors),
+            (
+                "chainboard_record_records_total",
+                "counter",
+                "Inputs written to the recording.",
+                r.records,
+            ),
+            (
+                "chainboard_record_written_bytes_total",
+                "counter",
+                "Bytes written to the recording's segments (compressed).",
+                r.written_bytes,
+            ),
+            (
+                "chainboard_record_raw_bytes_total",
+                "counter",
+                "The recorded inputs' size before compression.",
+                r.raw_bytes,
+            ),
+            (
+                "chainboard_record_dropped_total",
+                "counter",
+                "Inputs not recorded: the recorder's queue was full (a slow disk) or a write error stopped it. Ingestion never waits for the recorder.",
+                r.dropped,
+            ),
+            (
+                "chainboard_record_queued_bytes",
+                "gauge",
+                "Bytes waiting for the recorder's disk.",
+                r.queued_bytes,
+            ),
+            (
+                "chainboard_record_segments_deleted_total",
+                "counter",
+                "Old segments deleted to keep the recording within --record-max-bytes.",
+                r.segments_deleted,
+            ),
+            (
+                "chainboard_record_errors_total",
+                "counter",
+                "Recording write errors (the first stops the recording).",
+                r.errors,
+            ),
         ] {
             out.one(name, kind, help, value as f64);
         }

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use chainboard_analytics::ModelObserver;
 use chainboard_engine::{BoardObserver, Engine};
 use chainboard_model::{EpochReason, Underlying};
+use chainboard_recording::RecorderStats;
 use chainboard_server::source::{
     BoardStatus, EpochTransition, FeedCounters, PublisherCounters, RecorderCounters,
     SocketCounters, StoreStatus, TickCounters,
 };
-use chainboard_recording::RecorderStats;
 use chainboard_server::{Documents, HistoryQuery, HistoryResult, ServiceStatus, Source};
 use chainboard_store::writer::StoreHealth;
 use futures_util::future::BoxFuture;

@@ -332,7 +332,6 @@ impl Replay {
         );
     }
 
-
     /// Hands one record to the core; `false` when the recorded run stopped there.
     async fn apply(&mut self, at: i64, event: Event) -> bool {
         match event {
@@ -349,9 +348,9 @@ impl Replay {
                 }
             }
             Event::Disconnected { feed, reason } => match feed {
-                RecordedFeed::Options => self
-                    .core
-                    .options_control(Control::Disconnected(reason), at),
+                RecordedFeed::Options => {
+                    self.core.options_control(Control::Disconnected(reason), at)
+                }
                 RecordedFeed::Indices => Core::indices_disconnected(&reason),
             },
             Event::Overflow { dropped } => {
@@ -392,7 +391,8 @@ impl Replay {
             }
             Event::EpochStarted { id, reason } => {
                 let began = self.core.status.transitions.back();
-                let same = began.is_some_and(|t| t.id.to_string() == id && t.reason.as_str() == reason);
+                let same =
+                    began.is_some_and(|t| t.id.to_string() == id && t.reason.as_str() == reason);
                 if !same {
                     self.progress.diverged.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
@@ -407,7 +407,14 @@ impl Replay {
         true
     }
 
-    fn photo(&mut self, at: i64, underlying: &str, taken_at_ms: i64, retries: u32, pages: &[String]) {
+    fn photo(
+        &mut self,
+        at: i64,
+        underlying: &str,
+        taken_at_ms: i64,
+        retries: u32,
+        pages: &[String],
+    ) {
         let Ok(u) = Underlying::new(underlying) else {
             return self.problem(at, "a photo of an unknown underlying");
         };
@@ -425,7 +432,10 @@ impl Replay {
                     at,
                 );
             }
-            Err(e) => self.problem(at, &format!("a recorded photo of {u} does not normalize: {e}")),
+            Err(e) => self.problem(
+                at,
+                &format!("a recorded photo of {u} does not normalize: {e}"),
+            ),
         }
     }
 

@@ -114,7 +114,8 @@ async fn started(
     fake: &FakeMassive,
     underlyings: Vec<Underlying>,
 ) -> (IngestHandle, watch::Receiver<IngestStatus>) {
-    let handle = ingest::start(ingest_config(fake, underlyings, KEY), None, None).expect("ingest starts");
+    let handle =
+        ingest::start(ingest_config(fake, underlyings, KEY), None, None).expect("ingest starts");
     let rx = handle.subscribe();
     (handle, rx)
 }

@@ -87,7 +87,12 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 /// `SYMBOL seq epoch heatmap=… gex=… heatmap_diff=… gex_diff=…` (`-` for a diff
 /// not published).
 fn line(p: &Published) -> String {
-    let mut line = format!("{} {} {}", p.heatmap.symbol, p.heatmap.seq(), p.heatmap.epoch.id);
+    let mut line = format!(
+        "{} {} {}",
+        p.heatmap.symbol,
+        p.heatmap.seq(),
+        p.heatmap.epoch.id
+    );
     for (name, doc) in [
         ("heatmap", Doc::Heatmap),
         ("gex", Doc::Gex),

@@ -89,12 +89,20 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     if let (Some(from), Some(last)) = (args.from, last)
         && from > last
     {
-        bail!("--from ({}) is after the recording ends ({})", at(from), at(last));
+        bail!(
+            "--from ({}) is after the recording ends ({})",
+            at(from),
+            at(last)
+        );
     }
     if let (Some(to), Some(first)) = (args.to, first)
         && to < first
     {
-        bail!("--to ({}) is before the recording begins ({})", at(to), at(first));
+        bail!(
+            "--to ({}) is before the recording begins ({})",
+            at(to),
+            at(first)
+        );
     }
     let schema = KeySchema {
         cluster: args.redis_cluster,
@@ -194,7 +202,11 @@ fn describe(recording: &Recording, underlyings: &[chainboard_model::Underlying])
         recording.dir().display(),
         segments.len(),
         bytes as f64 / 1e6,
-        underlyings.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(","),
+        underlyings
+            .iter()
+            .map(|u| u.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         range
     );
     for s in segments {
@@ -204,10 +216,16 @@ fn describe(recording: &Recording, underlyings: &[chainboard_model::Underlying])
                     println!("  epoch {} ({}) at {}", e.id, e.reason, at(e.at_ms));
                 }
                 if !index.closed {
-                    println!("  {} was not closed (a crash?): its tail is read as far as it goes", s.path.display());
+                    println!(
+                        "  {} was not closed (a crash?): its tail is read as far as it goes",
+                        s.path.display()
+                    );
                 }
             }
-            None => println!("  {} has no index: the recorder did not close it", s.path.display()),
+            None => println!(
+                "  {} has no index: the recorder did not close it",
+                s.path.display()
+            ),
         }
     }
 }

@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::record::{DigestArgs, Digests};
 use anyhow::Result;
 use chainboard_analytics::ExpiryFilter;
+use chainboard_recording::RecorderConfig;
 use chainboard_server::ServerConfig;
 use chainboard_service::ingest::IngestConfig;
-use super::record::{DigestArgs, Digests};
 use chainboard_service::{
     Inputs, ModelSettings, Service, ServiceConfig, StartError, Stopped, Worker, WorkerConfig,
 };
-use chainboard_recording::RecorderConfig;
 use chainboard_store::Fences;
 use chainboard_store::writer::WriterConfig;
 
