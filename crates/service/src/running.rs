@@ -102,7 +102,7 @@ impl ModelSettings {
 #[derive(Debug, Clone)]
 pub enum Inputs {
     /// Massive: the vendor's addresses and key, the underlyings, the engines.
-    Massive(IngestConfig),
+    Massive(Box<IngestConfig>),
     /// A recording, replayed with its own clock ([`crate::replay`]).
     Replay(ReplayConfig),
 }
@@ -251,7 +251,7 @@ impl Service {
                     None => None,
                 };
                 let stats = recorder.as_ref().map(|r| r.stats().clone());
-                let ingest = ingest::start(ingest_config, Some(observers), recorder)?;
+                let ingest = ingest::start(*ingest_config, Some(observers), recorder)?;
                 (ingest, stats, None)
             }
             Inputs::Replay(replay_config) => {

@@ -6,14 +6,17 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use bytes::Bytes;
 use chainboard_engine::{Engine, EngineConfig, PhotoOutcome};
 use chainboard_massive::{Normalizer, assemble};
 use chainboard_model::{RootMap, Underlying};
+use chainboard_recording::{Event, Feed as RecordedFeed, Header, Recorder, RecorderConfig};
 use chainboard_service::Feed;
 
 use crate::input;
@@ -47,6 +50,10 @@ pub(crate) struct HydrateArgs {
     /// line totals all passes.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     passes: u32,
+    /// Record every frame as `run --record` does, into a new directory under this
+    /// one (deleted afterwards): what recording costs the hot path.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
 }
 
 pub(crate) fn run(bench: &Bench) -> Result<ExitCode> {
@@ -67,6 +74,18 @@ fn hydrate(args: &HydrateArgs) -> Result<ExitCode> {
         bail!("{} holds no frames", args.frames.display());
     }
     let mut feed = Feed::new(engines, roots);
+    let recording = match &args.record {
+        Some(dir) => Some(BenchRecording::start(dir, &feed, now_ms)?),
+        None => None,
+    };
+    // A recorder is handed the frame's shared bytes, as the socket's are.
+    let shared: Vec<Bytes> = match &recording {
+        Some(_) => frames
+            .iter()
+            .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+            .collect(),
+        None => Vec::new(),
+    };
 
     // Frame arrival times are synthetic, 1 ms apart from the load time, so no clock is
     // read inside the measured loop.
@@ -76,8 +95,18 @@ fn hydrate(args: &HydrateArgs) -> Result<ExitCode> {
         let (quotes_before, miss_before) = (quotes(&feed), misses(&feed));
         let t = Instant::now();
         for (i, frame) in frames.iter().enumerate() {
+            let at = start_ms + i as i64;
+            if let Some(r) = &recording {
+                r.recorder.record(
+                    at,
+                    Event::Frame {
+                        feed: RecordedFeed::Options,
+                        text: shared[i].clone(),
+                    },
+                );
+            }
             // Malformed frames are counted by the feed; the run goes on.
-            let _ = feed.apply_frame(frame, start_ms + i as i64);
+            let _ = feed.apply_frame(frame, at);
         }
         let seconds = t.elapsed().as_secs_f64();
         let pass_quotes = quotes(&feed) - quotes_before;
@@ -94,6 +123,9 @@ fn hydrate(args: &HydrateArgs) -> Result<ExitCode> {
         "frames={} malformed_frames={} invalid_events={} unknown_events={} bad_symbols={} unrouted={}",
         s.frames, s.malformed_frames, s.invalid_events, s.unknown_events, s.bad_symbols, s.unrouted
     );
+    if let Some(r) = recording {
+        r.finish();
+    }
     writeln!(
         std::io::stdout().lock(),
         "quotes={total_quotes} geometry_miss={} seconds={total_seconds:.6} quotes_per_s={:.0}",
@@ -101,6 +133,47 @@ fn hydrate(args: &HydrateArgs) -> Result<ExitCode> {
         total_quotes as f64 / total_seconds
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The recorder of `bench hydrate --record`, in a directory of its own.
+struct BenchRecording {
+    recorder: Recorder,
+    dir: PathBuf,
+}
+
+impl BenchRecording {
+    fn start(parent: &Path, feed: &Feed, now_ms: i64) -> Result<Self> {
+        let dir = parent.join(format!("bench-hydrate-{}-{now_ms}", std::process::id()));
+        let header = Header {
+            format: chainboard_recording::FORMAT_VERSION,
+            writer: "chainboard bench hydrate".to_owned(),
+            started_ms: now_ms,
+            underlyings: feed
+                .engines()
+                .iter()
+                .map(|e| e.underlying().to_string())
+                .collect(),
+            settings: serde_json::Value::Null,
+        };
+        let recorder = Recorder::start(RecorderConfig::new(&dir, 64 << 30), header)?;
+        Ok(Self { recorder, dir })
+    }
+
+    /// Waits for the writer, reports what it kept and dropped, deletes the files.
+    fn finish(self) {
+        let stats = self.recorder.stats().clone();
+        self.recorder.close();
+        eprintln!(
+            "recorded records={} dropped={} raw_bytes={} written_bytes={}",
+            stats.records.load(Ordering::Relaxed),
+            stats.dropped.load(Ordering::Relaxed),
+            stats.raw_bytes.load(Ordering::Relaxed),
+            stats.written_bytes.load(Ordering::Relaxed),
+        );
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            eprintln!("cannot remove {}: {e}", self.dir.display());
+        }
+    }
 }
 
 /// Quote events that reached an engine (applied or counted as `geometry_miss`).

@@ -83,7 +83,7 @@ pub(crate) async fn run_service(
     before_start.await?;
     let (digests, tap) = settings.digests.start().unzip();
     let config = ServiceConfig {
-        inputs: Inputs::Massive(ingest),
+        inputs: Inputs::Massive(Box::new(ingest)),
         record: settings.record,
         store,
         writer: settings.writer,

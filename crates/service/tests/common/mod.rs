@@ -50,7 +50,7 @@ pub(crate) async fn service(fake: &FakeMassive, store: Store) -> Service {
     ingest.poll_every = Duration::from_millis(50);
     ingest.load_backoff = BackoffConfig::from_millis(50, 500);
     let config = ServiceConfig {
-        inputs: Inputs::Massive(ingest),
+        inputs: Inputs::Massive(Box::new(ingest)),
         record: None,
         store,
         writer: WriterConfig::default(),
