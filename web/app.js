@@ -407,6 +407,7 @@ function frame(now) {
   }
   hooks.repaintedCells = heatmapView.repaintedCells;
   hooks.fullRepaints = heatmapView.fullRepaints;
+  hooks.heatmapColumns = heatmapView.grid ? heatmapView.grid.cols.length : 0;
   setText(els.repainted, String(heatmapView.repaintedCells));
   setText(els.fullRepaints, String(heatmapView.fullRepaints));
   if (more) requestFrame();

@@ -531,6 +531,8 @@ export function filterName(filter) {
       return '≤ 7 days';
     case '45d':
       return '≤ 45 days';
+    case 'front':
+      return 'front expiries';
     default:
       return filter;
   }

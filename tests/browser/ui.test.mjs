@@ -124,9 +124,10 @@ try {
   let wallMatch = null;
   for (let attempt = 0; attempt < 10 && !wallMatch; attempt++) {
     const doc = await (await fetch(`${base}/api/v1/gex/SPX`)).json();
-    const want = doc.filters.all.levels.call_wall_volume;
+    // The default expiries are the front ones (0DTE, this week, the next monthly).
+    const want = doc.filters.front.levels.call_wall_volume;
     const shown = await page.locator('[data-testid="call-wall"]').getAttribute('data-value');
-    if (shown === (want === null ? '' : String(want))) wallMatch = { shown, want, oi: doc.filters.all.levels.call_wall };
+    if (shown === (want === null ? '' : String(want))) wallMatch = { shown, want, oi: doc.filters.front.levels.call_wall };
     else await page.waitForTimeout(500);
   }
   check(wallMatch, 'the call wall shown under GEX (volume) is the published call_wall_volume');
@@ -251,6 +252,68 @@ try {
   await page.screenshot({ path: screenshot.replace(/\.png$/, '-session.png') });
   await page.selectOption('[data-testid="view"]', 'board');
   await page.waitForFunction(() => window.chainboard.view === 'board', null, { timeout: 5_000 });
+
+  // The layout on a laptop and on a narrow window: the default (front) expirations
+  // are all in view, nothing sits under another panel, and with every expiration
+  // the heatmap scrolls beside the profile and the keyboard cursor brings the last
+  // column into view. Element boxes, not pixels.
+  const heatmapDoc = await (await fetch(`${base}/api/v1/heatmap/SPX`)).json();
+  const frontColumns = heatmapDoc.expirations.filters.filter((f) => f.includes('front')).length;
+  check(frontColumns >= 2, `front expirations in the document: ${frontColumns}`);
+  const layouts = [];
+  for (const [width, height] of [[1280, 720], [800, 600]]) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(400);
+    const boxes = await page.evaluate(() => {
+      const box = (sel) => document.querySelector(sel).getBoundingClientRect().toJSON();
+      const wrap = document.querySelector('.heatmap-wrap');
+      return {
+        board: box('#board'),
+        heatmap: box('.heatmap-wrap'),
+        profile: box('.profile-wrap'),
+        panels: box('.panels'),
+        topbar: box('.topbar'),
+        scroll: { width: wrap.scrollWidth, client: wrap.clientWidth },
+        columns: window.chainboard.heatmapColumns,
+        filter: document.querySelector('[data-testid="filter"]').value,
+      };
+    });
+    const { board, heatmap, profile, panels, topbar, scroll } = boxes;
+    const at = `${width}×${height}`;
+    check(boxes.filter === 'front', `${at}: the default expiries are the front ones, not ${boxes.filter}`);
+    check(boxes.columns === frontColumns, `${at}: ${boxes.columns} columns drawn of ${frontColumns} front expirations`);
+    check(scroll.width <= scroll.client + 1, `${at}: the front expirations fit without scrolling (${scroll.width} > ${scroll.client})`);
+    check(heatmap.right <= profile.left + 0.5, `${at}: the heatmap runs under the profile (${heatmap.right} > ${profile.left})`);
+    check(board.right <= width + 0.5 && board.left >= 0, `${at}: the board leaves the window`);
+    check(board.top >= topbar.bottom - 0.5, `${at}: the board sits under the top bar`);
+    const beside = panels.left >= board.right - 0.5;
+    const below = panels.top >= board.bottom - 0.5;
+    check(beside || below, `${at}: the side panels overlap the board`);
+    if (width >= 1200) check(beside && board.bottom <= height + 0.5, `${at}: the board and the panels side by side within the window`);
+    check(board.height >= 300, `${at}: a board of ${board.height} px is not usable`);
+    layouts.push({ at, columns: boxes.columns, board: [board.width, board.height], panels: beside ? 'beside' : 'below' });
+  }
+  // Every expiration at 800 px: the heatmap scrolls in its own box, and End brings
+  // the last column into view beside the profile.
+  await page.selectOption('[data-testid="filter"]', 'all');
+  await page.waitForFunction(
+    (n) => window.chainboard.heatmapColumns > n,
+    frontColumns,
+    { timeout: 10_000 },
+  );
+  await page.locator('#heatmap').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('End');
+  const scrolled = await page.evaluate(() => {
+    const wrap = document.querySelector('.heatmap-wrap');
+    return { left: wrap.scrollLeft, width: wrap.scrollWidth, client: wrap.clientWidth };
+  });
+  check(scrolled.width > scrolled.client, `every expiration overflows at 800 px: ${JSON.stringify(scrolled)}`);
+  check(scrolled.left + scrolled.client >= scrolled.width - 2, `End scrolls the last column into view: ${JSON.stringify(scrolled)}`);
+  layouts.push({ at: '800×600 all', columns: (await state()).heatmapColumns, scrolled });
+  console.log(`layout: ${JSON.stringify(layouts)}`);
+  await page.selectOption('[data-testid="filter"]', 'front');
+  await page.setViewportSize({ width: 1366, height: 768 });
 
   // An epoch change through the fake Massive: new strikes appear with the next photo.
   const listed = await fetch(`${fake}/_fake/list-strikes?symbol=SPX`, { method: 'POST' });

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use chainboard_engine::{DirtyConsumer, Epoch};
-use chainboard_model::{ContractGeometry, ContractState, FieldMask, Right, Underlying};
+use chainboard_model::{ContractGeometry, ContractState, FieldMask, Right, Settlement, Underlying};
 use chainboard_quant::expiry;
 use chainboard_quant::exposure::Exposure;
 use jiff::tz::TimeZone;
@@ -449,6 +449,19 @@ fn columns(layout: &Layout, at_ms: i64, tz: &TimeZone) -> (Vec<Column>, jiff::ci
         .filter(|e| e.settles_ms > at_ms)
         .map(|e| e.date)
         .min();
+    // The front: through the session's Friday, and the next monthly (the standard
+    // monthlies are the AM-settled ones; a holiday Friday moves one, and the listing
+    // says where to).
+    let days_to_friday = 4 - i16::from(today.weekday().to_monday_zero_offset()).min(4);
+    let week_end = today
+        .checked_add(jiff::Span::new().days(days_to_friday))
+        .unwrap_or(today);
+    let monthly_date = layout
+        .expirations
+        .iter()
+        .filter(|e| e.settles_ms > at_ms && e.settlement == Settlement::AmOpen)
+        .map(|e| e.date)
+        .min();
     let columns = layout
         .expirations
         .iter()
@@ -470,6 +483,9 @@ fn columns(layout: &Layout, at_ms: i64, tz: &TimeZone) -> (Vec<Column>, jiff::ci
                 }
                 if dte <= 45 {
                     filters |= ExpiryFilter::Days45.bit();
+                }
+                if e.date <= week_end || Some(e.date) == monthly_date {
+                    filters |= ExpiryFilter::Front.bit();
                 }
             }
             Column {
@@ -546,4 +562,79 @@ fn evaluate(
         ..quote
     };
     (cell, contribution)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Expiry;
+    use chainboard_model::Root;
+    use jiff::civil::date;
+
+    fn expiry(d: jiff::civil::Date, root: &str, settlement: Settlement, tz: &TimeZone) -> Expiry {
+        Expiry {
+            date: d,
+            root: Root::new(root).expect("root"),
+            settlement,
+            settles_ms: expiry::settlement_ms(d, settlement, tz).expect("settles"),
+        }
+    }
+
+    /// Which of `layout`'s columns are in `filter` at `at`.
+    fn dates_in(layout: &Layout, at: jiff::civil::DateTime, filter: ExpiryFilter) -> Vec<String> {
+        let tz = expiry::exchange_time_zone();
+        let at_ms = tz.to_timestamp(at).expect("a time").as_millisecond();
+        let (columns, _) = columns(layout, at_ms, &tz);
+        layout
+            .expirations
+            .iter()
+            .zip(&columns)
+            .filter(|(_, c)| c.filters & filter.bit() != 0)
+            .map(|(e, _)| format!("{} {}", e.date, e.root))
+            .collect()
+    }
+
+    #[test]
+    fn the_front_is_this_week_and_the_next_monthly() {
+        let tz = expiry::exchange_time_zone();
+        let (am, pm) = (Settlement::AmOpen, Settlement::PmClose);
+        let layout = Layout {
+            expirations: vec![
+                expiry(date(2026, 12, 9), "SPXW", pm, &tz),
+                expiry(date(2026, 12, 10), "SPXW", pm, &tz),
+                expiry(date(2026, 12, 11), "SPXW", pm, &tz),
+                expiry(date(2026, 12, 14), "SPXW", pm, &tz),
+                expiry(date(2026, 12, 18), "SPX", am, &tz),
+                expiry(date(2026, 12, 18), "SPXW", pm, &tz),
+                expiry(date(2027, 1, 15), "SPX", am, &tz),
+            ],
+            strikes: Vec::new(),
+            positions: Vec::new(),
+        };
+        // A Wednesday: today, Thursday, Friday, and the December monthly (both roots).
+        let wednesday = date(2026, 12, 9).at(11, 0, 0, 0);
+        assert_eq!(
+            dates_in(&layout, wednesday, ExpiryFilter::Front),
+            [
+                "2026-12-09 SPXW",
+                "2026-12-10 SPXW",
+                "2026-12-11 SPXW",
+                "2026-12-18 SPX",
+                "2026-12-18 SPXW"
+            ]
+        );
+        // The monthly's Friday after the AM settlement: its PM weekly is 0DTE and in
+        // the week; the next monthly is January's.
+        let monthly_friday = date(2026, 12, 18).at(11, 0, 0, 0);
+        assert_eq!(
+            dates_in(&layout, monthly_friday, ExpiryFilter::Front),
+            ["2026-12-18 SPXW", "2027-01-15 SPX"]
+        );
+        // Saturday belongs to Monday's session: that week, and the monthly.
+        let saturday = date(2026, 12, 12).at(11, 0, 0, 0);
+        assert_eq!(
+            dates_in(&layout, saturday, ExpiryFilter::Front),
+            ["2026-12-14 SPXW", "2026-12-18 SPX", "2026-12-18 SPXW"]
+        );
+    }
 }

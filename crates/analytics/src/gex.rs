@@ -30,19 +30,25 @@ pub enum ExpiryFilter {
     Week,
     /// Expiring within 45 calendar days.
     Days45,
+    /// The expirations a trader watches day to day: the session's own (0DTE), the
+    /// rest of its week (through that Friday), and the next standard monthly (the
+    /// nearest AM-settled expiration not yet settled, with every root of its date).
+    /// The UI's default.
+    Front,
 }
 
 impl ExpiryFilter {
     /// Every filter, in publishing order.
-    pub const ALL: [ExpiryFilter; 5] = [
+    pub const ALL: [ExpiryFilter; 6] = [
         ExpiryFilter::All,
         ExpiryFilter::ZeroDte,
         ExpiryFilter::Next,
         ExpiryFilter::Week,
         ExpiryFilter::Days45,
+        ExpiryFilter::Front,
     ];
 
-    /// The name in JSON and the API: `all`, `0dte`, `next`, `7d`, `45d`.
+    /// The name in JSON and the API: `all`, `0dte`, `next`, `7d`, `45d`, `front`.
     pub fn as_str(self) -> &'static str {
         match self {
             ExpiryFilter::All => "all",
@@ -50,6 +56,7 @@ impl ExpiryFilter {
             ExpiryFilter::Next => "next",
             ExpiryFilter::Week => "7d",
             ExpiryFilter::Days45 => "45d",
+            ExpiryFilter::Front => "front",
         }
     }
 

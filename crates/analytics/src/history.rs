@@ -8,7 +8,7 @@
 //!
 //! - `tick`: the entry format ([`ENTRY_VERSION`]), the tick's seq, its time (Unix
 //!   seconds), its epoch and spot: `1,1796599668367,1796599692.395,SPX-20261206-0001,6851.19`;
-//! - `levels`: per expiry filter, in `all;0dte;next;7d;45d` order and separated by
+//! - `levels`: per expiry filter, in `all;0dte;next;7d;45d;front` order and separated by
 //!   `;`, six values: net GEX on the open interest and the volume bases (dollars per
 //!   1% move), the zero-gamma flip and its status, the call wall and the put wall;
 //! - `strikes`: the listed strikes within [`HISTORY_REACH`] of spot (evenly spaced
@@ -230,14 +230,20 @@ impl EntryReader {
         let ts_ms = number("tick", ts)?
             .map(|s| (s * 1_000.0).round() as i64)
             .ok_or_else(|| BadEntry("tick: no time".to_owned()))?;
+        // Entries written before `front` existed carry the first five filters.
         let filters = get("levels")?.split(';').count();
-        if filters != ExpiryFilter::ALL.len() {
-            return Err(BadEntry(format!("levels: {filters} filters, not 5")));
+        if filters != ExpiryFilter::ALL.len() && filters != OLDER_FILTERS {
+            return Err(BadEntry(format!(
+                "levels: {filters} filters, not {}",
+                ExpiryFilter::ALL.len()
+            )));
         }
-        let levels = get("levels")?
-            .split(';')
-            .nth(self.filter.index())
-            .unwrap_or_default();
+        let Some(levels) = get("levels")?.split(';').nth(self.filter.index()) else {
+            return Err(BadEntry(format!(
+                "levels: none for {} (written before it existed)",
+                self.filter.as_str()
+            )));
+        };
         let levels: Vec<&str> = levels.split(',').collect();
         let [net, volume, flip, status, call, put] = levels[..] else {
             return Err(BadEntry(format!(
@@ -394,6 +400,9 @@ const STATUSES: [&str; 7] = [
     "no_usable_contracts",
     "found",
 ];
+
+/// Filters in entries written before [`ExpiryFilter::Front`].
+const OLDER_FILTERS: usize = 5;
 
 /// Index levels and strikes a reader accepts: above zero and below ten million
 /// points (anything else is a damaged entry, and would stretch a chart's axis).
