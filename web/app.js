@@ -328,6 +328,11 @@ function timelineTooltip(hit, pointer) {
     `spot ${fmt.level(c.spot)} · flip ${fmt.level(c.flip)}`,
     `call wall ${fmt.level(c.callWall)} · put wall ${fmt.level(c.putWall)}`,
   ];
+  tooltipLines(lines, pointer.x + 14, pointer.y + 14);
+}
+
+/** Shows `lines` in the tooltip (the first in bold) at (x, y). */
+function tooltipLines(lines, x, y) {
   els.tooltip.replaceChildren(...lines.map((line) => {
     const div = document.createElement('div');
     div.textContent = line;
@@ -335,7 +340,7 @@ function timelineTooltip(hit, pointer) {
   }));
   els.tooltip.firstChild.style.fontWeight = '600';
   els.tooltip.hidden = false;
-  placeTooltip(pointer.x + 14, pointer.y + 14);
+  placeTooltip(x, y);
 }
 
 function timelinePoint(ev) {
@@ -829,7 +834,8 @@ function fillTooltip(info) {
     slot < 0
       ? `${name}: no contract`
       : `${name} ${fmt.price(heatmap.contracts.bid[slot])} / ${fmt.price(heatmap.contracts.ask[slot])}` +
-        ` · IV ${fmt.ivPct(heatmap.contracts.iv[slot])} · OI ${fmt.count(heatmap.contracts.oi[slot])}`;
+        ` · IV ${fmt.ivPct(heatmap.contracts.iv[slot])} · OI ${fmt.count(heatmap.contracts.oi[slot])}` +
+        ` · GEX ${fmt.usdSigned(heatmap.contracts.gex[slot])}`;
   const lines = [head.where, head.what, side(info.callSlot, 'C'), side(info.putSlot, 'P')];
   const divs = els.tooltip.children;
   if (divs.length !== lines.length) {
@@ -870,22 +876,23 @@ function hideTooltip() {
   els.tooltip.hidden = true;
 }
 
-/** Scrolls the board so the keyboard cursor's cell is visible (the board scrolls
- * when a wide strike window or many expirations outgrow it). */
+/** Scrolls so the keyboard cursor's cell is visible: the board up and down (a wide
+ * strike window outgrows it; rows and profile scroll together), the heatmap's own
+ * box sideways (more expirations than fit beside the profile). */
 function keepInView(rect) {
   const board = els.board.getBoundingClientRect();
+  const wrap = els.heatmap.parentElement;
+  const box = wrap.getBoundingClientRect();
   const canvas = els.heatmap.getBoundingClientRect();
   const top = canvas.top + rect.y;
   const bottom = top + rect.height;
   const left = canvas.left + rect.x;
   const right = left + rect.width;
-  // The profile sticks to the board's right edge and covers heatmap cells there.
-  const visibleRight = board.right - els.profileWrap.offsetWidth;
   const margin = 8;
   if (top < board.top + margin) els.board.scrollTop -= board.top + margin - top;
   else if (bottom > board.bottom - margin) els.board.scrollTop += bottom - board.bottom + margin;
-  if (left < board.left + margin) els.board.scrollLeft -= board.left + margin - left;
-  else if (right > visibleRight - margin) els.board.scrollLeft += right - visibleRight + margin;
+  if (left < box.left + margin) wrap.scrollLeft -= box.left + margin - left;
+  else if (right > box.right - margin) wrap.scrollLeft += right - box.right + margin;
 }
 
 // ---------------------------------------------------------------------------
@@ -927,6 +934,27 @@ els.symbol.addEventListener('change', () => {
   openSymbol(els.symbol.value);
 });
 els.heatmap.addEventListener('blur', hideTooltip);
+// The profile reads back: the strike under the pointer, its calls', puts' and net GEX.
+els.profile.addEventListener('pointermove', (ev) => {
+  const box = els.profile.getBoundingClientRect();
+  const hit = profileView.hit(ev.clientY - box.top);
+  hooks.profileHover = hit;
+  if (!hit) {
+    hideTooltip();
+    return;
+  }
+  const value = (x) => (x === null ? fmt.MISSING : fmt.usdSigned(x));
+  const lines = [
+    `${fmt.strike(hit.strike)} · ${hit.label} · ${filterName(hit.filter)}`,
+    `calls ${value(hit.call)} · puts ${value(hit.put)}`,
+    `net ${value(hit.net)} per 1% move`,
+  ];
+  tooltipLines(lines, ev.clientX + 14, ev.clientY + 14);
+});
+els.profile.addEventListener('pointerleave', () => {
+  hooks.profileHover = null;
+  hideTooltip();
+});
 els.heatmap.addEventListener('keydown', (ev) => {
   if (ev.key === 'Escape') hideTooltip();
 });

@@ -695,19 +695,7 @@ export class HeatmapView {
     const same = this.cursor && this.cursor.strike === next.strike && this.cursor.expiry === next.expiry;
     this.cursor = next;
     if (!same) this.overlayDirty = true;
-    if (via === 'keyboard') this.scrollToColumn(col);
     this.announceCursor(via, pointer);
-  }
-
-  /** Scrolls the heatmap's box so column `col` is in view (the strike labels'
-   * gutter counts as covered when scrolled). */
-  scrollToColumn(col) {
-    const box = this.canvas.parentElement;
-    if (!box || box.scrollWidth <= box.clientWidth) return;
-    const { x, w } = this.locate(0, col);
-    const left = box.scrollLeft + (box.scrollLeft > 0 ? GUTTER : 0);
-    if (x < left) box.scrollLeft = Math.max(0, x - GUTTER);
-    else if (x + w + PAD > box.scrollLeft + box.clientWidth) box.scrollLeft = x + w + PAD - box.clientWidth;
   }
 
   cursorToSpot() {

@@ -156,6 +156,24 @@ export class ProfileView {
     /** gex.strikes → index, rebuilt only when the strikes array is replaced. */
     this.strikesSeen = null;
     this.indexOfStrike = new Map();
+    /** What the last paint drew, for `hit`; null when it drew no bars. */
+    this.shown = null;
+  }
+
+  /** The strike row at `y` (CSS px from the canvas's top) with its call, put and
+   * net values as drawn (dollars per 1% move; null where the document has no
+   * value for the strike), or null off the rows. */
+  hit(y) {
+    const s = this.shown;
+    if (!s || !(s.rowH > 0)) return null;
+    const r = Math.floor((y - s.top) / s.rowH);
+    if (r < 0 || r >= s.rowStrikes.length) return null;
+    const strike = s.rowStrikes[r];
+    const i = this.indexOfStrike.get(strike);
+    const call = i === undefined ? null : (s.calls[i] ?? 0);
+    const put = i === undefined ? null : (s.puts[i] ?? 0);
+    const net = call === null ? null : call + put;
+    return { strike, call, put, net, label: s.label, filter: s.filter };
   }
 
   /**
@@ -176,6 +194,7 @@ export class ProfileView {
     ctx.textBaseline = 'middle';
     const data = this.canvas.dataset;
     data.wallBasis = wallsFor(null, metric).basis;
+    this.shown = null;
 
     if (!gex || !geometry) {
       data.curve = showCurve ? 'none' : 'hidden';
@@ -200,6 +219,7 @@ export class ProfileView {
     const puts = part[cols.put];
     const levels = part.levels || {};
     const walls = wallsFor(levels, metric);
+    this.shown = { top, rowH, rowStrikes, calls, puts, label: cols.label, filter };
 
     // The scale: the largest bar on screen. Unlike the heatmap's colours, bar
     // length is read against the axis, so the wall should be the longest bar.

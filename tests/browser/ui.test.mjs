@@ -314,6 +314,31 @@ try {
   console.log(`layout: ${JSON.stringify(layouts)}`);
   await page.selectOption('[data-testid="filter"]', 'front');
   await page.setViewportSize({ width: 1366, height: 768 });
+  await page.waitForTimeout(400);
+
+  // The profile reads back: the strike under the pointer with its calls', puts' and
+  // net GEX, the values the GEX document holds for it.
+  const profileBox = await page.locator('[data-testid="profile"]').boundingBox();
+  let profileMatch = null;
+  for (let attempt = 0; attempt < 10 && !profileMatch; attempt++) {
+    await page.mouse.move(profileBox.x + profileBox.width / 2, profileBox.y + profileBox.height * (0.45 + attempt / 100));
+    const hover = (await state()).profileHover;
+    const doc = await (await fetch(`${base}/api/v1/gex/SPX`)).json();
+    const i = hover ? doc.strikes.indexOf(hover.strike) : -1;
+    const part = doc.filters.front;
+    if (hover && i >= 0 && hover.call === part.call_gex[i] && hover.put === part.put_gex[i]) {
+      profileMatch = { ...hover, tooltip: await page.locator('#tooltip').textContent() };
+    } else await page.waitForTimeout(300);
+  }
+  check(profileMatch, 'hovering the profile reads the published calls and puts of the strike under the pointer');
+  check(profileMatch.net === profileMatch.call + profileMatch.put, `net is calls + puts: ${JSON.stringify(profileMatch)}`);
+  check(/calls .* puts .*net/s.test(profileMatch.tooltip), `the profile's tooltip: ${profileMatch.tooltip}`);
+  // The cell tooltip splits GEX between the call and the put.
+  const heatmapBox = await page.locator('#heatmap').boundingBox();
+  await page.mouse.move(heatmapBox.x + 90, heatmapBox.y + heatmapBox.height / 2);
+  const cellTip = await page.locator('#tooltip').textContent();
+  check(/C .*GEX [+−-]?\$.*P .*GEX [+−-]?\$/s.test(cellTip) || cellTip.includes('no contract'), `the cell tooltip gives the call's and the put's GEX: ${cellTip}`);
+  await page.mouse.move(0, 0);
 
   // An epoch change through the fake Massive: new strikes appear with the next photo.
   const listed = await fetch(`${fake}/_fake/list-strikes?symbol=SPX`, { method: 'POST' });
@@ -337,7 +362,7 @@ try {
   check(after.epochChanges >= 1, 'epoch change counted');
   check(foreign.length === 0, `requests to other hosts: ${foreign.join(', ')}`);
   check(errors.length === 0, errors.join('\n'));
-  console.log(JSON.stringify({ ok: true, first, live, after, reason, flip, volumeLabels, wallMatch, pinned, screenshot }));
+  console.log(JSON.stringify({ ok: true, first, live, after, reason, flip, volumeLabels, wallMatch, pinned, profileMatch, screenshot }));
 } catch (e) {
   console.error(`browser test failed: ${e.message}`);
   if (errors.length) console.error(errors.join('\n'));
