@@ -210,6 +210,14 @@ const heatmapView = new HeatmapView({
 });
 const profileView = new ProfileView(els.profile);
 
+/** How a cell prints its value, by metric (when cells are big enough to print). */
+function cellFormat(metric) {
+  if (METRICS[metric].signed) return fmt.usdSigned;
+  if (metric === 'iv') return (x) => `${(x * 100).toFixed(1)}%`;
+  if (metric === 'oi') return fmt.count;
+  return fmt.price;
+}
+
 function applyOptions() {
   const metric = METRICS[options.metric];
   els.side.disabled = !metric.sided;
@@ -218,6 +226,7 @@ function applyOptions() {
   els.side.title = metric.sided ? '' : 'GEX: calls + puts summed';
   els.legendBar.style.background = legendGradient(options.metric);
   setText(els.levelsFilter, `· ${filterName(options.filter)}`);
+  heatmapView.formatValue = cellFormat(options.metric);
   heatmapView.setOptions(options);
   profileStale = true;
   panelsStale = true;
@@ -328,11 +337,12 @@ function timelineTooltip(hit, pointer) {
     `spot ${fmt.level(c.spot)} · flip ${fmt.level(c.flip)}`,
     `call wall ${fmt.level(c.callWall)} · put wall ${fmt.level(c.putWall)}`,
   ];
-  tooltipLines(lines, pointer.x + 14, pointer.y + 14);
+  tooltipLines('timeline', lines, pointer.x + 14, pointer.y + 14);
 }
 
-/** Shows `lines` in the tooltip (the first in bold) at (x, y). */
-function tooltipLines(lines, x, y) {
+/** Shows `lines` in the tooltip (the first in bold) at (x, y), for `owner`. */
+function tooltipLines(owner, lines, x, y) {
+  tooltipFor = owner;
   els.tooltip.replaceChildren(...lines.map((line) => {
     const div = document.createElement('div');
     div.textContent = line;
@@ -824,7 +834,7 @@ function renderCell() {
     setText(cellTds[i].call, contractValue(heatmap, cursor.callSlot, column, format));
     setText(cellTds[i].put, contractValue(heatmap, cursor.putSlot, column, format));
   });
-  if (!els.tooltip.hidden) fillTooltip(cursor);
+  if (!els.tooltip.hidden && tooltipFor === 'cell') fillTooltip(cursor);
 }
 
 function fillTooltip(info) {
@@ -845,9 +855,14 @@ function fillTooltip(info) {
   lines.forEach((line, i) => setText(els.tooltip.children[i], line));
 }
 
+/** Whose the shown tooltip is ('cell', 'profile', 'timeline'), so a tick refills
+ * the heatmap cell's tooltip and never another's. */
+let tooltipFor = null;
+
 function showTooltip(info) {
   if (!session || !session.state.heatmap) return;
   fillTooltip(info);
+  tooltipFor = 'cell';
   els.tooltip.hidden = false;
   let x;
   let y;
@@ -873,6 +888,7 @@ function placeTooltip(x, y) {
 }
 
 function hideTooltip() {
+  tooltipFor = null;
   els.tooltip.hidden = true;
 }
 
@@ -949,7 +965,7 @@ els.profile.addEventListener('pointermove', (ev) => {
     `calls ${value(hit.call)} · puts ${value(hit.put)}`,
     `net ${value(hit.net)} per 1% move`,
   ];
-  tooltipLines(lines, ev.clientX + 14, ev.clientY + 14);
+  tooltipLines('profile', lines, ev.clientX + 14, ev.clientY + 14);
 });
 els.profile.addEventListener('pointerleave', () => {
   hooks.profileHover = null;
@@ -957,7 +973,29 @@ els.profile.addEventListener('pointerleave', () => {
 });
 els.heatmap.addEventListener('keydown', (ev) => {
   if (ev.key === 'Escape') hideTooltip();
+  else if (ev.key === '+' || ev.key === '=') zoom(-1);
+  else if (ev.key === '-' || ev.key === '_') zoom(1);
 });
+// Ctrl (or Alt) and the wheel zoom the strike window; the plain wheel scrolls.
+els.board.addEventListener(
+  'wheel',
+  (ev) => {
+    if (options.view !== 'board' || !(ev.ctrlKey || ev.altKey) || ev.deltaY === 0) return;
+    ev.preventDefault();
+    zoom(ev.deltaY < 0 ? -1 : 1);
+  },
+  { passive: false },
+);
+
+/** Narrows (−1) or widens (+1) the strike window by one of the Strikes choices. */
+function zoom(direction) {
+  const i = els.window.selectedIndex + direction;
+  if (i < 0 || i >= els.window.options.length) return;
+  els.window.selectedIndex = i;
+  options.windowPct = parseWindow(els.window.value);
+  hooks.windowPct = options.windowPct;
+  applyOptions();
+}
 
 function measure() {
   // The heatmap (or the session view) gets the board minus the profile column;

@@ -104,9 +104,15 @@ export function legendGradient(metricKey) {
  * The cells on screen for a decoded heatmap and view options.
  *
  * Columns: the expirations whose `filters` include `filter`, in the server's order
- * (by date, then root). Rows: strikes within `windowPct` of `center` that have a
- * contract in at least one shown column, highest strike first (a price ladder, and
- * the order the GEX profile beside it uses). Cell `r * cols.length + c`.
+ * (by date, then root). Rows: a uniform price axis, highest first (a price ladder,
+ * and the order the GEX profile beside it uses): one row per `step`, the commonest
+ * gap between the strikes within `windowPct` of `center` that have a contract in a
+ * shown column. Each such strike sits on its row; a row between wider-spaced strikes
+ * (far from spot, where strikes thin out) is empty, so distances read true as on a
+ * chart. A strike off the step's grid shares the nearest row with one on it and
+ * gives way to it. When that would take more than MAX_UNIFORM_ROWS rows (the whole
+ * chain at its finest step), rows are the listed strikes instead (`uniform` false).
+ * Cell `r * cols.length + c`.
  *
  * `call[cell]` / `put[cell]` are board slots or -1; `cellOfSlot[slot]` is the cell a
  * slot paints or -1, so a diff's slots find their cells without searching.
@@ -134,13 +140,10 @@ export function buildGrid(heatmap, { filter, windowPct, center }) {
     if (k >= lo && k <= hi) strikeUsed[strike[i]] = 1;
   }
   // Strikes are published ascending; sort anyway rather than trust it silently.
-  const rowList = [];
-  for (let s = 0; s < strikes.length; s++) if (strikeUsed[s]) rowList.push(s);
-  rowList.sort((a, b) => strikes[b] - strikes[a]);
-  const rowOfStrike = new Int32Array(strikes.length).fill(-1);
-  rowList.forEach((s, r) => {
-    rowOfStrike[s] = r;
-  });
+  const listed = [];
+  for (let s = 0; s < strikes.length; s++) if (strikeUsed[s]) listed.push(s);
+  listed.sort((a, b) => strikes[b] - strikes[a]);
+  const { rowList, rowOfStrike, rowStrikes, step } = uniformRows(listed, strikes);
 
   const cols = Int32Array.from(colList);
   const rows = Int32Array.from(rowList);
@@ -158,8 +161,60 @@ export function buildGrid(heatmap, { filter, windowPct, center }) {
     if (contracts.right[i] === P) put[cell] = i;
     else call[cell] = i;
   }
-  const rowStrikes = Float64Array.from(rowList, (s) => strikes[s]);
-  return { filter, windowPct, center, cols, rows, rowStrikes, call, put, cellOfSlot, cellCount };
+  return { filter, windowPct, center, cols, rows, rowStrikes, step, uniform: step > 0, call, put, cellOfSlot, cellCount };
+}
+
+/** Rows beyond which the axis falls back to one row per listed strike. */
+const MAX_UNIFORM_ROWS = 1_200;
+
+/**
+ * The rows for `listed` (strike indices, highest strike first): per row the strike
+ * index on it or -1 (`rowList`), per strike index its row or -1 (`rowOfStrike`), per
+ * row its price (`rowStrikes`), and the step (0 when the rows are the listed strikes).
+ */
+export function uniformRows(listed, strikes) {
+  const rowOfStrike = new Int32Array(strikes.length).fill(-1);
+  const asListed = () => {
+    listed.forEach((s, r) => {
+      rowOfStrike[s] = r;
+    });
+    return { rowList: listed, rowOfStrike, rowStrikes: Float64Array.from(listed, (s) => strikes[s]), step: 0 };
+  };
+  if (listed.length < 3) return asListed();
+  // The commonest gap, in hundredths of a point (strikes are quoted in cents).
+  const gaps = new Map();
+  for (let r = 0; r + 1 < listed.length; r++) {
+    const gap = Math.round((strikes[listed[r]] - strikes[listed[r + 1]]) * 100);
+    if (gap > 0) gaps.set(gap, (gaps.get(gap) || 0) + 1);
+  }
+  let best = 0;
+  let seen = 0;
+  for (const [gap, n] of gaps) {
+    if (n > seen || (n === seen && gap < best)) {
+      best = gap;
+      seen = n;
+    }
+  }
+  const step = best / 100;
+  if (!(step > 0)) return asListed();
+  const top = strikes[listed[0]];
+  const n = Math.round((top - strikes[listed[listed.length - 1]]) / step) + 1;
+  if (n > MAX_UNIFORM_ROWS) return asListed();
+  const rowList = new Array(n).fill(-1);
+  const rowStrikes = new Float64Array(n);
+  for (let r = 0; r < n; r++) rowStrikes[r] = Math.round((top - r * step) * 100) / 100;
+  for (const s of listed) {
+    const r = Math.round((top - strikes[s]) / step);
+    const held = rowList[r];
+    // On the grid beats off it: the row's price is a listed strike whenever one is.
+    if (held >= 0 && Math.abs(strikes[held] - rowStrikes[r]) <= Math.abs(strikes[s] - rowStrikes[r])) continue;
+    if (held >= 0) rowOfStrike[held] = -1;
+    rowList[r] = s;
+    rowOfStrike[s] = r;
+  }
+  // A row holding a strike off the grid shows that strike's price.
+  for (let r = 0; r < n; r++) if (rowList[r] >= 0) rowStrikes[r] = strikes[rowList[r]];
+  return { rowList, rowOfStrike, rowStrikes, step };
 }
 
 /** No contract for this cell (and side): painted as empty, not as missing. */
@@ -277,6 +332,10 @@ const MAX_ROW = 20;
  * short enough to be gone before the next tick's changes. */
 const FLASH_MS = 900;
 const FONT = '10px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+const CELL_FONT = '9px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+/** Cells at least this big print their value. */
+const TEXT_COL = 40;
+const TEXT_ROW = 11;
 
 export class HeatmapView {
   /**
@@ -295,6 +354,9 @@ export class HeatmapView {
     this.grid = null;
     this.options = { metric: 'gex', side: 'call', filter: 'all', windowPct: 0.08 };
     this.avail = { width: 800, height: 500 };
+    /** Whether cells print their values (set by `layout`), and how. */
+    this.cellText = false;
+    this.formatValue = (v) => String(v);
     this.size = { width: 0, height: 0, colW: MIN_COL, rowH: MIN_ROW, dpr: 1 };
     /** The box `locate` computed last. */
     this.at = { x: 0, y: 0, w: 0, h: 0 };
@@ -468,6 +530,7 @@ export class HeatmapView {
     // Gaps make the grid readable when cells are big enough to spare a pixel.
     this.gapX = colW >= 8 ? 1 : 0;
     this.gapY = rowH >= 6 ? 1 : 0;
+    this.cellText = colW >= TEXT_COL && rowH >= TEXT_ROW;
   }
 
   /** Where rows sit, for the profile chart drawn beside the heatmap. */
@@ -546,6 +609,22 @@ export class HeatmapView {
     const lut = METRICS[this.options.metric].signed ? PALETTES.diverging : PALETTES.sequential;
     this.ctx.fillStyle = ci >= 0 ? lut[ci] : ci === -1 ? MISSING_COLOR : EMPTY_COLOR;
     this.ctx.fillRect(this.at.x, this.at.y, this.at.w - this.gapX, this.at.h - this.gapY);
+    if (this.cellText && ci !== -2) this.paintValue(cell, ci, lut);
+  }
+
+  /** The cell's value in the cell, when cells are big enough to read it (see
+   * `layout`): white on dark colours, black on light ones. */
+  paintValue(cell, ci, lut) {
+    const value = this.values[cell];
+    if (!Number.isFinite(value)) return;
+    const text = this.formatValue(value);
+    const ctx = this.ctx;
+    const color = ci >= 0 ? lut[ci] : MISSING_COLOR;
+    ctx.fillStyle = luminance(color) > 0.5 ? '#0b0e14' : '#e8ecf4';
+    ctx.font = CELL_FONT;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(text, this.at.x + (this.at.w - this.gapX) / 2, this.at.y + (this.at.h - this.gapY) / 2, this.at.w - 4);
   }
 
   /** Sets `this.at` to the pixel box of row r, column c (edges rounded so
@@ -791,6 +870,22 @@ function pickSpot(heatmap) {
   if (Number.isFinite(heatmap.spot)) return heatmap.spot;
   if (heatmap.anchor && Number.isFinite(heatmap.anchor.spot)) return heatmap.anchor.spot;
   return null;
+}
+
+/** Relative luminance of a `#rrggbb` or `rgb(r, g, b)` colour, 0 to 1. */
+function luminance(color) {
+  let r;
+  let g;
+  let b;
+  if (color.startsWith('#')) {
+    const n = parseInt(color.slice(1, 7), 16);
+    r = (n >> 16) & 255;
+    g = (n >> 8) & 255;
+    b = n & 255;
+  } else {
+    [r, g, b] = color.match(/\d+/g).map(Number);
+  }
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
 }
 
 function clamp(x, lo, hi) {

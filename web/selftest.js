@@ -21,7 +21,7 @@ import {
   RESYNC_REQUEST,
   CAN_INFLATE,
 } from './stream.js';
-import { buildGrid, cellValue, computeScale, colorIndex, yForPrice, labelInterval, NO_CONTRACT, PALETTES } from './heatmap.js';
+import { buildGrid, uniformRows, cellValue, computeScale, colorIndex, yForPrice, labelInterval, NO_CONTRACT, PALETTES } from './heatmap.js';
 import { wallsFor, otherRoots, trackFlip, curveInView } from './profile.js';
 import { columnFromHistory, columnFromGex, pixelColumns, priceAxis } from './timeline.js';
 import * as fmt from './format.js';
@@ -617,6 +617,26 @@ test('the grid shows the filter\'s columns, strikes high to low, and maps slots 
   assert(zero.cellOfSlot[4] === -1, 'a hidden column paints nothing');
   const tight = buildGrid(heatmap, { filter: 'all', windowPct: 0.005, center: 6800 });
   assertEqual(Array.from(tight.rowStrikes), [6800], 'window');
+});
+
+test('rows are a uniform price axis: one per commonest gap, empty rows where strikes thin out', () => {
+  // 5-point strikes near spot, 25-point ones further out, one off the grid.
+  const strikes = [6700, 6725, 6750, 6775, 6800, 6805, 6810, 6815, 6820, 6825, 6830, 6850, 6852.5, 6900];
+  const listed = strikes.map((_, i) => i).sort((a, b) => strikes[b] - strikes[a]);
+  const { rowList, rowOfStrike, rowStrikes, step } = uniformRows(listed, strikes);
+  assert(step === 5, `step ${step}`);
+  assert(rowStrikes.length === 41 && rowStrikes[0] === 6900 && rowStrikes[40] === 6700, `rows ${rowStrikes.length}`);
+  for (let r = 0; r + 1 < rowStrikes.length; r++) {
+    assert(Math.abs(rowStrikes[r] - rowStrikes[r + 1] - 5) < 1e-9, `uniform at row ${r}`);
+  }
+  assert(rowOfStrike[strikes.indexOf(6850)] === 10, 'a strike on its row');
+  assert(rowOfStrike[strikes.indexOf(6852.5)] === -1, 'off the grid gives way to the strike on it');
+  assert(rowList[1] === -1 && rowList[5] === -1, 'rows between 6900 and 6850 are empty');
+  assert(rowOfStrike[strikes.indexOf(6725)] === 35, 'far strikes keep their distance');
+  // Too many rows (a whole chain at its finest step): one row per listed strike.
+  const wide = [5, 10, 15, 20, 6000, 12000];
+  const w = uniformRows(wide.map((_, i) => i).reverse(), wide);
+  assert(w.step === 0 && w.rowStrikes.length === 6, 'fallback to listed strikes');
 });
 
 test('GEX cells sum call and put; sided metrics pick one; null and absent differ', () => {

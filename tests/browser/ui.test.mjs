@@ -339,6 +339,14 @@ try {
   const cellTip = await page.locator('#tooltip').textContent();
   check(/C .*GEX [+−-]?\$.*P .*GEX [+−-]?\$/s.test(cellTip) || cellTip.includes('no contract'), `the cell tooltip gives the call's and the put's GEX: ${cellTip}`);
   await page.mouse.move(0, 0);
+  // Zoom: + narrows the strike window by one of the Strikes choices, - widens it back.
+  await page.locator('#heatmap').focus();
+  const before = await page.locator('#window').inputValue();
+  await page.keyboard.press('+');
+  const zoomed = await page.locator('#window').inputValue();
+  check(Number(zoomed) < Number(before), `+ narrows the strike window: ${before} → ${zoomed}`);
+  await page.keyboard.press('-');
+  check((await page.locator('#window').inputValue()) === before, 'and - widens it back');
 
   // An epoch change through the fake Massive: new strikes appear with the next photo.
   const listed = await fetch(`${fake}/_fake/list-strikes?symbol=SPX`, { method: 'POST' });
