@@ -695,7 +695,11 @@ function renderLegend() {
   const pct = Math.round(SCALE_PERCENTILE * 100);
   let what;
   const nth = fmt.ordinal(pct);
-  if (metric.signed) what = `calls + puts; scale ±${nth} percentile of |value| in view`;
+  if (metric.signed) {
+    const gex = session && session.state.gex;
+    const dealers = gex && gex.dealer_sign === 'puts_long' ? 'short calls, long puts' : 'long calls, short puts';
+    what = `${metric.unit}, dealers assumed ${dealers}, calls + puts; scale ±${nth} percentile of |value| in view`;
+  }
   else if (metric.low !== null) what = `${options.side}s; scale ${fmt.ordinal(Math.round(metric.low * 100))} to ${nth} percentile in view`;
   else what = `${options.side}s; scale 0 to the ${nth} percentile in view`;
   setText(els.legendNote, `${metric.label}: ${what}, beyond it clamped. Grey: no value.`);
@@ -960,11 +964,9 @@ els.profile.addEventListener('pointermove', (ev) => {
     return;
   }
   const value = (x) => (x === null ? fmt.MISSING : fmt.usdSigned(x));
-  const lines = [
-    `${fmt.strike(hit.strike)} · ${hit.label} · ${filterName(hit.filter)}`,
-    `calls ${value(hit.call)} · puts ${value(hit.put)}`,
-    `net ${value(hit.net)} per 1% move`,
-  ];
+  const lines = [`${fmt.strike(hit.strike)} · ${hit.label} · ${filterName(hit.filter)}`];
+  if (hit.put === null && hit.call !== null) lines.push(`${value(hit.net)} (${METRICS[options.metric].unit})`);
+  else lines.push(`calls ${value(hit.call)} · puts ${value(hit.put)}`, `net ${value(hit.net)} per 1% move`);
   tooltipLines('profile', lines, ev.clientX + 14, ev.clientY + 14);
 });
 els.profile.addEventListener('pointerleave', () => {

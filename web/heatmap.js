@@ -26,8 +26,11 @@
  * contracts' exposure together.
  */
 export const METRICS = Object.freeze({
-  gex: { label: 'GEX (OI)', column: 'gex', signed: true, sided: false },
-  gex_volume: { label: 'GEX (volume)', column: 'gex_volume', signed: true, sided: false },
+  gex: { label: 'GEX (OI)', column: 'gex', signed: true, sided: false, unit: 'dealer delta $ per 1% move' },
+  gex_volume: { label: 'GEX (volume)', column: 'gex_volume', signed: true, sided: false, unit: 'dealer delta $ per 1% move, on today\'s volume' },
+  dex: { label: 'DEX', column: 'dex', signed: true, sided: false, unit: 'dealer delta, $ of index' },
+  vanna: { label: 'Vanna', column: 'vanna', signed: true, sided: false, unit: 'dealer delta $ per +1 vol point' },
+  charm: { label: 'Charm', column: 'charm', signed: true, sided: false, unit: 'dealer delta $ per day passing' },
   iv: { label: 'IV', column: 'iv', signed: false, sided: true, low: 0.02 },
   mid: { label: 'Mid', column: 'mid', signed: false, sided: true, low: null },
   oi: { label: 'OI', column: 'oi', signed: false, sided: true, low: null },

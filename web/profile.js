@@ -45,11 +45,20 @@ const FONT = '10px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 const PAD_X = 8;
 
 /** Which columns of a filter the profile shows, by heatmap metric: GEX by volume
- * when the heatmap shows it, otherwise GEX by open interest. */
+ * when the heatmap shows it, DEX, vanna or charm (one signed bar per strike, calls
+ * and puts summed as published) when it shows one of those, otherwise GEX by open
+ * interest. `total` names the filter's total. */
 function columnsFor(metric) {
-  return metric === 'gex_volume'
-    ? { call: 'call_gex_volume', put: 'put_gex_volume', label: 'GEX by volume', volume: true }
-    : { call: 'call_gex', put: 'put_gex', label: 'GEX by OI', volume: false };
+  switch (metric) {
+    case 'gex_volume':
+      return { call: 'call_gex_volume', put: 'put_gex_volume', label: 'GEX by volume', volume: true, total: 'net_gex_volume' };
+    case 'dex':
+    case 'vanna':
+    case 'charm':
+      return { single: metric, label: metric === 'dex' ? 'DEX' : metric, volume: false, total: metric };
+    default:
+      return { call: 'call_gex', put: 'put_gex', label: 'GEX by OI', volume: false, total: 'net_gex' };
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -161,8 +170,9 @@ export class ProfileView {
   }
 
   /** The strike row at `y` (CSS px from the canvas's top) with its call, put and
-   * net values as drawn (dollars per 1% move; null where the document has no
-   * value for the strike), or null off the rows. */
+   * net values as drawn (dollars; null where the document has no value for the
+   * strike, and `put` null for a single series, whose value is `net`), or null off
+   * the rows. */
   hit(y) {
     const s = this.shown;
     if (!s || !(s.rowH > 0)) return null;
@@ -171,8 +181,8 @@ export class ProfileView {
     const strike = s.rowStrikes[r];
     const i = this.indexOfStrike.get(strike);
     const call = i === undefined ? null : (s.calls[i] ?? 0);
-    const put = i === undefined ? null : (s.puts[i] ?? 0);
-    const net = call === null ? null : call + put;
+    const put = i === undefined || !s.puts ? null : (s.puts[i] ?? 0);
+    const net = call === null ? null : call + (put ?? 0);
     return { strike, call, put, net, label: s.label, filter: s.filter };
   }
 
@@ -215,8 +225,9 @@ export class ProfileView {
     }
     const { top, rowH, rowStrikes } = geometry;
     const cols = columnsFor(metric);
-    const calls = part[cols.call];
-    const puts = part[cols.put];
+    // A single series (DEX, vanna, charm) is drawn as its net bar alone.
+    const calls = part[cols.single ?? cols.call] ?? [];
+    const puts = cols.single ? null : (part[cols.put] ?? []);
     const levels = part.levels || {};
     const walls = wallsFor(levels, metric);
     this.shown = { top, rowH, rowStrikes, calls, puts, label: cols.label, filter };
@@ -228,7 +239,7 @@ export class ProfileView {
       const i = this.indexOfStrike.get(rowStrikes[r]);
       if (i === undefined) continue;
       const c = calls[i] ?? 0;
-      const p = puts[i] ?? 0;
+      const p = puts ? (puts[i] ?? 0) : 0;
       scale = Math.max(scale, Math.abs(c), Math.abs(p), Math.abs(c + p));
     }
     if (!(scale > 0)) scale = 1;
@@ -261,12 +272,14 @@ export class ProfileView {
       const i = this.indexOfStrike.get(rowStrikes[r]);
       if (i === undefined) continue;
       const c = calls[i] ?? 0;
-      const p = puts[i] ?? 0;
+      const p = puts ? (puts[i] ?? 0) : 0;
       // Same rounding as the heatmap's rows, so bars line up with cells.
       const y = top + Math.round(r * rowH);
       const barH = Math.max(1, top + Math.round((r + 1) * rowH) - y - gap);
-      bar(ctx, zeroX, y, barH, (c / scale) * half, c >= 0 ? POSITIVE_FAINT : NEGATIVE_FAINT);
-      bar(ctx, zeroX, y, barH, (p / scale) * half, p >= 0 ? POSITIVE_FAINT : NEGATIVE_FAINT);
+      if (puts) {
+        bar(ctx, zeroX, y, barH, (c / scale) * half, c >= 0 ? POSITIVE_FAINT : NEGATIVE_FAINT);
+        bar(ctx, zeroX, y, barH, (p / scale) * half, p >= 0 ? POSITIVE_FAINT : NEGATIVE_FAINT);
+      }
       const net = c + p;
       bar(ctx, zeroX, y, barH, (net / scale) * half, net >= 0 ? POSITIVE : NEGATIVE);
     }
@@ -335,7 +348,7 @@ export class ProfileView {
     ctx.fillStyle = LEVEL_COLORS.flip;
     ctx.fillText(flipText, plotLeft, 27);
     ctx.fillStyle = LABEL;
-    const net = part.total ? (cols.volume ? part.total.net_gex_volume : part.total.net_gex) : null;
+    const net = part.total ? part.total[cols.total] : null;
     if (net !== null && net !== undefined) ctx.fillText(`total ${net >= 0 ? '+' : '−'}${usd(net)}`, plotLeft, 42);
 
     // The curve's scale, right of its switch: the curve is by OI whatever the bars.

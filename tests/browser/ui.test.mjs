@@ -333,6 +333,22 @@ try {
   check(profileMatch, 'hovering the profile reads the published calls and puts of the strike under the pointer');
   check(profileMatch.net === profileMatch.call + profileMatch.put, `net is calls + puts: ${JSON.stringify(profileMatch)}`);
   check(/calls .* puts .*net/s.test(profileMatch.tooltip), `the profile's tooltip: ${profileMatch.tooltip}`);
+  // DEX as a profile view: one bar per strike, the published per-strike DEX.
+  await page.selectOption('[data-testid="metric"]', 'dex');
+  let dexMatch = null;
+  for (let attempt = 0; attempt < 10 && !dexMatch; attempt++) {
+    await page.mouse.move(profileBox.x + profileBox.width / 2, profileBox.y + profileBox.height * (0.5 + attempt / 100));
+    const hover = (await state()).profileHover;
+    const doc = await (await fetch(`${base}/api/v1/gex/SPX`)).json();
+    const i = hover ? doc.strikes.indexOf(hover.strike) : -1;
+    if (hover && i >= 0 && hover.put === null && hover.net === doc.filters.front.dex[i]) {
+      dexMatch = { ...hover, tooltip: await page.locator('#tooltip').textContent() };
+    } else await page.waitForTimeout(300);
+  }
+  check(dexMatch && dexMatch.tooltip.includes('DEX') && dexMatch.tooltip.includes('$ of index'), `the DEX profile reads the published DEX: ${JSON.stringify(dexMatch)}`);
+  const legend = await page.locator('#legend-note').textContent();
+  check(legend.includes('dealers assumed long calls, short puts'), `the legend states the sign convention: ${legend}`);
+  await page.selectOption('[data-testid="metric"]', 'gex');
   // The cell tooltip splits GEX between the call and the put.
   const heatmapBox = await page.locator('#heatmap').boundingBox();
   await page.mouse.move(heatmapBox.x + 90, heatmapBox.y + heatmapBox.height / 2);

@@ -558,6 +558,9 @@ fn evaluate(
         vega: has_greeks.then_some(published.vega_per_point),
         gex: contribution.dollars(gex_metric),
         gex_volume: contribution.dollars(volume_metric),
+        dex: contribution.dollars(Metric::Dex),
+        vanna: contribution.dollars(Metric::Vanna),
+        charm: contribution.dollars(Metric::Charm),
         source: vol.source,
         ..quote
     };

@@ -312,6 +312,14 @@ fn cell_columns<'a>(o: &mut Out, cells: impl Iterator<Item = &'a Cell> + Clone) 
     o.array(cells.clone(), |o, c| o.num(c.gex.round()));
     o.key("gex_volume");
     o.array(cells.clone(), |o, c| o.num(c.gex_volume.round()));
+    for (name, get) in [
+        ("dex", (|c| c.dex) as fn(&Cell) -> f64),
+        ("vanna", |c| c.vanna),
+        ("charm", |c| c.charm),
+    ] {
+        o.key(name);
+        o.array(cells.clone(), |o, c| o.num(get(c).round()));
+    }
     o.key("source");
     o.letters(cells.map(|c| c.source.letter()));
 }

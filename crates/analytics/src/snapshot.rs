@@ -56,6 +56,12 @@ pub struct Cell {
     pub gex: f64,
     /// Signed dealer GEX by today's volume.
     pub gex_volume: f64,
+    /// Signed dealer delta exposure by open interest, dollars of index.
+    pub dex: f64,
+    /// Signed dealer vanna exposure, dollars of delta per vol point.
+    pub vanna: f64,
+    /// Signed dealer charm exposure, dollars of delta per calendar day.
+    pub charm: f64,
     /// Where the greeks came from.
     pub source: GreeksSource,
 }

@@ -386,6 +386,8 @@ fn gex_sums_walls_and_filters_match_the_cells() {
     for filter in ExpiryFilter::ALL {
         let f = gex.filter(filter);
         let mut by_strike = vec![(0.0f64, 0.0f64); layout.strikes.len()];
+        // The heatmap's DEX, vanna and charm per contract add up to the profile's.
+        let mut others = vec![[0.0f64; 3]; layout.strikes.len()];
         for (cell, pos) in heatmap.cells.iter().zip(&layout.positions) {
             if heatmap.columns[usize::from(pos.expiry)].filters & filter.bit() == 0 {
                 continue;
@@ -395,7 +397,30 @@ fn gex_sums_walls_and_filters_match_the_cells() {
                 Right::Call => row.0 += cell.gex,
                 Right::Put => row.1 += cell.gex,
             }
+            let other = &mut others[usize::from(pos.strike)];
+            other[0] += cell.dex;
+            other[1] += cell.vanna;
+            other[2] += cell.charm;
         }
+        for (i, sums) in others.iter().enumerate() {
+            let row = f.per_strike[i];
+            for (metric, sum) in [Metric::Dex, Metric::Vanna, Metric::Charm]
+                .into_iter()
+                .zip(sums)
+            {
+                let want = row.get(metric);
+                assert!(
+                    (want - sum).abs() < 1e-3 * (1.0 + sum.abs()),
+                    "{filter:?} {i} {metric:?}: {want} vs {sum}"
+                );
+            }
+        }
+        assert!(
+            others.iter().any(|o| o[0] != 0.0)
+                && others.iter().any(|o| o[1] != 0.0)
+                && others.iter().any(|o| o[2] != 0.0),
+            "{filter:?}: DEX, vanna and charm are published per contract"
+        );
         for (i, (call, put)) in by_strike.iter().enumerate() {
             let row = f.per_strike[i];
             assert!(
