@@ -172,8 +172,11 @@ const MAX_UNIFORM_ROWS = 1_200;
 
 /**
  * The rows for `listed` (strike indices, highest strike first): per row the strike
- * index on it or -1 (`rowList`), per strike index its row or -1 (`rowOfStrike`), per
- * row its price (`rowStrikes`), and the step (0 when the rows are the listed strikes).
+ * index on it or -1 (`rowList`), per strike index its row (`rowOfStrike`), per row
+ * its price (`rowStrikes`), and the step (0 when the rows are the listed strikes).
+ * The step is the largest that puts every listed strike exactly on a row (the
+ * greatest common divisor of their distances, in cents), so no strike is ever
+ * hidden: a chain of 5-point strikes with a few 2.5-point ones gets 2.5-point rows.
  */
 export function uniformRows(listed, strikes) {
   const rowOfStrike = new Int32Array(strikes.length).fill(-1);
@@ -184,40 +187,29 @@ export function uniformRows(listed, strikes) {
     return { rowList: listed, rowOfStrike, rowStrikes: Float64Array.from(listed, (s) => strikes[s]), step: 0 };
   };
   if (listed.length < 3) return asListed();
-  // The commonest gap, in hundredths of a point (strikes are quoted in cents).
-  const gaps = new Map();
-  for (let r = 0; r + 1 < listed.length; r++) {
-    const gap = Math.round((strikes[listed[r]] - strikes[listed[r + 1]]) * 100);
-    if (gap > 0) gaps.set(gap, (gaps.get(gap) || 0) + 1);
-  }
-  let best = 0;
-  let seen = 0;
-  for (const [gap, n] of gaps) {
-    if (n > seen || (n === seen && gap < best)) {
-      best = gap;
-      seen = n;
-    }
-  }
-  const step = best / 100;
-  if (!(step > 0)) return asListed();
   const top = strikes[listed[0]];
-  const n = Math.round((top - strikes[listed[listed.length - 1]]) / step) + 1;
-  if (n > MAX_UNIFORM_ROWS) return asListed();
+  const cents = (s) => Math.round((top - strikes[s]) * 100);
+  let g = 0;
+  for (const s of listed) g = gcd(g, cents(s));
+  const span = cents(listed[listed.length - 1]);
+  if (!(g > 0) || span / g + 1 > MAX_UNIFORM_ROWS) return asListed();
+  const n = span / g + 1;
+  const step = g / 100;
   const rowList = new Array(n).fill(-1);
   const rowStrikes = new Float64Array(n);
-  for (let r = 0; r < n; r++) rowStrikes[r] = Math.round((top - r * step) * 100) / 100;
+  for (let r = 0; r < n; r++) rowStrikes[r] = (Math.round(top * 100) - r * g) / 100;
   for (const s of listed) {
-    const r = Math.round((top - strikes[s]) / step);
-    const held = rowList[r];
-    // On the grid beats off it: the row's price is a listed strike whenever one is.
-    if (held >= 0 && Math.abs(strikes[held] - rowStrikes[r]) <= Math.abs(strikes[s] - rowStrikes[r])) continue;
-    if (held >= 0) rowOfStrike[held] = -1;
+    const r = cents(s) / g;
     rowList[r] = s;
     rowOfStrike[s] = r;
+    rowStrikes[r] = strikes[s];
   }
-  // A row holding a strike off the grid shows that strike's price.
-  for (let r = 0; r < n; r++) if (rowList[r] >= 0) rowStrikes[r] = strikes[rowList[r]];
   return { rowList, rowOfStrike, rowStrikes, step };
+}
+
+function gcd(a, b) {
+  while (b) [a, b] = [b, a % b];
+  return Math.abs(a);
 }
 
 /** No contract for this cell (and side): painted as empty, not as missing. */

@@ -619,9 +619,9 @@ test('the grid shows the filter\'s columns, strikes high to low, and maps slots 
   assertEqual(Array.from(tight.rowStrikes), [6800], 'window');
 });
 
-test('rows are a uniform price axis: one per commonest gap, empty rows where strikes thin out', () => {
-  // 5-point strikes near spot, 25-point ones further out, one off the grid.
-  const strikes = [6700, 6725, 6750, 6775, 6800, 6805, 6810, 6815, 6820, 6825, 6830, 6850, 6852.5, 6900];
+test('rows are a uniform price axis: every strike on a row, empty rows where strikes thin out', () => {
+  // 5-point strikes near spot, 25-point ones further out.
+  const strikes = [6700, 6725, 6750, 6775, 6800, 6805, 6810, 6815, 6820, 6825, 6830, 6850, 6900];
   const listed = strikes.map((_, i) => i).sort((a, b) => strikes[b] - strikes[a]);
   const { rowList, rowOfStrike, rowStrikes, step } = uniformRows(listed, strikes);
   assert(step === 5, `step ${step}`);
@@ -629,10 +629,14 @@ test('rows are a uniform price axis: one per commonest gap, empty rows where str
   for (let r = 0; r + 1 < rowStrikes.length; r++) {
     assert(Math.abs(rowStrikes[r] - rowStrikes[r + 1] - 5) < 1e-9, `uniform at row ${r}`);
   }
-  assert(rowOfStrike[strikes.indexOf(6850)] === 10, 'a strike on its row');
-  assert(rowOfStrike[strikes.indexOf(6852.5)] === -1, 'off the grid gives way to the strike on it');
+  for (const [i, k] of strikes.entries()) assert(rowStrikes[rowOfStrike[i]] === k, `${k} on its own row`);
   assert(rowList[1] === -1 && rowList[5] === -1, 'rows between 6900 and 6850 are empty');
   assert(rowOfStrike[strikes.indexOf(6725)] === 35, 'far strikes keep their distance');
+  // A 2.5-point strike among 5-point ones: 2.5-point rows, nothing hidden.
+  const odd = [6840, 6845, 6850, 6852.5, 6855, 6860];
+  const o = uniformRows(odd.map((_, i) => i).reverse(), odd);
+  assert(o.step === 2.5 && o.rowStrikes.length === 9, `step ${o.step}, ${o.rowStrikes.length} rows`);
+  assert(odd.every((k, i) => o.rowStrikes[o.rowOfStrike[i]] === k), 'every strike shown');
   // Too many rows (a whole chain at its finest step): one row per listed strike.
   const wide = [5, 10, 15, 20, 6000, 12000];
   const w = uniformRows(wide.map((_, i) => i).reverse(), wide);
