@@ -194,21 +194,10 @@ fn a_recorder_killed_mid_write_leaves_what_it_flushed_replayable() {
     let fake = Fake::start();
     let dir = scratch("killed");
     let recording = dir.join("recording");
-    let run = Process::start(
+    let run = Process::worker_with(
         "recorder-killed",
-        &[
-            "run",
-            "--rest-url",
-            &fake.rest_url,
-            "--ws-url",
-            &fake.ws_url,
-            "--api-key",
-            "cli-key",
-            "--symbols",
-            "SPX",
-            "--record",
-            recording.to_str().unwrap(),
-        ],
+        &fake,
+        &["--record", recording.to_str().unwrap()],
     );
     // Past the first photo and a few flushes, then no chance to close anything.
     let segment = recording.join("seg-00000001.cbrec");
