@@ -56,6 +56,9 @@ pub enum Kind {
     Poll = 11,
     /// The live run started an epoch (a mark, not an input: replay checks it).
     EpochStarted = 12,
+    /// The recorder dropped records here (its queue was full): what follows may
+    /// not replay as it ran.
+    Dropped = 13,
 }
 
 impl Kind {
@@ -74,6 +77,7 @@ impl Kind {
             10 => Manual,
             11 => Poll,
             12 => EpochStarted,
+            13 => Dropped,
             _ => return None,
         })
     }
@@ -152,6 +156,12 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// Records the recorder dropped since the last record it wrote (written by the
+    /// recorder itself, before the next record it keeps).
+    Dropped {
+        /// How many.
+        records: u64,
+    },
 }
 
 impl Event {
@@ -176,6 +186,7 @@ impl Event {
             Event::Manual { .. } => Kind::Manual,
             Event::Poll => Kind::Poll,
             Event::EpochStarted { .. } => Kind::EpochStarted,
+            Event::Dropped { .. } => Kind::Dropped,
         }
     }
 
@@ -196,7 +207,7 @@ impl Event {
                 out(&[feed.byte()]);
                 out(text.as_bytes());
             }
-            Event::Overflow { dropped } => out(&dropped.to_le_bytes()),
+            Event::Overflow { dropped: n } | Event::Dropped { records: n } => out(&n.to_le_bytes()),
             Event::Photo {
                 underlying,
                 taken_at_ms,
@@ -261,6 +272,9 @@ impl Event {
             Kind::Overflow => Event::Overflow {
                 dropped: u64::from_le_bytes(r.array()?),
             },
+            Kind::Dropped => Event::Dropped {
+                records: u64::from_le_bytes(r.array()?),
+            },
             Kind::Photo => {
                 let underlying = r.short()?;
                 let taken_at_ms = i64::from_le_bytes(r.array()?);
@@ -297,11 +311,16 @@ impl Event {
     }
 }
 
-/// A short string: its length in one byte, then its bytes (underlyings, epoch ids).
+/// A short string: its length in one byte, then its bytes (underlyings, epoch ids,
+/// far shorter). One longer than 255 bytes is cut at a character boundary, so what
+/// is written always reads back as text.
 fn short(out: &mut impl FnMut(&[u8]), s: &str) {
-    let bytes = &s.as_bytes()[..s.len().min(255)];
-    out(&[bytes.len() as u8]);
-    out(bytes);
+    let mut end = s.len().min(255);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    out(&[end as u8]);
+    out(&s.as_bytes()[..end]);
 }
 
 struct Cursor<'a>(&'a [u8]);

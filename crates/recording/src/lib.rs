@@ -37,8 +37,11 @@
 //! The [`Recorder`] is fed on the ingestion loop's hot path and never blocks it: a
 //! frame is handed over as shared bytes through a queue bounded in records and bytes,
 //! and a thread of its own compresses and writes. When the disk falls behind, records
-//! are dropped and counted ([`RecorderStats`]), never waited for. When the directory
-//! outgrows its budget the oldest segments are deleted, logged and counted.
+//! are dropped and counted ([`RecorderStats`]), never waited for, and the next record
+//! written is preceded by a `Dropped` record saying how many: a hole in a recording
+//! is marked where it is. When the directory outgrows its budget the oldest segments
+//! are deleted, logged and counted; a reader says when a recording no longer begins
+//! with its first segment.
 
 mod event;
 mod reader;
@@ -46,7 +49,7 @@ mod writer;
 
 pub use event::{Event, Feed, Kind};
 pub use reader::{Problem, Recording, RecordingError, Records, SegmentInfo};
-pub use writer::{Recorder, RecorderConfig, RecorderError, RecorderStats};
+pub use writer::{Recorder, RecorderConfig, RecorderDone, RecorderError, RecorderStats};
 
 use serde::{Deserialize, Serialize};
 

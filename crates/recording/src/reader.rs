@@ -105,6 +105,7 @@ impl Recording {
             }
         }
         numbered.sort();
+        let found = numbered.clone();
         let mut problems = Vec::new();
         let mut header: Option<Header> = None;
         let mut segments = Vec::new();
@@ -145,6 +146,26 @@ impl Recording {
                 start,
                 index,
             });
+        }
+        // Deleted old segments (the budget) or a missing one: said, because what
+        // follows a missing start cannot replay as it ran.
+        let mut expected = 1;
+        for &(number, ref path) in &found {
+            if number != expected {
+                let what = if expected == 1 {
+                    format!(
+                        "the recording begins at segment {number}: older segments were deleted (the recording's budget) and with them the photos its epochs began with; until the next epoch the replay is not the live run"
+                    )
+                } else {
+                    format!("segment {expected} is missing; the replay jumps over it")
+                };
+                problems.push(Problem {
+                    path: path.clone(),
+                    offset: 0,
+                    what,
+                });
+            }
+            expected = number + 1;
         }
         let Some(header) = header else {
             let why = match problems.first() {

@@ -117,7 +117,22 @@ pub struct Recorder {
     stats: Arc<RecorderStats>,
     queue_bytes: u64,
     dir: PathBuf,
-    thread: Option<JoinHandle<()>>,
+    thread: RecorderDone,
+}
+
+/// Waits for a recorder's thread to write what was queued and close its segment,
+/// after the [`Recorder`] itself was closed or dropped (a service stopping).
+#[derive(Debug, Clone)]
+pub struct RecorderDone(Arc<Mutex<Option<JoinHandle<()>>>>);
+
+impl RecorderDone {
+    /// Blocks until the thread has finished (at once if it has, or was waited for).
+    pub fn wait(&self) {
+        let thread = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Recorder {
@@ -158,7 +173,7 @@ impl Recorder {
             stats,
             queue_bytes: config.queue_bytes,
             dir: config.dir,
-            thread: Some(thread),
+            thread: RecorderDone(Arc::new(Mutex::new(Some(thread)))),
         })
     }
 
@@ -194,18 +209,22 @@ impl Recorder {
         &self.dir
     }
 
+    /// What waits for the thread once the recorder is gone.
+    pub fn done(&self) -> RecorderDone {
+        self.thread.clone()
+    }
+
     /// Writes what is queued, closes the segment with its index and waits for the
     /// thread.
     pub fn close(mut self) {
         self.tx = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.thread.wait();
     }
 }
 
 impl Drop for Recorder {
-    /// Lets the thread finish what is queued and close the segment on its own.
+    /// Lets the thread finish what is queued and close the segment on its own
+    /// ([`RecorderDone::wait`] waits for it).
     fn drop(&mut self) {
         self.tx = None;
     }
@@ -376,12 +395,29 @@ impl Writer {
         let mut segment = Some(first);
         let mut scratch = Vec::with_capacity(64);
         let mut flushed = Instant::now();
+        // Drops already marked in the recording.
+        let mut marked = 0;
         loop {
             let wait = self.config.flush_every.saturating_sub(flushed.elapsed());
             let next = rx.recv_timeout(wait);
             if let Ok((at_ms, event)) = &next {
                 let size = event.payload_len() as u64 + RECORD_OVERHEAD;
                 self.stats.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                // A hole says so where it is, so a replay knows what follows may
+                // not be what ran.
+                let dropped = self.stats.dropped.load(Ordering::Relaxed);
+                if dropped > marked
+                    && let Some(s) = segment.as_mut()
+                {
+                    let mark = Event::Dropped {
+                        records: dropped - marked,
+                    };
+                    marked = dropped;
+                    if let Err(e) = self.write(s, *at_ms, &mark, &mut scratch) {
+                        self.fail(&s.path, e);
+                        segment = None;
+                    }
+                }
                 match segment.as_mut() {
                     Some(s) => match self.write(s, *at_ms, event, &mut scratch) {
                         Ok(()) => {}

@@ -411,7 +411,7 @@ async fn run(
     }
     if let Some(recorder) = core.recorder.take() {
         // Closing writes what is queued and the index; off the async threads.
-        tokio::task::spawn_blocking(move || recorder.close());
+        let _ = tokio::task::spawn_blocking(move || recorder.close()).await;
     }
     result
 }

@@ -152,13 +152,18 @@ impl RecordedSettings {
         ModelSettings {
             rate: self.rate,
             div_yield: self.div_yield,
-            dealer_sign: if self.dealer_sign == "puts_long" {
-                DealerSign::PutsLong
-            } else {
-                DealerSign::CallsLong
-            },
+            dealer_sign: self.sign().unwrap_or_default(),
             tick_ms: self.tick_ms,
             ..base
+        }
+    }
+
+    /// The recorded dealer sign; `None` for a name this build does not know.
+    fn sign(&self) -> Option<DealerSign> {
+        match self.dealer_sign.as_str() {
+            "calls_long" => Some(DealerSign::CallsLong),
+            "puts_long" => Some(DealerSign::PutsLong),
+            _ => None,
         }
     }
 }
@@ -171,8 +176,14 @@ pub fn recorded(recording: &Recording) -> Result<(Vec<Underlying>, RecordedSetti
         .iter()
         .map(|u| Underlying::new(u).map_err(|e| format!("the recording's underlying {u}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let settings = serde_json::from_value(header.settings.clone())
+    let settings: RecordedSettings = serde_json::from_value(header.settings.clone())
         .map_err(|e| format!("the recording's settings: {e}"))?;
+    if settings.sign().is_none() {
+        return Err(format!(
+            "the recording's dealer sign {:?} is not one this build knows",
+            settings.dealer_sign
+        ));
+    }
     Ok((underlyings, settings))
 }
 
@@ -276,7 +287,7 @@ impl Replay {
         // Decompressing and checking records runs on its own thread, ahead of the core.
         let (tx, mut rx) = mpsc::channel(4_096);
         let records = self.config.recording.records();
-        std::thread::Builder::new()
+        let reader = std::thread::Builder::new()
             .name("replay-reader".into())
             .spawn(move || {
                 for record in records {
@@ -284,8 +295,12 @@ impl Replay {
                         return;
                     }
                 }
-            })
-            .expect("a thread for the reader");
+            });
+        if let Err(e) = reader {
+            tracing::error!(error = %e, "no thread to read the recording with; nothing replayed");
+            self.progress.problems.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let mut pace: Option<(Instant, i64)> = None;
         let mut handled = 0u64;
         while let Some(record) = rx.recv().await {
@@ -388,6 +403,14 @@ impl Replay {
             Event::Poll => {
                 self.publisher.caught_up().await;
                 self.core.poll(at);
+            }
+            Event::Dropped { records } => {
+                self.progress.problems.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    at_ms = at,
+                    records,
+                    "the recorder dropped records here (its queue was full): what follows may differ from the live run"
+                );
             }
             Event::EpochStarted { id, reason } => {
                 let began = self.core.status.transitions.back();

@@ -1,13 +1,15 @@
 //! The whole service, started and stopped as one: the store's write-behind, the
 //! models and their publisher, ingestion, and the HTTP server over them.
 //!
-//! [`Service::start`] is what `chainboard run` and `chainboard demo` call, and what a
+//! [`Service::start`] is what `chainboard run`, `chainboard demo` and `chainboard
+//! replay` call (the inputs from Massive or from a recording, [`Inputs`]), and what a
 //! test calls in-process to get the real thing on a loopback port. Stopping goes in
 //! the order that keeps the board's last writes: ingestion first (its task owns the
 //! engines and drops their observers, so the writer drains what it was handed and
-//! ends), then the writer's last writes (waited for, at most 5 s), a last status
-//! saying the service stopped, then the browser streams (closed with 1001), then the
-//! HTTP server. The publisher is not waited for: a tick being written is superseded
+//! ends), then the writer's last writes (waited for, at most 5 s) and, when
+//! recording, the recorder's (its last second and its segment's closed index, at
+//! most 5 s), a last status saying the service stopped, then the browser streams
+//! (closed with 1001), then the HTTP server. The publisher is not waited for: a tick being written is superseded
 //! anyway, but GEX history entries still held from a store outage are lost with the
 //! process.
 
@@ -27,7 +29,9 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use chainboard_recording::{Header, Recorder, RecorderConfig, RecorderError, RecorderStats};
+use chainboard_recording::{
+    Header, Recorder, RecorderConfig, RecorderDone, RecorderError, RecorderStats,
+};
 
 use crate::history::HistoryReader;
 use crate::ingest::{self, IngestConfig, IngestError, IngestHandle, IngestStatus};
@@ -200,6 +204,8 @@ pub struct Service {
     source: LocalSource,
     status: StatusWriter,
     recorder: Option<Arc<RecorderStats>>,
+    /// Waits for the recorder's last writes when stopping.
+    recorder_done: Option<RecorderDone>,
     replay: Option<Arc<ReplayProgress>>,
 }
 
@@ -238,7 +244,7 @@ impl Service {
         let observers: Vec<Box<dyn BoardObserver>> = vec![Box::new(writer), Box::new(timed)];
         let observers: Box<dyn BoardObserver> = Box::new(observers);
         let symbols = inputs.underlyings();
-        let (ingest, recorder, replay) = match inputs {
+        let (ingest, recording, replay) = match inputs {
             Inputs::Massive(ingest_config) => {
                 tracing::info!(
                     rest = %ingest_config.rest.rest_url,
@@ -250,7 +256,7 @@ impl Service {
                     Some(record) => Some(start_recorder(record, &ingest_config, &models)?),
                     None => None,
                 };
-                let stats = recorder.as_ref().map(|r| r.stats().clone());
+                let stats = recorder.as_ref().map(|r| (r.stats().clone(), r.done()));
                 let ingest = ingest::start(*ingest_config, Some(observers), recorder)?;
                 (ingest, stats, None)
             }
@@ -270,6 +276,7 @@ impl Service {
                 (ingest, None, Some(progress))
             }
         };
+        let (recorder, recorder_done) = recording.unzip();
         let schema = models.publisher.schema;
         let source = LocalSource::new(
             publisher.clone(),
@@ -307,6 +314,7 @@ impl Service {
             source,
             status,
             recorder,
+            recorder_done,
             replay,
         })
     }
@@ -355,6 +363,14 @@ impl Service {
         let flushed = tokio::time::timeout(WRITER_FLUSH, self.writer_task)
             .await
             .is_ok();
+        if let Some(done) = self.recorder_done {
+            // The recording's last second and its closed index, before the process
+            // may exit.
+            let waited = tokio::task::spawn_blocking(move || done.wait());
+            if tokio::time::timeout(WRITER_FLUSH, waited).await.is_err() {
+                tracing::warn!("the recorder did not finish its last writes in time");
+            }
+        }
         if !flushed {
             tracing::warn!(store = %self.store.describe(), "the store did not take the last writes in time");
         }
