@@ -509,10 +509,20 @@ function onOutcome(state, outcome) {
   requestFrame();
 }
 
+/** Whether the service replays a recording (its status says so). */
+let replaying = false;
+
 function setConnection(value) {
   hooks.connection = value;
   els.connection.dataset.state = value;
-  setText(els.connection, value);
+  setText(els.connection, value === 'live' && replaying ? 'replay' : value);
+  els.connection.title = replaying ? 'A recorded session, replayed on its own clock' : '';
+}
+
+/** The service's clock now, ms: ours, or the recording's in a replay. */
+function serviceNow() {
+  const offset = session && session.state.clockOffsetMs;
+  return Date.now() - (Number.isFinite(offset) ? offset : 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -526,7 +536,7 @@ function renderEpoch() {
   els.epochId.title = epoch ? `Epoch ${epoch.id}` : ''; // whole, when the bar cuts it short
   setText(els.epochReason, epoch ? epoch.reason : fmt.MISSING);
   els.epochReason.title = epoch ? fmt.epochReason(epoch.reason) : '';
-  setText(els.epochAge, epoch ? fmt.durationS(Date.now() / 1000 - epoch.started_at) : fmt.MISSING);
+  setText(els.epochAge, epoch ? fmt.durationS(serviceNow() / 1000 - epoch.started_at) : fmt.MISSING);
 }
 
 /** Why a new epoch starts, in the design's words. */
@@ -710,6 +720,11 @@ function renderFeed() {
   const heatmap = state && state.heatmap;
   const status = state && state.status;
   const feed = heatmap ? heatmap.feed : null;
+  if (Boolean(status && status.replay) !== replaying) {
+    replaying = Boolean(status && status.replay);
+    hooks.replay = replaying;
+    setConnection(hooks.connection);
+  }
   setText(els.feedState, feed ? feed.state : fmt.MISSING);
   els.feedState.dataset.state = feed ? feed.state : '';
   // The status document is fresher (every second, even between ticks).
@@ -738,7 +753,7 @@ function renderUpdated() {
     setText(els.updated, fmt.MISSING);
     return;
   }
-  const age = Math.max(0, Date.now() - heatmap.ts * 1000);
+  const age = Math.max(0, serviceNow() - heatmap.ts * 1000);
   setText(els.updated, `${fmt.clock(heatmap.ts)} · ${(age / 1000).toFixed(1)} s`);
 }
 

@@ -261,6 +261,8 @@ export class ChainState {
     this.gex = null;
     /** The latest `chainboard/status/v1`, or null. */
     this.status = null;
+    /** Our clock minus the service's, ms (from its status; 0 until one came). */
+    this.clockOffsetMs = 0;
     /** A resync was asked for and both full documents have not come back yet: one
      * request per gap, not one per diff that cannot apply. */
     this.resyncPending = false;
@@ -300,6 +302,8 @@ export class ChainState {
       case SCHEMA.gexDiff:
         return this.gexDiff(doc);
       case SCHEMA.status:
+        // The service's clock against ours: a replay runs on the recording's.
+        if (Number.isFinite(doc.clock)) this.clockOffsetMs = Date.now() - doc.clock * 1000;
         this.status = doc;
         return { kind: 'status' };
       case SCHEMA.heatmapResync:

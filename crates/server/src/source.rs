@@ -240,6 +240,10 @@ pub struct ServiceStatus {
     /// The recorder, when the service records its inputs (`--record`).
     #[serde(default)]
     pub recorder: Option<RecorderCounters>,
+    /// Whether the inputs come from a recording (`chainboard replay`): `at_ms` is
+    /// then the recording's clock, and the UI says "replay".
+    #[serde(default)]
+    pub replay: bool,
 }
 
 /// What the recorder did: records written and dropped (it drops rather than hold

@@ -197,6 +197,9 @@ pub struct IngestStatus {
     pub fatal: Option<String>,
     /// Set when the indices connection stopped for good (a plan without it).
     pub indices_error: Option<String>,
+    /// The core's clock at its last poll, Unix ms: the wall clock live, the
+    /// recording's in a replay.
+    pub clock_ms: i64,
 }
 
 impl IngestStatus {
@@ -863,6 +866,7 @@ impl Core {
     }
 
     fn publish(&mut self, now: i64) {
+        self.status.clock_ms = now;
         self.status.boards = self
             .feed
             .engines()

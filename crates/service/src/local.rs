@@ -36,6 +36,7 @@ pub struct LocalSource {
     ticks: Arc<TickTimes>,
     history: HistoryReader,
     recorder: Option<Arc<RecorderStats>>,
+    replay: bool,
 }
 
 impl LocalSource {
@@ -58,12 +59,18 @@ impl LocalSource {
             ticks,
             history,
             recorder: None,
+            replay: false,
         }
     }
 
     /// Reports the recorder's counters too.
     pub fn with_recorder(self, recorder: Option<Arc<RecorderStats>>) -> Self {
         Self { recorder, ..self }
+    }
+
+    /// A replay's source: statuses are taken at the recording's clock.
+    pub fn with_replay(self, replay: bool) -> Self {
+        Self { replay, ..self }
     }
 }
 
@@ -81,8 +88,16 @@ impl Source for LocalSource {
     }
 
     fn status(&self) -> ServiceStatus {
-        let mut status = service_status(&self.ingest.borrow());
-        status.at_ms = crate::ingest::now_ms();
+        let ingest = self.ingest.borrow();
+        let mut status = service_status(&ingest);
+        // A replay's moments are the recording's: rates and ages run on its clock.
+        status.at_ms = if self.replay {
+            ingest.clock_ms
+        } else {
+            crate::ingest::now_ms()
+        };
+        status.replay = self.replay;
+        drop(ingest);
         status.ticks = TickCounters {
             count: self.ticks.count.load(Ordering::Relaxed),
             total_us: self.ticks.total_us.load(Ordering::Relaxed),

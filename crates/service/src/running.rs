@@ -286,7 +286,8 @@ impl Service {
             ticks,
             HistoryReader::new(store.clone(), schema),
         )
-        .with_recorder(recorder.clone());
+        .with_recorder(recorder.clone())
+        .with_replay(replay.is_some());
         let status = StatusWriter {
             store: store.clone(),
             schema,

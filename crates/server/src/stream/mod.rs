@@ -591,6 +591,8 @@ fn status_doc(
         "schema": "chainboard/status/v1",
         "symbol": symbol.as_str(),
         "quotes_per_s": per_s.map(|r| (r * 10.0).round() / 10.0),
+        "clock": status.at_ms as f64 / 1000.0,
+        "replay": status.replay,
         "feed_silence_ms": silence_ms,
         "geometry_miss": geometry_miss,
         "epoch": epochs["active"],
