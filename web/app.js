@@ -13,6 +13,7 @@ import { ChainState, StreamConnection } from './stream.js';
 import { HeatmapView, METRICS, legendGradient, NO_CONTRACT, cellValue, SCALE_PERCENTILE } from './heatmap.js';
 import { ProfileView, filterName, wallsFor, otherRoots, trackFlip } from './profile.js';
 import { TimelineView, columnFromHistory, columnFromGex } from './timeline.js';
+import { HedgeChart, hedgeFromHistory, hedgeFromGex, signedSummary, topFlowRows } from './flow.js';
 import * as fmt from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -38,6 +39,8 @@ const hooks = {
   timelineAppends: 0,
   timelineAppendMs: null,
   timelinePinned: null,
+  hedgePoints: 0,
+  topFlow: 0,
 };
 window.chainboard = hooks;
 
@@ -75,6 +78,11 @@ const els = {
   zeroGammaNoteRow: $('zero-gamma-note-row'),
   netGex: $('net-gex'),
   netGexVolume: $('net-gex-volume'),
+  netGexFlow: $('net-gex-flow'),
+  flowSigned: $('flow-signed'),
+  flowWindow: $('flow-window'),
+  topFlow: $('top-flow'),
+  hedge: $('hedge'),
   legendLo: $('legend-lo'),
   legendHi: $('legend-hi'),
   legendBar: $('legend-bar'),
@@ -212,6 +220,7 @@ const profileView = new ProfileView(els.profile);
 
 /** How a cell prints its value, by metric (when cells are big enough to print). */
 function cellFormat(metric) {
+  if (METRICS[metric].contracts) return fmt.countSigned;
   if (METRICS[metric].signed) return fmt.usdSigned;
   if (metric === 'iv') return (x) => `${(x * 100).toFixed(1)}%`;
   if (metric === 'oi') return fmt.count;
@@ -265,6 +274,75 @@ function showView() {
     unpin();
   }
   measure();
+}
+
+// ---------------------------------------------------------------------------
+// Customer flow: hedge pressure over the session, top flow
+// ---------------------------------------------------------------------------
+
+const hedgeChart = new HedgeChart(els.hedge);
+/** The symbol whose session of hedge pressure is loaded (or loading), or null. */
+let hedgeFor = null;
+
+/** Fetches the session's hedge pressure from the history, then follows the ticks. */
+async function loadHedge() {
+  if (!session) return;
+  const symbol = session.symbol;
+  if (hedgeFor && hedgeFor.symbol === symbol) return;
+  const request = { symbol, loaded: false };
+  hedgeFor = request;
+  hedgeChart.load([]);
+  try {
+    const token = accessToken();
+    const response = await fetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=all`, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const doc = await response.json();
+    if (hedgeFor !== request) return;
+    hedgeChart.load(doc.columns.map(hedgeFromHistory).filter((p) => p !== null));
+    const state = session && session.state;
+    if (state && state.gex) hedgeChart.append(hedgeFromGex(state.gex));
+    request.loaded = true;
+  } catch (err) {
+    if (hedgeFor !== request) return;
+    console.warn('chainboard: the hedge pressure history failed', err);
+    hedgeFor = null;
+    setTimeout(loadHedge, 3000);
+  }
+  hooks.hedgePoints = hedgeChart.points.length;
+  panelsStale = true;
+  requestFrame();
+}
+
+function renderFlow() {
+  const gex = session && session.state.gex;
+  const flow = gex ? gex.flow : null;
+  setText(els.flowSigned, flow ? signedSummary(flow) : fmt.MISSING);
+  setText(els.flowWindow, flow && Number.isFinite(flow.window_s) ? `· net premium, last ${Math.round(flow.window_s / 60)} min` : '');
+  const rows = topFlowRows(flow, 6);
+  const items = rows.map((r) => {
+    const li = document.createElement('li');
+    li.className = r.buying ? 'buy' : 'sell';
+    const what = document.createElement('span');
+    what.className = 'mono';
+    what.textContent = r.label;
+    const premium = document.createElement('span');
+    premium.className = 'mono';
+    premium.textContent = `${r.premium} (${r.size})`;
+    li.append(what, premium);
+    return li;
+  });
+  if (items.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = flow ? 'no signed flow in the window' : fmt.MISSING;
+    items.push(li);
+  }
+  els.topFlow.replaceChildren(...items);
+  hedgeChart.paint(els.topFlow.clientWidth || 240);
+  hooks.hedgePoints = hedgeChart.points.length;
+  hooks.topFlow = rows.length;
 }
 
 /** Fetches the session's history for the symbol and filter shown, unless held. */
@@ -418,6 +496,7 @@ function frame(now) {
     renderLevels();
     renderLegend();
     renderFeed();
+    renderFlow();
     renderCell();
   }
   hooks.repaintedCells = heatmapView.repaintedCells;
@@ -458,6 +537,8 @@ function openSymbol(symbol) {
   heatmapView.setHeatmap(null);
   timeline = null;
   loadTimeline();
+  hedgeFor = null;
+  loadHedge();
   renderEpoch();
   panelsStale = true;
   profileStale = true;
@@ -493,6 +574,7 @@ function onOutcome(state, outcome) {
         flipMemo[name] = trackFlip(flipMemo[name], part.levels, state.gex.ts);
       }
       extendTimeline(state);
+      if (hedgeFor && hedgeFor.loaded && hedgeFor.symbol === state.symbol) hedgeChart.append(hedgeFromGex(state.gex));
       profileStale = true;
       panelsStale = true;
       break;
@@ -629,9 +711,12 @@ function renderLevels() {
   let note = '';
   if (!levels) {
     setLevel(levelRows.zeroGamma, null, null);
-  } else if (levels.zero_gamma === null || levels.zero_gamma === undefined) {
+  } else if (walls.flip === null) {
     // Never invent a flip: no level from the server means none is shown, and why.
-    setReason(levelRows.zeroGamma, fmt.flipReason(levels.zero_gamma_status), levels.zero_gamma_status);
+    setReason(levelRows.zeroGamma, fmt.flipReason(walls.flipStatus), walls.flipStatus);
+  } else if (walls.basis === 'flow') {
+    setLevel(levelRows.zeroGamma, walls.flip, walls.flipDistance);
+    note = 'flow-adjusted: open interest less today\'s customer net buying (estimate)';
   } else {
     setLevel(levelRows.zeroGamma, levels.zero_gamma, levels.distance ? levels.distance.zero_gamma : null);
     const parts = [];
@@ -650,6 +735,7 @@ function renderLevels() {
   els.zeroGammaNoteRow.hidden = note === '';
   setText(els.netGex, part ? fmt.usdSigned(part.total.net_gex) : fmt.MISSING);
   setText(els.netGexVolume, part ? fmt.usdSigned(part.total.net_gex_volume) : fmt.MISSING);
+  setText(els.netGexFlow, part ? fmt.usdSigned(part.total.net_gex_flow) : fmt.MISSING);
 }
 
 /** The basis a level's label carries, e.g. " (volume)"; empty for none. The
@@ -695,6 +781,7 @@ function renderLegend() {
   const metric = METRICS[options.metric];
   const show = (x) => {
     if (!scale) return fmt.MISSING;
+    if (metric.contracts) return fmt.countSigned(x);
     if (metric.signed) return fmt.usdSigned(x);
     if (options.metric === 'iv') return fmt.ivPct(x);
     if (options.metric === 'oi') return fmt.count(x);
@@ -705,7 +792,9 @@ function renderLegend() {
   const pct = Math.round(SCALE_PERCENTILE * 100);
   let what;
   const nth = fmt.ordinal(pct);
-  if (metric.signed) {
+  if (metric.contracts) {
+    what = `${metric.unit}, ${options.side}s; scale ±${nth} percentile of |value| in view`;
+  } else if (metric.signed) {
     const gex = session && session.state.gex;
     const dealers = gex && gex.dealer_sign === 'puts_long' ? 'short calls, long puts' : 'long calls, short puts';
     what = `${metric.unit}, dealers assumed ${dealers}, calls + puts; scale ±${nth} percentile of |value| in view`;
@@ -800,6 +889,8 @@ const CELL_FIELDS = [
   ['Volume', 'volume', fmt.count],
   ['GEX (OI)', 'gex', fmt.usdSigned],
   ['GEX (vol)', 'gex_volume', fmt.usdSigned],
+  ['GEX (flow)', 'gex_flow', fmt.usdSigned],
+  ['Cust. net', 'flow_net', fmt.countSigned],
   ['Greeks', 'source', (code) => fmt.source(String.fromCharCode(code))],
 ];
 
@@ -831,6 +922,7 @@ function cellHeadline(info) {
   const value = cellValue(heatmapView.grid, heatmap, options.metric, options.side, info.cell);
   let shown;
   if (value === NO_CONTRACT) shown = 'no contract';
+  else if (metric.contracts) shown = fmt.countSigned(value);
   else if (metric.signed) shown = fmt.usdSigned(value);
   else if (options.metric === 'iv') shown = fmt.ivPct(value);
   else if (options.metric === 'oi') shown = fmt.count(value);

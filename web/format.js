@@ -83,6 +83,14 @@ export function count(x) {
   return Math.round(x).toLocaleString('en-US');
 }
 
+/** A signed count of contracts, e.g. "+1,250", "−40", "0". */
+export function countSigned(x) {
+  if (isMissing(x)) return MISSING;
+  const n = Math.round(x);
+  if (n === 0) return '0';
+  return `${n > 0 ? '+' : MINUS}${Math.abs(n).toLocaleString('en-US')}`;
+}
+
 /**
  * A strike or level in index points. No thousands separator: traders read strikes
  * as "6850", and test code can parse the text as a number.

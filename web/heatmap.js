@@ -28,6 +28,8 @@
 export const METRICS = Object.freeze({
   gex: { label: 'GEX (OI)', column: 'gex', signed: true, sided: false, unit: 'dealer delta $ per 1% move' },
   gex_volume: { label: 'GEX (volume)', column: 'gex_volume', signed: true, sided: false, unit: 'dealer delta $ per 1% move, on today\'s volume' },
+  gex_flow: { label: 'GEX (flow-adjusted)', column: 'gex_flow', signed: true, sided: false, unit: 'dealer delta $ per 1% move, on open interest less today\'s customer net buying (estimate from the quote rule)' },
+  flow_net: { label: 'Customer net', column: 'flow_net', signed: true, sided: true, contracts: true, unit: 'contracts customers bought minus sold today (estimate from the quote rule)' },
   dex: { label: 'DEX', column: 'dex', signed: true, sided: false, unit: 'dealer delta, $ of index' },
   vanna: { label: 'Vanna', column: 'vanna', signed: true, sided: false, unit: 'dealer delta $ per +1 vol point' },
   charm: { label: 'Charm', column: 'charm', signed: true, sided: false, unit: 'dealer delta $ per day passing' },

@@ -52,6 +52,8 @@ function columnsFor(metric) {
   switch (metric) {
     case 'gex_volume':
       return { call: 'call_gex_volume', put: 'put_gex_volume', label: 'GEX by volume', volume: true, total: 'net_gex_volume' };
+    case 'gex_flow':
+      return { call: 'call_gex_flow', put: 'put_gex_flow', label: 'GEX flow-adjusted (est.)', volume: false, total: 'net_gex_flow' };
     case 'dex':
     case 'vanna':
     case 'charm':
@@ -66,27 +68,34 @@ function columnsFor(metric) {
 // ---------------------------------------------------------------------------
 
 /**
- * The walls that go with a heatmap metric: the volume basis's (`call_wall_volume`,
- * `put_wall_volume` and their distances) when GEX by volume is shown, the open
- * interest basis's otherwise, so the walls always match the bars beside them.
- * `suffix` is what their labels carry (" (volume)" or ""), `flipSuffix` what the
- * flip's label carries: the flip only exists on the OI basis, which must be said
- * when the volume bars are on screen. Missing fields come back as null.
+ * The levels that go with a heatmap metric, so they always match the bars beside
+ * them: the volume basis's walls (`call_wall_volume`, `put_wall_volume` and their
+ * distances) when GEX by volume is shown, the flow-adjusted basis's walls and flip
+ * (`call_wall_flow`, `put_wall_flow`, `zero_gamma_flow`) when flow-adjusted GEX is,
+ * the open interest basis's otherwise. `suffix` is what the walls' labels carry
+ * (" (volume)", " (flow)" or ""), `flipSuffix` what the flip's label carries: the
+ * volume basis has no flip, so with its bars on screen the OI flip is shown and says
+ * so. `flipKey` names the flip's field (its status is `${flipKey}_status`). Missing
+ * fields come back as null.
  */
 export function wallsFor(levels, metric) {
-  const volume = metric === 'gex_volume';
+  const basis = metric === 'gex_volume' ? 'volume' : metric === 'gex_flow' ? 'flow' : 'oi';
   const l = levels || {};
   const d = l.distance || {};
-  const pick = (key) => (volume ? l[`${key}_volume`] : l[key]) ?? null;
-  const pickDistance = (key) => (volume ? d[`${key}_volume`] : d[key]) ?? null;
+  const key = (name) => (basis === 'oi' ? name : `${name}_${basis}`);
+  const flipKey = basis === 'flow' ? 'zero_gamma_flow' : 'zero_gamma';
   return {
-    basis: volume ? 'volume' : 'oi',
-    call: pick('call_wall'),
-    put: pick('put_wall'),
-    callDistance: pickDistance('call_wall'),
-    putDistance: pickDistance('put_wall'),
-    suffix: volume ? ' (volume)' : '',
-    flipSuffix: volume ? ' (OI)' : '',
+    basis,
+    call: l[key('call_wall')] ?? null,
+    put: l[key('put_wall')] ?? null,
+    callDistance: d[key('call_wall')] ?? null,
+    putDistance: d[key('put_wall')] ?? null,
+    suffix: basis === 'oi' ? '' : ` (${basis})`,
+    flipSuffix: basis === 'volume' ? ' (OI)' : basis === 'flow' ? ' (flow)' : '',
+    flipKey,
+    flip: l[flipKey] ?? null,
+    flipStatus: l[`${flipKey}_status`] ?? null,
+    flipDistance: d[flipKey] ?? null,
   };
 }
 
@@ -286,7 +295,7 @@ export class ProfileView {
 
     const marks = [
       { key: 'spot', value: gex.spot, text: 'spot', color: LEVEL_COLORS.spot, dash: [] },
-      { key: 'flip', value: levels.zero_gamma, text: `flip${walls.flipSuffix}`, color: LEVEL_COLORS.flip, dash: [5, 3] },
+      { key: 'flip', value: walls.flip, text: `flip${walls.flipSuffix}`, color: LEVEL_COLORS.flip, dash: [5, 3] },
       { key: 'callWall', value: walls.call, text: `call wall${walls.suffix}`, color: LEVEL_COLORS.callWall, dash: [2, 2] },
       { key: 'putWall', value: walls.put, text: `put wall${walls.suffix}`, color: LEVEL_COLORS.putWall, dash: [2, 2] },
     ];
@@ -338,12 +347,14 @@ export class ProfileView {
     const levels = part.levels || {};
     const flip = `flip${walls.flipSuffix}`;
     let flipText;
-    if (levels.zero_gamma === null || levels.zero_gamma === undefined) {
-      flipText = `${flip}: ${flipReason(levels.zero_gamma_status)}`;
+    if (walls.flip === null) {
+      flipText = `${flip}: ${flipReason(walls.flipStatus)}`;
     } else {
-      const arrow = levels.zero_gamma_rising === true ? ' ↑' : levels.zero_gamma_rising === false ? ' ↓' : '';
-      const away = levels.distance && levels.distance.zero_gamma ? `  ${fmtDistance(levels.distance.zero_gamma)}` : '';
-      flipText = `${flip} ${fmtLevel(levels.zero_gamma)}${arrow}${away}`;
+      // Which way gamma turns is published for the OI flip only.
+      const rising = walls.flipKey === 'zero_gamma' ? levels.zero_gamma_rising : null;
+      const arrow = rising === true ? ' ↑' : rising === false ? ' ↓' : '';
+      const away = walls.flipDistance ? `  ${fmtDistance(walls.flipDistance)}` : '';
+      flipText = `${flip} ${fmtLevel(walls.flip)}${arrow}${away}`;
     }
     ctx.fillStyle = LEVEL_COLORS.flip;
     ctx.fillText(flipText, plotLeft, 27);

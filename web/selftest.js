@@ -24,6 +24,7 @@ import {
 import { buildGrid, uniformRows, cellValue, computeScale, colorIndex, yForPrice, labelInterval, NO_CONTRACT, PALETTES } from './heatmap.js';
 import { wallsFor, otherRoots, trackFlip, curveInView } from './profile.js';
 import { columnFromHistory, columnFromGex, pixelColumns, priceAxis } from './timeline.js';
+import { hedgeFromHistory, hedgeFromGex, mergePoints, signedSummary, topFlowRows } from './flow.js';
 import * as fmt from './format.js';
 
 // ---------------------------------------------------------------------------
@@ -715,6 +716,61 @@ test('the volume metric shows the volume walls, labelled; every other metric the
   assertEqual([none.call, none.put, none.callDistance, none.putDistance], [null, null, null, null], 'no levels');
   const partial = wallsFor({ call_wall_volume: null, distance: null }, 'gex_volume');
   assert(partial.call === null && partial.callDistance === null, 'null fields stay null');
+});
+
+test('the flow-adjusted metric shows the flow walls and the flow flip, labelled', () => {
+  const levels = {
+    ...flipLevels(),
+    zero_gamma_flow: 6812.5,
+    zero_gamma_flow_status: 'found',
+    call_wall_flow: 6900,
+    put_wall_flow: null,
+    distance: { zero_gamma_flow: { points: -39.5, pct: -0.577 }, call_wall_flow: { points: 48, pct: 0.7 } },
+  };
+  const flow = wallsFor(levels, 'gex_flow');
+  assertEqual(
+    [flow.basis, flow.call, flow.put, flow.suffix, flow.flipSuffix, flow.flip, flow.flipStatus],
+    ['flow', 6900, null, ' (flow)', ' (flow)', 6812.5, 'found'],
+    'flow',
+  );
+  assertEqual(flow.flipDistance, { points: -39.5, pct: -0.577 }, 'flow flip distance');
+  const oi = wallsFor(levels, 'gex');
+  assert(oi.flipKey === 'zero_gamma' && oi.flip === levels.zero_gamma, 'the OI metric keeps the OI flip');
+  const absent = wallsFor({ zero_gamma_flow: null, zero_gamma_flow_status: 'one_sided' }, 'gex_flow');
+  assert(absent.flip === null && absent.flipStatus === 'one_sided', 'no flow flip: its reason');
+});
+
+test('hedge pressure points come from history and live documents alike, once per tick', () => {
+  const c = { ts: 100, hedge_delta_0dte: -2e9, hedge_delta_rest: 5e8 };
+  assertEqual(hedgeFromHistory(c), { t: 100, zero: -2e9, rest: 5e8 }, 'history');
+  assert(hedgeFromHistory({ ts: 100, hedge_delta_0dte: null, hedge_delta_rest: null }) === null, 'an entry from before flow');
+  const gex = { ts: 101, flow: { hedge_pressure: { '0dte': { delta: -1 }, rest: { delta: 2 } } } };
+  assertEqual(hedgeFromGex(gex), { t: 101, zero: -1, rest: 2 }, 'live');
+  assert(hedgeFromGex({ ts: 101 }) === null, 'a document without flow');
+  const points = [];
+  mergePoints(points, hedgeFromHistory(c));
+  mergePoints(points, hedgeFromGex(gex));
+  mergePoints(points, hedgeFromGex(gex));
+  mergePoints(points, { t: 99, zero: 0, rest: 0 });
+  assertEqual(points.map((p) => p.t), [100, 101], 'ascending, a repeated tick once');
+});
+
+test('top flow and the signed share read as a trader says them', () => {
+  const flow = {
+    volume: { buy: 6000, sell: 3000, unknown: 1000, excluded: 500 },
+    signed_share: 0.9,
+    top_contracts: [
+      { id: 'O:SPXW261207C06900000', expiration: '2026-12-07', strike: 6900, type: 'call', net_premium: 1.25e6, net_size: 410 },
+      { id: 'O:SPXW261207P06800000', expiration: '2026-12-07', strike: 6800, type: 'put', net_premium: -4.2e5, net_size: -150 },
+    ],
+  };
+  assertEqual(signedSummary(flow), '90% of 10,000 contracts signed · bought 6,000 · sold 3,000', 'summary');
+  const rows = topFlowRows(flow, 6);
+  assertEqual(rows.map((r) => [r.label, r.premium, r.size, r.buying]), [
+    ['6900C 12-07', '+$1.25M', '+410', true],
+    ['6800P 12-07', '−$420K', '−150', false],
+  ], 'rows');
+  assertEqual(signedSummary({ volume: { buy: 0, sell: 0, unknown: 0 } }), 'no trades signed yet this session', 'none yet');
 });
 
 test('the other roots are every material root but the published flip', () => {

@@ -4,6 +4,9 @@
 //!   (applying those quotes to the engine is included; it is a few microseconds):
 //!   IV solves, greeks, GEX replacement and the snapshots, with the previous snapshot
 //!   still held (as the publisher holds it), so changed chunks are copied.
+//! - `models/tick_2pct_dirty_flow`: the same tick when each of those contracts also
+//!   traded (alternately at the ask and at the bid): flow signed in the engine, and
+//!   flow-adjusted GEX, hedge pressure and top flow in the tick.
 //! - `models/full_rebuild`: a new epoch: layout, every IV, every contract evaluated.
 //! - `models/reanchor`: a tick after the index left the band: every contract
 //!   re-evaluated at the new spot with the volatility it has.
@@ -19,7 +22,7 @@ use chainboard_analytics::observer::feed_status;
 use chainboard_analytics::{ExpiryFilter, ModelConfig, Models, json, levels};
 use chainboard_engine::Engine;
 use chainboard_engine::{EngineConfig, PhotoOutcome};
-use chainboard_model::{ContractKey, QuoteUpdate, Underlying};
+use chainboard_model::{ContractKey, QuoteUpdate, TradeUpdate, Underlying};
 use chainboard_quant::levels::GammaProfile;
 use chainboard_sim::{ChainConfig, SimChain};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -40,6 +43,8 @@ fn setup() -> Setup {
     let chain = SimChain::generate(ChainConfig::spx_like(jiff::civil::date(2026, 11, 24), 7));
     let photo = chainboard_sim::photo::photo(&chain, NOW_MS, |_| true);
     let mut engine = Engine::new(spx, EngineConfig::default());
+    let tz = chainboard_quant::expiry::exchange_time_zone();
+    engine.set_session(chainboard_quant::expiry::flow_session(NOW_MS, &tz));
     let PhotoOutcome::Started(s) = engine.on_photo(photo, NOW_MS) else {
         panic!("the generated chain starts an epoch")
     };
@@ -101,6 +106,28 @@ fn bench(c: &mut Criterion) {
             black_box(&held);
         });
     });
+    g.bench_function("tick_2pct_dirty_flow", |b| {
+        b.iter(|| {
+            now += 1;
+            flip_side ^= 1;
+            let step = f64::from(flip_side) * 0.05;
+            for key in &s.hot {
+                let q = QuoteUpdate::new(4.0 + step, 4.2 + step, 5, 5, now).expect("valid");
+                s.engine.apply_quote(key, &q);
+                let price = if flip_side == 1 {
+                    4.2 + step
+                } else {
+                    4.0 + step
+                };
+                let t = TradeUpdate::new(price, 3, now).expect("valid");
+                s.engine.apply_trade(key, &t);
+            }
+            let feed = feed_status(&s.engine, now);
+            let epoch = s.engine.epoch_mut().expect("epoch");
+            held = s.models.tick(epoch, feed, now);
+            black_box(&held);
+        });
+    });
     g.bench_function("full_rebuild", |b| {
         b.iter(|| {
             let feed = feed_status(&s.engine, now);
@@ -135,7 +162,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut census = levels::Census::default();
             let profile = GammaProfile::new(
-                levels::legs(&tick.heatmap, &config, ExpiryFilter::All, &mut census),
+                levels::legs(
+                    &tick.heatmap,
+                    &config,
+                    ExpiryFilter::All,
+                    levels::Basis::OpenInterest,
+                    &mut census,
+                ),
                 config.rate,
                 config.div_yield,
             );

@@ -19,6 +19,7 @@ use chainboard_quant::exposure::Exposure;
 use jiff::tz::TimeZone;
 
 use crate::ModelConfig;
+use crate::flow::{FlowTracker, Valued};
 use crate::gex::{Contribution, ExpiryFilter, GexBook, Metric};
 use crate::layout::{Layout, LayoutError};
 use crate::snapshot::{
@@ -140,6 +141,8 @@ pub struct Models {
     seq: u64,
     /// The current epoch's models; `None` before the first.
     epoch: Option<EpochModels>,
+    /// Today's flow: hedge pressure and top flow, across epochs.
+    flow: FlowTracker,
 }
 
 impl Models {
@@ -152,6 +155,7 @@ impl Models {
             consumer,
             seq: 0,
             epoch: None,
+            flow: FlowTracker::new(config.flow_window_ms),
         }
     }
 
@@ -214,6 +218,12 @@ impl Models {
             models.solve(epoch, slot, spot, now_ms, &self.config);
         }
         self.install(&mut models, epoch);
+        // Flow carried into this board, and any that landed since the last tick.
+        self.flow.session(feed.session);
+        for slot in 0..n {
+            self.observe_flow(&models, epoch, slot, now_ms);
+        }
+        self.flow.expire(now_ms);
         let tick = self.emit(&models, epoch, feed, now_ms, true, n);
         self.epoch = Some(models);
         Ok(tick)
@@ -288,6 +298,14 @@ impl Models {
             }
             models.scratch.len()
         };
+        self.flow.session(feed.session);
+        for i in 0..models.scratch.len() {
+            let (slot, mask) = models.scratch[i];
+            if mask.intersects(FieldMask::FLOW) {
+                self.observe_flow(&models, epoch, slot as usize, now_ms);
+            }
+        }
+        self.flow.expire(now_ms);
         let tick = self.emit(&models, epoch, feed, now_ms, due, evaluated);
         self.epoch = Some(models);
         Some(tick)
@@ -303,6 +321,30 @@ impl Models {
     /// The sums as the ticks left them (for comparison with [`Models::recompute`]).
     pub fn book(&self) -> Option<&GexBook> {
         self.epoch.as_ref().map(|m| &m.book)
+    }
+
+    /// Hands slot `slot`'s flow, valued at the anchor, to the tracker.
+    fn observe_flow(&mut self, models: &EpochModels, epoch: &Epoch, slot: usize, now_ms: i64) {
+        let (g, s) = contract(epoch, slot);
+        let pos = models.layout.positions[slot];
+        let filters = models.columns[usize::from(pos.expiry)].filters;
+        let cell = models.cells.get(slot);
+        let valued = match (cell.and_then(|c| c.delta), cell.and_then(|c| c.gamma)) {
+            (Some(delta), Some(gamma)) => models.anchor.map(|a| Valued {
+                delta,
+                gamma,
+                spot: a.spot,
+            }),
+            _ => None,
+        };
+        self.flow.observe(
+            now_ms,
+            g.key,
+            filters,
+            s.flow.net(),
+            s.flow.net_premium_cents(),
+            valued,
+        );
     }
 
     /// Re-evaluates every contract into `models` (new epoch or new anchor).
@@ -376,6 +418,7 @@ impl Models {
                 .iter()
                 .map(Exposures::from_sums)
                 .collect(),
+            flow: Arc::new(self.flow.summary(feed.flow)),
         };
         Tick {
             heatmap: Arc::new(heatmap),
@@ -513,6 +556,7 @@ fn evaluate(
         mid: s.mid(),
         oi: s.slow.oi,
         volume: s.volume,
+        flow_net: s.flow.net(),
         ..Cell::default()
     };
     if column.t_years <= 0.0 {
@@ -537,13 +581,20 @@ fn evaluate(
         spot,
         config.dealer_sign,
     );
-    let (gex_metric, volume_metric) = match right {
-        Right::Call => (Metric::CallGex, Metric::CallGexVolume),
-        Right::Put => (Metric::PutGex, Metric::PutGexVolume),
+    // Dealers took the other side of today's customer flow: their position is the
+    // convention's open-interest position less the customers' net purchases.
+    let flow_net = s.flow.net();
+    let flow_position =
+        config.dealer_sign.of(right) * s.slow.oi.unwrap_or(0) as f64 - flow_net as f64;
+    let by_flow = Exposure::of_position(&greeks, flow_position, spot);
+    let (gex_metric, volume_metric, flow_metric) = match right {
+        Right::Call => (Metric::CallGex, Metric::CallGexVolume, Metric::CallGexFlow),
+        Right::Put => (Metric::PutGex, Metric::PutGexVolume, Metric::PutGexFlow),
     };
     let mut dollars = [0.0; Metric::ALL.len()];
     dollars[gex_metric as usize] = by_oi.gex;
     dollars[volume_metric as usize] = by_volume.gex;
+    dollars[flow_metric as usize] = by_flow.gex;
     dollars[Metric::Dex as usize] = by_oi.dex;
     dollars[Metric::Vanna as usize] = by_oi.vanna;
     dollars[Metric::Charm as usize] = by_oi.charm;
@@ -561,6 +612,7 @@ fn evaluate(
         dex: contribution.dollars(Metric::Dex),
         vanna: contribution.dollars(Metric::Vanna),
         charm: contribution.dollars(Metric::Charm),
+        gex_flow: contribution.dollars(flow_metric),
         source: vol.source,
         ..quote
     };

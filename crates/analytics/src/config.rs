@@ -28,13 +28,16 @@ pub struct ModelConfig {
     /// wall's by this fraction (0.10 = 10%): walls a few percent apart trade places
     /// on every re-quote otherwise.
     pub wall_margin: f64,
+    /// Top flow covers the last this many milliseconds (default 15 minutes).
+    pub flow_window_ms: i64,
 }
 
 impl ModelConfig {
     /// Defaults for `underlying`: a 4% rate, the index's dividend yield (SPX 1.3%,
     /// NDX 0.7%, others 1.3%), dealers long calls, re-anchored on a 0.1% move or
     /// every 60 s, the flip looked for where each filter's gamma lives (at most ±15%),
-    /// held until another root is 0.25% nearer spot, walls held within 10%.
+    /// held until another root is 0.25% nearer spot, walls held within 10%, top flow
+    /// over 15 minutes.
     pub fn for_underlying(underlying: Underlying) -> Self {
         let div_yield = match underlying.as_str() {
             "NDX" => 0.007,
@@ -49,6 +52,7 @@ impl ModelConfig {
             flip: FlipSearch::default(),
             hysteresis: Hysteresis::default(),
             wall_margin: 0.10,
+            flow_window_ms: 15 * 60_000,
         }
     }
 }

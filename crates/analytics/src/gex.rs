@@ -93,11 +93,16 @@ pub enum Metric {
     Vanna,
     /// Charm exposure by open interest.
     Charm,
+    /// Call GEX, flow-adjusted: on the open-interest position (its sign convention)
+    /// plus the change today's customer flow made to dealers' books.
+    CallGexFlow,
+    /// Put GEX, flow-adjusted.
+    PutGexFlow,
 }
 
 impl Metric {
     /// Every metric, in storage and publishing order.
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 9] = [
         Metric::CallGex,
         Metric::PutGex,
         Metric::CallGexVolume,
@@ -105,6 +110,8 @@ impl Metric {
         Metric::Dex,
         Metric::Vanna,
         Metric::Charm,
+        Metric::CallGexFlow,
+        Metric::PutGexFlow,
     ];
 
     /// The name in JSON.
@@ -117,6 +124,8 @@ impl Metric {
             Metric::Dex => "dex",
             Metric::Vanna => "vanna",
             Metric::Charm => "charm",
+            Metric::CallGexFlow => "call_gex_flow",
+            Metric::PutGexFlow => "put_gex_flow",
         }
     }
 }
@@ -273,9 +282,10 @@ mod tests {
     fn replacing_in_any_order_equals_adding_from_scratch() {
         let all = ExpiryFilter::All.bit();
         let near = all | ExpiryFilter::ZeroDte.bit() | ExpiryFilter::Next.bit();
-        let a = Contribution::from_dollars([1e9 / 3.0, 0.0, 5.5, 0.0, -7.25, 0.1, f64::NAN]);
-        let b = Contribution::from_dollars([2e9 / 7.0, 0.0, 1.0, 0.0, 3.0, -0.1, 1e300]);
-        let c = Contribution::from_dollars([0.0, -1e8 / 9.0, 0.0, 2.0, 1.0, 0.0, 0.0]);
+        let a =
+            Contribution::from_dollars([1e9 / 3.0, 0.0, 5.5, 0.0, -7.25, 0.1, f64::NAN, 1.0, 0.0]);
+        let b = Contribution::from_dollars([2e9 / 7.0, 0.0, 1.0, 0.0, 3.0, -0.1, 1e300, 2.0, 0.0]);
+        let c = Contribution::from_dollars([0.0, -1e8 / 9.0, 0.0, 2.0, 1.0, 0.0, 0.0, 0.0, -3.0]);
         let mut incremental = GexBook::new(3, 2);
         incremental.add(pos(0, 1), near, &a);
         incremental.add(pos(1, 1), all, &c);

@@ -11,6 +11,12 @@
 //! - `levels`: per expiry filter, in `all;0dte;next;7d;45d;front` order and separated by
 //!   `;`, six values: net GEX on the open interest and the volume bases (dollars per
 //!   1% move), the zero-gamma flip and its status, the call wall and the put wall;
+//! - `flow`: per expiry filter, in the same order, five values on the flow-adjusted
+//!   basis: net GEX, the zero-gamma flip and its status, the call wall and the put
+//!   wall;
+//! - `hedge`: the session's hedge pressure so far ([`crate::flow`]): index delta
+//!   dealers took on from 0DTE flow and from the rest, their gamma likewise, and the
+//!   share of regular volume signed;
 //! - `strikes`: the listed strikes within [`HISTORY_REACH`] of spot (evenly spaced
 //!   runs written `first:last:step`);
 //! - for the filters a trader switches the view between ([`PROFILE_FILTERS`]: `all`
@@ -121,6 +127,34 @@ pub fn entry_fields(s: &GexSnapshot) -> Vec<(&'static str, String)> {
         })
         .collect();
     fields.push(("levels", levels.join(";")));
+    let flow: Vec<String> = ExpiryFilter::ALL
+        .iter()
+        .map(|&filter| {
+            let g = s.filter(filter);
+            let levels = &g.levels;
+            [
+                text(Some(g.total.net_gex_flow().round())),
+                text(levels.zero_gamma_flow.level().map(|x| fixed(x, 2))),
+                levels.zero_gamma_flow.status().to_owned(),
+                text(levels.call_wall_flow.map(|k| k.points())),
+                text(levels.put_wall_flow.map(|k| k.points())),
+            ]
+            .join(",")
+        })
+        .collect();
+    fields.push(("flow", flow.join(";")));
+    let (all, zero) = (
+        s.flow.hedge[ExpiryFilter::All.index()],
+        s.flow.hedge[ExpiryFilter::ZeroDte.index()],
+    );
+    let hedge = [
+        text(Some(zero.delta().round())),
+        text(Some((all.delta() - zero.delta()).round())),
+        text(Some(zero.gamma().round())),
+        text(Some((all.gamma() - zero.gamma()).round())),
+        text(Some(fixed(s.flow.stats.signed_share(), 4))),
+    ];
+    fields.push(("hedge", hedge.join(",")));
     let strikes: Vec<f64> = rows.iter().map(|&i| s.layout.strikes[i].points()).collect();
     fields.push(("strikes", strike_runs(&strikes)));
     for (filter, name) in PROFILE_FILTERS.into_iter().zip(PROFILE_FIELDS) {
@@ -162,6 +196,38 @@ pub struct Sample {
     /// Net GEX per strike near spot; `None` for a filter whose profile entries do
     /// not keep.
     pub profile: Option<Profile>,
+    /// The levels on the flow-adjusted basis; `None` in entries written before flow.
+    pub flow: Option<FlowLevels>,
+    /// The session's hedge pressure; `None` in entries written before flow.
+    pub hedge: Option<HedgeSample>,
+}
+
+/// One filter's levels on the flow-adjusted basis, as an entry holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FlowLevels {
+    /// Net GEX, flow-adjusted.
+    pub net_gex: Option<f64>,
+    /// The flow-adjusted zero-gamma flip.
+    pub zero_gamma: Option<f64>,
+    /// The flow-adjusted call wall.
+    pub call_wall: Option<f64>,
+    /// The flow-adjusted put wall.
+    pub put_wall: Option<f64>,
+}
+
+/// The session's hedge pressure at a tick, as an entry holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HedgeSample {
+    /// Index delta dealers took on from 0DTE flow, dollars.
+    pub delta_0dte: Option<f64>,
+    /// ... from every other expiration.
+    pub delta_rest: Option<f64>,
+    /// Gamma dealers took on from 0DTE flow, dollars per 1% move.
+    pub gamma_0dte: Option<f64>,
+    /// ... from every other expiration.
+    pub gamma_rest: Option<f64>,
+    /// The share of regular volume signed.
+    pub signed_share: Option<f64>,
 }
 
 /// A tick's net GEX profile near spot.
@@ -264,11 +330,17 @@ impl EntryReader {
         if !STATUSES.contains(&status) {
             return Err(BadEntry(format!("levels: unknown flip status {status:?}")));
         }
-        let level = |name: &str, raw: &str| match number(name, raw)? {
-            Some(x) if !a_level(x) => Err(BadEntry(format!("{name}: {x} is not an index level"))),
-            x => Ok(x),
+        let flow = match fields.iter().find(|(f, _)| f == "flow") {
+            None => None,
+            Some((_, v)) => Some(self.flow_levels(v)?),
+        };
+        let hedge = match fields.iter().find(|(f, _)| f == "hedge") {
+            None => None,
+            Some((_, v)) => Some(hedge_sample(v)?),
         };
         Ok(Sample {
+            flow,
+            hedge,
             seq,
             ts_ms,
             epoch: epoch.to_owned(),
@@ -280,6 +352,39 @@ impl EntryReader {
             call_wall: level("levels", call)?,
             put_wall: level("levels", put)?,
             profile,
+        })
+    }
+
+    /// The reader's filter's flow-adjusted levels from a `flow` field.
+    fn flow_levels(&self, raw: &str) -> Result<FlowLevels, BadEntry> {
+        let filters = raw.split(';').count();
+        if filters != ExpiryFilter::ALL.len() {
+            return Err(BadEntry(format!(
+                "flow: {filters} filters, not {}",
+                ExpiryFilter::ALL.len()
+            )));
+        }
+        let values: Vec<&str> = raw
+            .split(';')
+            .nth(self.filter.index())
+            .unwrap_or_default()
+            .split(',')
+            .collect();
+        let [net, flip, status, call, put] = values[..] else {
+            return Err(BadEntry(format!(
+                "flow: {} values for {}, not 5",
+                values.len(),
+                self.filter.as_str()
+            )));
+        };
+        if !STATUSES.contains(&status) {
+            return Err(BadEntry(format!("flow: unknown flip status {status:?}")));
+        }
+        Ok(FlowLevels {
+            net_gex: number("flow", net)?,
+            zero_gamma: level("flow", flip)?,
+            call_wall: level("flow", call)?,
+            put_wall: level("flow", put)?,
         })
     }
 
@@ -307,6 +412,29 @@ impl EntryReader {
             values: values.to_owned(),
         })
     }
+}
+
+/// An index level of field `name` (a flip, a wall, spot); empty is none.
+fn level(name: &str, raw: &str) -> Result<Option<f64>, BadEntry> {
+    match number(name, raw)? {
+        Some(x) if !a_level(x) => Err(BadEntry(format!("{name}: {x} is not an index level"))),
+        x => Ok(x),
+    }
+}
+
+/// A `hedge` field.
+fn hedge_sample(raw: &str) -> Result<HedgeSample, BadEntry> {
+    let values: Vec<&str> = raw.split(',').collect();
+    let [d0, dr, g0, gr, share] = values[..] else {
+        return Err(BadEntry(format!("hedge: {} values, not 5", values.len())));
+    };
+    Ok(HedgeSample {
+        delta_0dte: number("hedge", d0)?,
+        delta_rest: number("hedge", dr)?,
+        gamma_0dte: number("hedge", g0)?,
+        gamma_rest: number("hedge", gr)?,
+        signed_share: number("hedge", share)?.filter(|x| (0.0..=1.0).contains(x)),
+    })
 }
 
 /// A number of field `name`; empty is none.
@@ -664,6 +792,22 @@ pub fn document(
         o.opt(s.call_wall);
         o.key("put_wall");
         o.opt(s.put_wall);
+        let flow = s.flow.unwrap_or_default();
+        let hedge = s.hedge.unwrap_or_default();
+        for (name, x) in [
+            ("net_gex_flow", flow.net_gex),
+            ("zero_gamma_flow", flow.zero_gamma),
+            ("call_wall_flow", flow.call_wall),
+            ("put_wall_flow", flow.put_wall),
+            ("hedge_delta_0dte", hedge.delta_0dte),
+            ("hedge_delta_rest", hedge.delta_rest),
+            ("hedge_gamma_0dte", hedge.gamma_0dte),
+            ("hedge_gamma_rest", hedge.gamma_rest),
+            ("signed_share", hedge.signed_share),
+        ] {
+            o.key(name);
+            o.opt(x);
+        }
         o.key("profile");
         match &s.profile {
             None => o.raw("null"),
@@ -899,6 +1043,54 @@ mod tests {
     }
 
     #[test]
+    fn flow_levels_and_hedge_pressure_read_back_for_the_readers_filter() {
+        let entry = fields(&[
+            ("tick", "1,7,1765000000.25,SPX-20261204-0001,6000.5"),
+            (
+                "levels",
+                ",,,pending,,;,,,pending,,;,,,pending,,;,,,pending,,;,,,pending,,;,,,pending,,",
+            ),
+            (
+                "flow",
+                "-5e8,5990.25,found,6050,5900;1,,one_sided,,;,,pending,,;,,pending,,;,,pending,,;,,pending,,",
+            ),
+            ("hedge", "-2500000000,400000000,-1e7,2e6,0.9125"),
+            ("strikes", "5995,6000,6005"),
+            ("all.profile", "1,2,3"),
+            ("0dte.profile", "0,0,0"),
+        ]);
+        let all = EntryReader::new(ExpiryFilter::All)
+            .read(&entry)
+            .expect("reads");
+        let flow = all.flow.expect("flow");
+        assert_eq!(
+            (flow.net_gex, flow.zero_gamma, flow.call_wall, flow.put_wall),
+            (Some(-5e8), Some(5990.25), Some(6050.0), Some(5900.0))
+        );
+        let hedge = all.hedge.expect("hedge");
+        assert_eq!(hedge.delta_0dte, Some(-2.5e9));
+        assert_eq!(hedge.signed_share, Some(0.9125));
+        let zero = EntryReader::new(ExpiryFilter::ZeroDte)
+            .read(&entry)
+            .expect("reads");
+        assert_eq!(zero.flow.expect("flow").net_gex, Some(1.0));
+        // Entries written before flow have neither; damaged ones say which field.
+        let older: Vec<_> = entry
+            .iter()
+            .filter(|(f, _)| f != "flow" && f != "hedge")
+            .cloned()
+            .collect();
+        let old = EntryReader::new(ExpiryFilter::All)
+            .read(&older)
+            .expect("reads");
+        assert_eq!((old.flow, old.hedge), (None, None));
+        let mut bad = entry.clone();
+        bad[2].1 = "1,2,3".to_owned();
+        let err = EntryReader::new(ExpiryFilter::All).read(&bad).unwrap_err();
+        assert!(err.0.contains("flow"), "{err:?}");
+    }
+
+    #[test]
     fn the_document_places_profiles_on_one_strike_axis() {
         let sample = |seq: u64, strikes: &[f64], values: &str| Sample {
             seq,
@@ -914,6 +1106,19 @@ mod tests {
             profile: Some(Profile {
                 strikes: strikes.into(),
                 values: values.to_owned(),
+            }),
+            flow: (seq == 2).then_some(FlowLevels {
+                net_gex: Some(-2.0),
+                zero_gamma: Some(101.5),
+                call_wall: None,
+                put_wall: Some(95.0),
+            }),
+            hedge: (seq == 2).then_some(HedgeSample {
+                delta_0dte: Some(-3e6),
+                delta_rest: Some(1e6),
+                gamma_0dte: None,
+                gamma_rest: Some(0.0),
+                signed_share: Some(0.875),
             }),
         };
         let plan = HistoryPlan::new(0, 3_999, Some(1_000)).expect("valid");

@@ -18,9 +18,12 @@
 
 use std::fmt::Write as _;
 
+use chainboard_engine::Refused;
+use chainboard_model::flow::{Excluded, QuoteSource, Rule, Side};
 use chainboard_model::time::ms_to_seconds;
 use chainboard_model::{EpochId, Underlying};
 
+use crate::flow::{FlowSummary, HedgePressure};
 use crate::gex::{ExpiryFilter, Metric};
 use crate::snapshot::{
     Cell, Column, EpochInfo, Exposures, FeedStatus, GammaCurve, GexDiff, GexSnapshot, HeatmapDiff,
@@ -316,10 +319,13 @@ fn cell_columns<'a>(o: &mut Out, cells: impl Iterator<Item = &'a Cell> + Clone) 
         ("dex", (|c| c.dex) as fn(&Cell) -> f64),
         ("vanna", |c| c.vanna),
         ("charm", |c| c.charm),
+        ("gex_flow", |c| c.gex_flow),
     ] {
         o.key(name);
         o.array(cells.clone(), |o, c| o.num(get(c).round()));
     }
+    o.key("flow_net");
+    o.array(cells.clone(), |o, c| o.int(c.flow_net));
     o.key("source");
     o.letters(cells.map(|c| c.source.letter()));
 }
@@ -435,6 +441,8 @@ fn total(o: &mut Out, t: &Exposures) {
     o.num(t.net_gex().round());
     o.key("net_gex_volume");
     o.num(t.net_gex_volume().round());
+    o.key("net_gex_flow");
+    o.num(t.net_gex_flow().round());
     o.raw("}");
 }
 
@@ -463,12 +471,18 @@ fn levels(o: &mut Out, l: &Levels, spot: Option<f64>) {
         o.raw(if r.rising { "true" } else { "false" });
         o.raw("}");
     });
+    o.key("zero_gamma_flow");
+    o.opt(l.zero_gamma_flow.level().map(|x| fixed(x, 2)));
+    o.key("zero_gamma_flow_status");
+    o.plain(l.zero_gamma_flow.status());
     let strike = |k: Option<chainboard_model::Strike>| k.map(|k| k.points());
     let walls = [
         ("call_wall", strike(l.call_wall)),
         ("put_wall", strike(l.put_wall)),
         ("call_wall_volume", strike(l.call_wall_volume)),
         ("put_wall_volume", strike(l.put_wall_volume)),
+        ("call_wall_flow", strike(l.call_wall_flow)),
+        ("put_wall_flow", strike(l.put_wall_flow)),
     ];
     for (name, level) in walls {
         o.key(name);
@@ -476,8 +490,11 @@ fn levels(o: &mut Out, l: &Levels, spot: Option<f64>) {
     }
     o.key("distance");
     o.raw("{");
-    let zero_gamma = ("zero_gamma", l.zero_gamma.level());
-    for (name, level) in std::iter::once(zero_gamma).chain(walls) {
+    let flips = [
+        ("zero_gamma", l.zero_gamma.level()),
+        ("zero_gamma_flow", l.zero_gamma_flow.level()),
+    ];
+    for (name, level) in flips.into_iter().chain(walls) {
         o.key(name);
         match (level, spot) {
             (Some(level), Some(spot)) if spot > 0.0 => {
@@ -546,7 +563,10 @@ pub fn gex(s: &GexSnapshot) -> String {
         total_and_levels(&mut o, &f.total, &f.levels, f.curve.as_deref(), s.spot);
         o.raw("}");
     }
-    o.raw("}}");
+    o.raw("}");
+    o.key("flow");
+    flow(&mut o, &s.flow);
+    o.raw("}");
     o.0
 }
 
@@ -578,8 +598,129 @@ pub fn gex_diff(d: &GexDiff) -> String {
         total_and_levels(&mut o, &f.total, &f.levels, f.curve.as_deref(), d.spot);
         o.raw("}");
     }
-    o.raw("}}");
+    o.raw("}");
+    o.key("flow");
+    flow(&mut o, &d.flow);
+    o.raw("}");
     o.0
+}
+
+/// Counts keyed by name, in the order of `names`.
+fn named_counts(o: &mut Out, names: impl Iterator<Item = &'static str>, counts: &[u64]) {
+    o.raw("{");
+    for (name, &n) in names.zip(counts) {
+        o.key(name);
+        o.opt_u(Some(n));
+    }
+    o.raw("}");
+}
+
+fn hedge(o: &mut Out, h: &HedgePressure) {
+    o.raw("{");
+    for (name, x) in [
+        ("call_delta", h.call_delta),
+        ("put_delta", h.put_delta),
+        ("delta", h.delta()),
+        ("call_gamma", h.call_gamma),
+        ("put_gamma", h.put_gamma),
+        ("gamma", h.gamma()),
+    ] {
+        o.key(name);
+        o.num(x.round());
+    }
+    o.raw("}");
+}
+
+/// Today's customer flow: what was signed and how, hedge pressure per filter (and
+/// `rest`, every expiration but the session's), and top flow.
+fn flow(o: &mut Out, f: &FlowSummary) {
+    let s = &f.stats;
+    o.raw("{");
+    o.key("session");
+    match f.session {
+        Some(d) => o.plain(&d.to_string()),
+        None => o.raw("null"),
+    }
+    o.key("volume");
+    o.raw("{");
+    for side in Side::ALL {
+        o.key(side.as_str());
+        o.opt_u(Some(s.volume[side.index()]));
+    }
+    o.key("excluded");
+    o.opt_u(Some(s.excluded_volume));
+    o.raw("}");
+    o.key("signed_share");
+    o.num(fixed(s.signed_share(), 4));
+    o.key("trades");
+    named_counts(o, Side::ALL.iter().map(|x| x.as_str()), &s.trades);
+    o.key("rules");
+    named_counts(o, Rule::ALL.iter().map(|x| x.as_str()), &s.rules);
+    o.key("quotes");
+    named_counts(o, QuoteSource::ALL.iter().map(|x| x.as_str()), &s.quotes);
+    o.key("quote_age_ms");
+    o.raw("{");
+    for source in [QuoteSource::Live, QuoteSource::Photo] {
+        o.key(source.as_str());
+        o.opt(s.mean_quote_age_ms(source).map(f64::round));
+    }
+    o.raw("}");
+    o.key("excluded");
+    named_counts(o, Excluded::ALL.iter().map(|x| x.as_str()), &s.excluded);
+    o.key("refused");
+    named_counts(o, Refused::ALL.iter().map(|x| x.as_str()), &s.refused);
+    o.key("hedge_pressure");
+    o.raw("{");
+    for filter in ExpiryFilter::ALL {
+        o.key(filter.as_str());
+        hedge(o, &f.hedge[filter.index()]);
+    }
+    let (all, zero) = (
+        f.hedge[ExpiryFilter::All.index()],
+        f.hedge[ExpiryFilter::ZeroDte.index()],
+    );
+    o.key("rest");
+    hedge(
+        o,
+        &HedgePressure {
+            call_delta: all.call_delta - zero.call_delta,
+            put_delta: all.put_delta - zero.put_delta,
+            call_gamma: all.call_gamma - zero.call_gamma,
+            put_gamma: all.put_gamma - zero.put_gamma,
+        },
+    );
+    o.raw("}");
+    o.key("window_s");
+    o.num(ms_to_seconds(f.window_ms));
+    o.key("top_contracts");
+    o.array(&f.top_contracts, |o, t| {
+        o.raw("{");
+        o.key("id");
+        o.plain(&t.key.to_string());
+        o.key("expiration");
+        o.plain(&t.key.expiration.to_string());
+        o.key("strike");
+        o.num(t.key.strike.points());
+        o.key("type");
+        o.plain(t.key.right.as_str());
+        o.key("net_premium");
+        o.num(t.net_premium.round());
+        o.key("net_size");
+        o.int(t.net_size);
+        o.raw("}");
+    });
+    o.key("top_strikes");
+    o.array(&f.top_strikes, |o, t| {
+        o.raw("{");
+        o.key("strike");
+        o.num(t.key.points());
+        o.key("net_premium");
+        o.num(t.net_premium.round());
+        o.key("net_size");
+        o.int(t.net_size);
+        o.raw("}");
+    });
+    o.raw("}");
 }
 
 #[cfg(test)]

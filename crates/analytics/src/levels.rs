@@ -28,6 +28,10 @@
 //!   (10%); ties go to the strike nearer spot, then the lower one.
 //! - **Volume walls**: the same on the volume basis (today's volume instead of open
 //!   interest): a proxy of today's activity, not of positions.
+//! - **Flow-adjusted flip and walls**: the same on the flow-adjusted position, open
+//!   interest (under the sign convention) less today's customer net purchases as
+//!   signed ([`chainboard_model::flow`]). The flip is tracked as the open-interest
+//!   one is; when no contract of the filter has flow, it is the open-interest flip.
 
 use std::sync::Arc;
 
@@ -53,8 +57,15 @@ pub fn settle(
     for f in &mut next.filters {
         let before = previous.map(|p| p.filter(f.filter));
         let (zero_gamma, transition, roots, curve) = match spot {
-            Some(spot) => flip(heatmap, config, f.filter, spot, before),
+            Some(spot) => flip(heatmap, config, f.filter, spot, before, Basis::OpenInterest),
             None => (ZeroGamma::Pending, None, Vec::new(), None),
+        };
+        // Without any flow in the filter the flow-adjusted profile is the open-interest
+        // one: its flip is the same, and not searched for twice.
+        let zero_gamma_flow = match spot {
+            Some(_) if !has_flow(heatmap, f.filter) => zero_gamma,
+            Some(spot) => flip(heatmap, config, f.filter, spot, before, Basis::FlowAdjusted).0,
+            None => ZeroGamma::Pending,
         };
         let held = |pick: fn(&Levels) -> Option<Strike>| before.and_then(|b| pick(&b.levels));
         let live = gex.spot.or(spot);
@@ -67,6 +78,9 @@ pub fn settle(
             put_wall: wall(Metric::PutGex, held(|l| l.put_wall)),
             call_wall_volume: wall(Metric::CallGexVolume, held(|l| l.call_wall_volume)),
             put_wall_volume: wall(Metric::PutGexVolume, held(|l| l.put_wall_volume)),
+            zero_gamma_flow,
+            call_wall_flow: wall(Metric::CallGexFlow, held(|l| l.call_wall_flow)),
+            put_wall_flow: wall(Metric::PutGexFlow, held(|l| l.put_wall_flow)),
         };
         f.curve = curve;
     }
@@ -80,21 +94,49 @@ type FlipParts = (
     Option<Arc<GammaCurve>>,
 );
 
-/// One filter's flip, roots and curve at `spot`.
+/// The dealer position a flip re-prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// Open interest, under the configured sign convention.
+    OpenInterest,
+    /// Open interest plus the change today's customer flow made to dealers' books.
+    FlowAdjusted,
+}
+
+/// Whether any contract of `filter` has customer flow today.
+fn has_flow(heatmap: &HeatmapSnapshot, filter: ExpiryFilter) -> bool {
+    heatmap
+        .cells
+        .iter()
+        .zip(&heatmap.layout.positions)
+        .any(|(cell, pos)| {
+            cell.flow_net != 0
+                && heatmap
+                    .columns
+                    .get(usize::from(pos.expiry))
+                    .is_some_and(|c| c.filters & filter.bit() != 0)
+        })
+}
+
+/// One filter's flip, roots and curve at `spot`, on `basis`.
 fn flip(
     heatmap: &HeatmapSnapshot,
     config: &ModelConfig,
     filter: ExpiryFilter,
     spot: f64,
     before: Option<&FilterGex>,
+    basis: Basis,
 ) -> FlipParts {
     let mut census = Census::default();
     let profile = GammaProfile::new(
-        legs(heatmap, config, filter, &mut census),
+        legs(heatmap, config, filter, basis, &mut census),
         config.rate,
         config.div_yield,
     );
-    let previous = before.and_then(|b| b.levels.zero_gamma.flip());
+    let previous = before.and_then(|b| match basis {
+        Basis::OpenInterest => b.levels.zero_gamma.flip(),
+        Basis::FlowAdjusted => b.levels.zero_gamma_flow.flip(),
+    });
     let absent = |why: ZeroGamma| {
         let transition = previous.map(|_| levels::Transition::Vanished);
         (why, transition, Vec::new(), None)
@@ -158,12 +200,13 @@ pub struct Census {
     pub puts: usize,
 }
 
-/// The legs of `filter`: contracts with a volatility and open interest in its
-/// expirations. `census` counts the contracts with open interest, usable or not.
+/// The legs of `filter`: contracts with a volatility and a position on `basis` in its
+/// expirations. `census` counts the contracts with a position, usable or not.
 pub fn legs<'a>(
     heatmap: &'a HeatmapSnapshot,
     config: &'a ModelConfig,
     filter: ExpiryFilter,
+    basis: Basis,
     census: &'a mut Census,
 ) -> impl Iterator<Item = GammaLeg> + 'a {
     let layout = &heatmap.layout;
@@ -176,7 +219,14 @@ pub fn legs<'a>(
             if column.filters & filter.bit() == 0 {
                 return None;
             }
-            let oi = cell.oi.filter(|&oi| oi > 0)?;
+            let oi = config.dealer_sign.of(pos.right) * cell.oi.unwrap_or(0) as f64;
+            let position = match basis {
+                Basis::OpenInterest => oi,
+                Basis::FlowAdjusted => oi - cell.flow_net as f64,
+            };
+            if position == 0.0 {
+                return None;
+            }
             match pos.right {
                 Right::Call => census.calls += 1,
                 Right::Put => census.puts += 1,
@@ -187,7 +237,7 @@ pub fn legs<'a>(
                 strike,
                 t_years: column.t_years,
                 vol,
-                weight: config.dealer_sign.of(pos.right) * oi as f64 * MULTIPLIER,
+                weight: position * MULTIPLIER,
             })
         })
 }

@@ -10,7 +10,11 @@
 //! - **GEX**: dealer gamma exposure per strike, per expiration and in total, by open
 //!   interest and by today's volume, with delta, vanna and charm exposure, per expiry
 //!   filter ([`gex`]), and the key levels: call wall, put wall and the zero-gamma flip
-//!   with its roots and gamma curve, held steady from tick to tick ([`levels`]).
+//!   with its roots and gamma curve, held steady from tick to tick ([`levels`]);
+//!   and on a third basis, flow-adjusted: open interest plus the change today's
+//!   signed customer flow made to dealers' books;
+//! - **flow**: the hedge pressure dealers took on from today's customer flow and the
+//!   contracts and strikes with the most of it lately ([`flow`]).
 //!
 //! [`Models`] advances both tick by tick in O(changed) ([`builder`]), producing
 //! immutable [`HeatmapSnapshot`]s and [`GexSnapshot`]s with a per-underlying seq, and
@@ -23,6 +27,7 @@
 
 pub mod builder;
 pub mod config;
+pub mod flow;
 pub mod gex;
 pub mod history;
 pub mod json;
@@ -35,6 +40,7 @@ pub mod valuation;
 
 pub use builder::{Models, Recomputed, Tick};
 pub use config::ModelConfig;
+pub use flow::{FlowSummary, HedgePressure, TopFlow};
 pub use gex::{ExpiryFilter, Metric};
 pub use layout::{Expiry, Layout, Position};
 pub use observer::{ModelObserver, ModelSink};

@@ -100,6 +100,8 @@ pub fn feed_status(engine: &Engine, now_ms: i64) -> FeedStatus {
         quotes: stats.quotes,
         trades: stats.trades,
         geometry_miss: stats.geometry_miss,
+        session: engine.session().map(|s| s.date),
+        flow: *engine.flow_stats(),
     }
 }
 

@@ -21,6 +21,7 @@ use chainboard_quant::exposure::DealerSign;
 use chainboard_quant::levels::{Flip, Transition};
 use jiff::civil::Date;
 
+use crate::flow::FlowSummary;
 use crate::gex::{ExpiryFilter, Metric, Sums};
 use crate::layout::Layout;
 use crate::valuation::{Anchor, GreeksSource, UnusableCounts};
@@ -62,6 +63,10 @@ pub struct Cell {
     pub vanna: f64,
     /// Signed dealer charm exposure, dollars of delta per calendar day.
     pub charm: f64,
+    /// Customer net size today (bought minus sold, as signed), contracts.
+    pub flow_net: i64,
+    /// Signed dealer GEX, flow-adjusted (open interest plus today's flow change).
+    pub gex_flow: f64,
     /// Where the greeks came from.
     pub source: GreeksSource,
 }
@@ -198,6 +203,10 @@ pub struct FeedStatus {
     pub trades: u64,
     /// Live events for contracts not on the board.
     pub geometry_miss: u64,
+    /// The trading session the engine counts flow for.
+    pub session: Option<Date>,
+    /// What the engine's flow signed, excluded and refused this session.
+    pub flow: chainboard_engine::FlowStats,
 }
 
 /// What a heatmap snapshot says besides its cells; a diff carries it whole.
@@ -369,6 +378,11 @@ impl Exposures {
     pub fn net_gex_volume(&self) -> f64 {
         self.get(Metric::CallGexVolume) + self.get(Metric::PutGexVolume)
     }
+
+    /// Net GEX, flow-adjusted.
+    pub fn net_gex_flow(&self) -> f64 {
+        self.get(Metric::CallGexFlow) + self.get(Metric::PutGexFlow)
+    }
 }
 
 /// The zero-gamma flip as published: found, looked for and absent (with why), or not
@@ -455,6 +469,12 @@ pub struct Levels {
     pub call_wall_volume: Option<Strike>,
     /// The put wall on the volume basis.
     pub put_wall_volume: Option<Strike>,
+    /// The zero-gamma flip on the flow-adjusted basis.
+    pub zero_gamma_flow: ZeroGamma,
+    /// The call wall on the flow-adjusted basis.
+    pub call_wall_flow: Option<Strike>,
+    /// The put wall on the flow-adjusted basis.
+    pub put_wall_flow: Option<Strike>,
 }
 
 /// The gamma curve `G(S')` of one filter on its scan grid: why the flip is where it
@@ -511,6 +531,8 @@ pub struct GexSnapshot {
     pub filters: Vec<FilterGex>,
     /// Per expiration column (every strike).
     pub per_expiry: Vec<Exposures>,
+    /// Today's customer flow: hedge pressure and top flow.
+    pub flow: Arc<FlowSummary>,
 }
 
 impl GexSnapshot {
@@ -545,6 +567,7 @@ impl GexSnapshot {
             anchor: next.anchor,
             filters,
             per_expiry: changed_rows(&self.per_expiry, &next.per_expiry),
+            flow: next.flow.clone(),
         })
     }
 
@@ -574,6 +597,7 @@ impl GexSnapshot {
         next.ts_ms = diff.ts_ms;
         next.spot = diff.spot;
         next.anchor = diff.anchor;
+        next.flow = diff.flow.clone();
         Ok(next)
     }
 }
@@ -629,4 +653,6 @@ pub struct GexDiff {
     pub filters: Vec<FilterDiff>,
     /// Changed expiration columns.
     pub per_expiry: Vec<(u32, Exposures)>,
+    /// Today's flow, whole (it is small).
+    pub flow: Arc<FlowSummary>,
 }

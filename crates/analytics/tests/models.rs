@@ -214,6 +214,7 @@ mod incremental {
         Trade {
             pick: usize,
             size: u64,
+            price_ticks: u32,
         },
         Spot {
             bps: i32,
@@ -231,7 +232,8 @@ mod incremental {
         prop_oneof![
             6 => (any::<usize>(), 0u32..2_000, 0u32..40)
                 .prop_map(|(pick, bid_ticks, spread_ticks)| Step::Quote { pick, bid_ticks, spread_ticks }),
-            2 => (any::<usize>(), 1u64..50).prop_map(|(pick, size)| Step::Trade { pick, size }),
+            2 => (any::<usize>(), 1u64..50, 1u32..2_000)
+                .prop_map(|(pick, size, price_ticks)| Step::Trade { pick, size, price_ticks }),
             2 => (-40i32..40).prop_map(|bps| Step::Spot { bps }),
             1 => (0u64..500, 1usize..7).prop_map(|(oi_bump, every)| Step::Photo { oi_bump, every }),
             3 => (200i64..90_000).prop_map(|ms| Step::Tick { ms }),
@@ -272,8 +274,8 @@ mod incremental {
                         engine.apply_quote(&keys[pick % keys.len()], &q);
                         quoted.push(pick % keys.len());
                     }
-                    Step::Trade { pick, size } => {
-                        let t = TradeUpdate::new(1.0, size, now).expect("valid");
+                    Step::Trade { pick, size, price_ticks } => {
+                        let t = TradeUpdate::new(f64::from(price_ticks) * 0.05, size, now).expect("valid");
                         engine.apply_trade(&keys[pick % keys.len()], &t);
                     }
                     Step::Spot { bps } => {
@@ -522,7 +524,13 @@ fn the_zero_gamma_flip_matches_an_independent_dense_grid() {
     for filter in ExpiryFilter::ALL {
         let mut census = levels::Census::default();
         let profile = GammaProfile::new(
-            levels::legs(&t.heatmap, &config, filter, &mut census),
+            levels::legs(
+                &t.heatmap,
+                &config,
+                filter,
+                levels::Basis::OpenInterest,
+                &mut census,
+            ),
             config.rate,
             config.div_yield,
         );

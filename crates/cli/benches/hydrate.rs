@@ -37,6 +37,9 @@ fn setup() -> Setup {
     let (photo, _) = assemble(pages.iter().map(String::as_str), &roots, spx, NOW_MS)
         .expect("generated pages are valid");
     let mut engine = Engine::new(spx, EngineConfig::default());
+    // Trades are signed into flow, as in a live session.
+    let tz = chainboard_quant::expiry::exchange_time_zone();
+    engine.set_session(chainboard_quant::expiry::flow_session(NOW_MS, &tz));
     let PhotoOutcome::Started(s) = engine.on_photo(photo, NOW_MS) else {
         panic!("the generated chain starts an epoch")
     };

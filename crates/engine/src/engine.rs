@@ -12,8 +12,11 @@ use chainboard_model::{
 };
 use jiff::tz::TimeZone;
 
+use chainboard_model::flow::FlowConfig;
+
 use crate::board::{Board, GeometryDiff, Slot};
 use crate::epoch::{DirtyConsumer, Epoch};
+use crate::flow::{Flow, FlowStats, Session};
 use crate::watchdog::{PhotoVerdict, WatchState, Watchdog, WatchdogConfig};
 
 /// Engine settings.
@@ -27,6 +30,8 @@ pub struct EngineConfig {
     /// The sequence number of this engine's first epoch. A restarted service resumes
     /// after the last id it finds in the store so ids keep increasing.
     pub first_seq: u32,
+    /// How trades are signed into customer flow.
+    pub flow: FlowConfig,
 }
 
 impl Default for EngineConfig {
@@ -35,6 +40,7 @@ impl Default for EngineConfig {
             watchdog: WatchdogConfig::default(),
             shrink_guard: 0.2,
             first_seq: 1,
+            flow: FlowConfig::default(),
         }
     }
 }
@@ -196,6 +202,8 @@ pub struct Engine {
     /// Why the first epoch begins, and the epoch it follows ([`Engine::resume_after`]).
     first_reason: EpochReason,
     resumed_from: Option<EpochId>,
+    /// The session's customer flow: its rule, session and counts.
+    flow: Flow,
 }
 
 impl Engine {
@@ -215,6 +223,7 @@ impl Engine {
             extra_consumers: 0,
             first_reason: EpochReason::Startup,
             resumed_from: None,
+            flow: Flow::new(config.flow),
         }
     }
 
@@ -261,6 +270,34 @@ impl Engine {
     /// Counters.
     pub fn stats(&self) -> &EngineStats {
         &self.stats
+    }
+
+    /// What the session's flow saw.
+    pub fn flow_stats(&self) -> &FlowStats {
+        &self.flow.stats
+    }
+
+    /// The session flow is counted for, once set.
+    pub fn session(&self) -> Option<Session> {
+        self.flow.session
+    }
+
+    /// Sets the trading session trades are signed for. A session of another date
+    /// starts every contract's flow, and the flow counts, at zero; the same session
+    /// again changes nothing. Returns whether the session changed.
+    pub fn set_session(&mut self, session: Session) -> bool {
+        if self.flow.session.is_some_and(|s| s.date == session.date) {
+            self.flow.session = Some(session);
+            return false;
+        }
+        let was = self.flow.session.replace(session);
+        if was.is_some() {
+            self.flow.stats = FlowStats::default();
+            if let Some(epoch) = self.active.as_mut() {
+                epoch.reset_flow();
+            }
+        }
+        true
     }
 
     /// Rejections the normalizer reported with the last accepted photo.
@@ -383,7 +420,7 @@ impl Engine {
     pub fn apply_quote(&mut self, key: &ContractKey, quote: &QuoteUpdate) -> Hydration {
         self.hydrate(
             key,
-            |epoch, slot| epoch.apply_quote(slot, quote),
+            |epoch, slot, _| epoch.apply_quote(slot, quote),
             |s| &mut s.quotes,
         )
     }
@@ -393,7 +430,7 @@ impl Engine {
     pub fn apply_trade(&mut self, key: &ContractKey, trade: &TradeUpdate) -> Hydration {
         self.hydrate(
             key,
-            |epoch, slot| epoch.apply_trade(slot, trade),
+            |epoch, slot, flow| epoch.apply_trade(slot, trade, flow),
             |s| &mut s.trades,
         )
     }
@@ -408,7 +445,7 @@ impl Engine {
     pub fn apply_quote_listed(&mut self, ticker: &[u8], quote: &QuoteUpdate) -> bool {
         self.hydrate_listed(
             ticker,
-            |epoch, slot| epoch.apply_quote(slot, quote),
+            |epoch, slot, _| epoch.apply_quote(slot, quote),
             |s| &mut s.quotes,
         )
     }
@@ -418,7 +455,7 @@ impl Engine {
     pub fn apply_trade_listed(&mut self, ticker: &[u8], trade: &TradeUpdate) -> bool {
         self.hydrate_listed(
             ticker,
-            |epoch, slot| epoch.apply_trade(slot, trade),
+            |epoch, slot, flow| epoch.apply_trade(slot, trade, flow),
             |s| &mut s.trades,
         )
     }
@@ -427,7 +464,7 @@ impl Engine {
     pub fn apply_aggregate(&mut self, key: &ContractKey, aggregate: &AggregateUpdate) -> Hydration {
         self.hydrate(
             key,
-            |epoch, slot| epoch.apply_aggregate(slot, aggregate),
+            |epoch, slot, _| epoch.apply_aggregate(slot, aggregate),
             |s| &mut s.aggregates,
         )
     }
@@ -438,7 +475,7 @@ impl Engine {
     fn hydrate(
         &mut self,
         key: &ContractKey,
-        apply: impl FnOnce(&mut Epoch, Slot),
+        apply: impl FnOnce(&mut Epoch, Slot, &mut Flow),
         applied: fn(&mut EngineStats) -> &mut u64,
     ) -> Hydration {
         let Some(epoch) = self.active.as_mut() else {
@@ -447,7 +484,7 @@ impl Engine {
         };
         match epoch.board().slot(key) {
             Some(slot) => {
-                apply(epoch, slot);
+                apply(epoch, slot, &mut self.flow);
                 *applied(&mut self.stats) += 1;
                 Hydration::Applied
             }
@@ -463,7 +500,7 @@ impl Engine {
     fn hydrate_listed(
         &mut self,
         ticker: &[u8],
-        apply: impl FnOnce(&mut Epoch, Slot),
+        apply: impl FnOnce(&mut Epoch, Slot, &mut Flow),
         applied: fn(&mut EngineStats) -> &mut u64,
     ) -> bool {
         let Some(epoch) = self.active.as_mut() else {
@@ -472,7 +509,7 @@ impl Engine {
         let Some(slot) = epoch.board().ticker_slot(ticker) else {
             return false;
         };
-        apply(epoch, slot);
+        apply(epoch, slot, &mut self.flow);
         *applied(&mut self.stats) += 1;
         true
     }
@@ -588,6 +625,9 @@ impl Engine {
             states,
             underlying_value,
         );
+        if let Some(old) = &self.active {
+            epoch.carry_flow_from(old);
+        }
         for _ in 0..self.extra_consumers {
             epoch.add_dirty_set();
         }

@@ -9,11 +9,13 @@ use chainboard_model::{
 
 use crate::board::{Board, Slot};
 use crate::dirty::DirtySet;
+use crate::flow::Flow;
 
 /// A frozen board of contracts from one photo, and the live state painted on it.
 ///
-/// Nothing of an earlier epoch is visible here: the state vector is built from the
-/// photo that started this epoch alone.
+/// Nothing of an earlier epoch is visible here — the state vector is built from the
+/// photo that started this epoch alone — except the session's customer flow of the
+/// contracts both boards list ([`crate::flow`] says why).
 #[derive(Debug)]
 pub struct Epoch {
     id: EpochId,
@@ -190,9 +192,30 @@ impl Epoch {
     }
 
     #[inline]
-    pub(crate) fn apply_trade(&mut self, slot: Slot, t: &TradeUpdate) {
-        let mask = self.states[slot.index()].apply_trade(t);
+    pub(crate) fn apply_trade(&mut self, slot: Slot, t: &TradeUpdate, flow: &mut Flow) {
+        let state = &mut self.states[slot.index()];
+        let mask = state.apply_trade(t) | flow.on_trade(state, t);
         self.mark(slot, mask);
+    }
+
+    /// Takes over `old`'s session flow for every contract this board also lists.
+    pub(crate) fn carry_flow_from(&mut self, old: &Epoch) {
+        for (slot, g) in self.board.contracts().iter().enumerate() {
+            if let Some(from) = old.board.slot(&g.key) {
+                self.states[slot].flow = old.states[from.index()].flow;
+            }
+        }
+    }
+
+    /// Starts every contract's flow at zero (a new session), marking those that had
+    /// any.
+    pub(crate) fn reset_flow(&mut self) {
+        for i in 0..self.states.len() {
+            if self.states[i].flow != chainboard_model::ContractFlow::default() {
+                self.states[i].flow.reset();
+                self.mark(crate::board::slot_at(i), FieldMask::FLOW);
+            }
+        }
     }
 
     #[inline]

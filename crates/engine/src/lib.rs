@@ -15,12 +15,14 @@
 //! - [`Epoch`]: a frozen [`Board`] and the live state painted on it.
 //! - [`Watchdog`]: the silence rule, documented in [`watchdog`].
 //! - [`DirtySet`]: changed contracts, drained in O(changed).
+//! - [`flow`]: trades signed into each contract's session flow, carried across epochs.
 //! - [`BoardObserver`]: what downstream consumers (the store writer) implement.
 
 pub mod board;
 pub mod dirty;
 pub mod engine;
 pub mod epoch;
+pub mod flow;
 pub mod observer;
 pub mod watchdog;
 
@@ -31,5 +33,6 @@ pub use engine::{
     PhotoRejection, PhotoRequest,
 };
 pub use epoch::{DirtyConsumer, Epoch};
+pub use flow::{FlowStats, Refused, Session};
 pub use observer::BoardObserver;
 pub use watchdog::{WatchState, Watchdog, WatchdogConfig};

@@ -259,6 +259,7 @@ impl Shared {
                     listed_contracts: book.listed_contracts,
                     expired_contracts: book.expired_contracts,
                     geometry_version: book.geometry_version,
+                    true_flow: book.true_flow,
                 }
             })
             .collect();

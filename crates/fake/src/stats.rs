@@ -76,6 +76,9 @@ pub struct UnderlyingStats {
     /// Bumped on every change of the set of listed contracts: a client's epoch should
     /// change when this does.
     pub geometry_version: u64,
+    /// The true customer flow of every print on a listed contract (the side is never
+    /// on the wire): what a client's trade signing can be checked against.
+    pub true_flow: chainboard_sim::TrueFlow,
 }
 
 /// The live counters behind [`FakeStats`].

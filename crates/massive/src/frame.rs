@@ -50,6 +50,29 @@ impl RawInt<'_> {
     }
 }
 
+/// A JSON array of integers kept as its text between the brackets, read only when
+/// asked: a trade's condition codes, which only flow signing reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawList<'a>(pub(crate) Option<&'a [u8]>);
+
+impl<'a> RawList<'a> {
+    /// Each element as an unsigned integer; an element that is not one (a string, a
+    /// negative or fractional number) reads as `u32::MAX`, a code no table knows.
+    pub fn codes(self) -> impl Iterator<Item = u32> + 'a {
+        self.0
+            .unwrap_or_default()
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                std::str::from_utf8(e)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(u32::MAX)
+            })
+    }
+}
+
 /// A quote (`ev: "Q"`): the NBBO of one option contract.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MassiveQuote<'a> {
@@ -84,6 +107,8 @@ pub struct MassiveTrade<'a> {
     pub size: u64,
     /// `x`: exchange id.
     pub exchange: RawInt<'a>,
+    /// `c`: condition codes (absent: none).
+    pub conditions: RawList<'a>,
     /// `t`: trade time, Unix ms.
     pub ts_ms: i64,
     /// `q`: the vendor's sequence number.
@@ -442,6 +467,7 @@ fn trade<'s>(f: &Fields, text: &'s str, scratch: &'s mut String) -> Option<Massi
         price: f.f64(Num::P)?,
         size: f.count(Num::S)?,
         exchange: f.raw(text, Num::X),
+        conditions: f.conditions(text),
         ts_ms: f.ts_ms(Num::T)?,
         seq: f.raw(text, Num::Q),
         sym: f.str(text, Str::Sym, scratch)?,

@@ -10,6 +10,7 @@
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::flow::{Conditions, ContractFlow, FlowConfig, QuoteAt, Signed};
 use crate::roots::Settlement;
 use crate::symbol::ContractKey;
 use crate::ticker::Underlying;
@@ -84,6 +85,8 @@ impl FieldMask {
     pub const IV: Self = Self(1 << 10);
     /// Open interest.
     pub const OI: Self = Self(1 << 11);
+    /// The session's customer flow ([`ContractFlow`]).
+    pub const FLOW: Self = Self(1 << 12);
     /// Every field a live quote can touch.
     pub const QUOTE: Self = Self(0b1_1111);
     /// Every field a live trade can touch.
@@ -194,14 +197,46 @@ pub struct TradeUpdate {
     price: f64,
     size: u64,
     ts_ms: i64,
+    conditions: Conditions,
 }
 
 impl TradeUpdate {
-    /// Validates a trade.
+    /// Validates a trade; it counts as a regular trade until
+    /// [`TradeUpdate::with_conditions`] says otherwise.
     pub fn new(price: f64, size: u64, ts_ms: i64) -> Result<Self, UpdateError> {
         check_price(price)?;
         check_ts(ts_ms)?;
-        Ok(Self { price, size, ts_ms })
+        Ok(Self {
+            price,
+            size,
+            ts_ms,
+            conditions: Conditions::Regular,
+        })
+    }
+
+    /// The trade as its condition codes qualify it.
+    pub fn with_conditions(self, conditions: Conditions) -> Self {
+        Self { conditions, ..self }
+    }
+
+    /// Price, points.
+    pub fn price(&self) -> f64 {
+        self.price
+    }
+
+    /// Size, contracts.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Trade time, Unix ms.
+    pub fn ts_ms(&self) -> i64 {
+        self.ts_ms
+    }
+
+    /// Whether its conditions let it be signed.
+    pub fn conditions(&self) -> Conditions {
+        self.conditions
     }
 }
 
@@ -262,6 +297,13 @@ pub struct ContractState {
     pub slow: SlowFields,
     /// When the slow fields were last refreshed by a photo, Unix ms.
     pub slow_ts_ms: Option<i64>,
+    /// Whether the quote came from the live feed rather than a photo.
+    pub quote_live: bool,
+    /// The quote before the current one, so that a trade stamped before the current
+    /// quote is signed against the quote in force when it printed.
+    pub prior_quote: Option<QuoteAt>,
+    /// The session's customer flow ([`crate::flow`]); carried across epochs.
+    pub flow: ContractFlow,
 }
 
 impl ContractState {
@@ -272,6 +314,8 @@ impl ContractState {
         // (`unwrap_or` with a value the new one never equals when the field was
         // empty) and the masks are summed as integers: whether a field changed is
         // close to random on the quote path, so a branch per field mispredicts.
+        self.prior_quote = self.quote_at_now();
+        self.quote_live = true;
         let mut m = FieldMask::NONE;
         m.set_if(replace_f64(&mut self.bid, q.bid), FieldMask::BID);
         m.set_if(replace_f64(&mut self.ask, q.ask), FieldMask::ASK);
@@ -333,6 +377,8 @@ impl ContractState {
             m.set_if(self.bid_size != photo.bid_size, FieldMask::BID_SIZE);
             m.set_if(self.ask_size != photo.ask_size, FieldMask::ASK_SIZE);
             m |= FieldMask::QUOTE_TS;
+            self.prior_quote = self.quote_at_now();
+            self.quote_live = false;
             self.bid = photo.bid;
             self.ask = photo.ask;
             self.bid_size = photo.bid_size;
@@ -354,6 +400,37 @@ impl ContractState {
             m |= self.raise_volume(v);
         }
         m
+    }
+
+    /// The quote as held now, if there is one.
+    #[inline]
+    fn quote_at_now(&self) -> Option<QuoteAt> {
+        self.quote_ts_ms.map(|ts_ms| QuoteAt {
+            bid: self.bid,
+            ask: self.ask,
+            ts_ms,
+            live: self.quote_live,
+        })
+    }
+
+    /// The latest quote stamped at or before `ts_ms`: the current one, or the one
+    /// before it.
+    pub fn quote_at(&self, ts_ms: i64) -> Option<QuoteAt> {
+        match self.quote_at_now() {
+            Some(q) if q.ts_ms <= ts_ms => Some(q),
+            _ => self.prior_quote.filter(|q| q.ts_ms <= ts_ms),
+        }
+    }
+
+    /// Signs a regular trade against the quote in force when it printed and adds it
+    /// to the session's flow ([`crate::flow`]). The caller has checked that the trade
+    /// is signable (conditions, price, size, session).
+    #[inline]
+    pub fn apply_flow(&mut self, t: &TradeUpdate, config: &FlowConfig) -> Signed {
+        let quote = self.quote_at(t.ts_ms);
+        let signed = crate::flow::sign(t.price, t.ts_ms, quote, &mut self.flow, config);
+        self.flow.add(signed.side, t.size, t.price);
+        signed
     }
 
     /// Midpoint of a two-sided, uncrossed market; `None` otherwise.
@@ -477,6 +554,16 @@ pub struct ContractRecord {
     pub last_size: Option<u64>,
     /// Day volume.
     pub volume: Option<u64>,
+    /// Contracts customers bought this session, as signed by [`crate::flow`].
+    pub flow_buy: u64,
+    /// Contracts customers sold this session.
+    pub flow_sell: u64,
+    /// Contracts of regular trades the rule could not sign.
+    pub flow_unknown: u64,
+    /// Premium customers paid buying, dollars.
+    pub flow_buy_premium: f64,
+    /// Premium customers received selling, dollars.
+    pub flow_sell_premium: f64,
     /// Newest update, Unix seconds.
     pub ts: Option<f64>,
 }
@@ -506,6 +593,11 @@ impl ContractRecord {
             last_price: s.last_price,
             last_size: s.last_size,
             volume: s.volume,
+            flow_buy: s.flow.buy,
+            flow_sell: s.flow.sell,
+            flow_unknown: s.flow.unknown,
+            flow_buy_premium: s.flow.buy_premium_cents as f64 / 100.0,
+            flow_sell_premium: s.flow.sell_premium_cents as f64 / 100.0,
             ts: s.last_update_ms().map(ms_to_seconds),
         }
     }

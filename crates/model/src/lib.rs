@@ -13,12 +13,15 @@
 //!   [`ContractState`], split so that hydration cannot change geometry.
 //! - [`chain`]: a normalized chain snapshot (the "photo") and why contracts were rejected.
 //! - [`epoch`]: epoch ids and the reasons an epoch begins.
+//! - [`flow`]: trades signed against the quote in force, and a contract's session
+//!   flow.
 //! - [`time`]: timestamp unit detection for vendor values of unknown magnitude.
 //! - [`swar`]: eight-bytes-at-a-time text scanning for the hot path.
 
 pub mod chain;
 pub mod contract;
 pub mod epoch;
+pub mod flow;
 pub mod roots;
 pub mod swar;
 pub mod symbol;
@@ -31,6 +34,7 @@ pub use contract::{
     QuoteUpdate, SlowFields, TradeUpdate, UpdateError,
 };
 pub use epoch::{EpochId, EpochIdError, EpochReason};
+pub use flow::{Conditions, ContractFlow, Excluded, FlowConfig, QuoteSource, Rule, Side, Signed};
 pub use roots::{RootInfo, RootMap, Settlement};
 pub use symbol::{ContractKey, Right, Strike, SymbolError};
 pub use ticker::{Root, TickerError, Underlying};

@@ -161,6 +161,23 @@ pub fn session_date(now_ms: i64, tz: &TimeZone) -> Date {
     }
 }
 
+/// The session the moment `now_ms` belongs to ([`session_date`]), as the span flow is
+/// counted over: from the previous trading day's close to the session's own close.
+pub fn flow_session(now_ms: i64, tz: &TimeZone) -> chainboard_model::flow::Session {
+    let date = session_date(now_ms, tz);
+    let previous = previous_trading_day(date);
+    let at = |day: Date| {
+        day.to_datetime(close_on(day))
+            .to_zoned_datetime(tz.clone())
+            .map_or(0, |z| z.timestamp().as_millisecond())
+    };
+    chainboard_model::flow::Session {
+        date,
+        start_ms: at(previous),
+        end_ms: at(date),
+    }
+}
+
 /// Whether weekday `day` is when the fixed-date holiday `month`-`dom` of its year is
 /// observed: the date itself, the Friday before if it falls on a Saturday, the Monday
 /// after if on a Sunday. (Only for holidays whose neighbours stay in the same month.)
@@ -422,6 +439,26 @@ mod tests {
             assert_eq!(previous_trading_day(day), date(py, pm, pd), "before {day}");
             assert_eq!(next_trading_day(day), date(ny, nm, nd), "after {day}");
         }
+    }
+
+    #[test]
+    fn flow_counts_from_the_last_close_to_the_sessions_close() {
+        let tz = exchange_time_zone();
+        // Monday midday: from Friday's close to Monday's.
+        let s = flow_session(ny_ms(2026, 12, 7, 11, 0), &tz);
+        assert_eq!(s.date, date(2026, 12, 7));
+        assert_eq!(s.start_ms, ny_ms(2026, 12, 4, 16, 0));
+        assert_eq!(s.end_ms, ny_ms(2026, 12, 7, 16, 0));
+        // Friday after Thanksgiving: from Wednesday's close to the early close.
+        let s = flow_session(ny_ms(2026, 11, 27, 9, 45), &tz);
+        assert_eq!(s.start_ms, ny_ms(2026, 11, 25, 16, 0));
+        assert_eq!(s.end_ms, ny_ms(2026, 11, 27, 13, 0));
+        // Moments at the close begin the next session, which starts there.
+        let s = flow_session(ny_ms(2026, 12, 7, 16, 0), &tz);
+        assert_eq!(
+            (s.date, s.start_ms),
+            (date(2026, 12, 8), ny_ms(2026, 12, 7, 16, 0))
+        );
     }
 
     #[test]

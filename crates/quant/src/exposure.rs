@@ -72,7 +72,13 @@ impl Exposure {
     /// The signed exposures of `contracts` contracts of `right` with `greeks` at
     /// `spot`.
     pub fn of(greeks: &Greeks, right: Right, contracts: f64, spot: f64, sign: DealerSign) -> Self {
-        let shares = sign.of(right) * contracts * MULTIPLIER;
+        Self::of_position(greeks, sign.of(right) * contracts, spot)
+    }
+
+    /// The exposures of a dealer position of `contracts` (long positive, short
+    /// negative) with `greeks` at `spot`: no convention, the position is given.
+    pub fn of_position(greeks: &Greeks, contracts: f64, spot: f64) -> Self {
+        let shares = contracts * MULTIPLIER;
         Self {
             gex: greeks.gamma * shares * spot * spot * 0.01,
             dex: greeks.delta * shares * spot,

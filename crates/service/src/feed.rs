@@ -20,7 +20,7 @@
 use chainboard_engine::Engine;
 use chainboard_model::swar;
 use chainboard_model::{
-    AggregateUpdate, ContractKey, QuoteUpdate, Root, RootMap, TradeUpdate, Underlying,
+    AggregateUpdate, Conditions, ContractKey, QuoteUpdate, Root, RootMap, TradeUpdate, Underlying,
 };
 
 use chainboard_massive::frame::{
@@ -250,7 +250,9 @@ impl FrameSink for Router<'_> {
     }
 
     fn trade(&mut self, t: &MassiveTrade<'_>) {
-        let update = TradeUpdate::new(t.price, t.size, t.ts_ms);
+        let conditions = Conditions::from_codes(t.conditions.codes());
+        let update =
+            TradeUpdate::new(t.price, t.size, t.ts_ms).map(|u| u.with_conditions(conditions));
         if let (Ok(update), Some(i)) = (&update, self.cached_engine(t.sym))
             && self.engines[i].apply_trade_listed(t.sym.as_bytes(), update)
         {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use chainboard_engine::{BoardObserver, EngineConfig, WatchdogConfig};
 use chainboard_massive::rest::LoadedChain;
-use chainboard_model::{EpochId, EpochReason, RootMap, Underlying};
+use chainboard_model::{EpochId, EpochReason, FlowConfig, RootMap, Underlying};
 use chainboard_quant::exposure::DealerSign;
 use chainboard_recording::{Event, Feed as RecordedFeed, Recording};
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,20 @@ pub struct RecordedSettings {
     pub dealer_sign: String,
     /// Milliseconds between model ticks.
     pub tick_ms: i64,
+    /// The flow rule's settings (recordings made before flow have none: the defaults).
+    #[serde(default)]
+    pub flow: Option<RecordedFlow>,
+}
+
+/// The flow rule's settings in a recording's header.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RecordedFlow {
+    /// [`FlowConfig::inside_margin`].
+    pub inside_margin: f64,
+    /// [`FlowConfig::photo_quote_max_age_ms`].
+    pub photo_quote_max_age_ms: i64,
+    /// [`ModelSettings::flow_window_ms`].
+    pub window_ms: i64,
 }
 
 impl RecordedSettings {
@@ -132,6 +146,11 @@ impl RecordedSettings {
             }
             .to_owned(),
             tick_ms: models.tick_ms,
+            flow: Some(RecordedFlow {
+                inside_margin: e.flow.inside_margin,
+                photo_quote_max_age_ms: e.flow.photo_quote_max_age_ms,
+                window_ms: models.flow_window_ms,
+            }),
         }
     }
 
@@ -144,6 +163,10 @@ impl RecordedSettings {
             },
             shrink_guard: self.shrink_guard,
             first_seq: self.first_seq,
+            flow: self.flow.map_or_else(FlowConfig::default, |f| FlowConfig {
+                inside_margin: f.inside_margin,
+                photo_quote_max_age_ms: f.photo_quote_max_age_ms,
+            }),
         }
     }
 
@@ -154,6 +177,7 @@ impl RecordedSettings {
             div_yield: self.div_yield,
             dealer_sign: self.sign().unwrap_or_default(),
             tick_ms: self.tick_ms,
+            flow_window_ms: self.flow.map_or(base.flow_window_ms, |f| f.window_ms),
             ..base
         }
     }

@@ -64,19 +64,22 @@ pub struct ModelSettings {
     pub dealer_sign: DealerSign,
     /// Milliseconds between model ticks.
     pub tick_ms: i64,
+    /// Top flow's window, milliseconds.
+    pub flow_window_ms: i64,
     /// The snapshot publisher.
     pub publisher: PublisherConfig,
 }
 
 impl Default for ModelSettings {
     /// A 4% rate, each index's dividend yield, dealers long calls, a tick a second,
-    /// a session of history.
+    /// top flow over 15 minutes, a session of history.
     fn default() -> Self {
         Self {
             rate: 0.04,
             div_yield: None,
             dealer_sign: DealerSign::CallsLong,
             tick_ms: 1_000,
+            flow_window_ms: 15 * 60_000,
             publisher: PublisherConfig::default(),
         }
     }
@@ -86,6 +89,7 @@ impl ModelSettings {
     /// The models' observer, publishing through `publisher`.
     pub fn observer(&self, publisher: &PublisherHandle) -> ModelObserver {
         let (rate, div_yield, dealer_sign) = (self.rate, self.div_yield, self.dealer_sign);
+        let flow_window_ms = self.flow_window_ms;
         ModelObserver::with_configs(
             self.tick_ms,
             move |u| {
@@ -94,6 +98,7 @@ impl ModelSettings {
                     rate,
                     div_yield: div_yield.unwrap_or(base.div_yield),
                     dealer_sign,
+                    flow_window_ms,
                     ..base
                 }
             },

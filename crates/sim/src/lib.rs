@@ -14,6 +14,8 @@
 //! - [`traffic`]: WebSocket frames of quotes and trades skewed to near-the-money,
 //!   near-expiry contracts ([`QuoteTraffic`]), rendered or as structured
 //!   [`TrafficEvent`]s.
+//! - [`tape`]: how customers trade against the book: each print's true side (never
+//!   on the wire), its price and its condition codes, so trade signing can be scored.
 //! - [`market`]: several chains trading live ([`Market`]): index paths, traffic,
 //!   strikes listed as the index moves, expirations settling, and photos that show
 //!   the latest quotes. What the fake Massive server (`chainboard-fake`) serves.
@@ -25,10 +27,12 @@ mod path;
 pub mod photo;
 pub mod positioning;
 pub mod rest;
+pub mod tape;
 mod ticks;
 pub mod traffic;
 
 pub use chain::{ChainConfig, SimChain};
 pub use market::{Market, MarketConfig, MarketEvent, Photo};
 pub use rest::{chain_pages, snapshot_page};
+pub use tape::TrueFlow;
 pub use traffic::{EventKind, QuoteTraffic, TrafficConfig, TrafficEvent};

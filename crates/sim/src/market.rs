@@ -36,6 +36,7 @@ use crate::path::PathState;
 pub use crate::path::SpotPath;
 use crate::positioning;
 use crate::rest::snapshot_page;
+use crate::tape::TrueFlow;
 use crate::ticks;
 use crate::traffic::{EventKind, QuoteTraffic, TrafficConfig, TrafficEvent};
 
@@ -181,6 +182,8 @@ pub struct BookStats {
     pub expired_contracts: u64,
     /// Bumped on every change of the set of contracts.
     pub geometry_version: u64,
+    /// The true customer flow of the prints on listed contracts.
+    pub true_flow: TrueFlow,
 }
 
 /// The latest market fields of one contract, with absolute timestamps.
@@ -229,6 +232,7 @@ impl LiveFields {
                 price_cents,
                 size,
                 condition,
+                ..
             } => {
                 self.trade = Some(SimTrade {
                     price_cents,
@@ -492,6 +496,15 @@ impl Market {
                     && let Some(live) = book.live.get_mut(event.contract)
                 {
                     live.apply(event.kind, exchange, now_ms);
+                    if let EventKind::Trade {
+                        size,
+                        condition,
+                        side,
+                        ..
+                    } = event.kind
+                    {
+                        book.stats.true_flow.add(condition, side, size);
+                    }
                 }
                 out.push(MarketEvent { book: b, event });
             }

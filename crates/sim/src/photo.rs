@@ -44,6 +44,7 @@ pub fn chain_contract(c: &SimContract, now_ms: i64) -> Option<ChainContract> {
             oi: Some(c.open_interest),
         },
         slow_ts_ms: Some(now_ms),
+        ..ContractState::default()
     };
     Some(ChainContract { geometry, state })
 }

@@ -15,12 +15,14 @@
 
 use std::fmt::Write as _;
 
+use chainboard_model::flow::Side;
 use chainboard_model::{ContractKey, Right, Strike};
 use chainboard_quant::bsm;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::chain::SimChain;
+use crate::tape::{self, Regime};
 use crate::ticks;
 
 /// What the traffic looks like.
@@ -76,8 +78,6 @@ struct LiveContract {
     ask_cents: u32,
 }
 
-/// Trade condition codes drawn for prints.
-const CONDITIONS: [u16; 4] = [209, 219, 227, 232];
 /// Per-frame pull of the spot's log offset back towards zero, so long runs stay near
 /// the chain's strikes.
 const SPOT_REVERSION: f64 = 0.999;
@@ -100,6 +100,8 @@ pub struct QuoteTraffic {
     exchange: u16,
     /// Next event sequence number (`q`).
     seq: u64,
+    /// The lean of customer flow ([`crate::tape`]).
+    regime: Regime,
 }
 
 impl QuoteTraffic {
@@ -149,6 +151,7 @@ impl QuoteTraffic {
             div_yield: chain.config().div_yield,
             exchange: chain.config().exchange,
             seq,
+            regime: Regime::default(),
         }
     }
 
@@ -279,17 +282,20 @@ impl QuoteTraffic {
         self.seq += 1;
         let unlisted = if miss { self.unlisted_near(idx) } else { None };
         let kind = if trade {
-            let price_cents = match self.rng.random_range(0..3) {
-                0 => bid.max(5),
-                1 => ask,
-                _ => ticks::floor_to_tick(f64::from(bid + ask) / 2.0).max(5),
-            };
+            // A trade meets the book in force (the contract's last quote), not the
+            // fresh prices drawn above.
+            let c = &self.contracts[idx];
+            let (book_bid, book_ask, right) = (c.bid_cents, c.ask_cents, c.right);
+            self.regime.step(normal(&mut self.rng));
+            let buy = self.rng.random_bool(self.regime.buy_probability(right));
+            let side = if buy { Side::Buy } else { Side::Sell };
+            let print = tape::print(side, book_bid, book_ask, &mut self.rng);
             let size = 1 + self.rng.random_range(0..size_cap.min(25));
-            let condition = CONDITIONS[self.rng.random_range(0..CONDITIONS.len())];
             EventKind::Trade {
-                price_cents,
+                price_cents: print.price_cents,
                 size,
-                condition,
+                condition: print.condition,
+                side: print.side,
             }
         } else {
             let bid_size = 1 + self.rng.random_range(0..size_cap);
@@ -353,6 +359,9 @@ pub enum EventKind {
         size: u32,
         /// One sale condition code.
         condition: u16,
+        /// The customer's true side (never on the wire): what trade signing is
+        /// scored against.
+        side: Side,
     },
 }
 
@@ -403,6 +412,7 @@ impl TrafficEvent {
                 price_cents,
                 size,
                 condition,
+                ..
             } => {
                 let _ = write!(out, ",\"x\":{exchange},\"p\":");
                 ticks::push_points(out, price_cents);

@@ -650,7 +650,10 @@ fn full_fields(r: &ContractRecord) -> Vec<(&'static str, String)> {
         ("type", r.right.as_str().to_owned()),
         ("settlement", r.settlement.as_str().to_owned()),
     ];
-    let (set, _) = changed_fields(r, FieldMask::QUOTE | FieldMask::TRADE | FieldMask::SLOW);
+    let (set, _) = changed_fields(
+        r,
+        FieldMask::QUOTE | FieldMask::TRADE | FieldMask::SLOW | FieldMask::FLOW,
+    );
     f.extend(set);
     f
 }
@@ -710,6 +713,13 @@ fn changed_fields(
     }
     if on(FieldMask::VOLUME) {
         put_u("volume", r.volume);
+    }
+    if on(FieldMask::FLOW) {
+        set.push(("flow_buy", r.flow_buy.to_string()));
+        set.push(("flow_sell", r.flow_sell.to_string()));
+        set.push(("flow_unknown", r.flow_unknown.to_string()));
+        set.push(("flow_buy_premium", format!("{}", r.flow_buy_premium)));
+        set.push(("flow_sell_premium", format!("{}", r.flow_sell_premium)));
     }
     (set, del)
 }

@@ -34,9 +34,16 @@ pub fn near(chain: &SimChain, days: i64, reach: f64) -> impl Fn(&SimContract) ->
     move |c| c.days_to_expiry <= days && (c.strike() / spot - 1.0).abs() <= reach
 }
 
+/// The trading session `now_ms` is in, for the engines' flow.
+pub fn session_at(now_ms: i64) -> chainboard_model::flow::Session {
+    let tz = chainboard_quant::expiry::exchange_time_zone();
+    chainboard_quant::expiry::flow_session(now_ms, &tz)
+}
+
 /// An engine with an epoch started from `photo` at `now_ms`.
 pub fn engine_with(photo: ChainPhoto, now_ms: i64) -> Engine {
     let mut engine = Engine::new(spx(), EngineConfig::default());
+    engine.set_session(session_at(now_ms));
     match engine.on_photo(photo, now_ms) {
         PhotoOutcome::Started(_) => engine,
         other => panic!("the photo starts an epoch: {other:?}"),
@@ -48,6 +55,7 @@ pub fn engine_with(photo: ChainPhoto, now_ms: i64) -> Engine {
 pub fn models_on(photo: ChainPhoto, now_ms: i64) -> (Engine, Models, Tick) {
     let underlying = photo.underlying;
     let mut engine = Engine::new(underlying, EngineConfig::default());
+    engine.set_session(session_at(now_ms));
     match engine.on_photo(photo, now_ms) {
         PhotoOutcome::Started(_) => {}
         other => panic!("the photo starts an epoch: {other:?}"),

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use chainboard_engine::{Engine, EngineConfig, PhotoOutcome};
+use chainboard_engine::{Engine, EngineConfig, PhotoOutcome, Session};
 use chainboard_massive::{Normalizer, assemble};
 use chainboard_model::{RootMap, Underlying};
 use chainboard_recording::{Event, Feed as RecordedFeed, Header, Recorder, RecorderConfig};
@@ -68,7 +68,16 @@ pub(crate) fn run(bench: &Bench) -> Result<ExitCode> {
 fn hydrate(args: &HydrateArgs) -> Result<ExitCode> {
     let roots = RootMap::default();
     let now_ms = unix_ms_now();
-    let engines = load_engines(&args.chain, &roots, now_ms)?;
+    let mut engines = load_engines(&args.chain, &roots, now_ms)?;
+    // Every trade in the frames is signed into flow whatever day they were generated
+    // on: the bench measures signing, not the session check's refusals.
+    for engine in &mut engines {
+        engine.set_session(Session {
+            date: jiff::civil::Date::ZERO,
+            start_ms: i64::MIN,
+            end_ms: i64::MAX,
+        });
+    }
     let frames = input::frames(&args.frames)?;
     if frames.is_empty() {
         bail!("{} holds no frames", args.frames.display());
@@ -123,6 +132,17 @@ fn hydrate(args: &HydrateArgs) -> Result<ExitCode> {
         "frames={} malformed_frames={} invalid_events={} unknown_events={} bad_symbols={} unrouted={}",
         s.frames, s.malformed_frames, s.invalid_events, s.unknown_events, s.bad_symbols, s.unrouted
     );
+    for e in feed.engines() {
+        let f = e.flow_stats();
+        eprintln!(
+            "{} flow: trades buy/sell/unknown={:?} excluded={} refused={:?} signed_share={:.3}",
+            e.underlying(),
+            f.trades,
+            f.excluded.iter().sum::<u64>(),
+            f.refused,
+            f.signed_share()
+        );
+    }
     if let Some(r) = recording {
         r.finish();
     }

@@ -113,6 +113,9 @@ pub(crate) struct Args {
     /// Seconds between model ticks (heatmap and GEX snapshots).
     #[arg(long, default_value_t = 1.0)]
     tick_secs: f64,
+    /// Minutes of customer flow that top flow ranks contracts and strikes over.
+    #[arg(long, default_value_t = 15.0)]
+    flow_window_mins: f64,
     /// Entries kept in each `massive:gex:history:<symbol>` stream.
     #[arg(long, default_value_t = 23_400)]
     history_max: usize,
@@ -162,7 +165,14 @@ pub(crate) fn model_settings(args: &Args) -> Result<ModelSettings> {
     if args.history_max == 0 {
         bail!("--history-max: keep at least one entry");
     }
+    if !(args.flow_window_mins.is_finite() && (1.0..=1440.0).contains(&args.flow_window_mins)) {
+        bail!(
+            "--flow-window-mins: expected 1 to 1440 minutes, got {}",
+            args.flow_window_mins
+        );
+    }
     Ok(ModelSettings {
+        flow_window_ms: (args.flow_window_mins * 60_000.0).round() as i64,
         rate: args.rate,
         div_yield: args.div_yield,
         dealer_sign: match args.dealer_sign {

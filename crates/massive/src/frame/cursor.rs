@@ -7,7 +7,7 @@
 use chainboard_model::swar;
 
 use super::FrameErrorKind;
-use super::fields::{Fields, Slot, pack, slot};
+use super::fields::{Fields, Num, Slot, pack, slot};
 use super::shape::Shape;
 
 /// Nesting the skipper follows inside an event (Massive's deepest is `c: [..]`).
@@ -250,8 +250,13 @@ impl<'a> Cursor<'a> {
                     fields.set_null(slot.bit());
                     shape.usable = false;
                 }
-                (Some(slot), _) => {
+                (Some(slot), next) => {
+                    let start = self.pos;
                     self.skip_value(0)?;
+                    if matches!(slot, Slot::Num(Num::C)) && next == Some(b'[') {
+                        // A trade's conditions: kept as text, read when asked for.
+                        fields.set_conditions(start + 1, self.pos - 1);
+                    }
                     fields.set_wrong(slot.bit());
                     shape.usable = false;
                 }

@@ -29,7 +29,7 @@
 use chainboard_model::swar;
 use chainboard_model::time::unix_ms_from_any;
 
-use super::{FrameSink, FrameStats, MassiveQuote, MassiveTrade, RawInt};
+use super::{FrameSink, FrameStats, MassiveQuote, MassiveTrade, RawInt, RawList};
 
 /// Bytes of an event the readers look at: a quote is about 150. Reading from a
 /// fixed-size window, at offsets reduced modulo its size, needs no bounds check per
@@ -147,8 +147,8 @@ fn quote<'a>(text: &'a str, pos: usize, w: &Window) -> Option<(MassiveQuote<'a>,
 }
 
 /// A trade, `w` being the window at its `{`: the trade and the offset past its `}`.
-/// The conditions (`c`) are one or more unsigned integers, checked and passed over, as
-/// the general parser does.
+/// The conditions (`c`) are one or more unsigned integers, checked and kept as text, as
+/// the general parser keeps them.
 #[inline(always)]
 fn trade<'a>(text: &'a str, pos: usize, w: &Window) -> Option<(MassiveTrade<'a>, usize)> {
     const X: Lit = Lit::new(b"\",\"x\":");
@@ -164,7 +164,8 @@ fn trade<'a>(text: &'a str, pos: usize, w: &Window) -> Option<(MassiveTrade<'a>,
     let (price, end) = price(w, p)?;
     let s = S.after(w, end)?;
     let (size, end) = uint(w, s)?;
-    let mut end = C.after(w, end)?;
+    let conds = C.after(w, end)?;
+    let mut end = conds;
     loop {
         end = raw(w, end)?;
         if byte(w, end) != b',' || end >= SPAN {
@@ -172,6 +173,7 @@ fn trade<'a>(text: &'a str, pos: usize, w: &Window) -> Option<(MassiveTrade<'a>,
         }
         end += 1;
     }
+    let conds_end = end;
     let t = T.after(w, end)?;
     let (ts, end) = uint(w, t)?;
     let q = Q.after(w, end)?;
@@ -185,6 +187,7 @@ fn trade<'a>(text: &'a str, pos: usize, w: &Window) -> Option<(MassiveTrade<'a>,
         price,
         size,
         exchange: RawInt(b.get(pos + x..pos + x_end)),
+        conditions: RawList(b.get(pos + conds..pos + conds_end)),
         ts_ms: timestamp(ts)?,
         seq: RawInt(b.get(pos + q..pos + q_end)),
     };

@@ -5,13 +5,13 @@
 
 use chainboard_model::time::{count_from_f64, unix_ms_from_any};
 
-use super::RawInt;
 use super::cursor::{JsonStr, Number};
+use super::{RawInt, RawList};
 
 /// Number-valued keys, by wire name. Keys that mean different things in different
 /// events share a slot and are read per `ev`: `s` is a trade's size and an aggregate's
-/// start, `c` an aggregate's close (a trade's `c` is its conditions array, which no
-/// event reads).
+/// start, `c` an aggregate's close (a trade's `c` is its conditions array, kept as
+/// text: [`Fields::conditions`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Num {
     Bp,
@@ -108,6 +108,8 @@ pub(super) struct Fields {
     pub(super) raw: [(u32, u32); NUMS],
     /// String bodies, between the quotes, as byte offsets into the frame.
     pub(super) text: [(u32, u32); STRS],
+    /// A trade's `c` array, between the brackets, as byte offsets into the frame.
+    pub(super) conds: Option<(u32, u32)>,
 }
 
 impl Fields {
@@ -117,6 +119,22 @@ impl Fields {
         self.wrong = 0;
         self.integral = 0;
         self.escaped = 0;
+        self.conds = None;
+    }
+
+    /// Keeps the body of a `c` array (between its brackets).
+    #[inline]
+    pub(super) fn set_conditions(&mut self, start: usize, end: usize) {
+        self.conds = Some((start as u32, end as u32));
+    }
+
+    /// A trade's condition codes as they were written.
+    #[inline]
+    pub(super) fn conditions<'s>(&self, frame: &'s str) -> RawList<'s> {
+        let body = self
+            .conds
+            .and_then(|(start, end)| frame.as_bytes().get(start as usize..end as usize));
+        RawList(body)
     }
 
     #[inline]

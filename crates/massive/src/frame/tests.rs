@@ -103,6 +103,27 @@ fn exchange_ids_and_sequence_numbers_read_on_demand() {
 }
 
 #[test]
+fn trade_conditions_read_on_demand_on_both_paths() {
+    #[derive(Default)]
+    struct Codes(Vec<Vec<u32>>);
+    impl FrameSink for Codes {
+        fn trade(&mut self, t: &MassiveTrade<'_>) {
+            self.0.push(t.conditions.codes().collect());
+        }
+    }
+    let frame = concat!(
+        r#"[{"ev":"T","sym":"O:SPXW261130C06965000","x":302,"p":10,"s":7,"c":[232,219],"t":1795536000000,"q":1},"#,
+        r#"{"ev":"T","sym":"O:SPXW261130C06965000","x":302,"p":10,"s":7,"t":1795536000000,"q":2},"#,
+        r#"{"c": [ 227 , "x" ],"ev":"T","sym":"O:SPXW261130C06965000","p":10,"s":7,"t":1795536000000}]"#,
+    );
+    for mut parser in [FrameParser::new(), FrameParser::general_only()] {
+        let mut codes = Codes::default();
+        parser.parse(frame, &mut codes).unwrap();
+        assert_eq!(codes.0, [vec![232, 219], vec![], vec![227, u32::MAX]]);
+    }
+}
+
+#[test]
 fn status_only_frames_from_the_handshake() {
     for (frame, expected) in [
         (

@@ -12,6 +12,7 @@ use chainboard_massive::plan::{BoardView, Planner};
 use chainboard_massive::rest::LoadedChain;
 use chainboard_massive::socket::{SocketError, SocketEvent, SocketHandle, SubscriptionChange};
 use chainboard_model::{ContractKey, EpochId, Underlying};
+use chainboard_quant::expiry;
 use chainboard_recording::{Event, Feed as RecordedFeed, Recorder};
 use tokio::sync::{mpsc, watch};
 
@@ -55,6 +56,8 @@ pub(crate) struct Core {
     malformed_log: Throttle,
     /// When the counts were last logged.
     last_log_ms: Option<i64>,
+    /// New York, for the trading session flow is counted over.
+    tz: jiff::tz::TimeZone,
 }
 
 /// A warning that may repeat many times a second, logged at most once per window
@@ -121,6 +124,7 @@ impl Core {
             status_tx,
             malformed_log: Throttle::every_ms(10_000),
             last_log_ms: None,
+            tz: expiry::exchange_time_zone(),
         }
     }
 
@@ -291,6 +295,7 @@ impl Core {
     /// The loop's poll: watchdogs, re-plan, the observers' ticks (the store's
     /// write-behind, the models), the status.
     pub(crate) fn poll(&mut self, now: i64) {
+        self.roll_session(now);
         let requests: Vec<PhotoRequest> = self
             .feed
             .engines_mut()
@@ -312,6 +317,17 @@ impl Core {
         if now - last >= 10_000 {
             self.last_log_ms = Some(now);
             self.log_counts();
+        }
+    }
+
+    /// Tells the engines which trading session `now` is in: flow is counted per
+    /// session, and a new one starts every contract's flow at zero.
+    fn roll_session(&mut self, now: i64) {
+        let session = expiry::flow_session(now, &self.tz);
+        for engine in self.feed.engines_mut() {
+            if engine.set_session(session) {
+                tracing::info!(underlying = %engine.underlying(), date = %session.date, "flow session begins");
+            }
         }
     }
 
@@ -346,6 +362,7 @@ impl Core {
 
     /// A complete chain photo; the epoch it started, if it started one.
     pub(crate) fn photo(&mut self, chain: LoadedChain, now: i64) -> Option<EpochId> {
+        self.roll_session(now);
         self.status.loads_ok += 1;
         self.status.load_retries += u64::from(chain.retries);
         let underlying = chain.snapshot.underlying;
