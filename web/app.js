@@ -11,9 +11,11 @@
 
 import { ChainState, StreamConnection } from './stream.js';
 import { HeatmapView, METRICS, legendGradient, NO_CONTRACT, cellValue, SCALE_PERCENTILE } from './heatmap.js';
-import { ProfileView, filterName, wallsFor, otherRoots, trackFlip } from './profile.js';
+import { ProfileView, filterName, trackFlip } from './profile.js';
 import { TimelineView, columnFromHistory, columnFromGex } from './timeline.js';
-import { HedgeChart, hedgeFromHistory, hedgeFromGex, signedSummary, topFlowRows } from './flow.js';
+import { FlowPanel } from './flow.js';
+import { LevelsPanel } from './levels.js';
+import { accessToken, apiFetch, askForToken } from './api.js';
 import * as fmt from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -73,12 +75,6 @@ const els = {
   curveToggle: $('curve-toggle'),
   feedDetails: $('feed-details'),
   levelsFilter: $('levels-filter'),
-  spot: $('spot'),
-  zeroGammaNote: $('zero-gamma-note'),
-  zeroGammaNoteRow: $('zero-gamma-note-row'),
-  netGex: $('net-gex'),
-  netGexVolume: $('net-gex-volume'),
-  netGexFlow: $('net-gex-flow'),
   flowSigned: $('flow-signed'),
   flowWindow: $('flow-window'),
   topFlow: $('top-flow'),
@@ -107,19 +103,15 @@ const els = {
 };
 
 /** A level's row in the levels table: label, value and distance from spot. */
-function levelRow(id) {
-  return {
-    label: $(`${id}-label`),
-    value: $(id),
-    points: $(`${id}-points`),
-    pct: $(`${id}-pct`),
-  };
-}
-const levelRows = {
-  zeroGamma: levelRow('zero-gamma'),
-  callWall: levelRow('call-wall'),
-  putWall: levelRow('put-wall'),
-};
+const levelsPanel = new LevelsPanel({
+  levelsFilter: els.levelsFilter,
+  spot: $('spot'),
+  zeroGammaNote: $('zero-gamma-note'),
+  zeroGammaNoteRow: $('zero-gamma-note-row'),
+  netGex: $('net-gex'),
+  netGexVolume: $('net-gex-volume'),
+  netGexFlow: $('net-gex-flow'),
+});
 
 /** Writes text only when it changed: these run every second for dozens of fields. */
 function setText(el, text) {
@@ -280,70 +272,18 @@ function showView() {
 // Customer flow: hedge pressure over the session, top flow
 // ---------------------------------------------------------------------------
 
-const hedgeChart = new HedgeChart(els.hedge);
-/** The symbol whose session of hedge pressure is loaded (or loading), or null. */
-let hedgeFor = null;
-
-/** Fetches the session's hedge pressure from the history, then follows the ticks. */
-async function loadHedge() {
-  if (!session) return;
-  const symbol = session.symbol;
-  if (hedgeFor && hedgeFor.symbol === symbol) return;
-  const request = { symbol, loaded: false };
-  hedgeFor = request;
-  hedgeChart.load([]);
-  try {
-    const token = accessToken();
-    const response = await fetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=all`, {
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-    });
+const flowPanel = new FlowPanel(
+  { signed: els.flowSigned, window: els.flowWindow, top: els.topFlow, hedge: els.hedge },
+  async (symbol) => {
+    const response = await apiFetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=all`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const doc = await response.json();
-    if (hedgeFor !== request) return;
-    hedgeChart.load(doc.columns.map(hedgeFromHistory).filter((p) => p !== null));
-    const state = session && session.state;
-    if (state && state.gex) hedgeChart.append(hedgeFromGex(state.gex));
-    request.loaded = true;
-  } catch (err) {
-    if (hedgeFor !== request) return;
-    console.warn('chainboard: the hedge pressure history failed', err);
-    hedgeFor = null;
-    setTimeout(loadHedge, 3000);
-  }
-  hooks.hedgePoints = hedgeChart.points.length;
-  panelsStale = true;
-  requestFrame();
-}
-
-function renderFlow() {
-  const gex = session && session.state.gex;
-  const flow = gex ? gex.flow : null;
-  setText(els.flowSigned, flow ? signedSummary(flow) : fmt.MISSING);
-  setText(els.flowWindow, flow && Number.isFinite(flow.window_s) ? `· net premium, last ${Math.round(flow.window_s / 60)} min` : '');
-  const rows = topFlowRows(flow, 6);
-  const items = rows.map((r) => {
-    const li = document.createElement('li');
-    li.className = r.buying ? 'buy' : 'sell';
-    const what = document.createElement('span');
-    what.className = 'mono';
-    what.textContent = r.label;
-    const premium = document.createElement('span');
-    premium.className = 'mono';
-    premium.textContent = `${r.premium} (${r.size})`;
-    li.append(what, premium);
-    return li;
-  });
-  if (items.length === 0) {
-    const li = document.createElement('li');
-    li.className = 'muted';
-    li.textContent = flow ? 'no signed flow in the window' : fmt.MISSING;
-    items.push(li);
-  }
-  els.topFlow.replaceChildren(...items);
-  hedgeChart.paint(els.topFlow.clientWidth || 240);
-  hooks.hedgePoints = hedgeChart.points.length;
-  hooks.topFlow = rows.length;
-}
+    return response.json();
+  },
+  () => {
+    panelsStale = true;
+    requestFrame();
+  },
+);
 
 /** Fetches the session's history for the symbol and filter shown, unless held. */
 async function loadTimeline() {
@@ -360,10 +300,7 @@ async function loadTimeline() {
   const note = filter !== options.filter ? `history keeps strikes for All and 0DTE: showing All` : '';
   setText(els.timelineNote, note || 'loading the session…');
   try {
-    const token = accessToken();
-    const response = await fetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=${filter}`, {
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-    });
+    const response = await apiFetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=${filter}`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const doc = await response.json();
     if (timeline !== request) return; // switched meanwhile
@@ -496,7 +433,9 @@ function frame(now) {
     renderLevels();
     renderLegend();
     renderFeed();
-    renderFlow();
+    const shown = flowPanel.render(session && session.state.gex);
+    hooks.hedgePoints = shown.points;
+    hooks.topFlow = shown.top;
     renderCell();
   }
   hooks.repaintedCells = heatmapView.repaintedCells;
@@ -537,8 +476,7 @@ function openSymbol(symbol) {
   heatmapView.setHeatmap(null);
   timeline = null;
   loadTimeline();
-  hedgeFor = null;
-  loadHedge();
+  flowPanel.open(symbol);
   renderEpoch();
   panelsStale = true;
   profileStale = true;
@@ -574,7 +512,7 @@ function onOutcome(state, outcome) {
         flipMemo[name] = trackFlip(flipMemo[name], part.levels, state.gex.ts);
       }
       extendTimeline(state);
-      if (hedgeFor && hedgeFor.loaded && hedgeFor.symbol === state.symbol) hedgeChart.append(hedgeFromGex(state.gex));
+      flowPanel.onGex(state.gex);
       profileStale = true;
       panelsStale = true;
       break;
@@ -666,114 +604,20 @@ function hideBanner() {
   els.epoch.classList.remove('changed');
 }
 
-/** The levels panel for a tick of the session view (pinned), as it was then. */
-function renderPinnedLevels(c) {
-  const at = (level) =>
-    Number.isFinite(level) && Number.isFinite(c.spot) && c.spot > 0
-      ? { points: level - c.spot, pct: 100 * (level / c.spot - 1) }
-      : null;
-  setText(els.levelsFilter, `· ${filterName(timeline ? timeline.filter : 'all')} · at ${fmt.clock(c.t)}`);
-  setText(els.spot, Number.isFinite(c.spot) ? fmt.level(c.spot) : fmt.MISSING);
-  for (const row of [levelRows.zeroGamma, levelRows.callWall, levelRows.putWall]) setBasis(row, '');
-  setLevel(levelRows.zeroGamma, c.flip, at(c.flip));
-  setLevel(levelRows.callWall, c.callWall, at(c.callWall));
-  setLevel(levelRows.putWall, c.putWall, at(c.putWall));
-  setText(els.zeroGammaNote, 'as published then; Esc or click again for live');
-  els.zeroGammaNoteRow.hidden = false;
-  setText(els.netGex, Number.isFinite(c.netGex) ? fmt.usdSigned(c.netGex) : fmt.MISSING);
-  setText(els.netGexVolume, Number.isFinite(c.netGexVolume) ? fmt.usdSigned(c.netGexVolume) : fmt.MISSING);
-}
-
 function renderLevels() {
   const pinned = options.view === 'session' && timelineView.pinned >= 0 ? timelineView.columns[timelineView.pinned] : null;
   if (pinned) {
-    renderPinnedLevels(pinned);
+    levelsPanel.pinned(pinned, timeline ? timeline.filter : 'all');
     return;
   }
-  setText(els.levelsFilter, `· ${filterName(options.filter)}`);
   const state = session && session.state;
-  const gex = state && state.gex;
-  const part = gex && gex.filters[options.filter];
-  const levels = part ? part.levels : null;
-  const spot = gex && Number.isFinite(gex.spot) ? gex.spot : state && state.heatmap ? state.heatmap.spot : null;
-  setText(els.spot, spot === null || spot === undefined ? fmt.MISSING : fmt.level(spot));
-
-  // The walls follow the bars on screen (volume or OI); the flip is OI's only.
-  const walls = wallsFor(levels, options.metric);
-  setBasis(levelRows.zeroGamma, walls.flipSuffix);
-  setBasis(levelRows.callWall, walls.suffix);
-  setBasis(levelRows.putWall, walls.suffix);
-  levelRows.callWall.value.dataset.basis = walls.basis;
-  levelRows.putWall.value.dataset.basis = walls.basis;
-  setLevel(levelRows.callWall, walls.call, walls.callDistance);
-  setLevel(levelRows.putWall, walls.put, walls.putDistance);
-
-  let note = '';
-  if (!levels) {
-    setLevel(levelRows.zeroGamma, null, null);
-  } else if (walls.flip === null) {
-    // Never invent a flip: no level from the server means none is shown, and why.
-    setReason(levelRows.zeroGamma, fmt.flipReason(walls.flipStatus), walls.flipStatus);
-  } else if (walls.basis === 'flow') {
-    setLevel(levelRows.zeroGamma, walls.flip, walls.flipDistance);
-    note = 'flow-adjusted: open interest less today\'s customer net buying (estimate)';
-  } else {
-    setLevel(levelRows.zeroGamma, levels.zero_gamma, levels.distance ? levels.distance.zero_gamma : null);
-    const parts = [];
-    if (levels.zero_gamma_rising === true) parts.push('net gamma negative below, positive above');
-    else if (levels.zero_gamma_rising === false) parts.push('net gamma positive below, negative above');
-    const others = otherRoots(levels);
-    if (others.length > 0) {
-      parts.push(`${others.length === 1 ? 'other root' : 'other roots'} ${others.map((r) => fmt.level(r.level)).join(', ')}`);
-    }
-    const memo = flipMemo[options.filter];
-    const change = memo ? fmt.flipChange(memo.change, gex.ts) : '';
-    if (change) parts.push(change);
-    note = parts.join('\n'); // one fact a line (style.css: pre-line)
-  }
-  setText(els.zeroGammaNote, note);
-  els.zeroGammaNoteRow.hidden = note === '';
-  setText(els.netGex, part ? fmt.usdSigned(part.total.net_gex) : fmt.MISSING);
-  setText(els.netGexVolume, part ? fmt.usdSigned(part.total.net_gex_volume) : fmt.MISSING);
-  setText(els.netGexFlow, part ? fmt.usdSigned(part.total.net_gex_flow) : fmt.MISSING);
-}
-
-/** The basis a level's label carries, e.g. " (volume)"; empty for none. The
- * leading space keeps the label's text "Call wall (volume)" for screen readers;
- * the style puts the basis on a line of its own. */
-function setBasis(row, suffix) {
-  setText(row.label.querySelector('.basis'), suffix);
-}
-
-/** A level and its distance from spot (`{ points, pct }` as published, or null). */
-function setLevel(row, value, distance) {
-  const missing = value === null || value === undefined;
-  row.value.colSpan = 1;
-  row.value.classList.remove('reason');
-  row.value.classList.toggle('whole', !missing && Number.isInteger(value));
-  row.points.hidden = false;
-  row.pct.hidden = false;
-  setText(row.value, missing ? fmt.MISSING : fmt.level(value));
-  row.value.dataset.value = missing ? '' : String(value);
-  row.value.dataset.status = '';
-  const shown = !missing && distance;
-  setText(row.points, shown ? fmt.pointsSigned(distance.points) : '');
-  setText(row.pct, shown ? fmt.pctSigned(distance.pct) : '');
-  const title = shown ? `${fmt.distance(distance)} from spot` : '';
-  row.points.title = title;
-  row.pct.title = title;
-}
-
-/** No level: the reason in words, across the value and distance columns. */
-function setReason(row, reason, status) {
-  row.value.colSpan = 3;
-  row.value.classList.add('reason');
-  row.value.classList.remove('whole');
-  row.points.hidden = true;
-  row.pct.hidden = true;
-  setText(row.value, reason);
-  row.value.dataset.value = '';
-  row.value.dataset.status = status || '';
+  levelsPanel.live({
+    gex: state && state.gex,
+    heatmapSpot: state && state.heatmap ? state.heatmap.spot : null,
+    filter: options.filter,
+    metric: options.metric,
+    memo: flipMemo[options.filter],
+  });
 }
 
 function renderLegend() {
@@ -1127,38 +971,11 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden) requestFrame();
 });
 
-// The access token, when the server requires one (`--auth-token`): taken once from
-// the page's `?token=` (then dropped from the address bar) or asked for, and kept for
-// this tab only. It goes as a bearer header on API calls and as `?token=` on the
-// stream, which cannot carry headers.
-const TOKEN_KEY = 'chainboard.token';
-
-function accessToken() {
-  const query = new URLSearchParams(location.search);
-  const given = query.get('token');
-  if (given) {
-    sessionStorage.setItem(TOKEN_KEY, given);
-    query.delete('token');
-    const rest = query.toString();
-    history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
-  }
-  return sessionStorage.getItem(TOKEN_KEY) || '';
-}
-
-function askForToken() {
-  const entered = prompt('This chainboard requires an access token:');
-  if (entered) sessionStorage.setItem(TOKEN_KEY, entered.trim());
-  else sessionStorage.removeItem(TOKEN_KEY);
-}
-
 async function loadSymbols() {
   const wanted = decodeURIComponent(location.hash.slice(1)).toUpperCase();
   let symbols = [];
   try {
-    const token = accessToken();
-    const response = await fetch('/api/v1/symbols', {
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-    });
+    const response = await apiFetch('/api/v1/symbols');
     if (response.status === 401) {
       askForToken();
       if (session) openSymbol(session.symbol);

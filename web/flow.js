@@ -161,3 +161,81 @@ export class HedgeChart {
     data.rest = String(last.rest);
   }
 }
+
+/**
+ * The panel: its texts, the top-flow list and the chart, for one symbol at a time.
+ * `fetchHistory(symbol)` resolves to the session's history document (all
+ * expirations); `changed()` asks the page for a repaint.
+ */
+export class FlowPanel {
+  constructor(els, fetchHistory, changed) {
+    this.els = els;
+    this.fetchHistory = fetchHistory;
+    this.changed = changed;
+    this.chart = new HedgeChart(els.hedge);
+    /** The symbol whose session is loaded (or loading), and whether it loaded. */
+    this.request = null;
+    /** The latest GEX document of that symbol, for the point after the history. */
+    this.lastGex = null;
+  }
+
+  /** Starts over on `symbol`: the session so far from the history, then the ticks. */
+  async open(symbol) {
+    const request = { symbol, loaded: false };
+    this.request = request;
+    this.lastGex = null;
+    this.chart.load([]);
+    try {
+      const doc = await this.fetchHistory(symbol);
+      if (this.request !== request) return; // switched meanwhile
+      this.chart.load(doc.columns.map(hedgeFromHistory).filter((p) => p !== null));
+      request.loaded = true;
+      if (this.lastGex) this.chart.append(hedgeFromGex(this.lastGex));
+    } catch (err) {
+      if (this.request !== request) return;
+      console.warn('chainboard: the hedge pressure history failed', err);
+      setTimeout(() => {
+        if (this.request === request) this.open(symbol);
+      }, 3000);
+    }
+    this.changed();
+  }
+
+  /** A GEX document of the open symbol arrived: one more point. */
+  onGex(gex) {
+    this.lastGex = gex;
+    if (this.request && this.request.loaded && this.request.symbol === gex.symbol) {
+      this.chart.append(hedgeFromGex(gex));
+    }
+  }
+
+  /** Draws the panel for `gex` (or its absence). */
+  render(gex) {
+    const flow = gex ? gex.flow : null;
+    const { signed, window: windowEl, top } = this.els;
+    signed.textContent = flow ? signedSummary(flow) : '—';
+    windowEl.textContent = flow && Number.isFinite(flow.window_s) ? `· net premium, last ${Math.round(flow.window_s / 60)} min` : '';
+    const rows = topFlowRows(flow, 6);
+    const items = rows.map((r) => {
+      const li = document.createElement('li');
+      li.className = r.buying ? 'buy' : 'sell';
+      const what = document.createElement('span');
+      what.className = 'mono';
+      what.textContent = r.label;
+      const premium = document.createElement('span');
+      premium.className = 'mono';
+      premium.textContent = `${r.premium} (${r.size})`;
+      li.append(what, premium);
+      return li;
+    });
+    if (items.length === 0) {
+      const li = document.createElement('li');
+      li.className = 'muted';
+      li.textContent = flow ? 'no signed flow in the window' : '—';
+      items.push(li);
+    }
+    top.replaceChildren(...items);
+    this.chart.paint(top.clientWidth || 240);
+    return { points: this.chart.points.length, top: rows.length };
+  }
+}

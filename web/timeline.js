@@ -58,6 +58,7 @@ export function columnFromHistory(axis, c) {
     putWall: c.put_wall,
     netGex: c.net_gex,
     netGexVolume: c.net_gex_volume,
+    netGexFlow: c.net_gex_flow ?? null,
     strikes,
     values,
   };
@@ -87,6 +88,7 @@ export function columnFromGex(gex, filter) {
     putWall: levels.put_wall,
     netGex: part.total ? part.total.net_gex : null,
     netGexVolume: part.total ? part.total.net_gex_volume : null,
+    netGexFlow: part.total ? (part.total.net_gex_flow ?? null) : null,
     strikes,
     values,
   };

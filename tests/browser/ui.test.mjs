@@ -140,6 +140,43 @@ try {
   const oiCall = await label('call-wall-label');
   check(!oiCall.includes('(volume)') && !(await label('zero-gamma-label')).includes('(OI)'), `labels back on OI: ${oiCall}`);
 
+  // GEX (flow-adjusted): walls and flip on the flow basis, labelled, as published;
+  // the customer-flow panel says it is an estimate, with the share signed, and its
+  // hedge-pressure chart and top flow follow the simulated tape.
+  await page.selectOption('[data-testid="metric"]', 'gex_flow');
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="profile"]').dataset.wallBasis === 'flow',
+    null,
+    { timeout: 10_000 },
+  );
+  const flowLabels = { call: await label('call-wall-label'), flip: await label('zero-gamma-label') };
+  check(flowLabels.call.includes('(flow)') && flowLabels.flip.includes('(flow)'), `flow labels: ${JSON.stringify(flowLabels)}`);
+  let flowMatch = null;
+  for (let attempt = 0; attempt < 10 && !flowMatch; attempt++) {
+    const doc = await (await fetch(`${base}/api/v1/gex/SPX`)).json();
+    const want = doc.filters.front.levels.call_wall_flow;
+    const shown = await page.locator('[data-testid="call-wall"]').getAttribute('data-value');
+    if (shown === (want === null ? '' : String(want))) flowMatch = { shown, want, flow: doc.flow };
+    else await page.waitForTimeout(500);
+  }
+  check(flowMatch, 'the call wall shown under GEX (flow-adjusted) is the published call_wall_flow');
+  check(flowMatch && flowMatch.flow.volume.buy + flowMatch.flow.volume.sell > 0, 'the demo tape is signed');
+  const flowPanel = await page.evaluate(() => ({
+    title: document.getElementById('flow-title').textContent,
+    signed: document.querySelector('[data-testid="flow-signed"]').textContent,
+    top: document.querySelectorAll('[data-testid="top-flow"] li:not(.muted)').length,
+    points: Number(document.querySelector('[data-testid="hedge"]').dataset.points || 0),
+  }));
+  check(flowPanel.title.includes('estimate'), `the flow panel says it is an estimate: ${flowPanel.title}`);
+  check(/\d+% of [\d,]+ contracts signed/.test(flowPanel.signed), `the share signed: ${flowPanel.signed}`);
+  check(flowPanel.top > 0, `top flow listed: ${flowPanel.top}`);
+  await page.waitForFunction(
+    (before) => Number(document.querySelector('[data-testid="hedge"]').dataset.points || 0) > before,
+    flowPanel.points,
+    { timeout: 10_000 },
+  );
+  await page.selectOption('[data-testid="metric"]', 'gex');
+
   // Null levels and a null curve draw without an error (the page's own module, on a
   // canvas of its own, so the live chart is untouched).
   const nullPaint = await page.evaluate(async () => {

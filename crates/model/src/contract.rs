@@ -270,6 +270,29 @@ fn check_ts(ts_ms: i64) -> Result<(), UpdateError> {
     }
 }
 
+/// The quote before a contract's current one, kept flat (no `Option`s: a missing side
+/// is NaN, no quote a zero time) so that the quote path stores it in a few words.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PriorQuote {
+    bid: f64,
+    ask: f64,
+    ts_ms: i64,
+    live: bool,
+}
+
+impl PriorQuote {
+    /// The quote, if there was one stamped at or before `ts_ms`.
+    pub fn at_or_before(&self, ts_ms: i64) -> Option<QuoteAt> {
+        let side = |x: f64| (!x.is_nan()).then_some(x);
+        (self.ts_ms > 0 && self.ts_ms <= ts_ms).then(|| QuoteAt {
+            bid: side(self.bid),
+            ask: side(self.ask),
+            ts_ms: self.ts_ms,
+            live: self.live,
+        })
+    }
+}
+
 /// The mutable part of a contract. It has no geometry fields, so code holding
 /// `&mut ContractState` cannot move a contract on the board.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -301,7 +324,7 @@ pub struct ContractState {
     pub quote_live: bool,
     /// The quote before the current one, so that a trade stamped before the current
     /// quote is signed against the quote in force when it printed.
-    pub prior_quote: Option<QuoteAt>,
+    pub prior_quote: PriorQuote,
     /// The session's customer flow ([`crate::flow`]); carried across epochs.
     pub flow: ContractFlow,
 }
@@ -314,7 +337,7 @@ impl ContractState {
         // (`unwrap_or` with a value the new one never equals when the field was
         // empty) and the masks are summed as integers: whether a field changed is
         // close to random on the quote path, so a branch per field mispredicts.
-        self.prior_quote = self.quote_at_now();
+        self.prior_quote = self.prior();
         self.quote_live = true;
         let mut m = FieldMask::NONE;
         m.set_if(replace_f64(&mut self.bid, q.bid), FieldMask::BID);
@@ -377,8 +400,13 @@ impl ContractState {
             m.set_if(self.bid_size != photo.bid_size, FieldMask::BID_SIZE);
             m.set_if(self.ask_size != photo.ask_size, FieldMask::ASK_SIZE);
             m |= FieldMask::QUOTE_TS;
-            self.prior_quote = self.quote_at_now();
-            self.quote_live = false;
+            self.prior_quote = self.prior();
+            // A photo that shows the quote the live feed last painted confirms it: the
+            // contract is still on the feed and its quote in force. Other prices mean
+            // the feed did not bring them (not subscribed, or a gap): a photo's quote,
+            // good only while young.
+            self.quote_live =
+                self.quote_live && same_opt(self.bid, photo.bid) && same_opt(self.ask, photo.ask);
             self.bid = photo.bid;
             self.ask = photo.ask;
             self.bid_size = photo.bid_size;
@@ -413,12 +441,23 @@ impl ContractState {
         })
     }
 
+    /// The quote as held now, as the one before the next.
+    #[inline(always)]
+    fn prior(&self) -> PriorQuote {
+        PriorQuote {
+            bid: self.bid.unwrap_or(f64::NAN),
+            ask: self.ask.unwrap_or(f64::NAN),
+            ts_ms: self.quote_ts_ms.unwrap_or(0),
+            live: self.quote_live,
+        }
+    }
+
     /// The latest quote stamped at or before `ts_ms`: the current one, or the one
     /// before it.
     pub fn quote_at(&self, ts_ms: i64) -> Option<QuoteAt> {
         match self.quote_at_now() {
             Some(q) if q.ts_ms <= ts_ms => Some(q),
-            _ => self.prior_quote.filter(|q| q.ts_ms <= ts_ms),
+            _ => self.prior_quote.at_or_before(ts_ms),
         }
     }
 
@@ -644,6 +683,29 @@ mod tests {
         assert_eq!(m, FieldMask::ASK | FieldMask::QUOTE_TS);
         assert_eq!(s.apply_quote(&quote(1.0, 1.3, 6)), FieldMask::NONE);
         assert_eq!(s.mid(), Some(1.15));
+    }
+
+    #[test]
+    fn a_photo_keeps_a_live_quote_live_only_when_it_shows_the_same_prices() {
+        let mut s = ContractState::default();
+        s.apply_quote(&quote(1.0, 1.2, 5));
+        assert!(s.quote_live);
+        let photo = |bid, ask, ts| ContractState {
+            bid: Some(bid),
+            ask: Some(ask),
+            quote_ts_ms: Some(ts),
+            ..ContractState::default()
+        };
+        s.refresh_from_photo(&photo(1.0, 1.2, 9), 10);
+        assert!(
+            s.quote_live,
+            "the same quote, stamped later: still the live one"
+        );
+        assert_eq!(s.quote_at(7).map(|q| q.ts_ms), Some(5), "the one before");
+        s.refresh_from_photo(&photo(1.1, 1.3, 20), 21);
+        assert!(!s.quote_live, "prices the feed never brought");
+        s.apply_quote(&quote(1.1, 1.3, 25));
+        assert!(s.quote_live);
     }
 
     #[test]

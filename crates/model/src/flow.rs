@@ -35,7 +35,9 @@
 //! The latest quote stamped at or before the trade: the contract keeps its current
 //! quote and the one before it, so a quote that arrived ahead of an earlier-stamped
 //! trade does not sign it. A live quote (the WebSocket's) is in force until replaced,
-//! whatever its age. A contract outside the quote plan only has its last chain photo's
+//! whatever its age (a photo showing the same prices confirms it; one with other
+//! prices makes it a photo's quote). A contract outside the quote plan only has its
+//! last chain photo's
 //! quote; that is used only while younger than [`FlowConfig::photo_quote_max_age_ms`].
 //! A missing side, a crossed market or no quote at the trade's time leaves the trade
 //! unknown: never guessed. Each signed trade says which quote signed it and how old

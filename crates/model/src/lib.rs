@@ -31,7 +31,7 @@ pub mod time;
 pub use chain::{ChainContract, ChainPhoto, RejectReason, RejectTally};
 pub use contract::{
     AggregateUpdate, ContractGeometry, ContractRecord, ContractState, FieldMask, Greeks,
-    QuoteUpdate, SlowFields, TradeUpdate, UpdateError,
+    PriorQuote, QuoteUpdate, SlowFields, TradeUpdate, UpdateError,
 };
 pub use epoch::{EpochId, EpochIdError, EpochReason};
 pub use flow::{Conditions, ContractFlow, Excluded, FlowConfig, QuoteSource, Rule, Side, Signed};

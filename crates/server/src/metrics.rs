@@ -121,6 +121,40 @@ fn render(state: &AppState) -> String {
                 );
             }
         }
+        type Counts = fn(&BoardStatus) -> &[(String, u64)];
+        let flow: [(&str, &str, &str, Counts); 3] = [
+            (
+                "chainboard_flow_volume",
+                "side",
+                "Contracts of regular trades this session, by customer side as signed (an estimate).",
+                |b| &b.flow.volume,
+            ),
+            (
+                "chainboard_flow_excluded",
+                "reason",
+                "Trades this session excluded from signing by their condition codes.",
+                |b| &b.flow.excluded,
+            ),
+            (
+                "chainboard_flow_refused",
+                "reason",
+                "Trades this session on the board but not signed: bad price or size, outside the session.",
+                |b| &b.flow.refused,
+            ),
+        ];
+        for (name, label, help, get) in flow {
+            // Per session: they start at zero each session, so gauges.
+            out.family(name, "gauge", help);
+            for b in &status.boards {
+                for (value, count) in get(b) {
+                    out.sample(
+                        name,
+                        &[("symbol", &b.underlying), (label, value)],
+                        *count as f64,
+                    );
+                }
+            }
+        }
         out.one(
             "chainboard_photos_loaded_total",
             "counter",

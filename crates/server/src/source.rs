@@ -345,6 +345,21 @@ pub struct BoardStatus {
     pub geometry_miss: u64,
     /// Epochs started, by reason, every reason listed.
     pub epochs: Vec<(String, u64)>,
+    /// The session's customer flow: contracts signed buy, sell or unknown, and
+    /// trades excluded and refused, by reason (every one listed).
+    #[serde(default)]
+    pub flow: FlowCounts,
+}
+
+/// One board's customer-flow counters, named as they are published.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowCounts {
+    /// Contracts of regular trades by customer side (`buy`, `sell`, `unknown`).
+    pub volume: Vec<(String, u64)>,
+    /// Trades excluded by their conditions, by reason.
+    pub excluded: Vec<(String, u64)>,
+    /// Trades refused (bad price or size, outside the session), by reason.
+    pub refused: Vec<(String, u64)>,
 }
 
 /// An epoch transition.
@@ -497,6 +512,11 @@ mod tests {
                 trades: 2,
                 geometry_miss: 1,
                 epochs: vec![("startup".into(), 1), ("stale_feed".into(), 0)],
+                flow: FlowCounts {
+                    volume: vec![("buy".into(), 40), ("sell".into(), 12)],
+                    excluded: vec![("multi_leg".into(), 3)],
+                    refused: vec![("outside_session".into(), 1)],
+                },
             }],
             transitions: vec![EpochTransition {
                 underlying: "SPX".into(),

@@ -52,6 +52,21 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../web/format.js"),
     ),
     (
+        "flow.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/flow.js"),
+    ),
+    (
+        "levels.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/levels.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/api.js"),
+    ),
+    (
         "selftest.html",
         "text/html; charset=utf-8",
         include_str!("../../../web/selftest.html"),

@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chainboard_analytics::ModelObserver;
-use chainboard_engine::{BoardObserver, Engine};
+use chainboard_engine::{BoardObserver, Engine, FlowStats, Refused};
+use chainboard_model::flow::{Excluded, Side};
 use chainboard_model::{EpochReason, Underlying};
 use chainboard_recording::RecorderStats;
 use chainboard_server::source::{
-    BoardStatus, EpochTransition, FeedCounters, PublisherCounters, RecorderCounters,
+    BoardStatus, EpochTransition, FeedCounters, FlowCounts, PublisherCounters, RecorderCounters,
     SocketCounters, StoreStatus, TickCounters,
 };
 use chainboard_server::{Documents, HistoryQuery, HistoryResult, ServiceStatus, Source};
@@ -138,6 +139,25 @@ impl Source for LocalSource {
     }
 }
 
+/// A board's flow counters, named as published.
+fn flow_counts(f: &FlowStats) -> FlowCounts {
+    let named = |names: &[&'static str], counts: &[u64]| -> Vec<(String, u64)> {
+        names
+            .iter()
+            .zip(counts)
+            .map(|(n, &c)| ((*n).to_owned(), c))
+            .collect()
+    };
+    let sides: Vec<&str> = Side::ALL.iter().map(|s| s.as_str()).collect();
+    let excluded: Vec<&str> = Excluded::ALL.iter().map(|e| e.as_str()).collect();
+    let refused: Vec<&str> = Refused::ALL.iter().map(|r| r.as_str()).collect();
+    FlowCounts {
+        volume: named(&sides, &f.volume),
+        excluded: named(&excluded, &f.excluded),
+        refused: named(&refused, &f.refused),
+    }
+}
+
 /// Ingestion's part of the status, as plain data.
 pub fn service_status(ingest: &IngestStatus) -> ServiceStatus {
     let feed = &ingest.feed;
@@ -161,6 +181,7 @@ pub fn service_status(ingest: &IngestStatus) -> ServiceStatus {
                     .iter()
                     .map(|&r| (r.as_str().to_owned(), b.stats.epochs_for(r)))
                     .collect(),
+                flow: flow_counts(&b.flow),
             })
             .collect(),
         transitions: ingest

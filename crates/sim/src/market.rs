@@ -96,7 +96,14 @@ impl MarketConfig {
     pub fn new(chains: Vec<ChainConfig>, seed: u64) -> Self {
         Self {
             chains,
-            traffic: TrafficConfig::default(),
+            // One event in a hundred a trade: at the fake's 4,000 events a second per
+            // underlying, about 40 prints and 500 contracts a second, some twice the
+            // pace of SPX's 4.6 million contracts a day (docs/simulator.md); the
+            // benchmarks' traffic prints five times as often.
+            traffic: TrafficConfig {
+                trade_fraction: 0.01,
+                ..TrafficConfig::default()
+            },
             seed,
             path: SpotPath::default(),
             relist_move: 0.015,

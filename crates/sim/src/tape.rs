@@ -7,7 +7,7 @@
 //!
 //! - Every print meets the contract's book as last quoted (its NBBO in force).
 //! - A customer buys with probability `0.5 + bias` on calls and `0.5 − bias` on puts,
-//!   where `bias` is a slow mean-reverting walk (±0.1 typical, at most ±0.3): flow
+//!   where `bias` is a slow mean-reverting walk (±0.05 typical, at most ±0.2): flow
 //!   leans bullish or bearish for minutes at a time, as real sessions do.
 //! - Of single-leg prints, 72% trade at the touch (a buyer pays the ask, a seller
 //!   hits the bid), 8% one tick through it (a sweep), and 20% inside the spread
@@ -45,7 +45,7 @@ pub(crate) struct Regime {
 impl Regime {
     /// Steps the walk by `shock` (a standard normal draw).
     pub(crate) fn step(&mut self, shock: f64) {
-        self.bias = (0.995 * self.bias + 0.01 * shock).clamp(-0.3, 0.3);
+        self.bias = (0.995 * self.bias + 0.005 * shock).clamp(-0.2, 0.2);
     }
 
     /// The probability that a customer buys a contract of `right`.
@@ -199,7 +199,7 @@ mod tests {
         for _ in 0..100_000 {
             r.step(crate::traffic::normal(&mut rng));
             let p = r.buy_probability(Right::Call);
-            assert!((0.2..=0.8).contains(&p), "{p}");
+            assert!((0.3..=0.7).contains(&p), "{p}");
         }
     }
 }

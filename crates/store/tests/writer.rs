@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chainboard_engine::{BoardObserver, Engine, EngineConfig, PhotoOutcome};
 use chainboard_massive::assemble;
-use chainboard_model::{ChainPhoto, EpochId, QuoteUpdate, RootMap, Underlying};
+use chainboard_model::{ChainPhoto, EpochId, QuoteUpdate, RootMap, TradeUpdate, Underlying};
 use chainboard_sim::{ChainConfig, SimChain, chain_pages};
 use chainboard_store::writer::{self, RecordFormat, StoreHealth, WriterConfig, WriterHandle};
 use chainboard_store::{EmbeddedStore, KeySchema, KeyType, Store, Ttl};
@@ -203,6 +203,32 @@ async fn full_write_hydration_and_epoch_isolation(store: Store, format: RecordFo
             Some(KeyType::String)
         );
     }
+
+    // A trade at that ask is a customer buy: the contract's session flow is written
+    // with its other fields.
+    engine.set_session(chainboard_engine::Session {
+        date: jiff::civil::date(2026, 11, 24),
+        start_ms: T0 - 3_600_000,
+        end_ms: T0 + 3_600_000,
+    });
+    let trade = TradeUpdate::new(12.5, 4, T0 + 60_500).expect("trade");
+    engine.apply_trade(&key, &trade);
+    until(
+        &mut handle,
+        &mut engine,
+        "the flow in the store",
+        || async {
+            record_has(&store, &record_key, "\"flow_buy\":4", ("flow_buy", "4")).await
+                && record_has(
+                    &store,
+                    &record_key,
+                    "\"flow_buy_premium\":5000",
+                    ("flow_buy_premium", "5000"),
+                )
+                .await
+        },
+    )
+    .await;
 
     // A new epoch: its keys hold only itself; the old one is left to expire.
     engine.request_manual_epoch(T0 + 61_000);

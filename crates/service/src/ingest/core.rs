@@ -501,6 +501,7 @@ impl Core {
                     .map(|(v, _)| v),
                 silence_ms: e.feed_silence_ms(now),
                 stats: *e.stats(),
+                flow: *e.flow_stats(),
             })
             .collect();
         self.status.feed = *self.feed.stats();

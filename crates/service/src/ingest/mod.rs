@@ -33,7 +33,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use chainboard_engine::{BoardObserver, EngineConfig, EngineStats, PhotoReason, PhotoRequest};
+use chainboard_engine::{
+    BoardObserver, EngineConfig, EngineStats, FlowStats, PhotoReason, PhotoRequest,
+};
 use chainboard_model::{EpochId, EpochReason, RootMap, Underlying};
 use chainboard_recording::Recorder;
 use thiserror::Error;
@@ -139,6 +141,8 @@ pub struct BoardStatus {
     pub silence_ms: i64,
     /// The engine's counters.
     pub stats: EngineStats,
+    /// The session's customer flow counters.
+    pub flow: FlowStats,
 }
 
 /// An epoch transition.
