@@ -29,3 +29,10 @@ export function apiFetch(path) {
   const token = accessToken();
   return fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
 }
+
+/** The session's GEX history of `symbol` for expiry `filter` (its JSON document). */
+export async function fetchHistory(symbol, filter) {
+  const response = await apiFetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=${filter}`);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}

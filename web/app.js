@@ -15,7 +15,7 @@ import { ProfileView, filterName, trackFlip } from './profile.js';
 import { TimelineView, columnFromHistory, columnFromGex } from './timeline.js';
 import { FlowPanel } from './flow.js';
 import { LevelsPanel } from './levels.js';
-import { accessToken, apiFetch, askForToken } from './api.js';
+import { accessToken, apiFetch, askForToken, fetchHistory } from './api.js';
 import * as fmt from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -210,13 +210,18 @@ const heatmapView = new HeatmapView({
 });
 const profileView = new ProfileView(els.profile);
 
-/** How a cell prints its value, by metric (when cells are big enough to print). */
-function cellFormat(metric) {
+/** How the legend and the cell panel print a metric's value. */
+function valueFormat(metric) {
   if (METRICS[metric].contracts) return fmt.countSigned;
   if (METRICS[metric].signed) return fmt.usdSigned;
-  if (metric === 'iv') return (x) => `${(x * 100).toFixed(1)}%`;
+  if (metric === 'iv') return fmt.ivPct;
   if (metric === 'oi') return fmt.count;
   return fmt.price;
+}
+
+/** How a cell prints its value, by metric (when cells are big enough to print). */
+function cellFormat(metric) {
+  return metric === 'iv' ? (x) => `${(x * 100).toFixed(1)}%` : valueFormat(metric);
 }
 
 function applyOptions() {
@@ -274,11 +279,7 @@ function showView() {
 
 const flowPanel = new FlowPanel(
   { signed: els.flowSigned, window: els.flowWindow, top: els.topFlow, hedge: els.hedge },
-  async (symbol) => {
-    const response = await apiFetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=all`);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response.json();
-  },
+  (symbol) => fetchHistory(symbol, 'all'),
   () => {
     panelsStale = true;
     requestFrame();
@@ -300,9 +301,7 @@ async function loadTimeline() {
   const note = filter !== options.filter ? `history keeps strikes for All and 0DTE: showing All` : '';
   setText(els.timelineNote, note || 'loading the session…');
   try {
-    const response = await apiFetch(`/api/v1/gex/${encodeURIComponent(symbol)}/history?filter=${filter}`);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const doc = await response.json();
+    const doc = await fetchHistory(symbol, filter);
     if (timeline !== request) return; // switched meanwhile
     timelineView.load(doc.columns.map((c) => columnFromHistory(doc.strikes, c)));
     request.loaded = true;
@@ -623,14 +622,7 @@ function renderLevels() {
 function renderLegend() {
   const scale = heatmapView.scale;
   const metric = METRICS[options.metric];
-  const show = (x) => {
-    if (!scale) return fmt.MISSING;
-    if (metric.contracts) return fmt.countSigned(x);
-    if (metric.signed) return fmt.usdSigned(x);
-    if (options.metric === 'iv') return fmt.ivPct(x);
-    if (options.metric === 'oi') return fmt.count(x);
-    return fmt.price(x);
-  };
+  const show = valueFormat(options.metric);
   setText(els.legendLo, scale ? show(scale.lo) : fmt.MISSING);
   setText(els.legendHi, scale ? show(scale.hi) : fmt.MISSING);
   const pct = Math.round(SCALE_PERCENTILE * 100);
@@ -764,13 +756,7 @@ function cellHeadline(info) {
   const dte = x.dte[e];
   const metric = METRICS[options.metric];
   const value = cellValue(heatmapView.grid, heatmap, options.metric, options.side, info.cell);
-  let shown;
-  if (value === NO_CONTRACT) shown = 'no contract';
-  else if (metric.contracts) shown = fmt.countSigned(value);
-  else if (metric.signed) shown = fmt.usdSigned(value);
-  else if (options.metric === 'iv') shown = fmt.ivPct(value);
-  else if (options.metric === 'oi') shown = fmt.count(value);
-  else shown = fmt.price(value);
+  const shown = value === NO_CONTRACT ? 'no contract' : valueFormat(options.metric)(value);
   const whose = metric.sided ? ` ${options.side}` : '';
   return { where: `${fmt.strike(info.strike)} · ${label} · ${dte} DTE`, what: `${metric.label}${whose} ${shown}` };
 }

@@ -159,6 +159,10 @@ impl FlowTracker {
         net_premium_cents: i64,
         valued: Option<Valued>,
     ) {
+        if net == 0 && net_premium_cents == 0 && !self.seen.contains_key(&key) {
+            // Nothing yet: most of a board at a new epoch. Not remembered either.
+            return;
+        }
         let seen = self.seen.entry(key).or_insert((0, 0));
         let (d_size, d_premium) = (net - seen.0, net_premium_cents - seen.1);
         if d_size == 0 && d_premium == 0 {
