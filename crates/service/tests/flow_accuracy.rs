@@ -8,6 +8,8 @@
 //! multi-leg legs near the mid. The score is over prints signed against a live quote,
 //! as the quote plan covers the contracts where the volume is.
 
+use std::io::Write as _;
+
 use chainboard_engine::{Engine, EngineConfig, FlowStats};
 use chainboard_model::flow::{QuoteSource, Rule, Side};
 use chainboard_model::{RootMap, Underlying};
@@ -82,22 +84,25 @@ fn the_quote_rule_signs_the_simulated_tape() {
     let s = stats(&feed);
     let accuracy = correct as f64 / signed as f64;
     let coverage = signed as f64 / live_regular as f64;
-    println!(
+    // Written to the process's stderr itself, not through `println!`, which the test
+    // harness captures: the figure shows in every test run's log, CI's included.
+    let mut report = format!(
         "trade signing on the simulated tape: {correct} of {signed} signed contracts \
          on the right side ({:.1}%); {:.1}% of {live_regular} live-quoted regular \
-         contracts signed",
+         contracts signed\n",
         100.0 * accuracy,
         100.0 * coverage
     );
     for (rule, (right, all)) in Rule::ALL.iter().zip(by_rule) {
         if all > 0 {
-            println!(
-                "  {:>9}: {right} of {all} ({:.1}%)",
+            report.push_str(&format!(
+                "  {:>9}: {right} of {all} ({:.1}%)\n",
                 rule.as_str(),
                 100.0 * right as f64 / all as f64
-            );
+            ));
         }
     }
+    let _ = std::io::stderr().write_all(report.as_bytes());
     assert!(signed > 10_000, "enough of a tape to score: {signed}");
     assert!(accuracy >= 0.90, "accuracy {accuracy}");
     assert!(coverage >= 0.90, "coverage {coverage}");
