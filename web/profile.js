@@ -9,8 +9,8 @@
 // the server found one: when `zero_gamma` is null the chart says why and draws none.
 //
 // Over the bars, on the same price axis but its own dollar scale, it draws the
-// gamma curve G(S'): net dealer GEX by OI with every contract re-priced at each
-// hypothetical index level S'. The flip is where that curve crosses zero, so the
+// gamma curve G(S'): net dealer GEX by OI (flow-adjusted under that basis) with
+// every contract re-priced at each hypothetical index level S'. The flip is where that curve crosses zero, so the
 // curve is drawn about the bars' zero line and shows why the flip sits where it
 // does; the curve's other material roots are drawn faintly. The bars at today's
 // spot and the curve are different quantities (a strike's exposure vs the whole
@@ -75,8 +75,10 @@ function columnsFor(metric) {
  * the open interest basis's otherwise. `suffix` is what the walls' labels carry
  * (" (volume)", " (flow)" or ""), `flipSuffix` what the flip's label carries: the
  * volume basis has no flip, so with its bars on screen the OI flip is shown and says
- * so. `flipKey` names the flip's field (its status is `${flipKey}_status`). Missing
- * fields come back as null.
+ * so. `flipKey` names the flip's field (its status is `${flipKey}_status`, its roots
+ * `${flipKey}_roots`); `curveKey` the filter's gamma curve on the same basis (the
+ * volume basis has none: its position is not a book, so the OI curve is drawn),
+ * `curveBasis` what the curve's scale says it is. Missing fields come back as null.
  */
 export function wallsFor(levels, metric) {
   const basis = metric === 'gex_volume' ? 'volume' : metric === 'gex_flow' ? 'flow' : 'oi';
@@ -93,16 +95,21 @@ export function wallsFor(levels, metric) {
     suffix: basis === 'oi' ? '' : ` (${basis})`,
     flipSuffix: basis === 'volume' ? ' (OI)' : basis === 'flow' ? ' (flow)' : '',
     flipKey,
+    curveKey: basis === 'flow' ? 'curve_flow' : 'curve',
+    curveBasis: basis === 'flow' ? 'flow' : 'OI',
     flip: l[flipKey] ?? null,
     flipStatus: l[`${flipKey}_status`] ?? null,
     flipDistance: d[flipKey] ?? null,
   };
 }
 
-/** The gamma curve's material roots other than the published flip, ascending. */
-export function otherRoots(levels) {
-  const roots = levels && Array.isArray(levels.zero_gamma_roots) ? levels.zero_gamma_roots : [];
-  const flip = levels ? levels.zero_gamma : null;
+/** The gamma curve's material roots other than the published flip, ascending;
+ * `flipKey` picks the basis (`zero_gamma`, or `zero_gamma_flow` for the flow-adjusted
+ * curve). */
+export function otherRoots(levels, flipKey = 'zero_gamma') {
+  const list = levels ? levels[`${flipKey}_roots`] : null;
+  const roots = Array.isArray(list) ? list : [];
+  const flip = levels ? levels[flipKey] : null;
   const isFlip = (level) =>
     Number.isFinite(flip) && Math.abs(level - flip) <= 1e-9 * Math.max(1, Math.abs(flip));
   return roots.filter((r) => r && Number.isFinite(r.level) && !isFlip(r.level));
@@ -261,10 +268,12 @@ export class ProfileView {
     // The curve's own scale: its largest |G| among the rows on screen, so its shape
     // fills the width whatever the bars' scale.
     const n = rowStrikes.length;
-    const points = showCurve && n > 0 ? curveInView(part.curve, rowStrikes[n - 1], rowStrikes[0]) : [];
+    // On the flow basis the flow-adjusted curve, so its zero is the flip drawn.
+    const curve = part[walls.curveKey] ?? null;
+    const points = showCurve && n > 0 ? curveInView(curve, rowStrikes[n - 1], rowStrikes[0]) : [];
     let curveScale = 0;
     for (const p of points) curveScale = Math.max(curveScale, Math.abs(p.g));
-    if (!(curveScale > 0)) curveScale = part.curve && part.curve.peak > 0 ? part.curve.peak : 1;
+    if (!(curveScale > 0)) curveScale = curve && curve.peak > 0 ? curve.peak : 1;
     const curveShown = points.length >= 2;
     data.curve = !showCurve ? 'hidden' : curveShown ? 'shown' : 'none';
 
@@ -301,7 +310,7 @@ export class ProfileView {
     ];
     const located = marks.map((mark) => ({ mark, at: yForPrice(rowStrikes, top, rowH, mark.value) }));
     const labelled = mergeEqualWalls(located);
-    const roots = otherRoots(levels)
+    const roots = otherRoots(levels, walls.flipKey)
       .map((root) => ({ root, at: yForPrice(rowStrikes, top, rowH, root.level) }))
       .filter(({ at }) => at && !at.clamped);
     data.otherRoots = String(roots.length);
@@ -310,7 +319,7 @@ export class ProfileView {
     // last so no line crosses a label.
     this.rootLines(roots, plotLeft, plotRight);
     this.levelLines(located, plotLeft, plotRight);
-    if (curveShown) this.curve(points, geometry, zeroX, half, curveScale, levels, roots);
+    if (curveShown) this.curve(points, geometry, zeroX, half, curveScale, walls.flip, roots);
     const boxes = this.levelLabels(labelled, geometry, plotRight);
     this.rootLabels(roots, plotLeft, boxes);
   }
@@ -362,12 +371,13 @@ export class ProfileView {
     const net = part.total ? part.total[cols.total] : null;
     if (net !== null && net !== undefined) ctx.fillText(`total ${net >= 0 ? '+' : '−'}${usd(net)}`, plotLeft, 42);
 
-    // The curve's scale, right of its switch: the curve is by OI whatever the bars.
+    // The curve's scale, right of its switch, with the curve's basis.
     if (showCurve) {
       ctx.textAlign = 'right';
       ctx.fillStyle = curveShown ? CURVE_COLOR : LABEL;
-      const none = part.curve ? 'none in view' : 'no curve';
-      ctx.fillText(curveShown ? `±${usd(curveScale)} per 1%, OI` : none, plotRight, HEADER_CURVE_Y);
+      const none = part[walls.curveKey] ? 'none in view' : 'no curve';
+      const text = `±${usd(curveScale)} per 1%, ${walls.curveBasis}`;
+      ctx.fillText(curveShown ? text : none, plotRight, HEADER_CURVE_Y);
     }
 
     // Axis: the bar scale at both ends, zero in the middle.
@@ -388,7 +398,7 @@ export class ProfileView {
 
   /** The curve about the bars' zero line, with a dark halo so it reads over bars,
    * and a dot where it crosses zero at each root (filled at the published flip). */
-  curve(points, geometry, zeroX, half, curveScale, levels, roots) {
+  curve(points, geometry, zeroX, half, curveScale, flip, roots) {
     const ctx = this.ctx;
     const { top, rowH, rowStrikes } = geometry;
     const reach = half * 0.96; // the stroke stays inside the plot at the extremes
@@ -409,7 +419,7 @@ export class ProfileView {
     ctx.lineWidth = 1;
 
     for (const { at } of roots) dot(ctx, zeroX, at.y, 2.5, null, ROOT_FAINT);
-    const flipAt = yForPrice(rowStrikes, top, rowH, levels.zero_gamma);
+    const flipAt = yForPrice(rowStrikes, top, rowH, flip);
     if (flipAt && !flipAt.clamped) dot(ctx, zeroX, flipAt.y, 3.5, LEVEL_COLORS.flip, BACKGROUND);
   }
 

@@ -734,8 +734,11 @@ test('the flow-adjusted metric shows the flow walls and the flow flip, labelled'
     'flow',
   );
   assertEqual(flow.flipDistance, { points: -39.5, pct: -0.577 }, 'flow flip distance');
+  assertEqual([flow.curveKey, flow.curveBasis], ['curve_flow', 'flow'], 'the flow curve, its zero the flow flip');
   const oi = wallsFor(levels, 'gex');
   assert(oi.flipKey === 'zero_gamma' && oi.flip === levels.zero_gamma, 'the OI metric keeps the OI flip');
+  assertEqual([oi.curveKey, oi.curveBasis], ['curve', 'OI'], 'the OI curve');
+  assertEqual(wallsFor(levels, 'gex_volume').curveKey, 'curve', 'volume has no book: the OI curve');
   const absent = wallsFor({ zero_gamma_flow: null, zero_gamma_flow_status: 'one_sided' }, 'gex_flow');
   assert(absent.flip === null && absent.flipStatus === 'one_sided', 'no flow flip: its reason');
 });
@@ -780,6 +783,12 @@ test('the other roots are every material root but the published flip', () => {
   const vanished = { ...flipLevels(), zero_gamma: null };
   assert(otherRoots(vanished).length === 2, 'without a published flip, every root is another');
   assertEqual(otherRoots({ zero_gamma: 1, zero_gamma_roots: null }), [], 'roots missing');
+  const flowLevels = {
+    ...flipLevels(),
+    zero_gamma_flow: 6830,
+    zero_gamma_flow_roots: [{ level: 6760, rising: false }, { level: 6830, rising: true }],
+  };
+  assertEqual(otherRoots(flowLevels, 'zero_gamma_flow'), [{ level: 6760, rising: false }], "the flow curve's roots");
 });
 
 test("the flip's jump to another root is remembered while it holds and forgotten when it goes", () => {

@@ -399,6 +399,7 @@ impl Models {
                     total: Exposures::from_sums(&models.book.total(filter)),
                     levels: Levels::default(),
                     curve: None,
+                    curve_flow: None,
                 }
             })
             .collect();

@@ -22,12 +22,13 @@ use chainboard_engine::Refused;
 use chainboard_model::flow::{Excluded, QuoteSource, Rule, Side};
 use chainboard_model::time::ms_to_seconds;
 use chainboard_model::{EpochId, Underlying};
+use chainboard_quant::levels::{Flip, Transition};
 
 use crate::flow::{FlowSummary, HedgePressure};
 use crate::gex::{ExpiryFilter, Metric};
 use crate::snapshot::{
     Cell, Column, EpochInfo, Exposures, FeedStatus, GammaCurve, GexDiff, GexSnapshot, HeatmapDiff,
-    HeatmapMeta, HeatmapSnapshot, Levels,
+    HeatmapMeta, HeatmapSnapshot, Levels, ZeroGamma,
 };
 use crate::valuation::{Anchor, GreeksSource, UnusableCounts};
 
@@ -54,11 +55,17 @@ impl Out {
     }
 
     pub(crate) fn key(&mut self, k: &str) {
+        self.key_parts(k, "");
+    }
+
+    /// The key `<k><suffix>`, for the fields one name prefixes.
+    pub(crate) fn key_parts(&mut self, k: &str, suffix: &str) {
         if !self.0.ends_with('{') {
             self.0.push(',');
         }
         self.0.push('"');
         self.0.push_str(k);
+        self.0.push_str(suffix);
         self.0.push_str("\":");
     }
 
@@ -249,11 +256,13 @@ fn diff_head(o: &mut Out, schema: &str, symbol: Underlying, epoch: &EpochId, bas
 }
 
 /// A filter's `total`, `levels` (with distances from `spot`) and gamma `curve`.
+/// The curves are the open interest basis's (`curve`) and the flow-adjusted one's
+/// (`curve_flow`).
 fn total_and_levels(
     o: &mut Out,
     t: &Exposures,
     l: &Levels,
-    c: Option<&GammaCurve>,
+    curves: [Option<&GammaCurve>; 2],
     spot: Option<f64>,
 ) {
     o.key("total");
@@ -261,7 +270,9 @@ fn total_and_levels(
     o.key("levels");
     levels(o, l, spot);
     o.key("curve");
-    curve(o, c);
+    curve(o, curves[0]);
+    o.key("curve_flow");
+    curve(o, curves[1]);
 }
 
 fn meta(o: &mut Out, m: &HeatmapMeta) {
@@ -446,24 +457,31 @@ fn total(o: &mut Out, t: &Exposures) {
     o.raw("}");
 }
 
-fn levels(o: &mut Out, l: &Levels, spot: Option<f64>) {
-    o.raw("{");
-    o.key("zero_gamma");
-    o.opt(l.zero_gamma.level().map(|x| fixed(x, 2)));
-    o.key("zero_gamma_status");
-    o.plain(l.zero_gamma.status());
-    o.key("zero_gamma_rising");
-    match l.zero_gamma.flip() {
+/// One basis's flip as `<name>`, `<name>_status`, `<name>_rising`,
+/// `<name>_transition` and `<name>_roots`.
+fn flip(
+    o: &mut Out,
+    name: &str,
+    zero_gamma: &ZeroGamma,
+    transition: Option<Transition>,
+    roots: &[Flip],
+) {
+    o.key(name);
+    o.opt(zero_gamma.level().map(|x| fixed(x, 2)));
+    o.key_parts(name, "_status");
+    o.plain(zero_gamma.status());
+    o.key_parts(name, "_rising");
+    match zero_gamma.flip() {
         Some(f) => o.raw(if f.rising { "true" } else { "false" }),
         None => o.raw("null"),
     }
-    o.key("zero_gamma_transition");
-    match l.transition {
+    o.key_parts(name, "_transition");
+    match transition {
         Some(t) => o.plain(t.as_str()),
         None => o.raw("null"),
     }
-    o.key("zero_gamma_roots");
-    o.array(&l.roots, |o, r| {
+    o.key_parts(name, "_roots");
+    o.array(roots, |o, r| {
         o.raw("{");
         o.key("level");
         o.num(fixed(r.level, 2));
@@ -471,10 +489,18 @@ fn levels(o: &mut Out, l: &Levels, spot: Option<f64>) {
         o.raw(if r.rising { "true" } else { "false" });
         o.raw("}");
     });
-    o.key("zero_gamma_flow");
-    o.opt(l.zero_gamma_flow.level().map(|x| fixed(x, 2)));
-    o.key("zero_gamma_flow_status");
-    o.plain(l.zero_gamma_flow.status());
+}
+
+fn levels(o: &mut Out, l: &Levels, spot: Option<f64>) {
+    o.raw("{");
+    flip(o, "zero_gamma", &l.zero_gamma, l.transition, &l.roots);
+    flip(
+        o,
+        "zero_gamma_flow",
+        &l.zero_gamma_flow,
+        l.transition_flow,
+        &l.roots_flow,
+    );
     let strike = |k: Option<chainboard_model::Strike>| k.map(|k| k.points());
     let walls = [
         ("call_wall", strike(l.call_wall)),
@@ -560,7 +586,13 @@ pub fn gex(s: &GexSnapshot) -> String {
         o.key(f.filter.as_str());
         o.raw("{");
         exposure_columns(&mut o, f.per_strike.iter());
-        total_and_levels(&mut o, &f.total, &f.levels, f.curve.as_deref(), s.spot);
+        total_and_levels(
+            &mut o,
+            &f.total,
+            &f.levels,
+            [f.curve.as_deref(), f.curve_flow.as_deref()],
+            s.spot,
+        );
         o.raw("}");
     }
     o.raw("}");
@@ -595,7 +627,13 @@ pub fn gex_diff(d: &GexDiff) -> String {
         o.key("index");
         o.array(&f.changed, |o, (i, _)| o.int(i64::from(*i)));
         exposure_columns(&mut o, f.changed.iter().map(|(_, e)| e));
-        total_and_levels(&mut o, &f.total, &f.levels, f.curve.as_deref(), d.spot);
+        total_and_levels(
+            &mut o,
+            &f.total,
+            &f.levels,
+            [f.curve.as_deref(), f.curve_flow.as_deref()],
+            d.spot,
+        );
         o.raw("}");
     }
     o.raw("}");

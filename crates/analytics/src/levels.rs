@@ -30,8 +30,9 @@
 //!   interest): a proxy of today's activity, not of positions.
 //! - **Flow-adjusted flip and walls**: the same on the flow-adjusted position, open
 //!   interest (under the sign convention) less today's customer net purchases as
-//!   signed ([`chainboard_model::flow`]). The flip is tracked as the open-interest
-//!   one is; when no contract of the filter has flow, it is the open-interest flip.
+//!   signed ([`chainboard_model::flow`]), with its own roots and gamma curve. The
+//!   flip is tracked as the open-interest one is; when no contract of the filter has
+//!   flow, flip, roots and curve are the open-interest ones.
 
 use std::sync::Arc;
 
@@ -61,11 +62,15 @@ pub fn settle(
             None => (ZeroGamma::Pending, None, Vec::new(), None),
         };
         // Without any flow in the filter the flow-adjusted profile is the open-interest
-        // one: its flip is the same, and not searched for twice.
-        let zero_gamma_flow = match spot {
-            Some(_) if !has_flow(heatmap, f.filter) => zero_gamma,
-            Some(spot) => flip(heatmap, config, f.filter, spot, before, Basis::FlowAdjusted).0,
-            None => ZeroGamma::Pending,
+        // one: its flip, roots and curve are the same, and not searched for twice. (The
+        // tick a session reset empties the flow, its transition is the open-interest
+        // flip's.)
+        let (zero_gamma_flow, transition_flow, roots_flow, curve_flow) = match spot {
+            Some(_) if !has_flow(heatmap, f.filter) => {
+                (zero_gamma, transition, roots.clone(), curve.clone())
+            }
+            Some(spot) => flip(heatmap, config, f.filter, spot, before, Basis::FlowAdjusted),
+            None => (ZeroGamma::Pending, None, Vec::new(), None),
         };
         let held = |pick: fn(&Levels) -> Option<Strike>| before.and_then(|b| pick(&b.levels));
         let live = gex.spot.or(spot);
@@ -79,10 +84,13 @@ pub fn settle(
             call_wall_volume: wall(Metric::CallGexVolume, held(|l| l.call_wall_volume)),
             put_wall_volume: wall(Metric::PutGexVolume, held(|l| l.put_wall_volume)),
             zero_gamma_flow,
+            transition_flow,
+            roots_flow,
             call_wall_flow: wall(Metric::CallGexFlow, held(|l| l.call_wall_flow)),
             put_wall_flow: wall(Metric::PutGexFlow, held(|l| l.put_wall_flow)),
         };
         f.curve = curve;
+        f.curve_flow = curve_flow;
     }
     next
 }

@@ -471,6 +471,10 @@ pub struct Levels {
     pub put_wall_volume: Option<Strike>,
     /// The zero-gamma flip on the flow-adjusted basis.
     pub zero_gamma_flow: ZeroGamma,
+    /// How the flow-adjusted flip relates to last tick's.
+    pub transition_flow: Option<Transition>,
+    /// Every material root of the flow-adjusted profile, ascending.
+    pub roots_flow: Vec<Flip>,
     /// The call wall on the flow-adjusted basis.
     pub call_wall_flow: Option<Strike>,
     /// The put wall on the flow-adjusted basis.
@@ -483,8 +487,8 @@ pub struct Levels {
 pub struct GammaCurve {
     /// Hypothetical index levels, ascending.
     pub spots: Vec<f64>,
-    /// Net dealer GEX (open interest basis) with every contract re-priced at each
-    /// level, dollars per 1% move.
+    /// Net dealer GEX (on the curve's basis: open interest or flow-adjusted) with
+    /// every contract re-priced at each level, dollars per 1% move.
     pub values: Vec<f64>,
     /// The `|G|` a crossing's side must reach to count (a fraction of `peak`).
     pub floor: f64,
@@ -506,6 +510,9 @@ pub struct FilterGex {
     /// The gamma curve the flip was found on; `None` until the levels are settled, or
     /// when there was nothing to scan.
     pub curve: Option<Arc<GammaCurve>>,
+    /// The flow-adjusted flip's gamma curve, the same way (the open-interest curve
+    /// while the filter has no flow).
+    pub curve_flow: Option<Arc<GammaCurve>>,
 }
 
 /// Dealer exposure and its levels at one tick.
@@ -555,6 +562,7 @@ impl GexSnapshot {
                 total: b.total,
                 levels: b.levels.clone(),
                 curve: b.curve.clone(),
+                curve_flow: b.curve_flow.clone(),
             })
             .collect();
         Some(GexDiff {
@@ -591,6 +599,7 @@ impl GexSnapshot {
             f.total = d.total;
             f.levels = d.levels.clone();
             f.curve = d.curve.clone();
+            f.curve_flow = d.curve_flow.clone();
         }
         apply_rows(&mut next.per_expiry, &diff.per_expiry)?;
         next.seq = diff.seq;
@@ -630,6 +639,8 @@ pub struct FilterDiff {
     pub levels: Levels,
     /// The new gamma curve.
     pub curve: Option<Arc<GammaCurve>>,
+    /// The new flow-adjusted gamma curve.
+    pub curve_flow: Option<Arc<GammaCurve>>,
 }
 
 /// A GEX diff between consecutive snapshots of one epoch.
