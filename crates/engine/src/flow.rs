@@ -12,15 +12,17 @@
 //! them by contract id). A new session starts every contract at zero.
 
 pub use chainboard_model::flow::Session;
-use chainboard_model::flow::{Conditions, Excluded, FlowConfig, QuoteSource, Rule, Side};
+use chainboard_model::flow::{
+    Conditions, Excluded, FlowConfig, MAX_TRADE_PRICE, MAX_TRADE_SIZE, QuoteSource, Rule, Side,
+};
 use chainboard_model::{ContractState, FieldMask, TradeUpdate};
 
 /// Why a trade on the board was not signed at all (beyond its conditions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refused {
-    /// A zero price.
+    /// A zero price, or one above [`MAX_TRADE_PRICE`].
     BadPrice,
-    /// A zero size.
+    /// A zero size, or one above [`MAX_TRADE_SIZE`].
     BadSize,
     /// Stamped outside the current session.
     OutsideSession,
@@ -121,12 +123,12 @@ impl Flow {
     pub(crate) fn on_trade(&mut self, state: &mut ContractState, t: &TradeUpdate) -> FieldMask {
         if let Conditions::Excluded(why) = t.conditions() {
             self.stats.excluded[why.index()] += 1;
-            self.stats.excluded_volume += t.size();
+            self.stats.excluded_volume = self.stats.excluded_volume.saturating_add(t.size());
             return FieldMask::NONE;
         }
         let refused = match self.session {
-            _ if t.price() <= 0.0 => Some(Refused::BadPrice),
-            _ if t.size() == 0 => Some(Refused::BadSize),
+            _ if t.price() <= 0.0 || t.price() > MAX_TRADE_PRICE => Some(Refused::BadPrice),
+            _ if t.size() == 0 || t.size() > MAX_TRADE_SIZE => Some(Refused::BadSize),
             None => Some(Refused::NoSession),
             Some(s) if t.ts_ms() < s.start_ms || t.ts_ms() >= s.end_ms => {
                 Some(Refused::OutsideSession)
@@ -140,12 +142,13 @@ impl Flow {
         let signed = state.apply_flow(t, &self.config);
         let stats = &mut self.stats;
         stats.trades[signed.side.index()] += 1;
-        stats.volume[signed.side.index()] += t.size();
+        let volume = &mut stats.volume[signed.side.index()];
+        *volume = volume.saturating_add(t.size());
         stats.rules[signed.rule.index()] += 1;
         stats.quotes[signed.quote.index()] += 1;
         if let Some(age) = signed.quote_age_ms {
             let i = usize::from(signed.quote == QuoteSource::Photo);
-            stats.quote_age_ms[i] += age.max(0) as u64;
+            stats.quote_age_ms[i] = stats.quote_age_ms[i].saturating_add(age.max(0) as u64);
         }
         FieldMask::FLOW
     }

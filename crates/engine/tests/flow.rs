@@ -145,15 +145,21 @@ fn bad_trades_are_refused_and_complex_ones_excluded_by_reason() {
     e.apply_trade(&a, &leg);
     let late = trade(1.1, 2, T0 + 5).with_conditions(Conditions::from_codes([204]));
     e.apply_trade(&a, &late);
+    // Hostile records: refused, never overflowing a count or flipping a sign.
+    e.apply_trade(&a, &trade(1.2, u64::MAX, T0 + 6));
+    e.apply_trade(&a, &trade(1e9, 1, T0 + 7));
+    let huge_leg = trade(1.1, u64::MAX, T0 + 8).with_conditions(Conditions::from_codes([232]));
+    e.apply_trade(&a, &huge_leg);
+    e.apply_trade(&a, &huge_leg);
     let s = e.flow_stats();
     let refused = |r: Refused| s.refused[Refused::ALL.iter().position(|&x| x == r).unwrap()];
     assert_eq!(refused(Refused::NoSession), 1);
-    assert_eq!(refused(Refused::BadPrice), 1);
-    assert_eq!(refused(Refused::BadSize), 1);
+    assert_eq!(refused(Refused::BadPrice), 2);
+    assert_eq!(refused(Refused::BadSize), 2);
     assert_eq!(refused(Refused::OutsideSession), 1);
-    assert_eq!(s.excluded[Excluded::MultiLeg.index()], 1);
+    assert_eq!(s.excluded[Excluded::MultiLeg.index()], 3);
     assert_eq!(s.excluded[Excluded::Late.index()], 1);
-    assert_eq!(s.excluded_volume, 6);
+    assert_eq!(s.excluded_volume, u64::MAX, "saturated");
     assert_eq!(
         flow_of(&e, &a),
         ContractFlow::default(),
@@ -161,7 +167,11 @@ fn bad_trades_are_refused_and_complex_ones_excluded_by_reason() {
     );
     // Day volume still counts every print of the contract.
     let epoch = e.epoch().unwrap();
-    assert_eq!(epoch.state(epoch.board().slot(&a).unwrap()).volume, Some(9));
+    assert_eq!(
+        epoch.state(epoch.board().slot(&a).unwrap()).volume,
+        Some(u64::MAX),
+        "saturated"
+    );
 }
 
 #[test]

@@ -452,12 +452,15 @@ impl ContractState {
         }
     }
 
-    /// The latest quote stamped at or before `ts_ms`: the current one, or the one
-    /// before it.
+    /// The latest quote stamped at or before `ts_ms` of the two the contract holds:
+    /// the current one and the one before it (which is the later of the two when a
+    /// quote arrived out of order).
     pub fn quote_at(&self, ts_ms: i64) -> Option<QuoteAt> {
-        match self.quote_at_now() {
-            Some(q) if q.ts_ms <= ts_ms => Some(q),
-            _ => self.prior_quote.at_or_before(ts_ms),
+        let now = self.quote_at_now().filter(|q| q.ts_ms <= ts_ms);
+        match (now, self.prior_quote.at_or_before(ts_ms)) {
+            (Some(q), Some(p)) if p.ts_ms > q.ts_ms => Some(p),
+            (Some(q), _) => Some(q),
+            (None, p) => p,
         }
     }
 
@@ -706,6 +709,17 @@ mod tests {
         assert!(!s.quote_live, "prices the feed never brought");
         s.apply_quote(&quote(1.1, 1.3, 25));
         assert!(s.quote_live);
+    }
+
+    #[test]
+    fn a_trade_meets_the_latest_quote_stamped_before_it_even_out_of_order() {
+        let mut s = ContractState::default();
+        s.apply_quote(&quote(1.0, 1.2, 10));
+        s.apply_quote(&quote(0.9, 1.1, 4)); // late: now the current one, but older
+        let at = |ts| s.quote_at(ts).map(|q| (q.bid, q.ts_ms));
+        assert_eq!(at(12), Some((Some(1.0), 10)), "the later of the two");
+        assert_eq!(at(6), Some((Some(0.9), 4)));
+        assert_eq!(at(3), None, "none stamped before");
     }
 
     #[test]

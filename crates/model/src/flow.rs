@@ -304,8 +304,9 @@ impl Default for FlowConfig {
     }
 }
 
-/// Hundredths of a cent per point of option price: a premium is kept in cents as an
-/// integer, so flow sums are exact and order-independent.
+/// Cents per point of option price per contract (the 100 multiplier times 100
+/// cents): a premium is kept in cents as an integer, so flow sums are exact and
+/// order-independent.
 const CENTS_PER_POINT_CONTRACT: f64 = 100.0 * 100.0;
 
 /// A contract's customer flow for the session, and what the tick test remembers.
@@ -334,14 +335,15 @@ pub struct ContractFlow {
 }
 
 impl ContractFlow {
-    /// Customer net size: bought minus sold, contracts.
+    /// Customer net size: bought minus sold, contracts (saturating, so even a
+    /// saturated count keeps its sign).
     pub fn net(&self) -> i64 {
-        self.buy as i64 - self.sell as i64
+        signed(self.buy).saturating_sub(signed(self.sell))
     }
 
     /// Customer net premium, cents: bought minus sold.
     pub fn net_premium_cents(&self) -> i64 {
-        self.buy_premium_cents as i64 - self.sell_premium_cents as i64
+        signed(self.buy_premium_cents).saturating_sub(signed(self.sell_premium_cents))
     }
 
     /// Regular volume, signed or not, contracts.
@@ -420,6 +422,26 @@ pub fn premium_cents(size: u64, price: f64) -> u64 {
     }
 }
 
+/// `n` as an `i64`, `i64::MAX` beyond it.
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The largest size a trade may have to be signed, contracts: the largest option
+/// prints are of the order of 10⁵ contracts, so a larger one is a broken record, not
+/// flow (and with [`MAX_TRADE_PRICE`] it keeps one trade's premium far from
+/// overflowing).
+pub const MAX_TRADE_SIZE: u64 = 1_000_000;
+
+/// The highest price a trade may have to be signed, points: an option on SPX or NDX
+/// is worth less than its index, far below this.
+pub const MAX_TRADE_PRICE: f64 = 100_000.0;
+
+/// Prices are on a cent grid, and `(price − mid) / spread` in binary floating point
+/// can land a hair inside a margin the prices meet exactly (10.70 on 10.00 × 11.00
+/// gives 0.19999999999999929); this much absorbs that.
+const MARGIN_EPSILON: f64 = 1e-9;
+
 /// The quote a trade is signed against, as the contract holds it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuoteAt {
@@ -467,7 +489,7 @@ fn sign_against(
     let age = ts_ms - q.ts_ms;
     let source = if q.live {
         QuoteSource::Live
-    } else if age <= config.photo_quote_max_age_ms {
+    } else if age < config.photo_quote_max_age_ms {
         QuoteSource::Photo
     } else {
         return no_quote;
@@ -484,18 +506,21 @@ fn sign_against(
         quote: source,
         quote_age_ms: Some(age),
     };
-    if bid < ask {
-        if price >= ask {
-            return decided(Side::Buy, Rule::Touch);
-        }
-        if price <= bid {
-            return decided(Side::Sell, Rule::Touch);
-        }
+    // At or through the quote; a locked quote (bid = ask) signs only prints through
+    // it, a print at it is the tick test's.
+    let open = bid < ask;
+    if price > ask || (open && price >= ask) {
+        return decided(Side::Buy, Rule::Touch);
+    }
+    if price < bid || (open && price <= bid) {
+        return decided(Side::Sell, Rule::Touch);
+    }
+    if open {
         let x = (price - (bid + ask) / 2.0) / (ask - bid);
-        if x >= config.inside_margin {
+        if x >= config.inside_margin - MARGIN_EPSILON {
             return decided(Side::Buy, Rule::Inside);
         }
-        if x <= -config.inside_margin {
+        if x <= -config.inside_margin + MARGIN_EPSILON {
             return decided(Side::Sell, Rule::Inside);
         }
     }
@@ -578,6 +603,49 @@ mod tests {
     }
 
     #[test]
+    fn the_inside_margin_is_met_exactly_on_a_cent_grid() {
+        // 10.70 on 10.00 × 11.00 is 0.2 of the spread above mid, which binary
+        // floating point computes as 0.19999999999999929.
+        for (price, want) in [(10.70, Side::Buy), (10.30, Side::Sell)] {
+            let mut f = ContractFlow::default();
+            assert_eq!(side(price, live(10.0, 11.0), &mut f), (want, Rule::Inside));
+        }
+        // On a 0.05 grid every print at the margin is signed by it.
+        for cents in (5..2_000u32).step_by(5) {
+            let bid = f64::from(cents) / 100.0;
+            let ask = bid + 0.50;
+            let mut f = ContractFlow::default();
+            assert_eq!(
+                side(bid + 0.35, live(bid, ask), &mut f),
+                (Side::Buy, Rule::Inside),
+                "{bid}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_locked_quote_signs_only_prints_through_it() {
+        let mut f = ContractFlow::default();
+        let locked = live(10.0, 10.0);
+        assert_eq!(side(10.05, locked, &mut f), (Side::Buy, Rule::Touch));
+        assert_eq!(side(9.95, locked, &mut f), (Side::Sell, Rule::Touch));
+        let mut f = ContractFlow::default();
+        assert_eq!(side(10.0, locked, &mut f), (Side::Unknown, Rule::Undecided));
+    }
+
+    #[test]
+    fn saturated_counts_keep_their_sign() {
+        let mut f = ContractFlow::default();
+        f.add(Side::Buy, u64::MAX, 1.0);
+        f.add(Side::Buy, 5, 1.0);
+        assert_eq!(f.buy, u64::MAX);
+        assert_eq!(f.net(), i64::MAX, "not −1");
+        assert!(f.net_premium_cents() > 0);
+        f.add(Side::Sell, u64::MAX, 1.0);
+        assert_eq!((f.net(), f.net_premium_cents()), (0, 0));
+    }
+
+    #[test]
     fn missing_crossed_and_stale_photo_quotes_leave_the_trade_unknown() {
         let mut f = ContractFlow::default();
         let unknown = (Side::Unknown, Rule::NoQuote);
@@ -601,6 +669,13 @@ mod tests {
             (Side::Buy, QuoteSource::Photo, Some(3_000))
         );
         assert_eq!(side(11.0, photo(60_000), &mut f), unknown, "stale photo");
+        // Younger than the limit: exactly at it is stale.
+        assert_eq!(side(11.0, photo(9_999), &mut f).0, Side::Buy);
+        assert_eq!(
+            side(11.0, photo(10_000), &mut f),
+            unknown,
+            "as old as the limit"
+        );
         let s = sign(11.0, T, live(10.0, 11.0), &mut f, &FlowConfig::default());
         assert_eq!((s.quote, s.quote_age_ms), (QuoteSource::Live, Some(5)));
     }
