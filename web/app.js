@@ -270,6 +270,7 @@ function showView() {
   } else {
     unpin();
   }
+  panelsStale = true; // the levels panel follows the view's filter
   measure();
 }
 
@@ -610,12 +611,13 @@ function renderLevels() {
     return;
   }
   const state = session && session.state;
+  const filter = options.view === 'session' ? timelineFilter() : options.filter; // as drawn
   levelsPanel.live({
     gex: state && state.gex,
     heatmapSpot: state && state.heatmap ? state.heatmap.spot : null,
-    filter: options.filter,
+    filter,
     metric: options.metric,
-    memo: flipMemo[options.filter],
+    memo: flipMemo[filter],
   });
 }
 
@@ -725,8 +727,8 @@ const CELL_FIELDS = [
   ['Volume', 'volume', fmt.count],
   ['GEX (OI)', 'gex', fmt.usdSigned],
   ['GEX (vol)', 'gex_volume', fmt.usdSigned],
-  ['GEX (flow)', 'gex_flow', fmt.usdSigned],
-  ['Cust. net', 'flow_net', fmt.countSigned],
+  ['GEX (flow, est.)', 'gex_flow', fmt.usdSigned],
+  ['Cust. net (est.)', 'flow_net', fmt.countSigned],
   ['Greeks', 'source', (code) => fmt.source(String.fromCharCode(code))],
 ];
 
@@ -781,12 +783,15 @@ function renderCell() {
 function fillTooltip(info) {
   const heatmap = session.state.heatmap;
   const head = cellHeadline(info);
+  // Each side's exposure on the shown metric's basis: the lines add up to the headline.
+  const [column, label] = METRICS[options.metric].tip ?? ['gex', 'GEX'];
+  const format = column === 'flow_net' ? fmt.countSigned : fmt.usdSigned;
   const side = (slot, name) =>
     slot < 0
       ? `${name}: no contract`
       : `${name} ${fmt.price(heatmap.contracts.bid[slot])} / ${fmt.price(heatmap.contracts.ask[slot])}` +
         ` · IV ${fmt.ivPct(heatmap.contracts.iv[slot])} · OI ${fmt.count(heatmap.contracts.oi[slot])}` +
-        ` · GEX ${fmt.usdSigned(heatmap.contracts.gex[slot])}`;
+        ` · ${label} ${format(heatmap.contracts[column][slot])}`;
   const lines = [head.where, head.what, side(info.callSlot, 'C'), side(info.putSlot, 'P')];
   const divs = els.tooltip.children;
   if (divs.length !== lines.length) {

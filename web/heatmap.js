@@ -23,13 +23,14 @@
  * What a cell can show. `signed` metrics get the diverging palette and a scale
  * symmetric about zero; `sided` ones show the call or the put (a user switch), the
  * others the call and put summed: dealer GEX at a strike × expiry is the two
- * contracts' exposure together.
+ * contracts' exposure together. `tip` is the per-contract column (and its label) a
+ * cell's tooltip shows for each side, when not the OI basis's `gex`.
  */
 export const METRICS = Object.freeze({
   gex: { label: 'GEX (OI)', column: 'gex', signed: true, sided: false, unit: 'dealer delta $ per 1% move' },
-  gex_volume: { label: 'GEX (volume)', column: 'gex_volume', signed: true, sided: false, unit: 'dealer delta $ per 1% move, on today\'s volume' },
-  gex_flow: { label: 'GEX (flow-adjusted)', column: 'gex_flow', signed: true, sided: false, unit: 'dealer delta $ per 1% move, on open interest less today\'s customer net buying (estimate from the quote rule)' },
-  flow_net: { label: 'Customer net', column: 'flow_net', signed: true, sided: true, contracts: true, unit: 'contracts customers bought minus sold today (estimate from the quote rule)' },
+  gex_volume: { label: 'GEX (volume)', column: 'gex_volume', tip: ['gex_volume', 'GEX (vol)'], signed: true, sided: false, unit: 'dealer delta $ per 1% move, on today\'s volume' },
+  gex_flow: { label: 'GEX (flow-adjusted, est.)', column: 'gex_flow', tip: ['gex_flow', 'GEX (flow, est.)'], signed: true, sided: false, unit: 'dealer delta $ per 1% move, on open interest less today\'s customer net buying (estimate from the quote rule)' },
+  flow_net: { label: 'Customer net (est.)', column: 'flow_net', tip: ['flow_net', 'cust. net (est.)'], signed: true, sided: true, contracts: true, unit: 'contracts customers bought minus sold today (estimate from the quote rule)' },
   dex: { label: 'DEX', column: 'dex', signed: true, sided: false, unit: 'dealer delta, $ of index' },
   vanna: { label: 'Vanna', column: 'vanna', signed: true, sided: false, unit: 'dealer delta $ per +1 vol point' },
   charm: { label: 'Charm', column: 'charm', signed: true, sided: false, unit: 'dealer delta $ per day passing' },
