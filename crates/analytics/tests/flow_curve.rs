@@ -45,8 +45,8 @@ fn the_flow_adjusted_curve_prices_the_flow_adjusted_book() {
     for &slot in &near_calls {
         let q = QuoteUpdate::new(5.0, 5.5, 10, 10, now).expect("valid");
         engine.apply_quote(&keys[slot], &q);
-        // At the ask: a customer buy of 5,000 contracts.
-        let t = TradeUpdate::new(5.5, 5_000, now + 1).expect("valid");
+        // At the ask: a customer buy of 500 contracts.
+        let t = TradeUpdate::new(5.5, 500, now + 1).expect("valid");
         engine.apply_trade(&keys[slot], &t);
     }
     let feed = feed_status(&engine, now + 1_000);
@@ -55,7 +55,7 @@ fn the_flow_adjusted_curve_prices_the_flow_adjusted_book() {
     let settled = levels::settle(&t.heatmap, &t.gex, &config, Some(&before));
     let cells: Vec<_> = t.heatmap.cells.iter().copied().collect();
     for &slot in &near_calls {
-        assert_eq!(cells[slot].flow_net, 5_000, "slot {slot} signed as bought");
+        assert_eq!(cells[slot].flow_net, 500, "slot {slot} signed as bought");
     }
 
     let gex_at = |filter: ExpiryFilter, s: f64, flow: bool| -> f64 {
@@ -101,22 +101,25 @@ fn the_flow_adjusted_curve_prices_the_flow_adjusted_book() {
     // Dealers sold the calls: less long gamma near spot than by open interest.
     assert!(gex_at(ExpiryFilter::Front, spot, true) < gex_at(ExpiryFilter::Front, spot, false));
     let levels = &front.levels;
-    if let ZeroGamma::At { level, .. } = levels.zero_gamma_flow {
-        assert!(
-            levels.roots_flow.iter().any(|r| r.level == level),
-            "the flow flip {level} is a root of its curve: {:?}",
-            levels.roots_flow
+    let ZeroGamma::At { level, .. } = levels.zero_gamma_flow else {
+        panic!("a flow flip: {:?}", levels.zero_gamma_flow);
+    };
+    assert!(
+        levels.roots_flow.iter().any(|r| r.level == level),
+        "the flow flip {level} is a root of its curve: {:?}",
+        levels.roots_flow
+    );
+    // Before any trade, every filter's flow-adjusted curve and roots are the
+    // open-interest ones.
+    let with_curves = before.filters.iter().filter(|f| f.curve.is_some()).count();
+    assert!(with_curves >= 2, "filters with a curve before the flow");
+    for f in &before.filters {
+        assert_eq!(f.curve, f.curve_flow, "{:?}", f.filter);
+        assert_eq!(f.levels.roots, f.levels.roots_flow, "{:?}", f.filter);
+        assert_eq!(
+            f.levels.zero_gamma, f.levels.zero_gamma_flow,
+            "{:?}",
+            f.filter
         );
-    }
-    // A filter without any flow keeps the open-interest curve and roots.
-    for f in &settled.filters {
-        let flowless = cells.iter().zip(&layout.positions).all(|(c, p)| {
-            c.flow_net == 0
-                || t.heatmap.columns[usize::from(p.expiry)].filters & f.filter.bit() == 0
-        });
-        if flowless {
-            assert_eq!(f.curve, f.curve_flow, "{:?}", f.filter);
-            assert_eq!(f.levels.roots, f.levels.roots_flow, "{:?}", f.filter);
-        }
     }
 }
